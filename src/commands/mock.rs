@@ -1,0 +1,62 @@
+//! `wschaos mock`: serve the mock upstream until Ctrl-C, printing where to point a client.
+
+use anyhow::{Context, Result};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::MockArgs;
+use crate::commands::{Outcome, UsageError};
+use crate::config_file::SourceFile;
+use crate::mock::{MockConfig, MockServer, RawMockConfig};
+
+/// Loads and validates a mock configuration file; every problem is reported at once.
+pub fn load_config(path: Option<&std::path::Path>) -> Result<MockConfig, UsageError> {
+    let Some(path) = path else {
+        return Ok(MockConfig::default());
+    };
+    let source = SourceFile::read(path).map_err(|e| UsageError(e.to_string()))?;
+    let raw: RawMockConfig = source.parse().map_err(|e| UsageError(e.to_string()))?;
+    MockConfig::from_raw(&raw).map_err(|issues| UsageError(source.place(issues).to_string()))
+}
+
+/// Runs the mock until Ctrl-C.
+pub async fn run(args: MockArgs) -> Result<Outcome> {
+    if !args.listen.ip().is_loopback() && !args.allow_remote {
+        return Err(UsageError(format!(
+            "--listen {} is not a loopback address; the mock is a test upstream: use 127.0.0.1 (or pass --allow-remote)",
+            args.listen
+        ))
+        .into());
+    }
+    let config = load_config(args.config.as_deref())?;
+    let cancel = CancellationToken::new();
+    let server = MockServer::start(config, args.listen, args.seed, cancel.clone()).await?;
+    let url = server.url();
+    println!(
+        "wschaos mock: Binance spot market streams on {url} (seed {})",
+        args.seed
+    );
+    println!("  raw:      {url}/ws/btcusdt@trade");
+    println!("  combined: {url}/stream?streams=btcusdt@trade/ethusdt@depth@100ms");
+    println!(
+        "  REST:     http://{}/api/v3/depth?symbol=BTCUSDT&limit=5",
+        server.local_addr()
+    );
+    println!("Ctrl-C (or SIGTERM) stops it.");
+    wait_for_stop_signal().await?;
+    eprintln!("wschaos mock: stopping (closing connections with 1001)");
+    let snapshot = server.shutdown().await;
+    if args.stats_on_exit {
+        println!("{}", serde_json::to_string_pretty(&snapshot)?);
+    }
+    Ok(Outcome::Success)
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn wait_for_stop_signal() -> Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("could not listen for SIGTERM")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("could not listen for Ctrl-C"),
+        _ = terminate.recv() => Ok(()),
+    }
+}

@@ -1,0 +1,74 @@
+//! What each subcommand does, and the process-level plumbing the binary needs (runtime, logging, file
+//! limits). [`run`] is the one entry point; errors bubble up as `anyhow` and `main` reports them once.
+
+mod mock;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::exit;
+
+/// How a command ended, mapped to an exit code by `main`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Completed normally.
+    Success,
+    /// Stopped by Ctrl-C after writing what it had.
+    Interrupted,
+}
+
+impl Outcome {
+    /// The documented exit code.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Success => exit::SUCCESS,
+            Outcome::Interrupted => exit::INTERRUPTED,
+        }
+    }
+}
+
+/// A mistake in the command line or a configuration file: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<Outcome> {
+    raise_open_file_limit();
+    match cli.command {
+        Command::Mock(args) => mock::run(args).await,
+    }
+}
+
+/// Builds the tokio runtime: multi-threaded with `threads` workers (default: one per core).
+pub fn build_runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = threads {
+        builder.worker_threads(threads.max(1));
+    }
+    builder.enable_all().build()
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default: warnings).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if subscriber.try_init().is_err() {
+        // Already initialised (tests call this repeatedly): keep the first.
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit: every simulated client and every mock
+/// connection is a file descriptor.
+pub fn raise_open_file_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            tracing::warn!("could not raise the open-file limit: {e}");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(0, |(soft, _)| soft)
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! Loading TOML configuration files and reporting their mistakes the way a user can act on them.
+//!
+//! Owns: reading a file, turning `toml` errors into [`ConfigIssue`]s with file, line, column and key
+//! path, locating a key path in the source for semantic (validation) errors, and two value shapes every
+//! configuration uses: human durations (`"30s"`, `"5m"`) and limits that can be switched `"off"`.
+//! It does not know any particular configuration; callers bring their own serde types.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// One problem in a configuration file, with where it is and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// The file the problem is in.
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// Dotted key path (`limits.message-rate`), when known.
+    pub key: Option<String>,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": `{key}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem found in one or more configuration files.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigIssues(pub Vec<ConfigIssue>);
+
+impl fmt::Display for ConfigIssues {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let noun = if self.0.len() == 1 { "problem" } else { "problems" };
+        writeln!(f, "{} {noun} in configuration:", self.0.len())?;
+        for issue in &self.0 {
+            writeln!(f, "  {issue}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A validation problem before it is placed in a file: the key path and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyIssue {
+    /// Dotted key path, e.g. `feed.symbols[3]`.
+    pub key: String,
+    /// What is wrong, the bad value and the fix.
+    pub message: String,
+}
+
+impl KeyIssue {
+    /// A problem with the value at `key`.
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        KeyIssue {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A parsed TOML source kept beside its path so later validation errors can be placed on a line.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Where it was read from (or a label such as `<inline>`).
+    pub path: PathBuf,
+    /// The text.
+    pub text: String,
+}
+
+impl SourceFile {
+    /// Reads a file; an unreadable file is a single issue naming it.
+    pub fn read(path: &Path) -> Result<SourceFile, ConfigIssues> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok(SourceFile {
+                path: path.to_owned(),
+                text,
+            }),
+            Err(e) => Err(ConfigIssues(vec![ConfigIssue {
+                file: path.to_owned(),
+                line: None,
+                column: None,
+                key: None,
+                message: format!("cannot read the file: {e}"),
+            }])),
+        }
+    }
+
+    /// Deserializes the whole file into `T`; a syntax or type error becomes an issue with its line.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigIssues> {
+        toml::from_str(&self.text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|span| self.line_column(span.start))
+                .map_or((None, None), |(l, c)| (Some(l), Some(c)));
+            ConfigIssues(vec![ConfigIssue {
+                file: self.path.clone(),
+                line,
+                column,
+                key: None,
+                message: e.message().trim().to_owned(),
+            }])
+        })
+    }
+
+    /// Places validation problems on the lines of their keys (the nearest enclosing key that exists).
+    pub fn place(&self, issues: Vec<KeyIssue>) -> ConfigIssues {
+        let table = toml::de::DeTable::parse(&self.text).ok();
+        let issues = issues
+            .into_iter()
+            .map(|issue| {
+                let span = table
+                    .as_ref()
+                    .and_then(|t| locate(t.get_ref(), &split_key_path(&issue.key)));
+                let (line, column) = span
+                    .map(|s| self.line_column(s.start))
+                    .map_or((None, None), |(l, c)| (Some(l), Some(c)));
+                ConfigIssue {
+                    file: self.path.clone(),
+                    line,
+                    column,
+                    key: Some(issue.key),
+                    message: issue.message,
+                }
+            })
+            .collect();
+        ConfigIssues(issues)
+    }
+
+    /// 1-based line and column of a byte offset.
+    pub fn line_column(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, column)
+    }
+}
+
+/// One step of a key path: a table key or an array index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum KeyStep {
+    Key(String),
+    Index(usize),
+}
+
+/// Splits `faults[2].at` into `faults`, `[2]`, `at`.
+fn split_key_path(path: &str) -> Vec<KeyStep> {
+    let mut steps = Vec::new();
+    for part in path.split('.') {
+        let (name, mut rest) = part.split_once('[').map_or((part, ""), |(n, r)| (n, r));
+        if !name.is_empty() {
+            steps.push(KeyStep::Key(name.to_owned()));
+        }
+        while let Some((index, after)) = rest.split_once(']') {
+            if let Ok(i) = index.parse() {
+                steps.push(KeyStep::Index(i));
+            }
+            rest = after.strip_prefix('[').unwrap_or(after);
+        }
+    }
+    steps
+}
+
+/// The span of the deepest existing value along `steps` (the value for keys, the item for indices).
+fn locate(table: &toml::de::DeTable<'_>, steps: &[KeyStep]) -> Option<Range<usize>> {
+    let (KeyStep::Key(first), rest) = steps.split_first()? else {
+        return None;
+    };
+    let (key, value) = table.get_key_value(first.as_str())?;
+    let deeper = locate_value(value.get_ref(), rest);
+    Some(deeper.unwrap_or_else(|| key.span()))
+}
+
+fn locate_value(value: &toml::de::DeValue<'_>, steps: &[KeyStep]) -> Option<Range<usize>> {
+    let (step, rest) = steps.split_first()?;
+    match (value, step) {
+        (toml::de::DeValue::Table(t), KeyStep::Key(_)) => locate(t, steps),
+        (toml::de::DeValue::Array(items), KeyStep::Index(i)) => {
+            let item = items.get(*i)?;
+            Some(locate_value(item.get_ref(), rest).unwrap_or_else(|| item.span()))
+        }
+        _ => None,
+    }
+}
+
+/// A duration written the human way in configuration (`"30s"`, `"5m"`, `"1h 30m"`, `"200ms"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DurationVisitor;
+        impl Visitor<'_> for DurationVisitor {
+            type Value = HumanDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"30s\", \"5m\" or \"200ms\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<HumanDuration, E> {
+                humantime::parse_duration(v).map(HumanDuration).map_err(|e| {
+                    E::custom(format!(
+                        "invalid duration {v:?} ({e}); write a number with a unit, such as \"30s\", \"5m\" or \"200ms\""
+                    ))
+                })
+            }
+        }
+        deserializer.deserialize_str(DurationVisitor)
+    }
+}
+
+impl Serialize for HumanDuration {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&humantime::format_duration(self.0).to_string())
+    }
+}
+
+/// A limit that is either a value or switched `"off"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Switch<T> {
+    /// The limit is not enforced.
+    Off,
+    /// The limit is enforced with this value.
+    On(T),
+}
+
+impl<T> Switch<T> {
+    /// The value when on.
+    pub fn value(self) -> Option<T> {
+        match self {
+            Switch::Off => None,
+            Switch::On(v) => Some(v),
+        }
+    }
+}
+
+impl<T: Serialize> Serialize for Switch<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Switch::Off => serializer.serialize_str("off"),
+            Switch::On(v) => v.serialize(serializer),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Switch<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SwitchVisitor(std::marker::PhantomData))
+    }
+}
+
+struct SwitchVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for SwitchVisitor<T> {
+    type Value = Switch<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a value, or \"off\" to switch the limit off")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Switch<T>, E> {
+        if v == "off" {
+            return Ok(Switch::Off);
+        }
+        T::deserialize(v.into_deserializer()).map(Switch::On)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Switch<T>, E> {
+        T::deserialize(v.into_deserializer()).map(Switch::On)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Switch<T>, E> {
+        T::deserialize(v.into_deserializer()).map(Switch::On)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Switch<T>, E> {
+        T::deserialize(v.into_deserializer()).map(Switch::On)
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Switch<T>, E> {
+        T::deserialize(v.into_deserializer()).map(Switch::On)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Switch<T>, A::Error> {
+        T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Switch::On)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Switch<T>, A::Error> {
+        T::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Switch::On)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+    #[allow(dead_code)]
+    struct Sample {
+        #[serde(default)]
+        limit: Option<Switch<u32>>,
+        #[serde(default)]
+        every: Option<Switch<HumanDuration>>,
+        #[serde(default)]
+        nested: Option<Nested>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+    #[allow(dead_code)]
+    struct Nested {
+        items: Vec<u32>,
+    }
+
+    fn source(text: &str) -> SourceFile {
+        SourceFile {
+            path: PathBuf::from("sample.toml"),
+            text: text.to_owned(),
+        }
+    }
+
+    #[test]
+    fn switch_reads_values_and_off() {
+        let s: Sample = source("limit = 5\nevery = \"off\"\n").parse().unwrap();
+        assert_eq!(s.limit, Some(Switch::On(5)));
+        assert_eq!(s.every, Some(Switch::Off));
+        let s: Sample = source("every = \"250ms\"\n").parse().unwrap();
+        assert_eq!(s.every, Some(Switch::On(HumanDuration(Duration::from_millis(250)))));
+    }
+
+    #[test]
+    fn parse_errors_carry_line_column_and_fix() {
+        let err = source("limit = 5\nevery = \"30 parsecs\"\n")
+            .parse::<Sample>()
+            .unwrap_err();
+        let issue = &err.0[0];
+        assert_eq!(issue.line, Some(2));
+        assert!(issue.message.contains("\"30s\""), "{}", issue.message);
+        let err = source("\nlimt = 5\n").parse::<Sample>().unwrap_err();
+        assert_eq!(err.0[0].line, Some(2));
+        assert!(err.0[0].message.contains("unknown field `limt`"));
+    }
+
+    #[test]
+    fn validation_issues_are_placed_on_their_keys() {
+        let file = source("limit = 5\n\n[nested]\nitems = [1,\n  2]\n");
+        let placed = file.place(vec![
+            KeyIssue::new("nested.items[1]", "too big"),
+            KeyIssue::new("limit", "bad"),
+            KeyIssue::new("missing.key", "absent"),
+        ]);
+        assert_eq!(placed.0[0].line, Some(5));
+        assert_eq!(placed.0[1].line, Some(1));
+        assert_eq!(placed.0[2].line, None);
+        assert_eq!(placed.0[0].to_string(), "sample.toml:5:3: `nested.items[1]`: too big");
+    }
+}

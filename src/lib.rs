@@ -1,0 +1,13 @@
+//! wschaos: a load-testing and chaos harness for Binance WebSocket connection managers.
+//!
+//! The library holds everything; the binary only parses the command line, builds the runtime, calls
+//! [`run`] and maps the [`Outcome`] to an exit code ([`exit`]).
+
+pub mod cli;
+pub mod commands;
+pub mod config_file;
+pub mod exit;
+pub mod mock;
+
+pub use cli::Cli;
+pub use commands::{Outcome, run};

@@ -1,0 +1,28 @@
+//! The simulated Binance spot market behind the mock's market streams: per-symbol order books, trades,
+//! candles and tickers, and the exact JSON payloads of every stream (sections 6.3–6.12 of the reference).
+//!
+//! Pure: no I/O, no async, no clocks. Callers pass the instant (`now`, Unix microseconds) to every
+//! operation and render payloads in the connection's time unit.
+
+mod book;
+mod calendar;
+mod decimal;
+mod json;
+#[allow(clippy::module_inception)]
+mod market;
+mod payload;
+mod state;
+mod stats;
+mod symbols;
+mod ticker;
+
+#[cfg(test)]
+mod sim_tests;
+
+pub use calendar::{candle_bounds, civil_from_days, days_from_civil};
+pub use decimal::{Decimal8, Volume8};
+pub use market::{Market, MarketParams, OrderOutcome, SymbolId};
+pub use payload::{AggTrade, BlockTrade, BookTicker, DepthUpdate, Level8, PartialDepth, Payload, Trade, render_array};
+pub use stats::WindowStats;
+pub use symbols::{SymbolSpec, default_universe};
+pub use ticker::{AvgPrice, Kline, MiniTicker, ReferencePrice, RollingTicker, Ticker};

@@ -1,0 +1,27 @@
+//! The mock Binance spot market-stream upstream: a WebSocket server faithful enough that unmodified
+//! Binance client libraries work against it, fast enough to feed thousands of subscribers from one core.
+//!
+//! Layout: [`route`] (URL grammar), [`stream_name`] (stream grammar), [`protocol`] (live requests),
+//! [`limits`] (rate limits), [`market`] (the simulated market and exact payloads), [`feed`] (when events
+//! happen), [`hub`] (fan-out), [`handshake`] (HTTP), [`connection`] (one socket), [`server`] (the
+//! library handle), [`stats`] (server-side truth) and [`config`].
+
+pub mod close;
+pub mod config;
+pub mod connection;
+pub mod feed;
+pub mod handshake;
+pub mod hub;
+pub mod limits;
+pub mod market;
+pub mod protocol;
+pub mod route;
+pub mod server;
+pub mod stats;
+pub mod stream_name;
+pub mod time;
+
+pub use close::CloseHow;
+pub use config::{MockConfig, RawMockConfig};
+pub use server::{MockError, MockServer};
+pub use stats::MockSnapshot;

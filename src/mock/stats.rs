@@ -1,0 +1,304 @@
+//! The mock's own counters: the server-side truth a load test compares its clients against.
+//!
+//! Owns connection counts (open now, high-water mark), upgrades accepted and rejected by reason per
+//! second and per source IP, why connections ended, protocol errors answered, frames written and the
+//! feed's scheduling lag. Per-stream figures live in the hub and join these in a [`MockSnapshot`].
+//! Hot counters are atomics; the rest sit behind a mutex that is never held across an `.await`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::mock::hub::StreamStats;
+
+/// Why an upgrade (or plain HTTP request) was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RejectReason {
+    /// 404: not `/ws…` or `/stream…`.
+    NotFound,
+    /// 400: bad `timeUnit`, too many URL streams, or not a valid WebSocket upgrade.
+    BadRequest,
+    /// 405: not a GET.
+    MethodNotAllowed,
+    /// 414: request target longer than `max-url-length`.
+    UriTooLong,
+    /// 426: unsupported `Sec-WebSocket-Version`.
+    UpgradeRequired,
+    /// 431: request head too large.
+    HeadersTooLarge,
+    /// 429: the source IP used up its connection-attempt budget.
+    TooManyRequests,
+    /// The client did not finish its upgrade request in time.
+    HandshakeTimeout,
+    /// The client closed or reset the socket before finishing its upgrade request.
+    HandshakeAborted,
+}
+
+/// Why an established connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CloseCause {
+    /// The client sent a close frame.
+    ClientClose,
+    /// The client's TCP connection ended without a close frame (FIN or reset).
+    ClientVanished,
+    /// More incoming messages than the rate limit allows (1008 "Too many requests").
+    MessageRate,
+    /// No pong before the deadline.
+    PongTimeout,
+    /// The connection reached its maximum lifetime.
+    Lifetime,
+    /// The outbound queue overflowed under the `disconnect` policy.
+    SlowConsumer,
+    /// An incoming message over `max-message-size` (1009).
+    MessageTooBig,
+    /// Invalid frames, bad UTF-8 or other protocol violations by the client.
+    ProtocolViolation,
+    /// A malformed stream under the `error-and-close` policy.
+    MalformedStream,
+    /// The server was asked to close it (library or chaos call).
+    ServerInitiated,
+    /// The mock is shutting down.
+    Shutdown,
+    /// A write or read failed.
+    IoError,
+}
+
+/// Upgrade outcomes in one bucket (a second, or a source IP).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UpgradeCounts {
+    /// 101 Switching Protocols sent.
+    pub accepted: u64,
+    /// Refusals by reason.
+    pub rejected: BTreeMap<RejectReason, u64>,
+}
+
+impl UpgradeCounts {
+    /// Every attempt (accepted and rejected).
+    pub fn attempts(&self) -> u64 {
+        self.accepted + self.rejected.values().sum::<u64>()
+    }
+}
+
+/// Upgrade outcomes during one second of the mock's uptime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecondCounts {
+    /// Seconds since the mock started.
+    pub second: u64,
+    /// What happened in that second.
+    #[serde(flatten)]
+    pub counts: UpgradeCounts,
+}
+
+/// Scheduling lag of the feed: how late events were generated against their schedule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FeedLag {
+    /// Median lag in microseconds.
+    pub p50_us: u64,
+    /// 99th percentile lag in microseconds.
+    pub p99_us: u64,
+    /// Largest lag in microseconds.
+    pub max_us: u64,
+    /// Scheduled feed jobs run.
+    pub jobs: u64,
+}
+
+#[derive(Debug, Default)]
+struct Tallies {
+    per_second: Vec<UpgradeCounts>,
+    per_ip: HashMap<IpAddr, UpgradeCounts>,
+    closes: BTreeMap<CloseCause, u64>,
+    errors_answered: BTreeMap<u8, u64>,
+    rest_requests: u64,
+    feed_lag: FeedLag,
+}
+
+/// The mock's counters, shared by every task of one server.
+#[derive(Debug)]
+pub struct MockStats {
+    started: Instant,
+    open: AtomicU64,
+    high_water: AtomicU64,
+    frames_written: AtomicU64,
+    messages_dropped: AtomicU64,
+    tallies: Mutex<Tallies>,
+}
+
+/// A point-in-time copy of everything the mock counts, serializable for `/stats` and run reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct MockSnapshot {
+    /// Milliseconds since the mock started.
+    pub uptime_ms: u64,
+    /// Connections open now.
+    pub connections_open: u64,
+    /// Most connections open at once.
+    pub connections_high_water: u64,
+    /// Upgrade outcomes over the whole run.
+    pub upgrades: UpgradeCounts,
+    /// Upgrade outcomes per second of uptime (seconds with no attempts omitted).
+    pub upgrades_per_second: Vec<SecondCounts>,
+    /// Upgrade outcomes per source IP.
+    pub upgrades_per_ip: BTreeMap<IpAddr, UpgradeCounts>,
+    /// Why connections ended.
+    pub closes: BTreeMap<CloseCause, u64>,
+    /// Protocol error responses sent, by Binance error code.
+    pub errors_answered: BTreeMap<u8, u64>,
+    /// REST helper requests answered.
+    pub rest_requests: u64,
+    /// WebSocket data frames written to clients.
+    pub frames_written: u64,
+    /// Messages dropped because a connection's outbound queue was full.
+    pub messages_dropped: u64,
+    /// The feed's scheduling lag (the mock's own health).
+    pub feed_lag: FeedLag,
+    /// Per-stream figures from the fan-out hub.
+    pub streams: Vec<StreamStats>,
+}
+
+impl MockSnapshot {
+    /// The figures of one stream, by name.
+    pub fn stream(&self, name: &str) -> Option<&StreamStats> {
+        self.streams.iter().find(|s| s.name == name)
+    }
+}
+
+impl MockStats {
+    /// Counters starting now.
+    pub fn new() -> Self {
+        MockStats {
+            started: Instant::now(),
+            open: AtomicU64::new(0),
+            high_water: AtomicU64::new(0),
+            frames_written: AtomicU64::new(0),
+            messages_dropped: AtomicU64::new(0),
+            tallies: Mutex::new(Tallies::default()),
+        }
+    }
+
+    fn with_tallies<T>(&self, f: impl FnOnce(&mut Tallies) -> T) -> T {
+        let mut guard = self.tallies.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    fn second_now(&self) -> usize {
+        self.started.elapsed().as_secs() as usize
+    }
+
+    /// Records an accepted upgrade and a newly open connection.
+    pub fn upgrade_accepted(&self, ip: IpAddr) {
+        let second = self.second_now();
+        self.with_tallies(|t| {
+            bucket(&mut t.per_second, second).accepted += 1;
+            t.per_ip.entry(ip).or_default().accepted += 1;
+        });
+        let open = self.open.fetch_add(1, Ordering::Relaxed) + 1;
+        self.high_water.fetch_max(open, Ordering::Relaxed);
+    }
+
+    /// Records a refused upgrade or request.
+    pub fn upgrade_rejected(&self, ip: IpAddr, reason: RejectReason) {
+        let second = self.second_now();
+        self.with_tallies(|t| {
+            *bucket(&mut t.per_second, second).rejected.entry(reason).or_default() += 1;
+            *t.per_ip.entry(ip).or_default().rejected.entry(reason).or_default() += 1;
+        });
+    }
+
+    /// Records the end of an established connection.
+    pub fn connection_closed(&self, cause: CloseCause) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+        self.with_tallies(|t| *t.closes.entry(cause).or_default() += 1);
+    }
+
+    /// Records a protocol error response.
+    pub fn error_answered(&self, code: u8) {
+        self.with_tallies(|t| *t.errors_answered.entry(code).or_default() += 1);
+    }
+
+    /// Records a REST helper request.
+    pub fn rest_request(&self) {
+        self.with_tallies(|t| t.rest_requests += 1);
+    }
+
+    /// Adds written data frames.
+    pub fn frames_written(&self, n: u64) {
+        self.frames_written.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Adds messages dropped at a full queue.
+    pub fn messages_dropped(&self, n: u64) {
+        self.messages_dropped.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Replaces the feed lag summary.
+    pub fn set_feed_lag(&self, lag: FeedLag) {
+        self.with_tallies(|t| t.feed_lag = lag);
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> u64 {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// A copy of every counter, joined with the hub's per-stream figures.
+    pub fn snapshot(&self, streams: Vec<StreamStats>) -> MockSnapshot {
+        self.with_tallies(|t| {
+            let mut total = UpgradeCounts::default();
+            for counts in &t.per_second {
+                add_counts(&mut total, counts);
+            }
+            MockSnapshot {
+                uptime_ms: self.started.elapsed().as_millis() as u64,
+                connections_open: self.open.load(Ordering::Relaxed),
+                connections_high_water: self.high_water.load(Ordering::Relaxed),
+                upgrades: total,
+                upgrades_per_second: per_second_rows(&t.per_second),
+                upgrades_per_ip: t.per_ip.iter().map(|(ip, c)| (*ip, c.clone())).collect(),
+                closes: t.closes.clone(),
+                errors_answered: t.errors_answered.clone(),
+                rest_requests: t.rest_requests,
+                frames_written: self.frames_written.load(Ordering::Relaxed),
+                messages_dropped: self.messages_dropped.load(Ordering::Relaxed),
+                feed_lag: t.feed_lag,
+                streams,
+            }
+        })
+    }
+}
+
+impl Default for MockStats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn bucket(per_second: &mut Vec<UpgradeCounts>, second: usize) -> &mut UpgradeCounts {
+    if per_second.len() <= second {
+        per_second.resize_with(second + 1, UpgradeCounts::default);
+    }
+    &mut per_second[second]
+}
+
+fn add_counts(total: &mut UpgradeCounts, counts: &UpgradeCounts) {
+    total.accepted += counts.accepted;
+    for (reason, n) in &counts.rejected {
+        *total.rejected.entry(*reason).or_default() += n;
+    }
+}
+
+fn per_second_rows(per_second: &[UpgradeCounts]) -> Vec<SecondCounts> {
+    per_second
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.attempts() > 0)
+        .map(|(second, counts)| SecondCounts {
+            second: second as u64,
+            counts: counts.clone(),
+        })
+        .collect()
+}
