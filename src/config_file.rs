@@ -51,9 +51,9 @@ pub struct ConfigIssues(pub Vec<ConfigIssue>);
 impl fmt::Display for ConfigIssues {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let noun = if self.0.len() == 1 { "problem" } else { "problems" };
-        writeln!(f, "{} {noun} in configuration:", self.0.len())?;
+        write!(f, "{} {noun} in configuration:", self.0.len())?;
         for issue in &self.0 {
-            writeln!(f, "  {issue}")?;
+            write!(f, "\n  {issue}")?;
         }
         Ok(())
     }

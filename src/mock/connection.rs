@@ -273,6 +273,7 @@ impl Connection {
             let ended = match control {
                 Control::Close(how) => Some(self.close(how).await),
                 Control::ServerShutdown => self.send_server_shutdown().await,
+                Control::SlowConsumer => Some(self.close_frame(1008, "Slow consumer", CloseCause::SlowConsumer).await),
             };
             if ended.is_some() {
                 return ended;

@@ -57,6 +57,8 @@ pub enum Control {
     Close(CloseHow),
     /// Send the `serverShutdown` event in the connection's shape.
     ServerShutdown,
+    /// The outbound queue overflowed under the `disconnect` policy: close with 1008 "Slow consumer".
+    SlowConsumer,
 }
 
 const FORMAT_COMBINED: u8 = 1;
@@ -154,7 +156,7 @@ impl Outbox {
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 if self.policy == QueueFullPolicy::Disconnect && !self.overflowed.swap(true, Ordering::Relaxed) {
-                    self.control(Control::Close(CloseHow::frame(1008, "Slow consumer")));
+                    self.control(Control::SlowConsumer);
                 }
                 false
             }
@@ -532,10 +534,7 @@ mod tests {
         }
         assert_eq!(drop_box.dropped(), 2);
         assert_eq!(drop_box.next_control(), None);
-        assert_eq!(
-            close_box.next_control(),
-            Some(Control::Close(CloseHow::frame(1008, "Slow consumer")))
-        );
+        assert_eq!(close_box.next_control(), Some(Control::SlowConsumer));
         assert_eq!(close_box.next_control(), None, "asked once");
         assert_eq!(hub.stream_stats()[0].messages_dropped, 4);
     }

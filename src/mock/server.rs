@@ -282,35 +282,86 @@ impl Acceptor {
     }
 }
 
-/// Serves one TCP connection: reads the request head and dispatches it.
-async fn handle_socket(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, cancel: CancellationToken) {
+/// Serves one TCP connection: the HTTP handshake, then (for an accepted upgrade) the WebSocket session.
+/// Nothing from the handshake but the route outlives it, so an idle connection costs only its session.
+async fn handle_socket(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, cancel: CancellationToken) {
+    let upgraded = tokio::select! {
+        _ = cancel.cancelled() => return,
+        upgraded = handshake_phase(stream, peer, &shared) => upgraded,
+    };
+    if let Some(Upgraded {
+        stream,
+        leftover,
+        route,
+    }) = upgraded
+    {
+        let ws = WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(shared.ws_config)).await;
+        connection::serve(ws, shared, peer, route, cancel).await;
+    }
+}
+
+/// A socket whose upgrade was accepted (101 sent), with the bytes that followed the request head.
+struct Upgraded {
+    stream: TcpStream,
+    leftover: Vec<u8>,
+    route: WsRoute,
+}
+
+/// An HTTP refusal: status, the reason it is counted under, a message, extra headers.
+struct Refusal {
+    status: u16,
+    reason: RejectReason,
+    message: String,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Refusal {
+    fn new(status: u16, reason: RejectReason, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            reason,
+            message: message.into(),
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// Reads the request and answers it: a REST helper, a refusal, or a 101 (returned for the session).
+async fn handshake_phase(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Option<Upgraded> {
+    tune_socket(&stream, shared);
+    let head = match handshake::read_head(&mut stream, shared.config.handshake_timeout).await {
+        Ok(head) => head,
+        Err(e) => {
+            if let Some(refusal) = head_refusal(shared, peer, e) {
+                refuse(&mut stream, peer, shared, refusal).await;
+            }
+            return None;
+        }
+    };
+    match answer(&head, peer, shared) {
+        Ok(Target::Rest(rest)) => serve_rest(&mut stream, shared, rest).await,
+        Ok(Target::WebSocket(route)) => return switch_protocols(stream, peer, shared, head, route).await,
+        Err(refusal) => refuse(&mut stream, peer, shared, refusal).await,
+    }
+    None
+}
+
+fn tune_socket(stream: &TcpStream, shared: &Shared) {
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!("could not set TCP_NODELAY: {e}");
     }
     if let Some(bytes) = shared.config.send_buffer {
-        if let Err(e) = socket2::SockRef::from(&stream).set_send_buffer_size(bytes) {
+        if let Err(e) = socket2::SockRef::from(stream).set_send_buffer_size(bytes) {
             tracing::debug!("could not set the send buffer: {e}");
         }
     }
-    let timeout = shared.config.handshake_timeout;
-    let head = tokio::select! {
-        _ = cancel.cancelled() => return,
-        head = handshake::read_head(&mut stream, timeout) => head,
-    };
-    let head = match head {
-        Ok(head) => head,
-        Err(e) => return refuse_head(&mut stream, peer, &shared, e).await,
-    };
+}
+
+/// Decides what a complete request gets: its target, or a refusal (method, URL length, route, upgrade
+/// headers, then the per-IP connection-attempt budget).
+fn answer(head: &RequestHead, peer: SocketAddr, shared: &Shared) -> Result<Target, Refusal> {
     if head.method != "GET" {
-        return refuse(
-            &mut stream,
-            peer,
-            &shared,
-            405,
-            RejectReason::MethodNotAllowed,
-            "only GET is served",
-        )
-        .await;
+        return Err(Refusal::new(405, RejectReason::MethodNotAllowed, "only GET is served"));
     }
     if shared
         .config
@@ -318,148 +369,99 @@ async fn handle_socket(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shar
         .max_url_length
         .is_some_and(|max| head.target.len() > max)
     {
-        return refuse(
-            &mut stream,
-            peer,
-            &shared,
-            414,
-            RejectReason::UriTooLong,
-            "request target too long",
-        )
-        .await;
+        return Err(Refusal::new(414, RejectReason::UriTooLong, "request target too long"));
     }
     let policy = RoutePolicy {
         max_streams: shared.config.limits.streams_per_connection,
         over_limit: shared.config.url_over_limit,
         invalid_time_unit: shared.config.invalid_time_unit,
     };
-    match route::route(&head.target, policy) {
-        Err(e) => {
-            let reason = if e.status() == 404 {
-                RejectReason::NotFound
-            } else {
-                RejectReason::BadRequest
-            };
-            refuse(&mut stream, peer, &shared, e.status(), reason, &e.to_string()).await;
+    let target = route::route(&head.target, policy).map_err(|e| {
+        let reason = if e.status() == 404 {
+            RejectReason::NotFound
+        } else {
+            RejectReason::BadRequest
+        };
+        Refusal::new(e.status(), reason, e.to_string())
+    })?;
+    if let Target::WebSocket(_) = target {
+        upgrade_refusal(head).map_or(Ok(()), Err)?;
+        let admitted = shared
+            .budget
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .admit(peer.ip(), Instant::now());
+        if !admitted {
+            return Err(Refusal::new(
+                429,
+                RejectReason::TooManyRequests,
+                "Too many connection attempts",
+            ));
         }
-        Ok(Target::Rest(rest)) => serve_rest(&mut stream, &shared, rest).await,
-        Ok(Target::WebSocket(route)) => upgrade(stream, peer, shared, head, route, cancel).await,
+    }
+    Ok(target)
+}
+
+fn upgrade_refusal(head: &RequestHead) -> Option<Refusal> {
+    match handshake::accept_key(head) {
+        Ok(_) => None,
+        Err(UpgradeProblem::NotAnUpgrade) => {
+            Some(Refusal::new(400, RejectReason::BadRequest, "not a WebSocket upgrade"))
+        }
+        Err(UpgradeProblem::UnsupportedVersion) => {
+            let mut refusal = Refusal::new(426, RejectReason::UpgradeRequired, "use WebSocket version 13");
+            refusal.headers.push(("Sec-WebSocket-Version", "13".to_owned()));
+            Some(refusal)
+        }
     }
 }
 
-async fn refuse_head(stream: &mut TcpStream, peer: SocketAddr, shared: &Shared, error: HeadError) {
+/// The refusal for a head that could not be read, or `None` when the client is already gone.
+fn head_refusal(shared: &Shared, peer: SocketAddr, error: HeadError) -> Option<Refusal> {
+    let message = error.to_string();
     match error {
         HeadError::Timeout => shared.stats.upgrade_rejected(peer.ip(), RejectReason::HandshakeTimeout),
         HeadError::Closed | HeadError::Io(_) => {
             shared.stats.upgrade_rejected(peer.ip(), RejectReason::HandshakeAborted)
         }
-        HeadError::LineTooLong => refuse(stream, peer, shared, 414, RejectReason::UriTooLong, &error.to_string()).await,
-        HeadError::TooLarge => {
-            refuse(
-                stream,
-                peer,
-                shared,
-                431,
-                RejectReason::HeadersTooLarge,
-                &error.to_string(),
-            )
-            .await
-        }
-        HeadError::Malformed(_) => {
-            refuse(stream, peer, shared, 400, RejectReason::BadRequest, &error.to_string()).await
-        }
+        HeadError::LineTooLong => return Some(Refusal::new(414, RejectReason::UriTooLong, message)),
+        HeadError::TooLarge => return Some(Refusal::new(431, RejectReason::HeadersTooLarge, message)),
+        HeadError::Malformed(_) => return Some(Refusal::new(400, RejectReason::BadRequest, message)),
     }
+    None
 }
 
-async fn refuse(
-    stream: &mut TcpStream,
-    peer: SocketAddr,
-    shared: &Shared,
-    status: u16,
-    reason: RejectReason,
-    message: &str,
-) {
-    refuse_with(stream, peer, shared, status, reason, message, &[]).await;
-}
-
-async fn refuse_with(
-    stream: &mut TcpStream,
-    peer: SocketAddr,
-    shared: &Shared,
-    status: u16,
-    reason: RejectReason,
-    message: &str,
-    headers: &[(&str, String)],
-) {
-    shared.stats.upgrade_rejected(peer.ip(), reason);
-    let response = handshake::http_response(status, "application/json", &handshake::error_body(message), headers);
+async fn refuse(stream: &mut TcpStream, peer: SocketAddr, shared: &Shared, refusal: Refusal) {
+    shared.stats.upgrade_rejected(peer.ip(), refusal.reason);
+    let body = handshake::error_body(&refusal.message);
+    let response = handshake::http_response(refusal.status, "application/json", &body, &refusal.headers);
     handshake::respond_and_close(stream, &response, shared.config.handshake_timeout).await;
 }
 
-async fn upgrade(
+/// Sends the 101 and counts the accepted upgrade.
+async fn switch_protocols(
     mut stream: TcpStream,
     peer: SocketAddr,
-    shared: Arc<Shared>,
+    shared: &Shared,
     head: RequestHead,
     route: WsRoute,
-    cancel: CancellationToken,
-) {
-    let accept = match handshake::accept_key(&head) {
-        Ok(accept) => accept,
-        Err(UpgradeProblem::NotAnUpgrade) => {
-            return refuse(
-                &mut stream,
-                peer,
-                &shared,
-                400,
-                RejectReason::BadRequest,
-                "not a WebSocket upgrade",
-            )
-            .await;
-        }
-        Err(UpgradeProblem::UnsupportedVersion) => {
-            let headers = [("Sec-WebSocket-Version", "13".to_owned())];
-            return refuse_with(
-                &mut stream,
-                peer,
-                &shared,
-                426,
-                RejectReason::UpgradeRequired,
-                "use WebSocket version 13",
-                &headers,
-            )
-            .await;
-        }
-    };
-    let admitted = shared
-        .budget
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .admit(peer.ip(), Instant::now());
-    if !admitted {
-        return refuse(
-            &mut stream,
-            peer,
-            &shared,
-            429,
-            RejectReason::TooManyRequests,
-            "Too many connection attempts",
-        )
-        .await;
-    }
+) -> Option<Upgraded> {
+    let accept = handshake::accept_key(&head).ok()?;
     let response = handshake::switching_protocols(&accept);
-    let written = tokio::time::timeout(
-        shared.config.handshake_timeout,
-        tokio::io::AsyncWriteExt::write_all(&mut stream, response.as_bytes()),
-    )
-    .await;
-    if !matches!(written, Ok(Ok(()))) {
+    let write = tokio::io::AsyncWriteExt::write_all(&mut stream, response.as_bytes());
+    if !matches!(
+        tokio::time::timeout(shared.config.handshake_timeout, write).await,
+        Ok(Ok(()))
+    ) {
         shared.stats.upgrade_rejected(peer.ip(), RejectReason::HandshakeAborted);
-        return;
+        return None;
     }
     shared.stats.upgrade_accepted(peer.ip());
-    let ws = WebSocketStream::from_partially_read(stream, head.leftover, Role::Server, Some(shared.ws_config)).await;
-    connection::serve(ws, shared, peer, route, cancel).await;
+    Some(Upgraded {
+        stream,
+        leftover: head.leftover,
+        route,
+    })
 }
 
 async fn serve_rest(stream: &mut TcpStream, shared: &Shared, rest: RestRoute) {

@@ -125,7 +125,6 @@ pub struct MockStats {
     open: AtomicU64,
     high_water: AtomicU64,
     frames_written: AtomicU64,
-    messages_dropped: AtomicU64,
     tallies: Mutex<Tallies>,
 }
 
@@ -152,7 +151,7 @@ pub struct MockSnapshot {
     pub rest_requests: u64,
     /// WebSocket data frames written to clients.
     pub frames_written: u64,
-    /// Messages dropped because a connection's outbound queue was full.
+    /// Messages dropped because a connection's outbound queue was full (all streams).
     pub messages_dropped: u64,
     /// The feed's scheduling lag (the mock's own health).
     pub feed_lag: FeedLag,
@@ -175,7 +174,6 @@ impl MockStats {
             open: AtomicU64::new(0),
             high_water: AtomicU64::new(0),
             frames_written: AtomicU64::new(0),
-            messages_dropped: AtomicU64::new(0),
             tallies: Mutex::new(Tallies::default()),
         }
     }
@@ -230,11 +228,6 @@ impl MockStats {
         self.frames_written.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Adds messages dropped at a full queue.
-    pub fn messages_dropped(&self, n: u64) {
-        self.messages_dropped.fetch_add(n, Ordering::Relaxed);
-    }
-
     /// Replaces the feed lag summary.
     pub fn set_feed_lag(&self, lag: FeedLag) {
         self.with_tallies(|t| t.feed_lag = lag);
@@ -263,7 +256,7 @@ impl MockStats {
                 errors_answered: t.errors_answered.clone(),
                 rest_requests: t.rest_requests,
                 frames_written: self.frames_written.load(Ordering::Relaxed),
-                messages_dropped: self.messages_dropped.load(Ordering::Relaxed),
+                messages_dropped: streams.iter().map(|s| s.messages_dropped).sum(),
                 feed_lag: t.feed_lag,
                 streams,
             }

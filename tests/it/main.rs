@@ -1,4 +1,9 @@
 //! The one integration-test binary: real sockets on loopback, real WebSocket clients.
 
+// Helpers outside `#[test]` functions fail the test by unwrapping, like the tests themselves.
+#![allow(clippy::unwrap_used)]
+
+mod cli;
 mod conformance;
+mod robustness;
 mod support;

@@ -1,0 +1,149 @@
+//! The `wschaos` binary as a user runs it: `wschaos mock` prints its URL, serves real clients, stops on
+//! SIGINT with exit 0; bad configuration files give exit 2 and every problem with its file and line.
+
+use std::io::{BufRead, BufReader, Read};
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tokio_tungstenite::client_async;
+
+fn wschaos() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wschaos"))
+}
+
+fn scratch_file(name: &str, contents: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+/// Waits for the child to exit, at most `limit`; kills it and fails otherwise.
+fn wait_bounded(child: Child, limit: Duration) -> std::process::Output {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(limit) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            Command::new("kill").args(["-KILL", &pid.to_string()]).status().ok();
+            panic!("the process did not exit within {limit:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn mock_prints_its_url_serves_a_client_and_stops_on_sigint() {
+    let mut child = wschaos()
+        .args(["mock", "--listen", "127.0.0.1:0", "--seed", "9", "--stats-on-exit"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first_line = String::new();
+    stdout.read_line(&mut first_line).unwrap();
+    let url = first_line
+        .split_whitespace()
+        .find(|w| w.starts_with("ws://"))
+        .expect("a ws:// URL on the first line")
+        .to_owned();
+    let addr = url.trim_start_matches("ws://");
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut ws, _) = client_async(format!("{url}/ws/btcusdt@trade"), tcp).await.unwrap();
+    let trade = futures_util::StreamExt::next(&mut ws).await.unwrap().unwrap();
+    assert!(
+        trade.to_text().unwrap().starts_with(r#"{"e":"trade","E":"#),
+        "{trade:?}"
+    );
+    drop(ws);
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let output = wait_bounded(child, Duration::from_secs(10));
+    assert_eq!(output.status.code(), Some(0));
+    let stats_json = &rest[rest.find('{').expect("stats JSON after the banner")..];
+    let stats: serde_json::Value = serde_json::from_str(stats_json).unwrap();
+    assert_eq!(stats["connections_high_water"], 1);
+    assert!(
+        stats["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "btcusdt@trade")
+    );
+}
+
+#[test]
+fn a_bad_mock_config_lists_every_problem_with_file_and_line_and_exits_2() {
+    let path = scratch_file(
+        "bad-mock.toml",
+        "[limits]\nmessage-rate = { max = 0, window = \"1s\" }\nlifetime-close-code = 1006\n\n[feed]\nsymbols = [\"btcusdt\", \"BTC-USD\"]\n",
+    );
+    let output = wschaos()
+        .args(["mock", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let file = path.display().to_string();
+    assert!(stderr.contains("3 problems"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{file}:2:")) && stderr.contains("limits.message-rate.max"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{file}:3:")) && stderr.contains("1006 cannot be sent"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{file}:6:")) && stderr.contains("\"BTC-USD\" is not a lowercase symbol"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_mistyped_key_names_the_key_the_line_and_the_accepted_keys() {
+    let path = scratch_file("typo-mock.toml", "[heartbeat]\nping-intervall = \"20s\"\n");
+    let output = wschaos().args(["mock", "--config"]).arg(&path).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("{}:2:1", path.display())), "{stderr}");
+    assert!(
+        stderr.contains("unknown field `ping-intervall`") && stderr.contains("ping-interval"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_config_file_is_a_usage_error() {
+    let output = wschaos()
+        .args(["mock", "--config", "/nonexistent/mock.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/mock.toml: cannot read the file"));
+}
+
+#[test]
+fn listening_beyond_loopback_needs_allow_remote() {
+    let output = wschaos().args(["mock", "--listen", "0.0.0.0:0"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--allow-remote"));
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let output = wschaos().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        help.contains("Exit codes: 0") && help.contains("130 interrupted"),
+        "{help}"
+    );
+}
