@@ -155,4 +155,20 @@ fn main() {
         "  mock: {} frames written, {} messages dropped at full queues, feed lag p99 {} us",
         stats["frames_written"], stats["messages_dropped"], stats["feed_lag"]["p99_us"]
     );
+    common::write_report(
+        "mock_fanout",
+        &serde_json::json!({
+            "connections": connections,
+            "mock_threads": mock_threads,
+            "seconds": elapsed.as_secs_f64(),
+            "delivered": delivered,
+            "delivered_per_second": rate.round(),
+            "target_per_second": 200_000,
+            "mock_cpu_share_of_one_core": (cpu / elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+            "latency_ms": {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p999": q(0.999), "max": histogram.max() as f64 / 1000.0},
+            "mock_frames_written": stats["frames_written"],
+            "mock_messages_dropped": stats["messages_dropped"],
+            "mock_feed_lag_p99_us": stats["feed_lag"]["p99_us"],
+        }),
+    );
 }

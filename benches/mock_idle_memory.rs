@@ -40,7 +40,7 @@ fn main() {
         .build()
         .expect("runtime");
     let mock = MockProcess::start(CONFIG, &[]);
-    runtime.block_on(async {
+    let figures = runtime.block_on(async {
         // Warm up allocator arenas and the runtime with a few connections, then take the baseline.
         let warm: Vec<_> = futures_util::future::join_all((0..50).map(|n| open(mock.addr, n))).await;
         drop(warm);
@@ -72,10 +72,23 @@ fn main() {
             }
         );
         drop(held);
+        (before, after, per_connection, connect_time)
     });
     let stats = mock.stop();
     println!(
         "  mock high-water mark: {} connections",
         stats["connections_high_water"]
+    );
+    common::write_report(
+        "mock_idle_memory",
+        &serde_json::json!({
+            "connections": connections,
+            "rss_before_kib": figures.0,
+            "rss_after_kib": figures.1,
+            "bytes_per_idle_connection": figures.2.round(),
+            "target_bytes": 16 * 1024,
+            "connect_seconds": figures.3.as_secs_f64(),
+            "mock_high_water": stats["connections_high_water"],
+        }),
     );
 }

@@ -101,3 +101,15 @@ pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// Writes a benchmark's figures to `reports/bench/<name>.json` (generated output, not committed).
+pub fn write_report(name: &str, figures: &serde_json::Value) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/bench");
+    let path = dir.join(format!("{name}.json"));
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&path, serde_json::to_vec_pretty(figures).unwrap_or_default()));
+    match written {
+        Ok(()) => println!("  figures written to {}", path.display()),
+        Err(e) => eprintln!("  could not write {}: {e}", path.display()),
+    }
+}

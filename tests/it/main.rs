@@ -5,5 +5,7 @@
 
 mod cli;
 mod conformance;
+mod real_clients;
 mod robustness;
+mod shipped;
 mod support;

@@ -47,6 +47,22 @@ pub fn fast_config() -> MockConfig {
     )
 }
 
+/// Binance's real heartbeat (20 s pings) with a lively feed: for clients that answer each ping more than
+/// once (websocket-client auto-pongs and binance-connector pongs again), where fast pings would break the
+/// 5 messages per second limit exactly as they would on Binance.
+pub fn lively_feed_config() -> MockConfig {
+    config(
+        r#"
+        [feed]
+        orders-per-second = 200.0
+        book-changes-per-second = 400.0
+        popularity-exponent = 0.5
+        ticker-period = "200ms"
+        kline-period = "200ms"
+        "#,
+    )
+}
+
 /// Starts a mock on a free loopback port.
 pub async fn start(config: MockConfig) -> MockServer {
     MockServer::start(config, "127.0.0.1:0".parse().unwrap(), 42, CancellationToken::new())

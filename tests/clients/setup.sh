@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs the real Binance client libraries the `real_clients` tests drive, into target/client-venv.
+# Usage: tests/clients/setup.sh   (then: cargo test --locked -- --ignored real_client)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+venv=target/client-venv
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check binance-connector==3.12.0
+"$venv/bin/python" -c "import binance.websocket.spot.websocket_stream" && echo "real clients ready in $venv"
