@@ -652,3 +652,57 @@ impl LocalBook {
         Value::Array(levels.into_iter().take(n).map(|(p, q)| json!([p, q])).collect())
     }
 }
+
+// 1 and 6 (all kinds): every documented stream kind is served over a socket with its event shape.
+
+#[tokio::test]
+async fn c01_every_stream_kind_is_served_with_its_shape() {
+    let server = start(fast_config()).await;
+    let expected: &[(&str, &str)] = &[
+        ("btcusdt@trade", "trade"),
+        ("btcusdt@aggTrade", "aggTrade"),
+        ("btcusdt@blockTrade", "blockTrade"),
+        ("btcusdt@kline_1s", "kline"),
+        ("btcusdt@kline_1m@+08:00", "kline"),
+        ("btcusdt@miniTicker", "24hrMiniTicker"),
+        ("btcusdt@ticker", "24hrTicker"),
+        ("btcusdt@ticker_1h", "1hTicker"),
+        ("btcusdt@bookTicker", "bookTicker (no e)"),
+        ("btcusdt@avgPrice", "avgPrice"),
+        ("btcusdt@referencePrice", "referencePrice"),
+        ("btcusdt@depth5", "partial depth (no e)"),
+        ("btcusdt@depth10@100ms", "partial depth (no e)"),
+        ("btcusdt@depth20@1000ms", "partial depth (no e)"),
+        ("btcusdt@depth", "depthUpdate"),
+        ("btcusdt@depth@100ms", "depthUpdate"),
+        ("!miniTicker@arr", "24hrMiniTicker"),
+        ("!ticker@arr", "24hrTicker"),
+        ("!ticker_4h@arr", "4hTicker"),
+    ];
+    let names: Vec<&str> = expected.iter().map(|(n, _)| *n).collect();
+    let mut ws = connect(&server, &format!("/stream?streams={}", names.join("/"))).await;
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..20_000 {
+        let v = next_json(&mut ws).await;
+        let stream = v["stream"].as_str().unwrap().to_owned();
+        let (_, kind) = expected
+            .iter()
+            .find(|(n, _)| *n == stream)
+            .expect("only subscribed streams arrive");
+        let data = &v["data"];
+        let event = match data {
+            Value::Array(items) => items[0]["e"].as_str().unwrap_or("").to_owned(),
+            Value::Object(map) if map.contains_key("e") => data["e"].as_str().unwrap().to_owned(),
+            Value::Object(map) if map.contains_key("lastUpdateId") => "partial depth (no e)".to_owned(),
+            Value::Object(map) if map.contains_key("u") && map.contains_key("b") => "bookTicker (no e)".to_owned(),
+            other => panic!("{stream}: unexpected payload {other}"),
+        };
+        assert_eq!(&event, kind, "{stream}: {data}");
+        seen.insert(stream);
+        if seen.len() == expected.len() {
+            break;
+        }
+    }
+    let missing: Vec<&&str> = names.iter().filter(|n| !seen.contains(**n)).collect();
+    assert!(missing.is_empty(), "never delivered: {missing:?}");
+}
