@@ -31,15 +31,11 @@ book-changes-per-second = 300.0
 popularity-exponent = 0.0
 "#;
 
-const SYMBOLS: [&str; 10] = [
-    "btcusdt", "ethusdt", "bnbusdt", "solusdt", "xrpusdt", "dogeusdt", "adausdt", "trxusdt", "linkusdt", "avaxusdt",
-];
+const SYMBOLS: [&str; 10] =
+    ["btcusdt", "ethusdt", "bnbusdt", "solusdt", "xrpusdt", "dogeusdt", "adausdt", "trxusdt", "linkusdt", "avaxusdt"];
 
 fn now_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
 }
 
 /// The `"E":<digits>` value of a payload, found without parsing the whole message.
@@ -65,9 +61,7 @@ async fn subscriber(
     let socket = TcpSocket::new_v4().expect("socket");
     socket.bind(std::net::SocketAddr::new(source_ip(n), 0)).expect("bind");
     let tcp = socket.connect(addr).await.expect("connect");
-    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}{path}"), tcp)
-        .await
-        .expect("upgrade");
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}{path}"), tcp).await.expect("upgrade");
     let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
     let mut local = 0u64;
     while !stop.load(Ordering::Relaxed) {
@@ -94,20 +88,12 @@ fn main() {
     let mock_threads: usize = common::arg("--mock-threads", 1);
     raise_fd_limit();
     let mock = MockProcess::start(CONFIG, &["--threads", &mock_threads.to_string()]);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let totals = Arc::new(Totals {
-        delivered: AtomicU64::new(0),
-        measuring: AtomicBool::new(false),
-    });
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let totals = Arc::new(Totals { delivered: AtomicU64::new(0), measuring: AtomicBool::new(false) });
     let stop = Arc::new(AtomicBool::new(false));
     let (histogram, elapsed, cpu) = runtime.block_on(async {
-        let tasks: Vec<_> = (0..connections)
-            .map(|n| tokio::spawn(subscriber(mock.addr, n, totals.clone(), stop.clone())))
-            .collect();
+        let tasks: Vec<_> =
+            (0..connections).map(|n| tokio::spawn(subscriber(mock.addr, n, totals.clone(), stop.clone()))).collect();
         tokio::time::sleep(Duration::from_secs(2)).await;
         let cpu_before = mock.cpu_seconds();
         totals.measuring.store(true, Ordering::Relaxed);

@@ -71,10 +71,7 @@ pub struct KeyIssue {
 impl KeyIssue {
     /// A problem with the value at `key`.
     pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        KeyIssue {
-            key: key.into(),
-            message: message.into(),
-        }
+        KeyIssue { key: key.into(), message: message.into() }
     }
 }
 
@@ -91,10 +88,7 @@ impl SourceFile {
     /// Reads a file; an unreadable file is a single issue naming it.
     pub fn read(path: &Path) -> Result<SourceFile, ConfigIssues> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Ok(SourceFile {
-                path: path.to_owned(),
-                text,
-            }),
+            Ok(text) => Ok(SourceFile { path: path.to_owned(), text }),
             Err(e) => Err(ConfigIssues(vec![ConfigIssue {
                 file: path.to_owned(),
                 line: None,
@@ -108,10 +102,8 @@ impl SourceFile {
     /// Deserializes the whole file into `T`; a syntax or type error becomes an issue with its line.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigIssues> {
         toml::from_str(&self.text).map_err(|e| {
-            let (line, column) = e
-                .span()
-                .map(|span| self.line_column(span.start))
-                .map_or((None, None), |(l, c)| (Some(l), Some(c)));
+            let (line, column) =
+                e.span().map(|span| self.line_column(span.start)).map_or((None, None), |(l, c)| (Some(l), Some(c)));
             ConfigIssues(vec![ConfigIssue {
                 file: self.path.clone(),
                 line,
@@ -128,19 +120,10 @@ impl SourceFile {
         let issues = issues
             .into_iter()
             .map(|issue| {
-                let span = table
-                    .as_ref()
-                    .and_then(|t| locate(t.get_ref(), &split_key_path(&issue.key)));
-                let (line, column) = span
-                    .map(|s| self.line_column(s.start))
-                    .map_or((None, None), |(l, c)| (Some(l), Some(c)));
-                ConfigIssue {
-                    file: self.path.clone(),
-                    line,
-                    column,
-                    key: Some(issue.key),
-                    message: issue.message,
-                }
+                let span = table.as_ref().and_then(|t| locate(t.get_ref(), &split_key_path(&issue.key)));
+                let (line, column) =
+                    span.map(|s| self.line_column(s.start)).map_or((None, None), |(l, c)| (Some(l), Some(c)));
+                ConfigIssue { file: self.path.clone(), line, column, key: Some(issue.key), message: issue.message }
             })
             .collect();
         ConfigIssues(issues)
@@ -331,10 +314,7 @@ mod tests {
     }
 
     fn source(text: &str) -> SourceFile {
-        SourceFile {
-            path: PathBuf::from("sample.toml"),
-            text: text.to_owned(),
-        }
+        SourceFile { path: PathBuf::from("sample.toml"), text: text.to_owned() }
     }
 
     #[test]
@@ -348,9 +328,7 @@ mod tests {
 
     #[test]
     fn parse_errors_carry_line_column_and_fix() {
-        let err = source("limit = 5\nevery = \"30 parsecs\"\n")
-            .parse::<Sample>()
-            .unwrap_err();
+        let err = source("limit = 5\nevery = \"30 parsecs\"\n").parse::<Sample>().unwrap_err();
         let issue = &err.0[0];
         assert_eq!(issue.line, Some(2));
         assert!(issue.message.contains("\"30s\""), "{}", issue.message);

@@ -16,8 +16,7 @@ fn main() {
         Ok(outcome) => outcome.exit_code(),
         Err(e) => {
             eprintln!("error: {e:#}");
-            e.downcast_ref::<wschaos::commands::UsageError>()
-                .map_or(wschaos::exit::HARNESS, |_| wschaos::exit::USAGE)
+            e.downcast_ref::<wschaos::commands::UsageError>().map_or(wschaos::exit::HARNESS, |_| wschaos::exit::USAGE)
         }
     };
     drop(runtime);

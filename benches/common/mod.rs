@@ -32,10 +32,7 @@ impl MockProcess {
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
         stdout.read_line(&mut line).expect("banner");
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("ws://"))
-            .expect("URL in the banner");
+        let url = line.split_whitespace().find(|w| w.starts_with("ws://")).expect("URL in the banner");
         let addr = url.trim_start_matches("ws://").parse().expect("address");
         MockProcess { child, addr, stdout }
     }
@@ -54,37 +51,24 @@ impl MockProcess {
     pub fn cpu_seconds(&self) -> f64 {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
         let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-        let ticks: f64 = [11, 12]
-            .iter()
-            .filter_map(|i| fields.get(*i)?.parse::<f64>().ok())
-            .sum();
+        let ticks: f64 = [11, 12].iter().filter_map(|i| fields.get(*i)?.parse::<f64>().ok()).sum();
         ticks / 100.0
     }
 
     /// Stops the mock with SIGINT and returns the counters it prints on exit.
     pub fn stop(mut self) -> serde_json::Value {
-        Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .expect("kill");
+        Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().expect("kill");
         let mut rest = String::new();
         self.stdout.read_to_string(&mut rest).expect("stats");
         self.child.wait().expect("mock exits");
-        rest.find('{')
-            .and_then(|i| serde_json::from_str(&rest[i..]).ok())
-            .unwrap_or(serde_json::Value::Null)
+        rest.find('{').and_then(|i| serde_json::from_str(&rest[i..]).ok()).unwrap_or(serde_json::Value::Null)
     }
 }
 
 /// The n-th client source address: 127.<1+n/65025>.<n/255%255>.<1+n%255>, never 127.0.0.1.
 pub fn source_ip(n: usize) -> IpAddr {
     let n = n as u32;
-    IpAddr::V4(Ipv4Addr::new(
-        127,
-        (1 + n / 65_025) as u8,
-        ((n / 255) % 255) as u8,
-        (1 + n % 255) as u8,
-    ))
+    IpAddr::V4(Ipv4Addr::new(127, (1 + n / 65_025) as u8, ((n / 255) % 255) as u8, (1 + n % 255) as u8))
 }
 
 /// Raises this process's open-file limit to the hard limit.
@@ -95,11 +79,7 @@ pub fn raise_fd_limit() -> u64 {
 /// Parses a `--name value` argument of `cargo bench -- --name value`, or the default.
 pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
     let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 /// Writes a benchmark's figures to `reports/bench/<name>.json` (generated output, not committed).

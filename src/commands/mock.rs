@@ -31,16 +31,10 @@ pub async fn run(args: MockArgs) -> Result<Outcome> {
     let cancel = CancellationToken::new();
     let server = MockServer::start(config, args.listen, args.seed, cancel.clone()).await?;
     let url = server.url();
-    println!(
-        "wschaos mock: Binance spot market streams on {url} (seed {})",
-        args.seed
-    );
+    println!("wschaos mock: Binance spot market streams on {url} (seed {})", args.seed);
     println!("  raw:      {url}/ws/btcusdt@trade");
     println!("  combined: {url}/stream?streams=btcusdt@trade/ethusdt@depth@100ms");
-    println!(
-        "  REST:     http://{}/api/v3/depth?symbol=BTCUSDT&limit=5",
-        server.local_addr()
-    );
+    println!("  REST:     http://{}/api/v3/depth?symbol=BTCUSDT&limit=5", server.local_addr());
     println!("Ctrl-C (or SIGTERM) stops it.");
     wait_for_stop_signal().await?;
     eprintln!("wschaos mock: stopping (closing connections with 1001)");

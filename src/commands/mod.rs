@@ -53,9 +53,7 @@ pub fn build_runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let subscriber = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if subscriber.try_init().is_err() {
         // Already initialised (tests call this repeatedly): keep the first.
     }

@@ -30,10 +30,7 @@ pub enum CloseHow {
 impl CloseHow {
     /// A close frame with `code` and `reason`.
     pub fn frame(code: u16, reason: impl Into<String>) -> Self {
-        CloseHow::Frame {
-            code,
-            reason: reason.into(),
-        }
+        CloseHow::Frame { code, reason: reason.into() }
     }
 }
 

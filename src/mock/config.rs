@@ -384,16 +384,10 @@ fn check_server(server: &RawServer, issues: &mut Vec<KeyIssue>) {
         issues.push(KeyIssue::new("server.outbound-queue", "must be at least 1 message"));
     }
     if server.send_buffer.is_some_and(|b| !(1024..=64 << 20).contains(&b)) {
-        issues.push(KeyIssue::new(
-            "server.send-buffer",
-            "must be between 1024 and 67108864 bytes",
-        ));
+        issues.push(KeyIssue::new("server.send-buffer", "must be between 1024 and 67108864 bytes"));
     }
     if server.read_buffer.is_some_and(|b| !(256..=1 << 20).contains(&b)) {
-        issues.push(KeyIssue::new(
-            "server.read-buffer",
-            "must be between 256 and 1048576 bytes",
-        ));
+        issues.push(KeyIssue::new("server.read-buffer", "must be between 256 and 1048576 bytes"));
     }
 }
 
@@ -405,10 +399,7 @@ fn check_heartbeat(heartbeat: &RawHeartbeat, issues: &mut Vec<KeyIssue>) {
 fn check_rate(key: &str, rate: Option<Switch<RawRate>>, issues: &mut Vec<KeyIssue>) {
     if let Some(Switch::On(rate)) = rate {
         if rate.max == 0 {
-            issues.push(KeyIssue::new(
-                format!("{key}.max"),
-                "must be at least 1; use \"off\" to switch the limit off",
-            ));
+            issues.push(KeyIssue::new(format!("{key}.max"), "must be at least 1; use \"off\" to switch the limit off"));
         }
         positive_duration(&format!("{key}.window"), Some(rate.window), issues);
     }
@@ -424,10 +415,7 @@ fn check_limits(limits: &RawLimits, issues: &mut Vec<KeyIssue>) {
         ("limits.max-url-length", limits.max_url_length),
     ] {
         if value == Some(Switch::On(0)) {
-            issues.push(KeyIssue::new(
-                key,
-                "must be at least 1; use \"off\" to switch the limit off",
-            ));
+            issues.push(KeyIssue::new(key, "must be at least 1; use \"off\" to switch the limit off"));
         }
     }
     if let Some(code) = limits.lifetime_close_code {
@@ -470,22 +458,13 @@ fn switch_duration(value: Option<Switch<HumanDuration>>, default: Duration) -> O
 }
 
 fn switch_rate(value: Option<Switch<RawRate>>, max: u32, window: Duration) -> Option<Rate> {
-    let default = RawRate {
-        max,
-        window: HumanDuration(window),
-    };
-    value.unwrap_or(Switch::On(default)).value().map(|r| Rate {
-        max: r.max,
-        window: r.window.0,
-    })
+    let default = RawRate { max, window: HumanDuration(window) };
+    value.unwrap_or(Switch::On(default)).value().map(|r| Rate { max: r.max, window: r.window.0 })
 }
 
 fn check_rate_value(key: &str, value: Option<f64>, issues: &mut Vec<KeyIssue>) {
     if value.is_some_and(|v| !v.is_finite() || v < 0.0) {
-        issues.push(KeyIssue::new(
-            key,
-            "must be a finite number of events per second, 0 or more",
-        ));
+        issues.push(KeyIssue::new(key, "must be a finite number of events per second, 0 or more"));
     }
 }
 
@@ -494,10 +473,7 @@ fn feed_symbols(raw: &RawFeed, issues: &mut Vec<KeyIssue>) -> Vec<SymbolSpec> {
         return default_universe();
     };
     if names.is_empty() {
-        issues.push(KeyIssue::new(
-            "feed.symbols",
-            "must name at least one symbol, e.g. [\"btcusdt\"]",
-        ));
+        issues.push(KeyIssue::new("feed.symbols", "must name at least one symbol, e.g. [\"btcusdt\"]"));
     }
     let universe = default_universe();
     let mut seen = HashSet::new();
@@ -505,10 +481,7 @@ fn feed_symbols(raw: &RawFeed, issues: &mut Vec<KeyIssue>) -> Vec<SymbolSpec> {
     for (i, name) in names.iter().enumerate() {
         let key = format!("feed.symbols[{i}]");
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
-            issues.push(KeyIssue::new(
-                key,
-                format!("{name:?} is not a lowercase symbol such as \"btcusdt\""),
-            ));
+            issues.push(KeyIssue::new(key, format!("{name:?} is not a lowercase symbol such as \"btcusdt\"")));
             continue;
         }
         if !seen.insert(name.clone()) {
@@ -528,10 +501,7 @@ fn feed_config(raw: &RawFeed, issues: &mut Vec<KeyIssue>) -> FeedConfig {
     positive_duration("feed.ticker-period", raw.ticker_period, issues);
     positive_duration("feed.kline-period", raw.kline_period, issues);
     if raw.book_levels.is_some_and(|l| !(20..=5000).contains(&l)) {
-        issues.push(KeyIssue::new(
-            "feed.book-levels",
-            "must be between 20 and 5000 levels per side",
-        ));
+        issues.push(KeyIssue::new("feed.book-levels", "must be between 20 and 5000 levels per side"));
     }
     if raw.block_trade_probability.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
         issues.push(KeyIssue::new("feed.block-trade-probability", "must be between 0 and 1"));
@@ -547,11 +517,7 @@ fn feed_config(raw: &RawFeed, issues: &mut Vec<KeyIssue>) -> FeedConfig {
             ));
         }
         check_rate_value(&format!("{key}.orders-per-second"), rate.orders_per_second, issues);
-        check_rate_value(
-            &format!("{key}.book-changes-per-second"),
-            rate.book_changes_per_second,
-            issues,
-        );
+        check_rate_value(&format!("{key}.book-changes-per-second"), rate.book_changes_per_second, issues);
     }
     let exponent = raw.popularity_exponent.unwrap_or(1.0);
     let per_symbol = |top: f64, pick: fn(&SymbolRate) -> Option<f64>| -> Vec<f64> {
@@ -565,9 +531,7 @@ fn feed_config(raw: &RawFeed, issues: &mut Vec<KeyIssue>) -> FeedConfig {
             .collect()
     };
     let orders = per_symbol(raw.orders_per_second.unwrap_or(10.0), |r| r.orders_per_second);
-    let book = per_symbol(raw.book_changes_per_second.unwrap_or(20.0), |r| {
-        r.book_changes_per_second
-    });
+    let book = per_symbol(raw.book_changes_per_second.unwrap_or(20.0), |r| r.book_changes_per_second);
     let defaults = MarketParams::default();
     FeedConfig {
         market: MarketParams {
@@ -615,30 +579,15 @@ mod tests {
     #[test]
     fn defaults_are_binance_spot() {
         let c = MockConfig::default();
-        assert_eq!(
-            c.limits.message_rate,
-            Some(Rate {
-                max: 5,
-                window: Duration::from_secs(1)
-            })
-        );
+        assert_eq!(c.limits.message_rate, Some(Rate { max: 5, window: Duration::from_secs(1) }));
         assert_eq!(c.limits.streams_per_connection, Some(1024));
-        assert_eq!(
-            c.limits.connect_attempts,
-            Some(Rate {
-                max: 300,
-                window: Duration::from_secs(300)
-            })
-        );
+        assert_eq!(c.limits.connect_attempts, Some(Rate { max: 300, window: Duration::from_secs(300) }));
         assert_eq!(c.limits.max_lifetime, Some(Duration::from_secs(86_400)));
         assert_eq!(c.heartbeat.ping_interval, Some(Duration::from_secs(20)));
         assert_eq!(c.heartbeat.pong_timeout, Some(Duration::from_secs(60)));
         assert!(c.feed.symbols.len() >= 20);
         assert_eq!(c.feed.symbols[0].name, "btcusdt");
-        assert!(
-            c.feed.orders_per_second[0] > c.feed.orders_per_second[10],
-            "hot symbols trade more"
-        );
+        assert!(c.feed.orders_per_second[0] > c.feed.orders_per_second[10], "hot symbols trade more");
     }
 
     #[test]

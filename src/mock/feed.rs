@@ -77,7 +77,7 @@ impl Schedule {
         };
         for symbol in 0..config.symbols.len() as SymbolId {
             for job in [Job::Order(symbol), Job::BookChange(symbol)] {
-                if let Some(gap) = schedule.gap(job) {
+                if let Some(gap) = schedule.gap(job, 1.0) {
                     let phase = gap.mul_f64(schedule.rng.random::<f64>());
                     schedule.push(start + phase, job);
                 }
@@ -90,7 +90,7 @@ impl Schedule {
             Job::Klines,
             Job::KlinesOneSecond,
         ] {
-            if let Some(gap) = schedule.gap(job) {
+            if let Some(gap) = schedule.gap(job, 1.0) {
                 schedule.push(start + gap, job);
             }
         }
@@ -99,18 +99,15 @@ impl Schedule {
 
     fn push(&mut self, due: Instant, job: Job) {
         self.next_order += 1;
-        self.heap.push(Reverse(Entry {
-            due,
-            order: self.next_order,
-            job,
-        }));
+        self.heap.push(Reverse(Entry { due, order: self.next_order, job }));
     }
 
-    /// The time until the next occurrence of `job`, or `None` when it never happens (rate 0).
-    fn gap(&mut self, job: Job) -> Option<Duration> {
+    /// The time until the next occurrence of `job` at its rate times `factor` (a burst), or `None` when
+    /// it never happens (rate 0).
+    fn gap(&mut self, job: Job, factor: f64) -> Option<Duration> {
         let rate = match job {
-            Job::Order(s) => self.order_rates[s as usize],
-            Job::BookChange(s) => self.book_rates[s as usize],
+            Job::Order(s) => self.order_rates[s as usize] * factor,
+            Job::BookChange(s) => self.book_rates[s as usize] * factor,
             Job::Depth(speed) => return Some(Duration::from_millis(speed.millis())),
             Job::Tickers => return Some(self.ticker_period),
             Job::Klines => return Some(self.kline_period),
@@ -133,13 +130,18 @@ impl Schedule {
     }
 
     /// Takes the next job due at or before `now` and schedules its next occurrence (from its due time,
-    /// so a late feed catches up instead of drifting). Returns the job and when it was due.
-    pub fn pop_due(&mut self, now: Instant) -> Option<(Job, Instant)> {
+    /// so a late feed catches up instead of drifting) at the symbol's rate times `factor(symbol)`.
+    /// Returns the job and when it was due.
+    pub fn pop_due(&mut self, now: Instant, factor: impl Fn(SymbolId) -> f64) -> Option<(Job, Instant)> {
         if self.next_due()? > now {
             return None;
         }
         let Reverse(entry) = self.heap.pop()?;
-        if let Some(gap) = self.gap(entry.job) {
+        let multiplier = match entry.job {
+            Job::Order(s) | Job::BookChange(s) => factor(s),
+            _ => 1.0,
+        };
+        if let Some(gap) = self.gap(entry.job, multiplier) {
             self.push(entry.due + gap, entry.job);
         }
         Some((entry.job, entry.due))
@@ -157,7 +159,7 @@ pub async fn run(shared: Arc<Shared>, seed: u64, cancel: CancellationToken) {
             _ = tokio::time::sleep_until(due) => {}
         }
         let now = Instant::now();
-        while let Some((job, due)) = schedule.pop_due(now) {
+        while let Some((job, due)) = schedule.pop_due(now, |s| shared.chaos.rate_factor(s)) {
             lag.record(now.saturating_duration_since(due));
             run_job(&shared, job, &mut tickers_since);
         }
@@ -185,7 +187,7 @@ fn run_job(shared: &Shared, job: Job, tickers_since: &mut Micros) {
             let ticker = market.book_change(symbol, now);
             publish(hub, symbol, StreamKind::BookTicker, &ticker);
         }
-        Job::Depth(speed) => depth_window(hub, &mut market, speed, now),
+        Job::Depth(speed) => depth_window(shared, &mut market, speed, now),
         Job::Tickers => {
             tickers(hub, &market, now, *tickers_since);
             *tickers_since = now;
@@ -196,19 +198,20 @@ fn run_job(shared: &Shared, job: Job, tickers_since: &mut Micros) {
 }
 
 fn publish(hub: &Hub, symbol: SymbolId, kind: StreamKind, payload: &impl Payload) {
-    let key = FeedKey {
-        symbol: Some(symbol),
-        kind,
-    };
+    let key = FeedKey { symbol: Some(symbol), kind };
     hub.publish(key, payload.seq(), |unit, out| payload.render(unit, out));
 }
 
 /// Closes a depth window for every symbol (so `U` always follows the previous `u`), publishing the diffs
 /// and partial books that have subscribers.
-fn depth_window(hub: &Hub, market: &mut Market, speed: DepthSpeed, now: Micros) {
+fn depth_window(shared: &Shared, market: &mut Market, speed: DepthSpeed, now: Micros) {
+    let hub = &shared.hub;
     for symbol in 0..market.symbols() as SymbolId {
         if let Some(diff) = market.diff_depth(symbol, speed, now) {
-            publish(hub, symbol, StreamKind::DiffDepth(speed), &diff);
+            // A depth-gap fault withholds the event: the next one's `U` no longer follows this `u`.
+            if !shared.chaos.withhold_depth(symbol) {
+                publish(hub, symbol, StreamKind::DiffDepth(speed), &diff);
+            }
         }
     }
     for key in hub.active_keys(|k| matches!(k, StreamKind::PartialDepth(_, s) if s == speed)) {
@@ -253,10 +256,8 @@ fn is_ticker_kind(kind: StreamKind) -> bool {
 /// Publishes an all-market array of the symbols that changed since the previous period (nothing when
 /// none did, as Binance sends only changed symbols).
 fn all_market<T: Payload>(hub: &Hub, key: FeedKey, market: &Market, since: Micros, item: impl Fn(SymbolId) -> T) {
-    let items: Vec<T> = (0..market.symbols() as SymbolId)
-        .filter(|s| market.changed_since(*s, since))
-        .map(item)
-        .collect();
+    let items: Vec<T> =
+        (0..market.symbols() as SymbolId).filter(|s| market.changed_since(*s, since)).map(item).collect();
     if !items.is_empty() {
         hub.publish(key, 0, |unit, out| render_array(&items, unit, out));
     }
@@ -281,10 +282,7 @@ struct LagMeter {
 impl LagMeter {
     fn new() -> Self {
         let histogram = Histogram::new_with_bounds(1, 3_600_000_000, 2).ok();
-        LagMeter {
-            histogram,
-            last_publish: Instant::now(),
-        }
+        LagMeter { histogram, last_publish: Instant::now() }
     }
 
     fn record(&mut self, lag: Duration) {
@@ -317,7 +315,7 @@ mod tests {
 
     fn jobs_in(schedule: &mut Schedule, start: Instant, span: Duration) -> Vec<Job> {
         let mut jobs = Vec::new();
-        while let Some((job, _)) = schedule.pop_due(start + span) {
+        while let Some((job, _)) = schedule.pop_due(start + span, |_| 1.0) {
             jobs.push(job);
             assert!(jobs.len() < 1_000_000, "bounded");
         }

@@ -79,11 +79,7 @@ async fn read_head_unbounded(stream: &mut TcpStream) -> Result<RequestHead, Head
         }
         if buffer.len() > MAX_HEAD_BYTES {
             let line_complete = buffer.windows(2).any(|w| w == b"\r\n");
-            return Err(if line_complete {
-                HeadError::TooLarge
-            } else {
-                HeadError::LineTooLong
-            });
+            return Err(if line_complete { HeadError::TooLarge } else { HeadError::LineTooLong });
         }
     }
 }
@@ -100,12 +96,7 @@ pub fn parse_head(buffer: &[u8]) -> Result<Option<RequestHead>, HeadError> {
     let headers = request
         .headers
         .iter()
-        .map(|h| {
-            (
-                h.name.to_ascii_lowercase(),
-                String::from_utf8_lossy(h.value).trim().to_owned(),
-            )
-        })
+        .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).trim().to_owned()))
         .collect();
     Ok(Some(RequestHead {
         method: request.method.unwrap_or_default().to_owned(),
@@ -127,8 +118,7 @@ pub enum UpgradeProblem {
 /// Checks the upgrade headers; returns the `Sec-WebSocket-Accept` value.
 pub fn accept_key(head: &RequestHead) -> Result<String, UpgradeProblem> {
     let has_token = |name: &str, token: &str| {
-        head.header(name)
-            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        head.header(name).is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     };
     if !has_token("upgrade", "websocket") || !has_token("connection", "upgrade") {
         return Err(UpgradeProblem::NotAnUpgrade);
@@ -212,11 +202,7 @@ mod tests {
         let head = parse_head(UPGRADE).unwrap().unwrap();
         assert_eq!(head.target, "/ws/btcusdt@trade");
         assert_eq!(head.leftover, b"\x81\x80");
-        assert_eq!(
-            accept_key(&head),
-            Ok("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_owned()),
-            "RFC 6455 sample"
-        );
+        assert_eq!(accept_key(&head), Ok("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_owned()), "RFC 6455 sample");
     }
 
     #[test]
@@ -226,10 +212,7 @@ mod tests {
         let text = String::from_utf8_lossy(UPGRADE).replace("Version: 13", "Version: 8");
         let old = parse_head(text.as_bytes()).unwrap().unwrap();
         assert_eq!(accept_key(&old), Err(UpgradeProblem::UnsupportedVersion));
-        assert!(matches!(
-            parse_head(b"\x16\x03\x01 garbage\r\n\r\n"),
-            Err(HeadError::Malformed(_))
-        ));
+        assert!(matches!(parse_head(b"\x16\x03\x01 garbage\r\n\r\n"), Err(HeadError::Malformed(_))));
     }
 
     #[test]

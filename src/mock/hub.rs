@@ -18,8 +18,10 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use crate::mock::chaos_state::FaultId;
 use crate::mock::close::CloseHow;
 use crate::mock::config::QueueFullPolicy;
+use crate::mock::conn_chaos::ConnFault;
 use crate::mock::market::SymbolId;
 use crate::mock::route::Endpoint;
 use crate::mock::stream_name::{StreamKind, StreamSpec};
@@ -48,10 +50,12 @@ pub struct Outgoing {
     pub stream: StreamId,
     /// The text frame, shared with every other subscriber.
     pub text: Utf8Bytes,
+    /// When it was published (latency faults count from here).
+    pub at: Instant,
 }
 
 /// A server-side instruction to one connection, delivered outside the bounded data queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Control {
     /// End the connection this way.
     Close(CloseHow),
@@ -59,6 +63,21 @@ pub enum Control {
     ServerShutdown,
     /// The outbound queue overflowed under the `disconnect` policy: close with 1008 "Slow consumer".
     SlowConsumer,
+    /// Start a per-connection fault until `until` (`None`: until ended), seeded with `seed`.
+    Fault {
+        /// The fault's id.
+        fault: FaultId,
+        /// What it does.
+        kind: ConnFault,
+        /// When its window ends.
+        until: Option<Instant>,
+        /// Seed of the connection's fault randomness.
+        seed: u64,
+    },
+    /// End a per-connection fault.
+    EndFault(FaultId),
+    /// Close the connection once it is this old (now, if it already is).
+    Lifetime(std::time::Duration),
 }
 
 const FORMAT_COMBINED: u8 = 1;
@@ -126,10 +145,7 @@ impl Outbox {
 
     /// Queues a control instruction and wakes the connection.
     pub fn control(&self, control: Control) {
-        self.controls
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push_back(control);
+        self.controls.lock().unwrap_or_else(|p| p.into_inner()).push_back(control);
         self.control_ready.notify_one();
     }
 
@@ -226,15 +242,8 @@ pub struct Hub {
 impl Hub {
     /// A hub for a feed whose universe is `symbols` (index = [`SymbolId`]).
     pub fn new(symbols: &[String]) -> Self {
-        let symbols = symbols
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.clone(), i as SymbolId))
-            .collect();
-        Hub {
-            symbols,
-            state: Mutex::new(HubState::default()),
-        }
+        let symbols = symbols.iter().enumerate().map(|(i, s)| (s.clone(), i as SymbolId)).collect();
+        Hub { symbols, state: Mutex::new(HubState::default()) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
@@ -246,13 +255,7 @@ impl Hub {
         let mut state = self.lock();
         state.next_conn += 1;
         let id = state.next_conn;
-        let info = ConnectionInfo {
-            id,
-            peer,
-            endpoint,
-            opened_at: Instant::now(),
-            outbox,
-        };
+        let info = ConnectionInfo { id, peer, endpoint, opened_at: Instant::now(), outbox };
         state.connections.insert(id, info);
         id
     }
@@ -290,15 +293,8 @@ impl Hub {
         }
         let id = state.slots.len() as StreamId;
         let name: Arc<str> = Arc::from(name);
-        let stats = StreamStats {
-            name: name.to_string(),
-            ..StreamStats::default()
-        };
-        state.slots.push(StreamSlot {
-            name: name.clone(),
-            subscribers: Vec::new(),
-            stats,
-        });
+        let stats = StreamStats { name: name.to_string(), ..StreamStats::default() };
+        state.slots.push(StreamSlot { name: name.clone(), subscribers: Vec::new(), stats });
         state.by_name.insert(name.clone(), id);
         if let Some(key) = self.feed_key(&name) {
             state.by_key.entry(key).or_default().push(id);
@@ -313,19 +309,13 @@ impl Hub {
             Some(s) => Some(*self.symbols.get(&s)?),
             None => None,
         };
-        Some(FeedKey {
-            symbol,
-            kind: spec.kind,
-        })
+        Some(FeedKey { symbol, kind: spec.kind })
     }
 
     /// True when some connection is subscribed to a stream under `key`.
     pub fn has_subscribers(&self, key: FeedKey) -> bool {
         let state = self.lock();
-        state
-            .by_key
-            .get(&key)
-            .is_some_and(|ids| ids.iter().any(|id| !state.slots[*id as usize].subscribers.is_empty()))
+        state.by_key.get(&key).is_some_and(|ids| ids.iter().any(|id| !state.slots[*id as usize].subscribers.is_empty()))
     }
 
     /// Keys with at least one subscriber whose kind passes `filter`.
@@ -350,14 +340,14 @@ impl Hub {
         let Some(ids) = state.by_key.get(&key).cloned() else {
             return 0;
         };
-        let mut payloads = Payloads::default();
+        let mut event = Event { seq, at: Instant::now(), payloads: Payloads::default() };
         let mut queued = 0;
         for id in ids {
             let slot = &mut state.slots[id as usize];
             if slot.subscribers.is_empty() {
                 continue;
             }
-            queued += deliver(slot, id, seq, &mut payloads, &render);
+            queued += deliver(slot, id, &mut event, &render);
         }
         queued
     }
@@ -367,6 +357,27 @@ impl Hub {
         let mut list: Vec<ConnectionInfo> = self.lock().connections.values().cloned().collect();
         list.sort_by_key(|c| c.id);
         list
+    }
+
+    /// Every open connection with the names of the streams it holds.
+    pub fn connections_with_streams(&self) -> Vec<(ConnectionInfo, Vec<Arc<str>>)> {
+        let state = self.lock();
+        let mut held: HashMap<ConnId, Vec<Arc<str>>> = HashMap::new();
+        for slot in &state.slots {
+            for (conn, _) in &slot.subscribers {
+                held.entry(*conn).or_default().push(slot.name.clone());
+            }
+        }
+        let mut list: Vec<(ConnectionInfo, Vec<Arc<str>>)> =
+            state.connections.values().map(|c| (c.clone(), held.remove(&c.id).unwrap_or_default())).collect();
+        list.sort_by_key(|(c, _)| c.id);
+        list
+    }
+
+    /// Ids of the stream names that satisfy `matches`.
+    pub fn stream_ids_matching(&self, matches: impl Fn(&str) -> bool) -> std::collections::HashSet<StreamId> {
+        let state = self.lock();
+        state.slots.iter().enumerate().filter(|(_, s)| matches(&s.name)).map(|(i, _)| i as StreamId).collect()
     }
 
     /// Per-stream figures, sorted by name.
@@ -423,14 +434,15 @@ fn text(bytes: Bytes) -> Option<Utf8Bytes> {
     Utf8Bytes::try_from(bytes).ok()
 }
 
-/// Delivers one event to one stream's subscribers; returns the number queued.
-fn deliver(
-    slot: &mut StreamSlot,
-    id: StreamId,
+/// One event being published: its sequence id, publish time and lazily rendered payloads.
+struct Event {
     seq: u64,
-    payloads: &mut Payloads,
-    render: &impl Fn(TimeUnit, &mut Vec<u8>),
-) -> u64 {
+    at: Instant,
+    payloads: Payloads,
+}
+
+/// Delivers one event to one stream's subscribers; returns the number queued.
+fn deliver(slot: &mut StreamSlot, id: StreamId, event: &mut Event, render: &impl Fn(TimeUnit, &mut Vec<u8>)) -> u64 {
     let mut frames: [Option<Utf8Bytes>; 4] = Default::default();
     let (mut sent, mut dropped) = (0, 0);
     for (_, outbox) in &slot.subscribers {
@@ -438,20 +450,14 @@ fn deliver(
         let combined = outbox.combined();
         let index = unit.index() * 2 + usize::from(combined);
         if frames[index].is_none() {
-            let payload = payloads.raw(unit, render);
-            frames[index] = if combined {
-                text(Bytes::from(combined_frame(&slot.name, &payload)))
-            } else {
-                text(payload)
-            };
+            let payload = event.payloads.raw(unit, render);
+            frames[index] =
+                if combined { text(Bytes::from(combined_frame(&slot.name, &payload))) } else { text(payload) };
         }
         let Some(frame) = frames[index].clone() else {
             continue;
         };
-        if outbox.offer(Outgoing {
-            stream: id,
-            text: frame,
-        }) {
+        if outbox.offer(Outgoing { stream: id, text: frame, at: event.at }) {
             sent += 1;
         } else {
             dropped += 1;
@@ -459,8 +465,8 @@ fn deliver(
     }
     let stats = &mut slot.stats;
     stats.events_published += 1;
-    stats.first_seq.get_or_insert(seq);
-    stats.last_seq = Some(seq);
+    stats.first_seq.get_or_insert(event.seq);
+    stats.last_seq = Some(event.seq);
     stats.messages_sent += sent;
     stats.messages_dropped += dropped;
     sent
@@ -479,10 +485,7 @@ mod tests {
     }
 
     fn trade_key() -> FeedKey {
-        FeedKey {
-            symbol: Some(0),
-            kind: StreamKind::Trade,
-        }
+        FeedKey { symbol: Some(0), kind: StreamKind::Trade }
     }
 
     #[test]
@@ -504,20 +507,10 @@ mod tests {
         assert_eq!(renders.get(), 2, "once per time unit");
         let (ma, mb) = (rx_a.try_recv().unwrap(), rx_b.try_recv().unwrap());
         assert_eq!(ma.text.as_str(), "{\"t\":0}");
-        assert_eq!(
-            ma.text.as_str().as_ptr(),
-            mb.text.as_str().as_ptr(),
-            "same bytes, not a copy"
-        );
-        assert_eq!(
-            rx_c.try_recv().unwrap().text.as_str(),
-            "{\"stream\":\"btcusdt@trade\",\"data\":{\"t\":1}}"
-        );
+        assert_eq!(ma.text.as_str().as_ptr(), mb.text.as_str().as_ptr(), "same bytes, not a copy");
+        assert_eq!(rx_c.try_recv().unwrap().text.as_str(), "{\"stream\":\"btcusdt@trade\",\"data\":{\"t\":1}}");
         let stats = hub.stream_stats();
-        assert_eq!(
-            (stats[0].events_published, stats[0].first_seq, stats[0].messages_sent),
-            (1, Some(42), 3)
-        );
+        assert_eq!((stats[0].events_published, stats[0].first_seq, stats[0].messages_sent), (1, Some(42), 3));
     }
 
     #[test]
@@ -547,24 +540,13 @@ mod tests {
         for name in ["btcusdt@depth", "btcusdt@depth@1000ms", "zzzusdt@depth"] {
             hub.subscribe(id, name);
         }
-        let key = FeedKey {
-            symbol: Some(0),
-            kind: StreamKind::DiffDepth(crate::mock::stream_name::DepthSpeed::Ms1000),
-        };
+        let key =
+            FeedKey { symbol: Some(0), kind: StreamKind::DiffDepth(crate::mock::stream_name::DepthSpeed::Ms1000) };
         assert_eq!(hub.active_keys(|_| true), vec![key]);
         assert_eq!(hub.publish(key, 1, |_, out| out.extend_from_slice(b"1")), 2);
-        let names: Vec<String> = (0..2)
-            .map(|_| rx.try_recv().unwrap().text.as_str().to_owned())
-            .collect();
+        let names: Vec<String> = (0..2).map(|_| rx.try_recv().unwrap().text.as_str().to_owned()).collect();
         assert!(names[0].contains("\"btcusdt@depth\"") && names[1].contains("\"btcusdt@depth@1000ms\""));
-        hub.deregister(
-            id,
-            &[
-                "btcusdt@depth".into(),
-                "btcusdt@depth@1000ms".into(),
-                "zzzusdt@depth".into(),
-            ],
-        );
+        hub.deregister(id, &["btcusdt@depth".into(), "btcusdt@depth@1000ms".into(), "zzzusdt@depth".into()]);
         assert!(!hub.has_subscribers(key));
         assert!(hub.connections().is_empty());
     }

@@ -22,19 +22,12 @@ pub struct MessageRateWindow {
 impl MessageRateWindow {
     /// A window enforcing `limit`.
     pub fn new(limit: Rate) -> Self {
-        MessageRateWindow {
-            limit,
-            recent: VecDeque::new(),
-        }
+        MessageRateWindow { limit, recent: VecDeque::new() }
     }
 
     /// Records a message at `now`; false when it is one too many for the window.
     pub fn admit(&mut self, now: Instant) -> bool {
-        while self
-            .recent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= self.limit.window)
-        {
+        while self.recent.front().is_some_and(|t| now.duration_since(*t) >= self.limit.window) {
             self.recent.pop_front();
         }
         if self.recent.len() >= self.limit.max as usize {
@@ -62,11 +55,7 @@ pub struct ConnectBudget {
 impl ConnectBudget {
     /// A budget enforcing `limit` (`None`: unlimited).
     pub fn new(limit: Option<Rate>) -> Self {
-        ConnectBudget {
-            limit,
-            buckets: HashMap::new(),
-            last_sweep: None,
-        }
+        ConnectBudget { limit, buckets: HashMap::new(), last_sweep: None }
     }
 
     /// Changes the limit while running; existing buckets keep their tokens, capped at the new size.
@@ -92,10 +81,7 @@ impl ConnectBudget {
         self.sweep(limit, now);
         let capacity = f64::from(limit.max);
         let per_second = capacity / limit.window.as_secs_f64().max(1e-9);
-        let bucket = self.buckets.entry(ip).or_insert(Bucket {
-            tokens: capacity,
-            updated: now,
-        });
+        let bucket = self.buckets.entry(ip).or_insert(Bucket { tokens: capacity, updated: now });
         let elapsed = now.duration_since(bucket.updated).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * per_second).min(capacity);
         bucket.updated = now;
@@ -109,9 +95,7 @@ impl ConnectBudget {
 
     /// Forgets buckets that have refilled completely, once per window, so memory follows active IPs.
     fn sweep(&mut self, limit: Rate, now: Instant) {
-        let due = self
-            .last_sweep
-            .is_none_or(|t| now.duration_since(t) >= limit.window.max(Duration::from_secs(1)));
+        let due = self.last_sweep.is_none_or(|t| now.duration_since(t) >= limit.window.max(Duration::from_secs(1)));
         if !due {
             return;
         }
@@ -125,10 +109,7 @@ mod tests {
     use super::*;
 
     fn rate(max: u32, ms: u64) -> Rate {
-        Rate {
-            max,
-            window: Duration::from_millis(ms),
-        }
+        Rate { max, window: Duration::from_millis(ms) }
     }
 
     #[test]
@@ -141,10 +122,7 @@ mod tests {
         assert!(!w.admit(start + Duration::from_millis(999)));
         let mut w = MessageRateWindow::new(rate(5, 1000));
         for i in 0..20 {
-            assert!(
-                w.admit(start + Duration::from_millis(i * 200)),
-                "one every 200 ms holds"
-            );
+            assert!(w.admit(start + Duration::from_millis(i * 200)), "one every 200 ms holds");
         }
     }
 
@@ -159,10 +137,7 @@ mod tests {
         }
         assert!(!b.admit(ip, start), "the 301st attempt within 5 minutes is refused");
         assert!(b.admit(other, start), "budgets are per IP");
-        assert!(
-            b.admit(ip, start + Duration::from_millis(1000)),
-            "one token per second comes back"
-        );
+        assert!(b.admit(ip, start + Duration::from_millis(1000)), "one token per second comes back");
         assert!(!b.admit(ip, start + Duration::from_millis(1001)));
         b.set_limit(None);
         assert!(b.admit(ip, start + Duration::from_millis(1002)));

@@ -6,9 +6,12 @@
 //! happen), [`hub`] (fan-out), [`handshake`] (HTTP), [`connection`] (one socket), [`server`] (the
 //! library handle), [`stats`] (server-side truth) and [`config`].
 
+pub mod chaos_state;
 pub mod close;
 pub mod config;
+pub mod conn_chaos;
 pub mod connection;
+pub mod dispatch;
 pub mod feed;
 pub mod handshake;
 pub mod hub;
@@ -19,6 +22,7 @@ pub mod route;
 pub mod server;
 pub mod stats;
 pub mod stream_name;
+pub mod tasks;
 pub mod time;
 
 pub use close::CloseHow;

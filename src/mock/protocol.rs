@@ -134,11 +134,7 @@ impl Session {
     /// A session for a connection opened with these URL streams on a raw (`combined = false`) or
     /// combined endpoint.
     pub fn new(url_streams: Vec<String>, combined: bool, rules: SessionRules) -> Self {
-        Session {
-            subscriptions: url_streams,
-            combined,
-            rules,
-        }
+        Session { subscriptions: url_streams, combined, rules }
     }
 
     /// Current subscriptions in the order they were made.
@@ -183,10 +179,7 @@ impl Session {
     fn subscribe(&mut self, params: &[Value]) -> Result<(Value, Vec<Change>), ProtocolError> {
         let names = stream_params(params)?;
         if let Some(known) = &self.rules.known_symbols {
-            let unknown = names
-                .iter()
-                .filter_map(|n| StreamSpec::parse(n)?.symbol)
-                .any(|s| !known.contains(&s));
+            let unknown = names.iter().filter_map(|n| StreamSpec::parse(n)?.symbol).any(|s| !known.contains(&s));
             if unknown {
                 return Err(ProtocolError::invalid_stream());
             }
@@ -235,11 +228,7 @@ impl Session {
         if params.len() > 2 {
             return Err(ProtocolError::too_many_params());
         }
-        let changes = if value == self.combined {
-            Vec::new()
-        } else {
-            vec![Change::Combined(value)]
-        };
+        let changes = if value == self.combined { Vec::new() } else { vec![Change::Combined(value)] };
         self.combined = value;
         Ok((Value::Null, changes))
     }
@@ -304,13 +293,7 @@ fn parse_failure(text: &str, e: &serde_json::Error) -> Outcome {
 
 fn error_outcome(id: &Value, error: ProtocolError) -> Outcome {
     Outcome {
-        response: reply_text(&ErrorReply {
-            error: ErrorBody {
-                code: error.code,
-                msg: &error.msg,
-            },
-            id,
-        }),
+        response: reply_text(&ErrorReply { error: ErrorBody { code: error.code, msg: &error.msg }, id }),
         changes: Vec::new(),
         error: Some(error.code),
         malformed_stream: error == ProtocolError::invalid_stream(),
@@ -326,14 +309,7 @@ mod tests {
     use super::*;
 
     fn session() -> Session {
-        Session::new(
-            vec!["btcusdt@trade".into()],
-            false,
-            SessionRules {
-                max_streams: Some(3),
-                known_symbols: None,
-            },
-        )
+        Session::new(vec!["btcusdt@trade".into()], false, SessionRules { max_streams: Some(3), known_symbols: None })
     }
 
     #[test]
@@ -343,16 +319,10 @@ mod tests {
         assert_eq!(out.response, r#"{"result":null,"id":1}"#);
         assert_eq!(
             out.changes,
-            [
-                Change::Subscribe("btcusdt@aggTrade".into()),
-                Change::Subscribe("btcusdt@depth".into())
-            ]
+            [Change::Subscribe("btcusdt@aggTrade".into()), Change::Subscribe("btcusdt@depth".into())]
         );
         let out = s.handle(r#"{"method":"LIST_SUBSCRIPTIONS","id":3}"#);
-        assert_eq!(
-            out.response,
-            r#"{"result":["btcusdt@trade","btcusdt@aggTrade","btcusdt@depth"],"id":3}"#
-        );
+        assert_eq!(out.response, r#"{"result":["btcusdt@trade","btcusdt@aggTrade","btcusdt@depth"],"id":3}"#);
         let out = s.handle(r#"{"method":"UNSUBSCRIBE","params":["btcusdt@depth","ethusdt@trade"],"id":312}"#);
         assert_eq!(out.response, r#"{"result":null,"id":312}"#);
         assert_eq!(out.changes, [Change::Unsubscribe("btcusdt@depth".into())]);
@@ -370,24 +340,12 @@ mod tests {
     #[test]
     fn ids_are_echoed_with_their_type() {
         let mut s = session();
-        for id in [
-            "1",
-            "\"0123456789abcdef0123456789abcdef\"",
-            "\"3f1c2a9e-5b6d-4c8e-9f00-112233445566\"",
-            "null",
-        ] {
-            let out = s.handle(&format!(
-                r#"{{"method":"GET_PROPERTY","params":["combined"],"id":{id}}}"#
-            ));
+        for id in ["1", "\"0123456789abcdef0123456789abcdef\"", "\"3f1c2a9e-5b6d-4c8e-9f00-112233445566\"", "null"] {
+            let out = s.handle(&format!(r#"{{"method":"GET_PROPERTY","params":["combined"],"id":{id}}}"#));
             assert_eq!(out.response, format!(r#"{{"result":false,"id":{id}}}"#));
         }
-        for bad in [
-            "1.5",
-            "\"has space\"",
-            "\"0123456789012345678901234567890123456\"",
-            "[1]",
-            "18446744073709551615",
-        ] {
+        for bad in ["1.5", "\"has space\"", "\"0123456789012345678901234567890123456\"", "[1]", "18446744073709551615"]
+        {
             let out = s.handle(&format!(r#"{{"method":"LIST_SUBSCRIPTIONS","id":{bad}}}"#));
             assert_eq!(
                 out.response,
@@ -401,10 +359,7 @@ mod tests {
     fn error_envelopes_match_binance() {
         let mut s = session();
         let cases = [
-            (
-                "{bad",
-                r#"{"error":{"code":3,"msg":"Invalid JSON: key must be a string at line 1 column 2"},"id":null}"#,
-            ),
+            ("{bad", r#"{"error":{"code":3,"msg":"Invalid JSON: key must be a string at line 1 column 2"},"id":null}"#),
             (
                 "",
                 r#"{"error":{"code":3,"msg":"Invalid JSON: EOF while parsing a value at line 1 column 0"},"id":null}"#,
@@ -456,16 +411,9 @@ mod tests {
     fn stream_limit_is_code_4_and_atomic() {
         let mut s = session();
         let out = s.handle(r#"{"method":"SUBSCRIBE","params":["a@trade","b@trade","c@trade"],"id":19}"#);
-        assert_eq!(
-            out.response,
-            r#"{"error":{"code":4,"msg":"Too many subscriptions"},"id":19}"#
-        );
+        assert_eq!(out.response, r#"{"error":{"code":4,"msg":"Too many subscriptions"},"id":19}"#);
         assert_eq!(s.subscriptions().len(), 1);
-        assert!(
-            s.handle(r#"{"method":"SUBSCRIBE","params":["a@trade","b@trade"],"id":20}"#)
-                .error
-                .is_none()
-        );
+        assert!(s.handle(r#"{"method":"SUBSCRIBE","params":["a@trade","b@trade"],"id":20}"#).error.is_none());
     }
 
     #[test]
@@ -475,8 +423,7 @@ mod tests {
         assert_eq!(out.response, r#"{"result":null,"id":5}"#);
         assert_eq!(out.changes, [Change::Combined(true)]);
         assert_eq!(
-            s.handle(r#"{"method":"GET_PROPERTY","params":["combined"],"id":2}"#)
-                .response,
+            s.handle(r#"{"method":"GET_PROPERTY","params":["combined"],"id":2}"#).response,
             r#"{"result":true,"id":2}"#
         );
     }
@@ -484,22 +431,10 @@ mod tests {
     #[test]
     fn strict_symbols_reject_unknown() {
         let known = Arc::new(HashSet::from(["btcusdt".to_owned()]));
-        let mut s = Session::new(
-            vec![],
-            true,
-            SessionRules {
-                max_streams: None,
-                known_symbols: Some(known),
-            },
-        );
+        let mut s = Session::new(vec![], true, SessionRules { max_streams: None, known_symbols: Some(known) });
+        assert_eq!(s.handle(r#"{"method":"SUBSCRIBE","params":["000usdt@trade"],"id":1}"#).error, Some(2));
         assert_eq!(
-            s.handle(r#"{"method":"SUBSCRIBE","params":["000usdt@trade"],"id":1}"#)
-                .error,
-            Some(2)
-        );
-        assert_eq!(
-            s.handle(r#"{"method":"SUBSCRIBE","params":["!miniTicker@arr","btcusdt@trade"],"id":2}"#)
-                .error,
+            s.handle(r#"{"method":"SUBSCRIBE","params":["!miniTicker@arr","btcusdt@trade"],"id":2}"#).error,
             None
         );
     }

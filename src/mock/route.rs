@@ -117,11 +117,7 @@ pub fn route(target: &str, policy: RoutePolicy) -> Result<Target, RouteError> {
     };
     let time_unit = time_unit(&query, policy.invalid_time_unit)?;
     apply_stream_limit(&mut names, policy)?;
-    Ok(Target::WebSocket(WsRoute {
-        endpoint,
-        streams: names,
-        time_unit,
-    }))
+    Ok(Target::WebSocket(WsRoute { endpoint, streams: names, time_unit }))
 }
 
 fn rest_route(path: &str, query: &[(String, String)]) -> Result<Option<RestRoute>, RouteError> {
@@ -170,10 +166,7 @@ fn apply_stream_limit(names: &mut Vec<String>, policy: RoutePolicy) -> Result<()
             names.truncate(limit);
             Ok(())
         }
-        UrlOverLimit::Reject => Err(RouteError::TooManyStreams {
-            count: names.len(),
-            limit,
-        }),
+        UrlOverLimit::Reject => Err(RouteError::TooManyStreams { count: names.len(), limit }),
     }
 }
 
@@ -218,9 +211,7 @@ pub fn percent_decode(input: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
-            .then(|| hex_pair(bytes[i + 1], bytes[i + 2]))
-            .flatten();
+        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len()).then(|| hex_pair(bytes[i + 1], bytes[i + 2])).flatten();
         match escaped {
             Some(b) => {
                 out.push(b);
@@ -287,25 +278,13 @@ mod tests {
     #[test]
     fn time_unit_in_either_case_and_python_binance_double_question_mark() {
         assert_eq!(ws("/ws?timeUnit=microsecond").time_unit, TimeUnit::Microsecond);
-        assert_eq!(
-            ws("/ws/btcusdt@trade?timeUnit=MICROSECOND").time_unit,
-            TimeUnit::Microsecond
-        );
+        assert_eq!(ws("/ws/btcusdt@trade?timeUnit=MICROSECOND").time_unit, TimeUnit::Microsecond);
         let r = ws("/stream?streams=a@trade/b@trade?timeUnit=MICROSECOND");
         assert_eq!(r.streams, ["a@trade", "b@trade"]);
         assert_eq!(r.time_unit, TimeUnit::Microsecond);
-        assert_eq!(
-            route("/ws?timeUnit=SECOND", POLICY),
-            Err(RouteError::BadTimeUnit("SECOND".into()))
-        );
-        let lenient = RoutePolicy {
-            invalid_time_unit: InvalidTimeUnit::Ignore,
-            ..POLICY
-        };
-        assert!(matches!(
-            route("/ws?timeUnit=SECOND", lenient),
-            Ok(Target::WebSocket(_))
-        ));
+        assert_eq!(route("/ws?timeUnit=SECOND", POLICY), Err(RouteError::BadTimeUnit("SECOND".into())));
+        let lenient = RoutePolicy { invalid_time_unit: InvalidTimeUnit::Ignore, ..POLICY };
+        assert!(matches!(route("/ws?timeUnit=SECOND", lenient), Ok(Target::WebSocket(_))));
     }
 
     #[test]
@@ -313,14 +292,8 @@ mod tests {
         assert_eq!(route("/", POLICY).map_err(|e| e.status()), Err(404));
         assert_eq!(route("/wss/btcusdt@trade", POLICY).map_err(|e| e.status()), Err(404));
         let four = "/stream?streams=a@trade/b@trade/c@trade/d@trade";
-        assert_eq!(
-            route(four, POLICY),
-            Err(RouteError::TooManyStreams { count: 4, limit: 3 })
-        );
-        let truncating = RoutePolicy {
-            over_limit: UrlOverLimit::Truncate,
-            ..POLICY
-        };
+        assert_eq!(route(four, POLICY), Err(RouteError::TooManyStreams { count: 4, limit: 3 }));
+        let truncating = RoutePolicy { over_limit: UrlOverLimit::Truncate, ..POLICY };
         match route(four, truncating) {
             Ok(Target::WebSocket(r)) => assert_eq!(r.streams.len(), 3),
             other => panic!("{other:?}"),
@@ -332,10 +305,7 @@ mod tests {
     fn rest_helpers() {
         assert_eq!(
             route("/api/v3/depth?symbol=BTCUSDT&limit=5", POLICY),
-            Ok(Target::Rest(RestRoute::Depth {
-                symbol: "BTCUSDT".into(),
-                limit: 5
-            }))
+            Ok(Target::Rest(RestRoute::Depth { symbol: "BTCUSDT".into(), limit: 5 }))
         );
         assert_eq!(route("/api/v3/depth?limit=5", POLICY).map_err(|e| e.status()), Err(400));
         assert_eq!(route("/api/v3/ping", POLICY), Ok(Target::Rest(RestRoute::Ping)));

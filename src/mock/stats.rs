@@ -13,11 +13,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::mock::chaos_state::FaultRecord;
 use crate::mock::hub::StreamStats;
 
-/// Why an upgrade (or plain HTTP request) was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// Why an upgrade (or plain HTTP request) was refused. Serialized as its label (`too-many-requests`,
+/// `injected-503`), so it can key a JSON object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RejectReason {
     /// 404: not `/ws…` or `/stream…`.
     NotFound,
@@ -33,10 +34,39 @@ pub enum RejectReason {
     HeadersTooLarge,
     /// 429: the source IP used up its connection-attempt budget.
     TooManyRequests,
+    /// A status answered by an injected fault (outage, reject-handshakes).
+    Injected(u16),
+    /// Never answered: a `slow-handshake` fault held the upgrade until the client left.
+    Withheld,
     /// The client did not finish its upgrade request in time.
     HandshakeTimeout,
     /// The client closed or reset the socket before finishing its upgrade request.
     HandshakeAborted,
+}
+
+impl RejectReason {
+    /// The label used in JSON, metrics and reports.
+    pub fn label(self) -> String {
+        match self {
+            Self::NotFound => "not-found".into(),
+            Self::BadRequest => "bad-request".into(),
+            Self::MethodNotAllowed => "method-not-allowed".into(),
+            Self::UriTooLong => "uri-too-long".into(),
+            Self::UpgradeRequired => "upgrade-required".into(),
+            Self::HeadersTooLarge => "headers-too-large".into(),
+            Self::TooManyRequests => "too-many-requests".into(),
+            Self::Injected(status) => format!("injected-{status}"),
+            Self::Withheld => "withheld".into(),
+            Self::HandshakeTimeout => "handshake-timeout".into(),
+            Self::HandshakeAborted => "handshake-aborted".into(),
+        }
+    }
+}
+
+impl Serialize for RejectReason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.label())
+    }
 }
 
 /// Why an established connection ended.
@@ -157,6 +187,8 @@ pub struct MockSnapshot {
     pub feed_lag: FeedLag,
     /// Per-stream figures from the fan-out hub.
     pub streams: Vec<StreamStats>,
+    /// Every fault that fired: kind, window and what it touched.
+    pub faults: Vec<FaultRecord>,
 }
 
 impl MockSnapshot {
@@ -239,7 +271,7 @@ impl MockStats {
     }
 
     /// A copy of every counter, joined with the hub's per-stream figures.
-    pub fn snapshot(&self, streams: Vec<StreamStats>) -> MockSnapshot {
+    pub fn snapshot(&self, streams: Vec<StreamStats>, faults: Vec<FaultRecord>) -> MockSnapshot {
         self.with_tallies(|t| {
             let mut total = UpgradeCounts::default();
             for counts in &t.per_second {
@@ -259,6 +291,7 @@ impl MockStats {
                 messages_dropped: streams.iter().map(|s| s.messages_dropped).sum(),
                 feed_lag: t.feed_lag,
                 streams,
+                faults,
             }
         })
     }
@@ -289,9 +322,6 @@ fn per_second_rows(per_second: &[UpgradeCounts]) -> Vec<SecondCounts> {
         .iter()
         .enumerate()
         .filter(|(_, c)| c.attempts() > 0)
-        .map(|(second, counts)| SecondCounts {
-            second: second as u64,
-            counts: counts.clone(),
-        })
+        .map(|(second, counts)| SecondCounts { second: second as u64, counts: counts.clone() })
         .collect()
 }

@@ -71,11 +71,7 @@ impl KlineInterval {
 
     /// The wire token (`"1m"`).
     pub fn token(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(i, _)| *i == self)
-            .map(|(_, t)| *t)
-            .unwrap_or("1m")
+        Self::ALL.iter().find(|(i, _)| *i == self).map(|(_, t)| *t).unwrap_or("1m")
     }
 
     /// Fixed length in seconds; `None` for the calendar month.
@@ -228,10 +224,7 @@ pub enum StreamKind {
 impl StreamKind {
     /// True for the all-market array streams, which have no symbol.
     pub fn is_all_market(self) -> bool {
-        matches!(
-            self,
-            Self::AllMiniTickers | Self::AllTickers | Self::AllRollingTickers(_)
-        )
+        matches!(self, Self::AllMiniTickers | Self::AllTickers | Self::AllRollingTickers(_))
     }
 
     /// True for the real-time kinds, whose events follow trades and book updates rather than a timer.
@@ -261,10 +254,7 @@ impl StreamSpec {
             return None;
         }
         let kind = parse_symbol_kind(kind_part)?;
-        Some(StreamSpec {
-            symbol: Some(symbol.to_owned()),
-            kind,
-        })
+        Some(StreamSpec { symbol: Some(symbol.to_owned()), kind })
     }
 }
 
@@ -354,37 +344,16 @@ mod tests {
         assert_eq!(kind("btcusdt@trade"), Some(StreamKind::Trade));
         assert_eq!(kind("btcusdt@aggTrade"), Some(StreamKind::AggTrade));
         assert_eq!(kind("bnbbtc@blockTrade"), Some(StreamKind::BlockTrade));
-        assert_eq!(
-            kind("btcusdt@kline_1M"),
-            Some(StreamKind::Kline {
-                interval: KlineInterval::Month1,
-                utc8: false
-            })
-        );
+        assert_eq!(kind("btcusdt@kline_1M"), Some(StreamKind::Kline { interval: KlineInterval::Month1, utc8: false }));
         assert_eq!(
             kind("btcusdt@kline_1d@+08:00"),
-            Some(StreamKind::Kline {
-                interval: KlineInterval::D1,
-                utc8: true
-            })
+            Some(StreamKind::Kline { interval: KlineInterval::D1, utc8: true })
         );
-        assert_eq!(
-            kind("btcusdt@ticker_4h"),
-            Some(StreamKind::RollingTicker(TickerWindow::H4))
-        );
-        assert_eq!(
-            kind("btcusdt@depth20@100ms"),
-            Some(StreamKind::PartialDepth(DepthLevels::L20, DepthSpeed::Ms100))
-        );
-        assert_eq!(
-            kind("btcusdt@depth@1000ms"),
-            Some(StreamKind::DiffDepth(DepthSpeed::Ms1000))
-        );
+        assert_eq!(kind("btcusdt@ticker_4h"), Some(StreamKind::RollingTicker(TickerWindow::H4)));
+        assert_eq!(kind("btcusdt@depth20@100ms"), Some(StreamKind::PartialDepth(DepthLevels::L20, DepthSpeed::Ms100)));
+        assert_eq!(kind("btcusdt@depth@1000ms"), Some(StreamKind::DiffDepth(DepthSpeed::Ms1000)));
         assert_eq!(kind("!miniTicker@arr@1000ms"), Some(StreamKind::AllMiniTickers));
-        assert_eq!(
-            kind("!ticker_1d@arr"),
-            Some(StreamKind::AllRollingTickers(TickerWindow::D1))
-        );
+        assert_eq!(kind("!ticker_1d@arr"), Some(StreamKind::AllRollingTickers(TickerWindow::D1)));
         assert_eq!(StreamSpec::parse("!ticker@arr").and_then(|s| s.symbol), None);
     }
 

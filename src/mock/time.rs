@@ -10,10 +10,7 @@ pub type Micros = u64;
 
 /// The current wall-clock time in microseconds since the Unix epoch.
 pub fn now_micros() -> Micros {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as Micros)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as Micros).unwrap_or(0)
 }
 
 /// The unit a connection asked for with `timeUnit=`; Binance's default is milliseconds.
@@ -69,9 +66,6 @@ mod tests {
         assert_eq!(TimeUnit::parse("MILLISECOND"), Some(TimeUnit::Millisecond));
         assert_eq!(TimeUnit::parse("SECOND"), None);
         assert_eq!(TimeUnit::Millisecond.convert(1_672_515_782_136_123), 1_672_515_782_136);
-        assert_eq!(
-            TimeUnit::Microsecond.convert(1_672_515_782_136_123),
-            1_672_515_782_136_123
-        );
+        assert_eq!(TimeUnit::Microsecond.convert(1_672_515_782_136_123), 1_672_515_782_136_123);
     }
 }

@@ -53,15 +53,9 @@ async fn mock_prints_its_url_serves_a_client_and_stops_on_sigint() {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut ws, _) = client_async(format!("{url}/ws/btcusdt@trade"), tcp).await.unwrap();
     let trade = futures_util::StreamExt::next(&mut ws).await.unwrap().unwrap();
-    assert!(
-        trade.to_text().unwrap().starts_with(r#"{"e":"trade","E":"#),
-        "{trade:?}"
-    );
+    assert!(trade.to_text().unwrap().starts_with(r#"{"e":"trade","E":"#), "{trade:?}");
     drop(ws);
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
@@ -70,13 +64,7 @@ async fn mock_prints_its_url_serves_a_client_and_stops_on_sigint() {
     let stats_json = &rest[rest.find('{').expect("stats JSON after the banner")..];
     let stats: serde_json::Value = serde_json::from_str(stats_json).unwrap();
     assert_eq!(stats["connections_high_water"], 1);
-    assert!(
-        stats["streams"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|s| s["name"] == "btcusdt@trade")
-    );
+    assert!(stats["streams"].as_array().unwrap().iter().any(|s| s["name"] == "btcusdt@trade"));
 }
 
 #[test]
@@ -85,23 +73,13 @@ fn a_bad_mock_config_lists_every_problem_with_file_and_line_and_exits_2() {
         "bad-mock.toml",
         "[limits]\nmessage-rate = { max = 0, window = \"1s\" }\nlifetime-close-code = 1006\n\n[feed]\nsymbols = [\"btcusdt\", \"BTC-USD\"]\n",
     );
-    let output = wschaos()
-        .args(["mock", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let output = wschaos().args(["mock", "--listen", "127.0.0.1:0", "--config"]).arg(&path).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     let file = path.display().to_string();
     assert!(stderr.contains("3 problems"), "{stderr}");
-    assert!(
-        stderr.contains(&format!("{file}:2:")) && stderr.contains("limits.message-rate.max"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains(&format!("{file}:3:")) && stderr.contains("1006 cannot be sent"),
-        "{stderr}"
-    );
+    assert!(stderr.contains(&format!("{file}:2:")) && stderr.contains("limits.message-rate.max"), "{stderr}");
+    assert!(stderr.contains(&format!("{file}:3:")) && stderr.contains("1006 cannot be sent"), "{stderr}");
     assert!(
         stderr.contains(&format!("{file}:6:")) && stderr.contains("\"BTC-USD\" is not a lowercase symbol"),
         "{stderr}"
@@ -115,18 +93,12 @@ fn a_mistyped_key_names_the_key_the_line_and_the_accepted_keys() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&format!("{}:2:1", path.display())), "{stderr}");
-    assert!(
-        stderr.contains("unknown field `ping-intervall`") && stderr.contains("ping-interval"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("unknown field `ping-intervall`") && stderr.contains("ping-interval"), "{stderr}");
 }
 
 #[test]
 fn a_missing_config_file_is_a_usage_error() {
-    let output = wschaos()
-        .args(["mock", "--config", "/nonexistent/mock.toml"])
-        .output()
-        .unwrap();
+    let output = wschaos().args(["mock", "--config", "/nonexistent/mock.toml"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/mock.toml: cannot read the file"));
 }
@@ -142,8 +114,5 @@ fn listening_beyond_loopback_needs_allow_remote() {
 fn help_documents_the_exit_codes() {
     let output = wschaos().arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        help.contains("Exit codes: 0") && help.contains("130 interrupted"),
-        "{help}"
-    );
+    assert!(help.contains("Exit codes: 0") && help.contains("130 interrupted"), "{help}");
 }

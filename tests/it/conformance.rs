@@ -27,11 +27,7 @@ async fn c01_raw_trade_stream_delivers_bare_trades_with_exact_types() {
     assert!(t["t"].is_u64() && is_decimal8(&t["p"]) && is_decimal8(&t["q"]), "{t}");
     assert!(t["m"].is_boolean() && t["M"].is_boolean());
     let second = next_json(&mut ws).await;
-    assert_eq!(
-        second["t"].as_u64(),
-        t["t"].as_u64().map(|id| id + 1),
-        "trade ids follow each other"
-    );
+    assert_eq!(second["t"].as_u64(), t["t"].as_u64().map(|id| id + 1), "trade ids follow each other");
 }
 
 #[tokio::test]
@@ -71,18 +67,11 @@ async fn c02_endpoints_without_streams_are_silent_until_subscribe() {
     }
     for (path, ws) in paths.iter().zip(silent.iter_mut()) {
         let first = request_text(ws, r#"{"method":"LIST_SUBSCRIPTIONS","id":1}"#).await;
-        assert_eq!(
-            first, r#"{"result":[],"id":1}"#,
-            "{path} sent something before the response"
-        );
+        assert_eq!(first, r#"{"result":[],"id":1}"#, "{path} sent something before the response");
         let reply = request_text(ws, r#"{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":2}"#).await;
         assert_eq!(reply, r#"{"result":null,"id":2}"#);
         let event = next_json(ws).await;
-        let trade = if path.starts_with("/stream") {
-            &event["data"]
-        } else {
-            &event
-        };
+        let trade = if path.starts_with("/stream") { &event["data"] } else { &event };
         assert_eq!(trade["e"], "trade", "{path}: {event}");
     }
 }
@@ -93,32 +82,19 @@ async fn c02_endpoints_without_streams_are_silent_until_subscribe() {
 async fn c03_every_method_echoes_each_id_type() {
     let server = start(MockConfig::default()).await;
     let mut ws = connect(&server, "/ws").await;
-    let ids = [
-        "1700000000123",
-        "\"0123456789abcdef0123456789abcdef\"",
-        "\"3f1c2a9e-5b6d-4c8e-9f00-112233445566\"",
-        "null",
-    ];
+    let ids =
+        ["1700000000123", "\"0123456789abcdef0123456789abcdef\"", "\"3f1c2a9e-5b6d-4c8e-9f00-112233445566\"", "null"];
     for id in ids {
         let call = |method: &str, params: &str| format!(r#"{{"method":"{method}","params":{params},"id":{id}}}"#);
         let ok = format!(r#"{{"result":null,"id":{id}}}"#);
-        assert_eq!(
-            request_text(&mut ws, &call("SUBSCRIBE", r#"["zzzusdt@trade"]"#)).await,
-            ok
-        );
+        assert_eq!(request_text(&mut ws, &call("SUBSCRIBE", r#"["zzzusdt@trade"]"#)).await, ok);
         assert_eq!(
             request_text(&mut ws, &call("LIST_SUBSCRIPTIONS", "[]")).await,
             format!(r#"{{"result":["zzzusdt@trade"],"id":{id}}}"#)
         );
-        assert_eq!(
-            request_text(&mut ws, &call("UNSUBSCRIBE", r#"["zzzusdt@trade"]"#)).await,
-            ok
-        );
+        assert_eq!(request_text(&mut ws, &call("UNSUBSCRIBE", r#"["zzzusdt@trade"]"#)).await, ok);
         if id == "1700000000123" || id == "null" {
-            assert_eq!(
-                request_text(&mut ws, &call("SET_PROPERTY", r#"["combined",false]"#)).await,
-                ok
-            );
+            assert_eq!(request_text(&mut ws, &call("SET_PROPERTY", r#"["combined",false]"#)).await, ok);
         } else {
             assert_eq!(
                 request_text(&mut ws, &call("GET_PROPERTY", r#"["combined"]"#)).await,
@@ -141,10 +117,7 @@ async fn c04_errors_use_binance_envelopes_codes_and_serde_messages() {
             "{\"method\":",
             r#"{"error":{"code":3,"msg":"Invalid JSON: EOF while parsing a value at line 1 column 10"},"id":null}"#,
         ),
-        (
-            "not json",
-            r#"{"error":{"code":3,"msg":"Invalid JSON: expected ident at line 1 column 2"},"id":null}"#,
-        ),
+        ("not json", r#"{"error":{"code":3,"msg":"Invalid JSON: expected ident at line 1 column 2"},"id":null}"#),
         (
             r#"{"method":"SUBSCRIB","params":["btcusdt@trade"],"id":1}"#,
             "{\"error\":{\"code\":2,\"msg\":\"Invalid request: unknown variant `SUBSCRIB`, expected one of `SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY` at line 1 column 20\"},\"id\":1}",
@@ -186,16 +159,10 @@ async fn c04_subscribing_past_1024_streams_is_code_4() {
     for (n, batch) in names[..1024].chunks(342).enumerate() {
         let request = json!({ "method": "SUBSCRIBE", "params": batch, "id": n }).to_string();
         assert!(request.len() < 8192);
-        assert_eq!(
-            request_text(&mut ws, &request).await,
-            format!(r#"{{"result":null,"id":{n}}}"#)
-        );
+        assert_eq!(request_text(&mut ws, &request).await, format!(r#"{{"result":null,"id":{n}}}"#));
     }
     let over = json!({ "method": "SUBSCRIBE", "params": [&names[1024]], "id": 19 }).to_string();
-    assert_eq!(
-        request_text(&mut ws, &over).await,
-        r#"{"error":{"code":4,"msg":"Too many subscriptions"},"id":19}"#
-    );
+    assert_eq!(request_text(&mut ws, &over).await, r#"{"error":{"code":4,"msg":"Too many subscriptions"},"id":19}"#);
 }
 
 // 5. Duplicate SUBSCRIBE does not duplicate events; LIST includes streams from the URL.
@@ -206,11 +173,8 @@ async fn c05_duplicate_subscribe_does_not_duplicate_events_and_list_includes_url
     let mut ws = connect(&server, "/stream?streams=btcusdt@trade/ethusdt@trade").await;
     let reply = request_text(&mut ws, r#"{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}"#).await;
     assert_eq!(reply, r#"{"result":null,"id":1}"#);
-    let reply = request_text(
-        &mut ws,
-        r#"{"method":"SUBSCRIBE","params":["btcusdt@trade","btcusdt@trade"],"id":2}"#,
-    )
-    .await;
+    let reply =
+        request_text(&mut ws, r#"{"method":"SUBSCRIBE","params":["btcusdt@trade","btcusdt@trade"],"id":2}"#).await;
     assert_eq!(reply, r#"{"result":null,"id":2}"#);
     let list = request_text(&mut ws, r#"{"method":"LIST_SUBSCRIPTIONS","id":3}"#).await;
     assert_eq!(list, r#"{"result":["btcusdt@trade","ethusdt@trade"],"id":3}"#);
@@ -240,30 +204,20 @@ async fn c05_duplicate_subscribe_does_not_duplicate_events_and_list_includes_url
 #[tokio::test]
 async fn c06_time_unit_switches_every_time_field_to_microseconds() {
     let server = start(fast_config()).await;
-    for (query, width) in [
-        ("", 13),
-        ("?timeUnit=MICROSECOND", 16),
-        ("?timeUnit=microsecond", 16),
-        ("?timeUnit=millisecond", 13),
-    ] {
+    for (query, width) in
+        [("", 13), ("?timeUnit=MICROSECOND", 16), ("?timeUnit=microsecond", 16), ("?timeUnit=millisecond", 13)]
+    {
         let mut ws = connect(&server, &format!("/ws/btcusdt@trade{query}")).await;
         let t = next_json(&mut ws).await;
         assert!(digits(&t["E"], width) && digits(&t["T"], width), "{query}: {t}");
     }
-    let mut ws = connect(
-        &server,
-        "/stream?streams=btcusdt@kline_1m/btcusdt@ticker&timeUnit=MICROSECOND",
-    )
-    .await;
+    let mut ws = connect(&server, "/stream?streams=btcusdt@kline_1m/btcusdt@ticker&timeUnit=MICROSECOND").await;
     let mut kinds = BTreeMap::new();
     for _ in 0..200 {
         let v = next_json(&mut ws).await;
         let d = &v["data"];
         match d["e"].as_str().unwrap() {
-            "kline" => assert!(
-                digits(&d["E"], 16) && digits(&d["k"]["t"], 16) && digits(&d["k"]["T"], 16),
-                "{d}"
-            ),
+            "kline" => assert!(digits(&d["E"], 16) && digits(&d["k"]["t"], 16) && digits(&d["k"]["T"], 16), "{d}"),
             "24hrTicker" => assert!(digits(&d["E"], 16) && digits(&d["O"], 16) && digits(&d["C"], 16), "{d}"),
             other => panic!("unexpected {other}"),
         }
@@ -289,11 +243,7 @@ async fn c06_plus_0800_klines_and_percent_escapes_survive_url_decoding() {
     assert_eq!(open % 86_400_000, 16 * 3_600_000, "a UTC+8 day opens at 16:00 UTC");
     assert_eq!(k["k"]["T"].as_u64().unwrap(), open + 86_400_000 - 1);
 
-    let mut ws = connect(
-        &server,
-        "/stream?streams=btcusdt%40trade%2Fethusdt%40kline_1d%40%2B08%3A00",
-    )
-    .await;
+    let mut ws = connect(&server, "/stream?streams=btcusdt%40trade%2Fethusdt%40kline_1d%40%2B08%3A00").await;
     let list = request_text(&mut ws, r#"{"method":"LIST_SUBSCRIPTIONS","id":2}"#).await;
     assert_eq!(list, r#"{"result":["btcusdt@trade","ethusdt@kline_1d@+08:00"],"id":2}"#);
 }
@@ -315,11 +265,7 @@ async fn c07_server_pings_with_13_digit_payload_and_closes_without_pong() {
         }
         assert!(pings.len() < 50, "bounded");
     };
-    assert!(
-        pings.len() >= 2,
-        "pinged every 200 ms before the 600 ms deadline: {}",
-        pings.len()
-    );
+    assert!(pings.len() >= 2, "pinged every 200 ms before the 600 ms deadline: {}", pings.len());
     for payload in &pings {
         assert_eq!(payload.len(), 13);
         assert!(payload.iter().all(u8::is_ascii_digit));
@@ -354,10 +300,9 @@ async fn c07_empty_and_unsolicited_pongs_keep_the_connection_and_client_pings_ar
 
 #[tokio::test]
 async fn c07_strict_pong_payload_knob_rejects_empty_pongs() {
-    let server = start(config(
-        "[heartbeat]\nping-interval = \"200ms\"\npong-timeout = \"500ms\"\nstrict-pong-payload = true\n",
-    ))
-    .await;
+    let server =
+        start(config("[heartbeat]\nping-interval = \"200ms\"\npong-timeout = \"500ms\"\nstrict-pong-payload = true\n"))
+            .await;
     let mut raw = RawClient::connect(&server, "/ws").await;
     let close = loop {
         let frame = raw.next_frame().await.expect("closed with a frame");
@@ -375,11 +320,8 @@ async fn c07_tungstenite_client_ping_gets_its_pong() {
     let mut ws = connect(&server, "/ws").await;
     ws.send(Message::Ping(b"1700000000000".to_vec().into())).await.unwrap();
     loop {
-        let message = tokio::time::timeout(LIMIT, futures_util::StreamExt::next(&mut ws))
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        let message =
+            tokio::time::timeout(LIMIT, futures_util::StreamExt::next(&mut ws)).await.unwrap().unwrap().unwrap();
         if let Message::Pong(payload) = message {
             assert_eq!(payload.as_ref(), b"1700000000000");
             break;
@@ -413,16 +355,11 @@ async fn c08_connection_attempt_301_from_one_ip_within_5_minutes_gets_429() {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 429),
         other => panic!("expected HTTP 429, got {other:?}"),
     }
-    connect_from(&server, "/ws", "127.0.0.3".parse().unwrap())
-        .await
-        .expect("another IP has its own budget");
+    connect_from(&server, "/ws", "127.0.0.3".parse().unwrap()).await.expect("another IP has its own budget");
     let snapshot = server.snapshot();
     let noisy_counts = &snapshot.upgrades_per_ip[&noisy];
     assert_eq!(noisy_counts.accepted, 300);
-    assert_eq!(
-        noisy_counts.rejected[&wschaos::mock::stats::RejectReason::TooManyRequests],
-        1
-    );
+    assert_eq!(noisy_counts.rejected[&wschaos::mock::stats::RejectReason::TooManyRequests], 1);
 }
 
 // 9. Lifetime close (configurable), serverShutdown in both shapes, and 1001/1006/1008 closes on demand.
@@ -495,9 +432,7 @@ async fn c09_closes_on_demand_with_1001_1008_fin_and_reset() {
 
 async fn read_close_or_error(ws: &mut Client) -> Result<u16, tokio_tungstenite::tungstenite::Error> {
     loop {
-        let next = tokio::time::timeout(LIMIT, futures_util::StreamExt::next(ws))
-            .await
-            .expect("in time");
+        let next = tokio::time::timeout(LIMIT, futures_util::StreamExt::next(ws)).await.expect("in time");
         match next {
             Some(Ok(Message::Close(Some(frame)))) => return Ok(u16::from(frame.code)),
             Some(Ok(_)) => continue,
@@ -513,11 +448,7 @@ async fn read_close_or_error(ws: &mut Client) -> Result<u16, tokio_tungstenite::
 #[tokio::test]
 async fn c10_depth_streams_bookticker_and_rest_snapshot_share_one_update_id_counter() {
     let server = start(fast_config()).await;
-    let mut ws = connect(
-        &server,
-        "/stream?streams=btcusdt@depth@100ms/btcusdt@depth5@100ms/btcusdt@bookTicker",
-    )
-    .await;
+    let mut ws = connect(&server, "/stream?streams=btcusdt@depth@100ms/btcusdt@depth5@100ms/btcusdt@bookTicker").await;
     let mut buffered = Vec::new();
     while buffered.len() < 3 {
         let v = next_json(&mut ws).await;
@@ -543,20 +474,13 @@ async fn c10_depth_streams_bookticker_and_rest_snapshot_share_one_update_id_coun
         match data["stream"].as_str().unwrap() {
             "btcusdt@depth@100ms" => synced |= book.apply(d, synced),
             "btcusdt@depth5@100ms" if synced => {
-                assert_eq!(
-                    d["lastUpdateId"].as_u64(),
-                    Some(book.last),
-                    "partial depth uses the diff counter"
-                );
+                assert_eq!(d["lastUpdateId"].as_u64(), Some(book.last), "partial depth uses the diff counter");
                 assert_eq!(d["bids"], book.top(true, 5), "step {step}");
                 assert_eq!(d["asks"], book.top(false, 5));
                 partials_checked += 1;
             }
             "btcusdt@bookTicker" if synced => {
-                assert!(
-                    d["u"].as_u64().unwrap() > book.last,
-                    "bookTicker runs ahead of the depth window"
-                );
+                assert!(d["u"].as_u64().unwrap() > book.last, "bookTicker runs ahead of the depth window");
                 tickers_checked += 1;
             }
             _ => {}
@@ -565,10 +489,7 @@ async fn c10_depth_streams_bookticker_and_rest_snapshot_share_one_update_id_coun
             break;
         }
     }
-    assert!(
-        partials_checked >= 10 && tickers_checked >= 10,
-        "{partials_checked} {tickers_checked}"
-    );
+    assert!(partials_checked >= 10 && tickers_checked >= 10, "{partials_checked} {tickers_checked}");
 }
 
 fn check_keys(text: &str) {
@@ -602,11 +523,7 @@ impl LocalBook {
                 .map(|l| (l[0].as_str().unwrap().to_owned(), l[1].as_str().unwrap().to_owned()))
                 .collect()
         };
-        LocalBook {
-            last: snapshot["lastUpdateId"].as_u64().unwrap(),
-            bids: side("bids"),
-            asks: side("asks"),
-        }
+        LocalBook { last: snapshot["lastUpdateId"].as_u64().unwrap(), bids: side("bids"), asks: side("asks") }
     }
 
     /// Applies a diff; returns true once the book is in sync.
@@ -619,10 +536,7 @@ impl LocalBook {
         if synced {
             assert_eq!(first, self.last + 1, "U must be previous u + 1");
         } else {
-            assert!(
-                first <= self.last + 1,
-                "the first applied event must straddle the snapshot"
-            );
+            assert!(first <= self.last + 1, "the first applied event must straddle the snapshot");
         }
         for (key, side) in [("b", &mut self.bids), ("a", &mut self.asks)] {
             for level in diff[key].as_array().unwrap() {
@@ -640,11 +554,8 @@ impl LocalBook {
 
     fn top(&self, bids: bool, n: usize) -> Value {
         let price = |p: &String| p.parse::<f64>().unwrap();
-        let mut levels: Vec<(&String, &String)> = if bids {
-            self.bids.iter().collect()
-        } else {
-            self.asks.iter().collect()
-        };
+        let mut levels: Vec<(&String, &String)> =
+            if bids { self.bids.iter().collect() } else { self.asks.iter().collect() };
         levels.sort_by(|a, b| price(a.0).partial_cmp(&price(b.0)).unwrap());
         if bids {
             levels.reverse();
@@ -685,10 +596,7 @@ async fn c01_every_stream_kind_is_served_with_its_shape() {
     for _ in 0..20_000 {
         let v = next_json(&mut ws).await;
         let stream = v["stream"].as_str().unwrap().to_owned();
-        let (_, kind) = expected
-            .iter()
-            .find(|(n, _)| *n == stream)
-            .expect("only subscribed streams arrive");
+        let (_, kind) = expected.iter().find(|(n, _)| *n == stream).expect("only subscribed streams arrive");
         let data = &v["data"];
         let event = match data {
             Value::Array(items) => items[0]["e"].as_str().unwrap_or("").to_owned(),

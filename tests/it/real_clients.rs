@@ -16,45 +16,25 @@ fn client_python() -> std::path::PathBuf {
 #[ignore = "needs the Python binance-connector: run tests/clients/setup.sh first"]
 async fn real_client_binance_connector_python_works_unchanged() {
     let python = client_python();
-    assert!(
-        python.exists(),
-        "{} is missing: run tests/clients/setup.sh",
-        python.display()
-    );
+    assert!(python.exists(), "{} is missing: run tests/clients/setup.sh", python.display());
     let server = start(lively_feed_config()).await;
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/binance_connector.py");
     let url = server.url();
-    let output = tokio::task::spawn_blocking(move || Command::new(python).arg(script).arg(url).output())
-        .await
-        .unwrap()
-        .unwrap();
+    let output =
+        tokio::task::spawn_blocking(move || Command::new(python).arg(script).arg(url).output()).await.unwrap().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "client failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "client failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     let result: Value = serde_json::from_str(&stdout).unwrap();
     for shape in ["raw", "combined"] {
         let r = &result[shape];
         assert_eq!(r["errors"], Value::Array(vec![]), "{shape}");
         let responses = r["responses"].as_array().unwrap();
         for id in 1..=3 {
-            assert!(
-                responses.contains(&serde_json::json!({"result": null, "id": id})),
-                "{shape}: {responses:?}"
-            );
+            assert!(responses.contains(&serde_json::json!({"result": null, "id": id})), "{shape}: {responses:?}");
         }
         let list = responses.iter().find(|v| v["id"] == 4).unwrap();
-        assert_eq!(
-            list["result"],
-            serde_json::json!(["btcusdt@trade", "ethusdt@depth@100ms", "bnbusdt@kline_1m"])
-        );
-        assert!(
-            digits(&r["trade"][0]["E"], 16),
-            "timeUnit=MICROSECOND honoured: {}",
-            r["trade"][0]
-        );
+        assert_eq!(list["result"], serde_json::json!(["btcusdt@trade", "ethusdt@depth@100ms", "bnbusdt@kline_1m"]));
+        assert!(digits(&r["trade"][0]["E"], 16), "timeUnit=MICROSECOND honoured: {}", r["trade"][0]);
         let depth = r["depthUpdate"].as_array().unwrap();
         assert_eq!(depth[1]["U"].as_u64(), depth[0]["u"].as_u64().map(|u| u + 1));
         assert_eq!(r["kline"][0]["k"]["i"], "1m");

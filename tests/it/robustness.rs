@@ -13,10 +13,7 @@ use crate::support::*;
 /// The server still answers a fresh client after whatever the test did to it.
 async fn still_serves(server: &MockServer) {
     let mut ws = connect(server, "/ws").await;
-    assert_eq!(
-        request_text(&mut ws, r#"{"method":"LIST_SUBSCRIPTIONS","id":1}"#).await,
-        r#"{"result":[],"id":1}"#
-    );
+    assert_eq!(request_text(&mut ws, r#"{"method":"LIST_SUBSCRIPTIONS","id":1}"#).await, r#"{"result":[],"id":1}"#);
 }
 
 async fn close_code_after(server: &MockServer, bytes: &[u8]) -> Option<u16> {
@@ -37,10 +34,7 @@ async fn binary_frames_are_ignored_and_the_connection_stays() {
     raw.send(2, b"\x00\x01binary").await;
     raw.send(1, br#"{"method":"LIST_SUBSCRIPTIONS","id":7}"#).await;
     let frame = raw.next_frame().await.expect("open");
-    assert_eq!(
-        (frame.opcode, frame.payload.as_slice()),
-        (1, br#"{"result":[],"id":7}"#.as_slice())
-    );
+    assert_eq!((frame.opcode, frame.payload.as_slice()), (1, br#"{"result":[],"id":7}"#.as_slice()));
 }
 
 #[tokio::test]
@@ -79,22 +73,15 @@ async fn half_finished_and_abandoned_handshakes_are_timed_out_and_counted() {
     let mut stalled = tcp_from(&server, local).await;
     stalled.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgr").await.unwrap();
     let mut sink = Vec::new();
-    let read = tokio::time::timeout(LIMIT, stalled.read_to_end(&mut sink))
-        .await
-        .expect("server hangs up");
+    let read = tokio::time::timeout(LIMIT, stalled.read_to_end(&mut sink)).await.expect("server hangs up");
     assert!(read.is_ok() && sink.is_empty(), "closed without a response");
     let mut abandoned = tcp_from(&server, local).await;
     abandoned.write_all(b"GET /ws HTTP/1.1\r\n").await.unwrap();
     drop(abandoned);
     let mut tls = tcp_from(&server, local).await;
-    tls.write_all(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n")
-        .await
-        .unwrap();
+    tls.write_all(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n").await.unwrap();
     let mut response = String::new();
-    tokio::time::timeout(LIMIT, tls.read_to_string(&mut response))
-        .await
-        .unwrap()
-        .ok();
+    tokio::time::timeout(LIMIT, tls.read_to_string(&mut response)).await.unwrap().ok();
     assert!(response.starts_with("HTTP/1.1 400"), "{response}");
     settle(&server).await;
     let rejected = server.snapshot().upgrades.rejected;
@@ -121,14 +108,9 @@ async fn requests_that_are_not_upgrades_get_http_errors() {
     ];
     for (method, path, status) in cases {
         let mut tcp = tcp_from(&server, "127.0.0.1".parse().unwrap()).await;
-        tcp.write_all(format!("{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-            .await
-            .unwrap();
+        tcp.write_all(format!("{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).await.unwrap();
         let mut response = String::new();
-        tokio::time::timeout(LIMIT, tcp.read_to_string(&mut response))
-            .await
-            .unwrap()
-            .unwrap();
+        tokio::time::timeout(LIMIT, tcp.read_to_string(&mut response)).await.unwrap().unwrap();
         assert!(
             response.starts_with(&format!("HTTP/1.1 {status} ")),
             "{method} {}: {response:.80}",
@@ -140,14 +122,8 @@ async fn requests_that_are_not_upgrades_get_http_errors() {
     let mut tcp = tcp_from(&server, "127.0.0.1".parse().unwrap()).await;
     tcp.write_all(old_version.as_bytes()).await.unwrap();
     let mut response = String::new();
-    tokio::time::timeout(LIMIT, tcp.read_to_string(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        response.starts_with("HTTP/1.1 426 ") && response.contains("Sec-WebSocket-Version: 13"),
-        "{response}"
-    );
+    tokio::time::timeout(LIMIT, tcp.read_to_string(&mut response)).await.unwrap().unwrap();
+    assert!(response.starts_with("HTTP/1.1 426 ") && response.contains("Sec-WebSocket-Version: 13"), "{response}");
     settle(&server).await;
     still_serves(&server).await;
 }
@@ -155,12 +131,8 @@ async fn requests_that_are_not_upgrades_get_http_errors() {
 #[tokio::test]
 async fn too_many_url_streams_is_400_when_the_url_fits() {
     let server = start(config("[limits]\nstreams-per-connection = 3\n")).await;
-    let error = connect_from(
-        &server,
-        "/stream?streams=a@trade/b@trade/c@trade/d@trade",
-        "127.0.0.1".parse().unwrap(),
-    )
-    .await;
+    let error =
+        connect_from(&server, "/stream?streams=a@trade/b@trade/c@trade/d@trade", "127.0.0.1".parse().unwrap()).await;
     match error {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 400),
         other => panic!("expected 400, got {other:?}"),
@@ -172,13 +144,8 @@ async fn abrupt_resets_leave_no_connection_and_no_task_behind() {
     let server = start(fast_config()).await;
     let mut clients = Vec::new();
     for i in 0..20u8 {
-        let mut ws = connect_from(
-            &server,
-            "/ws/btcusdt@trade",
-            format!("127.0.1.{}", i + 1).parse().unwrap(),
-        )
-        .await
-        .unwrap();
+        let mut ws =
+            connect_from(&server, "/ws/btcusdt@trade", format!("127.0.1.{}", i + 1).parse().unwrap()).await.unwrap();
         next_json(&mut ws).await;
         clients.push(ws);
     }
@@ -195,9 +162,7 @@ async fn abrupt_resets_leave_no_connection_and_no_task_behind() {
     assert_eq!(snapshot.closes[&CloseCause::ClientVanished], 20);
     assert_eq!(snapshot.stream("btcusdt@trade").unwrap().subscribers, 0);
     still_serves(&server).await;
-    let final_snapshot = tokio::time::timeout(LIMIT, server.shutdown())
-        .await
-        .expect("shutdown ends every task");
+    let final_snapshot = tokio::time::timeout(LIMIT, server.shutdown()).await.expect("shutdown ends every task");
     assert_eq!(final_snapshot.connections_open, 0);
 }
 
@@ -207,9 +172,7 @@ async fn shutdown_closes_clients_with_1001_and_ends_every_task() {
     let mut ws = connect(&server, "/ws/btcusdt@trade").await;
     next_json(&mut ws).await;
     let reader = tokio::spawn(async move { close_frame(&mut ws).await });
-    let snapshot = tokio::time::timeout(LIMIT, server.shutdown())
-        .await
-        .expect("shutdown in time");
+    let snapshot = tokio::time::timeout(LIMIT, server.shutdown()).await.expect("shutdown in time");
     let frame = reader.await.unwrap().expect("close frame");
     assert_eq!(u16::from(frame.code), 1001);
     assert_eq!(snapshot.closes[&CloseCause::Shutdown], 1);
@@ -258,10 +221,7 @@ async fn a_slow_consumer_loses_messages_under_the_drop_policy() {
     let stream = snapshot.stream("btcusdt@trade").unwrap();
     assert!(stream.messages_dropped > 1000, "{stream:?}");
     assert_eq!(snapshot.messages_dropped, stream.messages_dropped);
-    assert_eq!(
-        snapshot.connections_open, 2,
-        "the drop policy keeps the slow consumer connected"
-    );
+    assert_eq!(snapshot.connections_open, 2, "the drop policy keeps the slow consumer connected");
     drop(stalled);
     drop(reference);
     settle(&server).await;

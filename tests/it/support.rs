@@ -65,26 +65,19 @@ pub fn lively_feed_config() -> MockConfig {
 
 /// Starts a mock on a free loopback port.
 pub async fn start(config: MockConfig) -> MockServer {
-    MockServer::start(config, "127.0.0.1:0".parse().unwrap(), 42, CancellationToken::new())
-        .await
-        .expect("mock starts")
+    MockServer::start(config, "127.0.0.1:0".parse().unwrap(), 42, CancellationToken::new()).await.expect("mock starts")
 }
 
 /// Opens a TCP connection to the mock from `source` (any 127.x.y.z address).
 pub async fn tcp_from(server: &MockServer, source: IpAddr) -> TcpStream {
     let socket = TcpSocket::new_v4().unwrap();
     socket.bind(SocketAddr::new(source, 0)).unwrap();
-    timeout(LIMIT, socket.connect(server.local_addr()))
-        .await
-        .expect("connect in time")
-        .expect("connect")
+    timeout(LIMIT, socket.connect(server.local_addr())).await.expect("connect in time").expect("connect")
 }
 
 /// Connects a tokio-tungstenite client to `path` from 127.0.0.1.
 pub async fn connect(server: &MockServer, path: &str) -> Client {
-    connect_from(server, path, "127.0.0.1".parse().unwrap())
-        .await
-        .expect("upgrade accepted")
+    connect_from(server, path, "127.0.0.1".parse().unwrap()).await.expect("upgrade accepted")
 }
 
 /// Connects from a chosen source address; the error carries the HTTP status of a refused upgrade.
@@ -95,9 +88,7 @@ pub async fn connect_from(
 ) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
     let tcp = tcp_from(server, source).await;
     let url = format!("{}{}", server.url(), path);
-    let (ws, _) = timeout(LIMIT, client_async(url, tcp))
-        .await
-        .expect("handshake in time")?;
+    let (ws, _) = timeout(LIMIT, client_async(url, tcp)).await.expect("handshake in time")?;
     Ok(ws)
 }
 
@@ -191,10 +182,7 @@ impl RawClient {
             server.local_addr()
         );
         tcp.write_all(request.as_bytes()).await.unwrap();
-        let mut client = RawClient {
-            tcp,
-            buffer: Vec::new(),
-        };
+        let mut client = RawClient { tcp, buffer: Vec::new() };
         let head = client.read_http_head().await;
         assert!(head.starts_with("HTTP/1.1 101"), "{head}");
         client
@@ -207,10 +195,7 @@ impl RawClient {
 
     async fn fill(&mut self) -> bool {
         let mut chunk = [0u8; 4096];
-        let n = timeout(LIMIT, self.tcp.read(&mut chunk))
-            .await
-            .expect("data in time")
-            .unwrap_or(0);
+        let n = timeout(LIMIT, self.tcp.read(&mut chunk)).await.expect("data in time").unwrap_or(0);
         self.buffer.extend_from_slice(&chunk[..n]);
         n > 0
     }
@@ -340,22 +325,13 @@ pub async fn request_text(ws: &mut Client, text: &str) -> String {
 /// A plain HTTP GET over a fresh socket: the status and body.
 pub async fn http_get(server: &MockServer, path: &str) -> (u16, String) {
     let mut tcp = tcp_from(server, "127.0.0.1".parse().unwrap()).await;
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-        server.local_addr()
-    );
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", server.local_addr());
     tcp.write_all(request.as_bytes()).await.unwrap();
     let mut response = Vec::new();
-    timeout(LIMIT, tcp.read_to_end(&mut response))
-        .await
-        .expect("response in time")
-        .unwrap();
+    timeout(LIMIT, tcp.read_to_end(&mut response)).await.expect("response in time").unwrap();
     let text = String::from_utf8_lossy(&response).into_owned();
     let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     (status, body)
 }
 

@@ -133,11 +133,7 @@ impl Book {
     /// Moves the mid one tick up (the best ask becomes the best bid) or down. The far end of the side
     /// that grew is trimmed and the side that shrank is refilled, so each keeps `levels` entries.
     pub fn move_mid(&mut self, up: bool, rng: &mut StdRng) -> bool {
-        let (from, to) = if up {
-            (Side::Ask, Side::Bid)
-        } else {
-            (Side::Bid, Side::Ask)
-        };
+        let (from, to) = if up { (Side::Ask, Side::Bid) } else { (Side::Bid, Side::Ask) };
         let Some((price, _)) = self.best(from) else {
             return false;
         };
@@ -232,10 +228,7 @@ mod tests {
         let (b, _) = book(100);
         assert_sane(&b, 100);
         assert_eq!(b.best(Side::Bid).unwrap().0, 1_000_000);
-        assert_eq!(
-            b.top(Side::Ask, 2).iter().map(|l| l.0).collect::<Vec<_>>(),
-            [1_000_100, 1_000_200]
-        );
+        assert_eq!(b.top(Side::Ask, 2).iter().map(|l| l.0).collect::<Vec<_>>(), [1_000_100, 1_000_200]);
         assert_eq!(b.top(Side::Bid, 2)[1].0, 999_900);
     }
 

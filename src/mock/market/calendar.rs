@@ -104,10 +104,7 @@ mod tests {
 
     #[test]
     fn weeks_open_on_monday() {
-        assert_eq!(
-            candle_bounds(W1, false, T),
-            (1_707_696_000 * S, 1_707_696_000 * S + 7 * DAY)
-        );
+        assert_eq!(candle_bounds(W1, false, T), (1_707_696_000 * S, 1_707_696_000 * S + 7 * DAY));
         assert_eq!(candle_bounds(W1, true, T).0, 1_707_667_200 * S); // Sunday 16:00 UTC
         assert_eq!(candle_bounds(W1, false, 1_707_696_000 * S).0, 1_707_696_000 * S);
     }
@@ -117,9 +114,6 @@ mod tests {
         assert_eq!(candle_bounds(Month1, false, T), (1_706_745_600 * S, 1_709_251_200 * S));
         assert_eq!(candle_bounds(Month1, true, T).0, 1_706_716_800 * S); // Jan 31 16:00 UTC
         let new_year_eve = 1_735_689_599 * S;
-        assert_eq!(
-            candle_bounds(Month1, false, new_year_eve),
-            (1_733_011_200 * S, 1_735_689_600 * S)
-        );
+        assert_eq!(candle_bounds(Month1, false, new_year_eve), (1_733_011_200 * S, 1_735_689_600 * S));
     }
 }

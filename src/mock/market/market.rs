@@ -29,11 +29,7 @@ pub struct MarketParams {
 
 impl Default for MarketParams {
     fn default() -> Self {
-        MarketParams {
-            book_levels: 100,
-            block_trade_probability: 0.01,
-            max_trades_per_order: 3,
-        }
+        MarketParams { book_levels: 100, block_trade_probability: 0.01, max_trades_per_order: 3 }
     }
 }
 
@@ -73,11 +69,7 @@ impl Market {
         for (i, state) in states.iter().enumerate() {
             index.entry(state.name.clone()).or_insert(i as SymbolId);
         }
-        Market {
-            params,
-            symbols: states,
-            index,
-        }
+        Market { params, symbols: states, index }
     }
 
     fn sym(&self, id: SymbolId) -> &SymbolState {

@@ -297,23 +297,11 @@ pub(crate) mod tests {
     #[test]
     fn trades_render_exactly() {
         let (price, qty) = (Decimal8(1_914_100), Decimal8(700_000));
-        let t = Trade {
-            symbol: sym(),
-            event_time: E,
-            id: 12345,
-            price,
-            qty,
-            trade_time: E - 1000,
-            buyer_maker: true,
-        };
+        let t = Trade { symbol: sym(), event_time: E, id: 12345, price, qty, trade_time: E - 1000, buyer_maker: true };
         let ms = r#"{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.01914100","q":"0.00700000","T":1672515782135,"m":true,"M":true}"#;
         let us = r#"{"e":"trade","E":1672515782136123,"s":"BNBBTC","t":12345,"p":"0.01914100","q":"0.00700000","T":1672515782135123,"m":true,"M":true}"#;
         assert_eq!(
-            (
-                text(&t, TimeUnit::Millisecond),
-                text(&t, TimeUnit::Microsecond),
-                t.seq()
-            ),
+            (text(&t, TimeUnit::Millisecond), text(&t, TimeUnit::Microsecond), t.seq()),
             (ms.into(), us.into(), 12345)
         );
 
@@ -331,15 +319,7 @@ pub(crate) mod tests {
         let ms = r#"{"e":"aggTrade","E":1672515782136,"s":"BNBBTC","a":9,"p":"0.01914100","q":"0.00700000","f":100,"l":105,"T":1672515782136,"m":false,"M":true}"#;
         assert_eq!((text(&a, TimeUnit::Millisecond), a.seq()), (ms.into(), 9));
 
-        let b = BlockTrade {
-            symbol: sym(),
-            event_time: E,
-            id: 582,
-            price,
-            qty,
-            trade_time: E,
-            buyer_maker: true,
-        };
+        let b = BlockTrade { symbol: sym(), event_time: E, id: 582, price, qty, trade_time: E, buyer_maker: true };
         let us = r#"{"e":"blockTrade","E":1672515782136123,"s":"BNBBTC","t":582,"p":"0.01914100","q":"0.00700000","T":1672515782136123,"m":true}"#;
         assert_eq!((text(&b, TimeUnit::Microsecond), b.seq()), (us.into(), 582));
     }
@@ -348,21 +328,12 @@ pub(crate) mod tests {
     fn book_payloads_render_exactly() {
         let bid = (Decimal8(2_535_190_000), Decimal8(3_121_000_000));
         let ask = (Decimal8(2_536_520_000), Decimal8(4_066_000_000));
-        let bt = BookTicker {
-            update_id: 400_900_217,
-            symbol: Arc::from("BNBUSDT"),
-            bid,
-            ask,
-        };
+        let bt = BookTicker { update_id: 400_900_217, symbol: Arc::from("BNBUSDT"), bid, ask };
         let json =
             r#"{"u":400900217,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}"#;
         assert_eq!((text(&bt, TimeUnit::Microsecond), bt.seq()), (json.into(), 400_900_217));
 
-        let pd = PartialDepth {
-            last_update_id: 160,
-            bids: vec![bid, bid],
-            asks: vec![ask],
-        };
+        let pd = PartialDepth { last_update_id: 160, bids: vec![bid, bid], asks: vec![ask] };
         let json = r#"{"lastUpdateId":160,"bids":[["25.35190000","31.21000000"],["25.35190000","31.21000000"]],"asks":[["25.36520000","40.66000000"]]}"#;
         assert_eq!((text(&pd, TimeUnit::Millisecond), pd.seq()), (json.into(), 160));
 
@@ -381,11 +352,7 @@ pub(crate) mod tests {
 
     #[test]
     fn arrays_join_objects() {
-        let pd = PartialDepth {
-            last_update_id: 1,
-            bids: vec![],
-            asks: vec![],
-        };
+        let pd = PartialDepth { last_update_id: 1, bids: vec![], asks: vec![] };
         let mut out = Vec::new();
         render_array(&[pd.clone(), pd], TimeUnit::Millisecond, &mut out);
         let json = br#"[{"lastUpdateId":1,"bids":[],"asks":[]},{"lastUpdateId":1,"bids":[],"asks":[]}]"#;

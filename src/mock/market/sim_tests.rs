@@ -14,23 +14,15 @@ const START: Micros = 1_707_993_005_000_000;
 
 fn market(names: &[&str], seed: u64) -> Market {
     let all = default_universe();
-    let specs: Vec<SymbolSpec> = names
-        .iter()
-        .map(|n| all.iter().find(|s| s.name == *n).unwrap().clone())
-        .collect();
+    let specs: Vec<SymbolSpec> = names.iter().map(|n| all.iter().find(|s| s.name == *n).unwrap().clone()).collect();
     let block_trade_probability = 0.05;
-    let params = MarketParams {
-        block_trade_probability,
-        ..Default::default()
-    };
+    let params = MarketParams { block_trade_probability, ..Default::default() };
     Market::new(&specs, params, seed, START)
 }
 
 /// Bids strictly descending (`descending`) or asks strictly ascending.
 fn strictly_sorted(levels: &[Level8], descending: bool) -> bool {
-    levels
-        .windows(2)
-        .all(|w| (w[0].0 > w[1].0) == descending && w[0].0 != w[1].0)
+    levels.windows(2).all(|w| (w[0].0 > w[1].0) == descending && w[0].0 != w[1].0)
 }
 
 type Side = BTreeMap<i64, i64>;
@@ -71,11 +63,7 @@ impl Checker {
         assert!(self.trade_id.is_none_or(|t| first == t + 1), "trade ids step by one");
         assert!(o.trades.windows(2).all(|w| w[1].id == w[0].id + 1));
         let agg = &o.agg_trade;
-        assert!(
-            o.trades
-                .iter()
-                .all(|t| t.price == agg.price && t.buyer_maker == agg.buyer_maker)
-        );
+        assert!(o.trades.iter().all(|t| t.price == agg.price && t.buyer_maker == agg.buyer_maker));
         let total: i64 = o.trades.iter().map(|t| t.qty.0).sum();
         assert!(o.trades.iter().all(|t| t.qty.0 > 0));
         assert_eq!((agg.qty.0, agg.first_trade_id), (total, first));
@@ -85,16 +73,9 @@ impl Checker {
             assert!(self.block_id.is_none_or(|prev| b.id == prev + 1));
             self.block_id = Some(b.id);
         }
-        let best = if agg.buyer_maker {
-            o.book_ticker.bid.0
-        } else {
-            o.book_ticker.ask.0
-        };
+        let best = if agg.buyer_maker { o.book_ticker.bid.0 } else { o.book_ticker.ask.0 };
         assert_eq!(best, agg.price, "trades print at the best opposite level");
-        assert!(
-            after - before == 1 || after - before == 2,
-            "one book change, maybe after a mid move"
-        );
+        assert!(after - before == 1 || after - before == 2, "one book change, maybe after a mid move");
         assert_eq!(o.book_ticker.update_id, after);
         self.trade_id = Some(agg.last_trade_id);
         self.agg_id = Some(agg.id);
@@ -116,11 +97,7 @@ fn random_run(m: &mut Market, steps: usize, snap_at: usize) -> (Vec<DepthUpdate>
     let mut checker = Checker::default();
     let (mut now, mut diffs, mut snapshot) = (START, Vec::new(), None);
     for speed in [DepthSpeed::Ms100, DepthSpeed::Ms1000] {
-        assert_eq!(
-            m.diff_depth(0, speed, now),
-            None,
-            "the first call only sets the baseline"
-        );
+        assert_eq!(m.diff_depth(0, speed, now), None, "the first call only sets the baseline");
         checker.last_u.insert(speed, m.update_id(0));
     }
     for step in 0..steps {
@@ -136,11 +113,7 @@ fn random_run(m: &mut Market, steps: usize, snap_at: usize) -> (Vec<DepthUpdate>
                 assert_eq!((bt.update_id, m.update_id(0)), (before + 1, before + 1));
             }
             85..95 => {
-                let speed = if step % 3 == 0 {
-                    DepthSpeed::Ms1000
-                } else {
-                    DepthSpeed::Ms100
-                };
+                let speed = if step % 3 == 0 { DepthSpeed::Ms1000 } else { DepthSpeed::Ms100 };
                 let diff = m.diff_depth(0, speed, now);
                 assert_eq!(diff.is_none(), checker.last_u[&speed] == before);
                 if let Some(d) = diff {
@@ -160,11 +133,7 @@ fn random_run(m: &mut Market, steps: usize, snap_at: usize) -> (Vec<DepthUpdate>
         checker.diff(DepthSpeed::Ms100, &d, m.update_id(0));
         diffs.push(d);
     }
-    assert_eq!(
-        m.diff_depth(0, DepthSpeed::Ms100, now),
-        None,
-        "nothing new, nothing sent"
-    );
+    assert_eq!(m.diff_depth(0, DepthSpeed::Ms100, now), None, "nothing new, nothing sent");
     (diffs, snapshot.unwrap())
 }
 
@@ -176,9 +145,7 @@ fn long_runs_keep_ids_and_books_consistent() {
         check_depth(&snapshot, snapshot.last_update_id, 100);
         // Binance's local order book procedure: drop u <= lastUpdateId, the first applied event straddles it.
         let (mut bids, mut asks) = (to_map(&snapshot.bids), to_map(&snapshot.asks));
-        let mut applied = diffs
-            .iter()
-            .skip_while(|d| d.final_update_id <= snapshot.last_update_id);
+        let mut applied = diffs.iter().skip_while(|d| d.final_update_id <= snapshot.last_update_id);
         let first = applied.next().unwrap();
         assert!(first.first_update_id <= snapshot.last_update_id + 1);
         for d in std::iter::once(first).chain(applied) {
@@ -199,11 +166,7 @@ fn transcript(seed: u64) -> Vec<u8> {
     for _ in 0..3000 {
         now += rng.random_range(0..50_000);
         let id = rng.random_range(0..3);
-        let unit = if rng.random() {
-            TimeUnit::Millisecond
-        } else {
-            TimeUnit::Microsecond
-        };
+        let unit = if rng.random() { TimeUnit::Millisecond } else { TimeUnit::Microsecond };
         render_op(&mut m, id, rng.random_range(0..12), now, unit, &mut out);
     }
     out
@@ -225,10 +188,7 @@ fn render_op(m: &mut Market, id: SymbolId, op: u32, now: Micros, unit: TimeUnit,
             line(&o.book_ticker, unit, out);
         }
         3..=4 => line(&m.book_change(id, now), unit, out),
-        5 => m
-            .diff_depth(id, DepthSpeed::Ms100, now)
-            .iter()
-            .for_each(|d| line(d, unit, out)),
+        5 => m.diff_depth(id, DepthSpeed::Ms100, now).iter().for_each(|d| line(d, unit, out)),
         6 => line(&m.partial_depth(id, DepthLevels::L5), unit, out),
         7 => line(&m.kline(id, KlineInterval::M1, false, now), unit, out),
         8 => line(&m.ticker(id, now), unit, out),
@@ -248,11 +208,7 @@ fn same_seed_same_bytes() {
     assert_eq!(a, transcript(42));
     assert_ne!(a, transcript(43));
     for text in a.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        assert!(
-            serde_json::from_slice::<serde_json::Value>(text).is_ok(),
-            "{}",
-            String::from_utf8_lossy(text)
-        );
+        assert!(serde_json::from_slice::<serde_json::Value>(text).is_ok(), "{}", String::from_utf8_lossy(text));
     }
 }
 
@@ -264,14 +220,7 @@ fn symbols_walk_independently() {
     for i in 0..2000u64 {
         let now = START + i * 1000;
         render_op(&mut alone, 0, (i % 12) as u32, now, TimeUnit::Millisecond, &mut a);
-        render_op(
-            &mut busy,
-            1,
-            ((i * 7) % 12) as u32,
-            now,
-            TimeUnit::Millisecond,
-            &mut Vec::new(),
-        );
+        render_op(&mut busy, 1, ((i * 7) % 12) as u32, now, TimeUnit::Millisecond, &mut Vec::new());
         render_op(&mut busy, 0, (i % 12) as u32, now, TimeUnit::Millisecond, &mut b);
     }
     assert_eq!(a, b);
@@ -281,10 +230,7 @@ fn symbols_walk_independently() {
 fn looks_up_symbols() {
     let m = Market::new(&default_universe(), MarketParams::default(), 1, START);
     assert_eq!(m.symbols(), default_universe().len());
-    assert_eq!(
-        (m.symbol_id("btcusdt"), m.symbol_id("ethbtc").map(|i| m.symbol_name(i))),
-        (Some(0), Some("ethbtc"))
-    );
+    assert_eq!((m.symbol_id("btcusdt"), m.symbol_id("ethbtc").map(|i| m.symbol_name(i))), (Some(0), Some("ethbtc")));
     assert_eq!((m.symbol_id("BTCUSDT"), m.symbol_id("nosuchusdt")), (None, None));
     assert_eq!(m.ticker(0, START).symbol.as_ref(), "BTCUSDT");
     check_depth(&m.rest_depth(13, 1000), m.update_id(13), 100);
@@ -302,50 +248,23 @@ fn summary(trades: &[Trade]) -> (i64, i64, u64, i64, i64, i64, i128, i128) {
     let (first, last) = (&trades[0], &trades[trades.len() - 1]);
     let (low, high) = (prices.clone().min().unwrap(), prices.max().unwrap());
     let count = trades.len() as u64;
-    (
-        first.id as i64,
-        last.id as i64,
-        count,
-        low,
-        high,
-        last.price.0,
-        volume(|_| true),
-        volume(|t| !t.buyer_maker),
-    )
+    (first.id as i64, last.id as i64, count, low, high, last.price.0, volume(|_| true), volume(|t| !t.buyer_maker))
 }
 
 #[test]
 fn klines_follow_trades() {
     let mut m = market(&["btcusdt"], 1);
     let empty = m.kline(0, KlineInterval::M1, false, START);
-    assert_eq!(
-        (empty.open_time, empty.next_open),
-        (START - 5_000_000, START + 55_000_000)
-    );
-    assert_eq!(
-        (empty.first_trade_id, empty.trades, empty.ohlc),
-        (-1, 0, [Decimal8(9_700_000_000_000); 4])
-    );
+    assert_eq!((empty.open_time, empty.next_open), (START - 5_000_000, START + 55_000_000));
+    assert_eq!((empty.first_trade_id, empty.trades, empty.ohlc), (-1, 0, [Decimal8(9_700_000_000_000); 4]));
     let trades = orders(&mut m, 20, START + 1_000_000);
     let k = m.kline(0, KlineInterval::M1, false, START + 30_000_000);
     let [o, h, l, c] = k.ohlc.map(|d| d.0);
-    let seen = (
-        k.first_trade_id,
-        k.last_trade_id,
-        k.trades,
-        l,
-        h,
-        c,
-        k.volumes[0].0,
-        k.volumes[2].0,
-    );
+    let seen = (k.first_trade_id, k.last_trade_id, k.trades, l, h, c, k.volumes[0].0, k.volumes[2].0);
     assert_eq!((seen, o), (summary(&trades), trades[0].price.0));
 
     let later = m.kline(0, KlineInterval::M1, false, START + 120_000_000);
-    assert_eq!(
-        (later.open_time, later.trades, later.first_trade_id),
-        (START + 115_000_000, 0, -1)
-    );
+    assert_eq!((later.open_time, later.trades, later.first_trade_id), (START + 115_000_000, 0, -1));
     assert_eq!(later.ohlc, [k.ohlc[3]; 4], "an empty candle sits at the previous close");
     let mut out = Vec::new();
     later.render(TimeUnit::Millisecond, &mut out);
@@ -359,11 +278,7 @@ fn klines_align_to_their_zone() {
     let open = |m: &mut Market, i, utc8| m.kline(0, i, utc8, START).open_time / 1_000_000;
     assert_eq!(open(&mut m, KlineInterval::H1, false), 1_707_991_200, "10:00 UTC");
     assert_eq!(open(&mut m, KlineInterval::D1, false), 1_707_955_200, "00:00 UTC");
-    assert_eq!(
-        open(&mut m, KlineInterval::D1, true),
-        1_707_926_400,
-        "16:00 UTC the day before"
-    );
+    assert_eq!(open(&mut m, KlineInterval::D1, true), 1_707_926_400, "16:00 UTC the day before");
     assert_eq!(open(&mut m, KlineInterval::W1, false), 1_707_696_000, "Monday");
     assert_eq!(open(&mut m, KlineInterval::Month1, false), 1_706_745_600, "Feb 1st");
 }
@@ -397,23 +312,13 @@ fn window_tickers_and_avg_price() {
     let hour = m.rolling_ticker(0, TickerWindow::H1, now).stats;
     assert_eq!((hour.open_time, hour.count), (START - 5_000_000, trades.len() as u64));
     let four = m.rolling_ticker(0, TickerWindow::H4, now + 3 * 3_600_000_000).stats;
-    assert_eq!(
-        (four.count, four.first_id, four.open),
-        (hour.count, hour.first_id, hour.open)
-    );
+    assert_eq!((four.count, four.first_id, four.open), (hour.count, hour.first_id, hour.open));
     let empty = m.rolling_ticker(0, TickerWindow::H1, now + 3_600_000_000).stats;
-    assert_eq!(
-        (empty.count, empty.first_id, empty.open, empty.close),
-        (0, -1, last.price, last.price)
-    );
+    assert_eq!((empty.count, empty.first_id, empty.open, empty.close), (0, -1, last.price, last.price));
 
     let avg = m.avg_price(0, START + 60_000_000);
     let (_, _, _, low, high, ..) = summary(&trades);
     assert!(avg.price.0 >= low && avg.price.0 <= high);
     assert_eq!(avg.last_trade_time, last.trade_time);
-    assert_eq!(
-        m.avg_price(0, now).price,
-        last.price,
-        "no recent trades: the last price"
-    );
+    assert_eq!(m.avg_price(0, now).price, last.price, "no recent trades: the last price");
 }

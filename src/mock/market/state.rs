@@ -151,9 +151,7 @@ impl SymbolState {
         let lot = self.book.lot();
         let best = self.book.best(side);
         let (price, level_qty) = best.unwrap_or((self.stats.last_price(), lot));
-        let total = self
-            .rng
-            .random_range(1..=(level_qty / lot).min(self.book.typical_lots()).max(1));
+        let total = self.rng.random_range(1..=(level_qty / lot).min(self.book.typical_lots()).max(1));
         let parts = self.rng.random_range(1..=params.max_trades_per_order.max(1));
         let first_trade_id = self.next_trade_id;
         let trades = split(total, i64::from(parts).min(total), &mut self.rng)
@@ -167,23 +165,12 @@ impl SymbolState {
         let block_trade = (self.rng.random::<f64>() < params.block_trade_probability)
             .then(|| self.block_trade(price, total * lot, buyer_maker, now));
         let book_ticker = self.book_ticker();
-        OrderOutcome {
-            trades,
-            agg_trade,
-            block_trade,
-            book_ticker,
-        }
+        OrderOutcome { trades, agg_trade, block_trade, book_ticker }
     }
 
     /// One trade of an order: takes the next trade id and updates statistics and candles.
     fn fill(&mut self, price: i64, qty: i64, buyer_maker: bool, now: Micros) -> Trade {
-        let fill = Fill {
-            time: now,
-            id: self.next_trade_id,
-            price,
-            qty,
-            buyer_maker,
-        };
+        let fill = Fill { time: now, id: self.next_trade_id, price, qty, buyer_maker };
         self.next_trade_id += 1;
         self.stats.record(fill);
         for candle in &mut self.candles {
@@ -191,15 +178,7 @@ impl SymbolState {
         }
         self.last_change = self.last_change.max(Some(now));
         let (symbol, price, qty) = (self.upper.clone(), Decimal8(price), Decimal8(qty));
-        Trade {
-            symbol,
-            event_time: now,
-            id: fill.id,
-            price,
-            qty,
-            trade_time: now,
-            buyer_maker,
-        }
+        Trade { symbol, event_time: now, id: fill.id, price, qty, trade_time: now, buyer_maker }
     }
 
     /// The aggTrade of the trades from `first_trade_id` to the last one taken.
@@ -225,15 +204,7 @@ impl SymbolState {
         self.next_block_id += 1;
         let qty = qty.saturating_mul(self.rng.random_range(5..=50));
         let (price, qty) = (Decimal8(price), Decimal8(qty));
-        BlockTrade {
-            symbol: self.upper.clone(),
-            event_time: now,
-            id,
-            price,
-            qty,
-            trade_time: now,
-            buyer_maker,
-        }
+        BlockTrade { symbol: self.upper.clone(), event_time: now, id, price, qty, trade_time: now, buyer_maker }
     }
 
     /// One random quantity change somewhere in the book.
@@ -258,12 +229,7 @@ impl SymbolState {
     pub fn diff_depth(&mut self, speed: DepthSpeed, now: Micros) -> Option<DepthUpdate> {
         let Some(cursor) = self.cursors.iter_mut().find(|c| c.speed == speed) else {
             let (bids, asks) = (BTreeSet::new(), BTreeSet::new());
-            let cursor = DepthCursor {
-                speed,
-                last_update_id: self.update_id,
-                bids,
-                asks,
-            };
+            let cursor = DepthCursor { speed, last_update_id: self.update_id, bids, asks };
             self.cursors.push(cursor);
             return None;
         };
@@ -290,29 +256,15 @@ impl SymbolState {
 
     /// Up to `levels` per side, best first, with the current update id.
     pub fn depth(&self, levels: usize) -> PartialDepth {
-        let side = |side| {
-            self.book
-                .top(side, levels)
-                .into_iter()
-                .map(|l| level8(Some(l)))
-                .collect()
-        };
-        PartialDepth {
-            last_update_id: self.update_id,
-            bids: side(Side::Bid),
-            asks: side(Side::Ask),
-        }
+        let side = |side| self.book.top(side, levels).into_iter().map(|l| level8(Some(l))).collect();
+        PartialDepth { last_update_id: self.update_id, bids: side(Side::Bid), asks: side(Side::Ask) }
     }
 
     /// The candle of `interval` containing `now`, created (empty, at the last price) on first use.
     pub fn kline(&mut self, interval: KlineInterval, utc8: bool, now: Micros) -> Kline {
-        let position = self
-            .candles
-            .iter()
-            .position(|c| c.interval == interval && c.utc8 == utc8);
+        let position = self.candles.iter().position(|c| c.interval == interval && c.utc8 == utc8);
         let index = position.unwrap_or_else(|| {
-            self.candles
-                .push(Candle::new(interval, utc8, now, self.stats.last_price()));
+            self.candles.push(Candle::new(interval, utc8, now, self.stats.last_price()));
             self.candles.len() - 1
         });
         let candle = &mut self.candles[index];
@@ -335,11 +287,7 @@ impl SymbolState {
     /// The 24h mini ticker.
     pub fn mini_ticker(&self, now: Micros) -> MiniTicker {
         let stats = self.stats.window(now.saturating_sub(DAY), now);
-        MiniTicker {
-            symbol: self.upper.clone(),
-            event_time: now,
-            stats,
-        }
+        MiniTicker { symbol: self.upper.clone(), event_time: now, stats }
     }
 
     /// The 24h ticker.
@@ -358,39 +306,21 @@ impl SymbolState {
     pub fn rolling_ticker(&self, window: TickerWindow, now: Micros) -> RollingTicker {
         let from = now.saturating_sub(window.seconds() * 1_000_000);
         let stats = self.stats.window(from - from % MINUTE, now);
-        RollingTicker {
-            symbol: self.upper.clone(),
-            event_time: now,
-            window,
-            stats,
-        }
+        RollingTicker { symbol: self.upper.clone(), event_time: now, window, stats }
     }
 
     /// The 5-minute volume-weighted average price (the last price when nothing traded).
     pub fn avg_price(&self, now: Micros) -> AvgPrice {
         let stats = self.stats.window(now.saturating_sub(5 * MINUTE), now);
-        let price = if stats.count == 0 {
-            stats.close
-        } else {
-            stats.weighted_avg()
-        };
+        let price = if stats.count == 0 { stats.close } else { stats.weighted_avg() };
         let last_trade_time = self.stats.last().map_or(self.start, |f| f.time);
-        AvgPrice {
-            symbol: self.upper.clone(),
-            event_time: now,
-            price,
-            last_trade_time,
-        }
+        AvgPrice { symbol: self.upper.clone(), event_time: now, price, last_trade_time }
     }
 
     /// The mid price at `now`.
     pub fn reference_price(&self, now: Micros) -> ReferencePrice {
         let price = self.book.mid().map(Decimal8);
-        ReferencePrice {
-            symbol: self.upper.clone(),
-            price,
-            time: now,
-        }
+        ReferencePrice { symbol: self.upper.clone(), price, time: now }
     }
 
     /// True when a trade or book change happened at or after `since`.

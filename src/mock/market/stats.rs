@@ -98,11 +98,7 @@ pub struct TradeStats {
 impl TradeStats {
     /// Statistics with no trades yet, starting at `price`.
     pub fn new(price: i64) -> TradeStats {
-        TradeStats {
-            buckets: VecDeque::new(),
-            before: price,
-            last: None,
-        }
+        TradeStats { buckets: VecDeque::new(), before: price, last: None }
     }
 
     /// The last trade, if any.
@@ -258,13 +254,7 @@ mod tests {
     const T0: Micros = 1_707_993_000_000_000; // a minute boundary
 
     fn fill(time: Micros, id: u64, price: i64, qty: i64, buyer_maker: bool) -> Fill {
-        Fill {
-            time,
-            id,
-            price,
-            qty,
-            buyer_maker,
-        }
+        Fill { time, id, price, qty, buyer_maker }
     }
 
     #[test]
@@ -274,26 +264,14 @@ mod tests {
         s.record(fill(T0 + 61_000_000, 8, 900, SCALE, true));
         s.record(fill(T0 + 125_000_000, 9, 1050, SCALE, true));
         let all = s.window(T0 - 3_600_000_000, T0 + 130_000_000);
-        assert_eq!(
-            (all.open.0, all.high.0, all.low.0, all.close.0),
-            (1000, 1100, 900, 1050)
-        );
+        assert_eq!((all.open.0, all.high.0, all.low.0, all.close.0), (1000, 1100, 900, 1050));
         assert_eq!((all.first_id, all.last_id, all.count), (7, 9, 3));
-        assert_eq!(
-            (all.volume.0, all.quote_volume.0),
-            (4 * i128::from(SCALE), 2200 + 900 + 1050)
-        );
+        assert_eq!((all.volume.0, all.quote_volume.0), (4 * i128::from(SCALE), 2200 + 900 + 1050));
         assert_eq!(all.weighted_avg(), Decimal8(1037));
         let recent = s.window(T0 + 60_000_000, T0 + 130_000_000);
-        assert_eq!(
-            (recent.open.0, recent.high.0, recent.low.0, recent.count),
-            (1100, 1100, 900, 2)
-        );
+        assert_eq!((recent.open.0, recent.high.0, recent.low.0, recent.count), (1100, 1100, 900, 2));
         let empty = s.window(T0 + 180_000_000, T0 + 190_000_000);
-        assert_eq!(
-            (empty.open.0, empty.close.0, empty.first_id, empty.count),
-            (1050, 1050, -1, 0)
-        );
+        assert_eq!((empty.open.0, empty.close.0, empty.first_id, empty.count), (1050, 1050, -1, 0));
         assert_eq!(empty.weighted_avg(), Decimal8::ZERO);
     }
 
@@ -317,9 +295,6 @@ mod tests {
         assert_eq!((c.first_id, c.last_id, c.count), (3, 4, 2));
         assert_eq!(c.volumes, [2 * i128::from(SCALE), 2000, i128::from(SCALE), 1010]);
         c.roll(T0 + 150_000_000);
-        assert_eq!(
-            (c.open_time, c.ohlc, c.first_id, c.count),
-            (T0 + 120_000_000, [990; 4], -1, 0)
-        );
+        assert_eq!((c.open_time, c.ohlc, c.first_id, c.count), (T0 + 120_000_000, [990; 4], -1, 0));
     }
 }

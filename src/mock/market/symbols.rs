@@ -19,12 +19,7 @@ pub struct SymbolSpec {
 impl SymbolSpec {
     /// A spec from its parts.
     pub fn new(name: &str, price: f64, tick_size: f64, lot_size: f64) -> SymbolSpec {
-        SymbolSpec {
-            name: name.to_ascii_lowercase(),
-            price,
-            tick_size,
-            lot_size,
-        }
+        SymbolSpec { name: name.to_ascii_lowercase(), price, tick_size, lot_size }
     }
 
     /// A symbol outside the built-in universe: a price of 10 with a tick and lot of 0.001.
@@ -34,18 +29,9 @@ impl SymbolSpec {
 
     /// A typical notional of one book level, in the quote asset (about 5,000 USD worth).
     pub fn level_notional(&self) -> f64 {
-        const QUOTES: [(&str, f64); 6] = [
-            ("usdt", 5000.0),
-            ("usdc", 5000.0),
-            ("fdusd", 5000.0),
-            ("btc", 0.05),
-            ("eth", 1.5),
-            ("bnb", 8.0),
-        ];
-        QUOTES
-            .iter()
-            .find(|(quote, _)| self.name.ends_with(quote))
-            .map_or(5000.0, |(_, notional)| *notional)
+        const QUOTES: [(&str, f64); 6] =
+            [("usdt", 5000.0), ("usdc", 5000.0), ("fdusd", 5000.0), ("btc", 0.05), ("eth", 1.5), ("bnb", 8.0)];
+        QUOTES.iter().find(|(quote, _)| self.name.ends_with(quote)).map_or(5000.0, |(_, notional)| *notional)
     }
 }
 
@@ -97,10 +83,7 @@ const UNIVERSE: [(&str, f64, f64, f64); 42] = [
 
 /// The default universe: 42 real spot symbols, most popular first.
 pub fn default_universe() -> Vec<SymbolSpec> {
-    UNIVERSE
-        .iter()
-        .map(|&(name, price, tick, lot)| SymbolSpec::new(name, price, tick, lot))
-        .collect()
+    UNIVERSE.iter().map(|&(name, price, tick, lot)| SymbolSpec::new(name, price, tick, lot)).collect()
 }
 
 #[cfg(test)]

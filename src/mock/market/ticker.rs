@@ -327,12 +327,7 @@ mod tests {
             next_open: 1_672_515_840_000_000,
             first_trade_id: -1,
             last_trade_id: -1,
-            ohlc: [
-                Decimal8(100_000),
-                Decimal8(250_000),
-                Decimal8(90_000),
-                Decimal8(200_000),
-            ],
+            ohlc: [Decimal8(100_000), Decimal8(250_000), Decimal8(90_000), Decimal8(200_000)],
             volumes: [Volume8(1), Volume8(2), Volume8(3), Volume8(4)],
             trades: 0,
             closed: false,
@@ -346,34 +341,18 @@ mod tests {
 
     #[test]
     fn tickers_render_exactly() {
-        let mini = MiniTicker {
-            symbol: sym(),
-            event_time: E,
-            stats: stats(),
-        };
+        let mini = MiniTicker { symbol: sym(), event_time: E, stats: stats() };
         let json = r#"{"e":"24hrMiniTicker","E":1672515782136,"s":"BNBBTC","c":"0.00250000","o":"0.00100000","h":"0.00300000","l":"0.00090000","v":"10000.00000000","q":"18.00000000"}"#;
         assert_eq!(text(&mini, TimeUnit::Millisecond), json);
 
         let (bid, ask) = ((Decimal8(240_000), Decimal8(1)), (Decimal8(260_000), Decimal8(2)));
-        let t = Ticker {
-            symbol: sym(),
-            event_time: E,
-            stats: stats(),
-            last_qty: Decimal8(5),
-            bid,
-            ask,
-        };
+        let t = Ticker { symbol: sym(), event_time: E, stats: stats(), last_qty: Decimal8(5), bid, ask };
         let json = r#"{"e":"24hrTicker","E":1672515782136123,"s":"BNBBTC","p":"0.00150000","P":"150.000","w":"0.00180000","x":"0.00100000","c":"0.00250000","Q":"0.00000005","b":"0.00240000","B":"0.00000001","a":"0.00260000","A":"0.00000002","o":"0.00100000","h":"0.00300000","l":"0.00090000","v":"10000.00000000","q":"18.00000000","O":1672429382136123,"C":1672515782136123,"F":0,"L":18150,"n":18151}"#;
         assert_eq!(text(&t, TimeUnit::Microsecond), json);
 
         let mut falling = stats();
         falling.close = Decimal8(99_000);
-        let r = RollingTicker {
-            symbol: sym(),
-            event_time: E,
-            window: TickerWindow::H4,
-            stats: falling,
-        };
+        let r = RollingTicker { symbol: sym(), event_time: E, window: TickerWindow::H4, stats: falling };
         let json = r#"{"e":"4hTicker","E":1672515782136,"s":"BNBBTC","p":"-0.00001000","P":"-1.000","o":"0.00100000","h":"0.00300000","l":"0.00090000","c":"0.00099000","w":"0.00180000","v":"10000.00000000","q":"18.00000000","O":1672429382136,"C":1672515782136,"F":0,"L":18150,"n":18151}"#;
         assert_eq!(text(&r, TimeUnit::Millisecond), json);
     }
@@ -382,22 +361,13 @@ mod tests {
     fn avg_and_reference_prices_render_exactly() {
         let (event_time, last_trade_time) = (1_693_907_033_000_000, 1_693_907_032_213_000);
         let price = Decimal8(2_577_686_000_000);
-        let a = AvgPrice {
-            symbol: Arc::from("BTCUSDT"),
-            event_time,
-            price,
-            last_trade_time,
-        };
+        let a = AvgPrice { symbol: Arc::from("BTCUSDT"), event_time, price, last_trade_time };
         let json =
             r#"{"e":"avgPrice","E":1693907033000,"s":"BTCUSDT","i":"5m","w":"25776.86000000","T":1693907032213}"#;
         assert_eq!(text(&a, TimeUnit::Millisecond), json);
 
         let price = Some(Decimal8(100_000_000));
-        let r = ReferencePrice {
-            symbol: Arc::from("BAZUSD"),
-            price,
-            time: 1_770_313_263_917_000,
-        };
+        let r = ReferencePrice { symbol: Arc::from("BAZUSD"), price, time: 1_770_313_263_917_000 };
         let json = r#"{"e":"referencePrice","s":"BAZUSD","r":"1.00000000","t":1770313263917}"#;
         assert_eq!(text(&r, TimeUnit::Millisecond), json);
         let none = ReferencePrice { price: None, ..r };

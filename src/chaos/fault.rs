@@ -1,0 +1,809 @@
+//! The fault catalogue: a closed set of faults the mock can inject, in two forms.
+//!
+//! [`RawFault`] is what a scenario's `[[faults]]` table or a control-API request holds: one flat table
+//! with a `kind` and the keys that kind takes (flat, so every mistake keeps its exact line). [`Fault`] is
+//! the validated form: timing, selection and a [`FaultKind`] with only the parameters that kind has.
+//! Validation reports every problem with its key path, including keys that do not apply to the kind.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::chaos::select::{Cidr, Pattern, Selection};
+use crate::config_file::{HumanDuration, KeyIssue, Switch};
+use crate::mock::close::{CloseHow, is_sendable_close_code};
+use crate::mock::config::{Rate, RawRate};
+
+/// The fault kinds, as written in `kind = "…"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKindName {
+    /// Close selected connections (code, FIN or reset), at once or staggered.
+    Disconnect,
+    /// serverShutdown, close everything, refuse new upgrades for a while.
+    Outage,
+    /// Answer a share of upgrades with 429, 418, 503 or 403; escalate 429 to a 418 ban.
+    RejectHandshakes,
+    /// Delay upgrades, or never answer them.
+    SlowHandshake,
+    /// Half-open: selected connections get nothing (no data, no pongs), or pongs but no data.
+    Stall,
+    /// Added delay with jitter on outgoing messages.
+    Latency,
+    /// Event rate multiplied on selected symbols.
+    Burst,
+    /// Drop outgoing messages (sequence gaps).
+    DropMessages,
+    /// Send outgoing messages twice (repeats).
+    DuplicateMessages,
+    /// Swap outgoing messages (out of order).
+    ReorderMessages,
+    /// Withhold diff-depth events so the `U`/`u` chain breaks.
+    DepthGap,
+    /// Malformed JSON, invalid UTF-8, oversize or fragmented frames.
+    Corrupt,
+    /// Connections expire after a short age.
+    MaxLifetime,
+    /// Change the per-IP connection-attempt budget.
+    ConnectLimit,
+}
+
+impl FaultKindName {
+    /// The name as written in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disconnect => "disconnect",
+            Self::Outage => "outage",
+            Self::RejectHandshakes => "reject-handshakes",
+            Self::SlowHandshake => "slow-handshake",
+            Self::Stall => "stall",
+            Self::Latency => "latency",
+            Self::Burst => "burst",
+            Self::DropMessages => "drop-messages",
+            Self::DuplicateMessages => "duplicate-messages",
+            Self::ReorderMessages => "reorder-messages",
+            Self::DepthGap => "depth-gap",
+            Self::Corrupt => "corrupt",
+            Self::MaxLifetime => "max-lifetime",
+            Self::ConnectLimit => "connect-limit",
+        }
+    }
+
+    /// Every kind, for documentation and tests.
+    pub const ALL: [FaultKindName; 14] = [
+        Self::Disconnect,
+        Self::Outage,
+        Self::RejectHandshakes,
+        Self::SlowHandshake,
+        Self::Stall,
+        Self::Latency,
+        Self::Burst,
+        Self::DropMessages,
+        Self::DuplicateMessages,
+        Self::ReorderMessages,
+        Self::DepthGap,
+        Self::Corrupt,
+        Self::MaxLifetime,
+        Self::ConnectLimit,
+    ];
+}
+
+/// How a `disconnect` or `outage` ends connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DisconnectHow {
+    /// A close frame with `code` and `reason`.
+    Close,
+    /// TCP FIN without a close frame: the client sees 1006.
+    Fin,
+    /// TCP reset.
+    Reset,
+}
+
+/// How an `outage` refuses new connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefuseMode {
+    /// Answer upgrades with an HTTP `status`.
+    Http,
+    /// Close the listener: connection refused.
+    Tcp,
+}
+
+/// What a `stall` keeps doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StallMode {
+    /// Nothing at all: no data, no pongs, no pings (a half-open connection).
+    Silent,
+    /// Pongs and pings continue, data stops (a stale feed).
+    Stale,
+}
+
+/// What a `corrupt` fault sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CorruptVariant {
+    /// A truncated JSON text frame.
+    MalformedJson,
+    /// A text frame whose bytes are not UTF-8.
+    InvalidUtf8,
+    /// A text frame of `size` bytes.
+    Oversize,
+    /// The next message split into `fragments` frames with pings between them (valid, but demanding).
+    Fragmented,
+    /// The next message as a binary frame instead of text.
+    Binary,
+}
+
+/// One fault as written: a flat table with a `kind` and the keys that kind takes.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawFault {
+    /// The fault kind (required).
+    pub kind: Option<FaultKindName>,
+    /// A label for reports and the control API.
+    pub name: Option<String>,
+    /// Offset from the start of the run (default 0).
+    pub at: Option<HumanDuration>,
+    /// How long it lasts (faults with a window).
+    pub duration: Option<HumanDuration>,
+    /// Repeat every … (within the run).
+    pub every: Option<HumanDuration>,
+    /// Share of the matching connections (default 1).
+    pub share: Option<f64>,
+    /// Stream-name patterns (`btcusdt@*`).
+    pub streams: Option<Vec<String>>,
+    /// Symbol patterns (`eth*`).
+    pub symbols: Option<Vec<String>>,
+    /// Source addresses or blocks (`127.0.1.0/24`).
+    pub sources: Option<Vec<String>>,
+    /// disconnect/outage: `close`, `fin` or `reset`.
+    pub how: Option<DisconnectHow>,
+    /// Close code for `how = "close"`.
+    pub code: Option<u16>,
+    /// Close reason.
+    pub reason: Option<String>,
+    /// disconnect: spread the closes evenly over this window.
+    pub stagger: Option<HumanDuration>,
+    /// outage: send `serverShutdown` first.
+    pub notice: Option<bool>,
+    /// outage: time between the notice and the closes.
+    pub notice_lead: Option<HumanDuration>,
+    /// outage: refuse new connections with `http` (status) or `tcp`.
+    pub refuse: Option<RefuseMode>,
+    /// HTTP status for refusals.
+    pub status: Option<u16>,
+    /// `Retry-After` sent with refusals.
+    pub retry_after: Option<HumanDuration>,
+    /// reject-handshakes: 429s to one IP before it is banned with 418.
+    pub ban_after: Option<u32>,
+    /// reject-handshakes: how long a ban lasts.
+    pub ban: Option<HumanDuration>,
+    /// Added delay (latency, slow-handshake).
+    pub delay: Option<HumanDuration>,
+    /// Uniform jitter around the delay.
+    pub jitter: Option<HumanDuration>,
+    /// slow-handshake: never answer.
+    pub hang: Option<bool>,
+    /// stall: `silent` or `stale`.
+    pub mode: Option<StallMode>,
+    /// burst: rate multiplier.
+    pub factor: Option<f64>,
+    /// Per-message (or per-attempt) probability.
+    pub probability: Option<f64>,
+    /// corrupt: what to send.
+    pub variant: Option<CorruptVariant>,
+    /// corrupt: how many messages per connection.
+    pub count: Option<u32>,
+    /// corrupt oversize: bytes.
+    pub size: Option<usize>,
+    /// corrupt fragmented: frames per message.
+    pub fragments: Option<u32>,
+    /// max-lifetime: the age at which connections are closed.
+    pub age: Option<HumanDuration>,
+    /// connect-limit: attempts per window per IP, or "off".
+    pub limit: Option<Switch<RawRate>>,
+}
+
+/// When a fault happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Timing {
+    /// Offset from the start of the run.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub at: Duration,
+    /// Length of its window (`None`: until the end of the run, or instant).
+    #[serde(with = "crate::chaos::fault::opt_millis")]
+    pub duration: Option<Duration>,
+    /// Repetition period.
+    #[serde(with = "crate::chaos::fault::opt_millis")]
+    pub every: Option<Duration>,
+}
+
+/// How new upgrades are refused during an outage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "mode", rename_all = "kebab-case")]
+pub enum Refuse {
+    /// HTTP status with an optional `Retry-After` in seconds.
+    Http {
+        /// The status.
+        status: u16,
+        /// `Retry-After` seconds.
+        retry_after: Option<u64>,
+    },
+    /// Connection refused (the listener is closed).
+    Tcp,
+}
+
+/// A validated fault's action and its parameters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// Close selected connections, spread over `stagger`.
+    Disconnect {
+        /// How.
+        how: CloseHow,
+        /// Spread window.
+        #[serde(with = "crate::chaos::fault::millis")]
+        stagger: Duration,
+    },
+    /// Optional notice, close everything, then refuse for the duration.
+    Outage {
+        /// Send `serverShutdown` first.
+        notice: bool,
+        /// Time between notice and closes.
+        #[serde(with = "crate::chaos::fault::millis")]
+        notice_lead: Duration,
+        /// How connections are closed.
+        how: CloseHow,
+        /// How new upgrades are refused.
+        refuse: Refuse,
+    },
+    /// Refuse a share of upgrades.
+    RejectHandshakes {
+        /// The status (429, 418, 503, 403, …).
+        status: u16,
+        /// `Retry-After` seconds.
+        retry_after: Option<u64>,
+        /// Probability per attempt.
+        probability: f64,
+        /// 429s to one IP before it is answered 418 for `ban`.
+        ban_after: Option<u32>,
+        /// Ban length.
+        #[serde(with = "crate::chaos::fault::millis")]
+        ban: Duration,
+    },
+    /// Delay or withhold the 101.
+    SlowHandshake {
+        /// Delay before answering.
+        #[serde(with = "crate::chaos::fault::millis")]
+        delay: Duration,
+        /// Uniform jitter around it.
+        #[serde(with = "crate::chaos::fault::millis")]
+        jitter: Duration,
+        /// Never answer.
+        hang: bool,
+        /// Probability per attempt.
+        probability: f64,
+    },
+    /// Half-open or stale connections.
+    Stall {
+        /// Silent or stale.
+        mode: StallMode,
+    },
+    /// Delay outgoing messages.
+    Latency {
+        /// The delay.
+        #[serde(with = "crate::chaos::fault::millis")]
+        delay: Duration,
+        /// Uniform jitter around it (order is kept).
+        #[serde(with = "crate::chaos::fault::millis")]
+        jitter: Duration,
+    },
+    /// Multiply the event rate of selected symbols.
+    Burst {
+        /// The multiplier.
+        factor: f64,
+    },
+    /// Drop outgoing messages.
+    DropMessages {
+        /// Per message.
+        probability: f64,
+    },
+    /// Repeat outgoing messages.
+    DuplicateMessages {
+        /// Per message.
+        probability: f64,
+    },
+    /// Swap a message with the next.
+    ReorderMessages {
+        /// Per message.
+        probability: f64,
+    },
+    /// Withhold diff-depth events.
+    DepthGap {
+        /// Per diff event.
+        probability: f64,
+    },
+    /// Send malformed frames.
+    Corrupt {
+        /// What.
+        variant: CorruptVariant,
+        /// Messages per connection.
+        count: u32,
+        /// Oversize bytes.
+        size: usize,
+        /// Fragments per message.
+        fragments: u32,
+    },
+    /// Short connection lifetimes.
+    MaxLifetime {
+        /// The age.
+        #[serde(with = "crate::chaos::fault::millis")]
+        age: Duration,
+    },
+    /// A different per-IP attempt budget.
+    ConnectLimit {
+        /// The budget (`None`: unlimited).
+        limit: Option<Rate>,
+    },
+}
+
+impl FaultKind {
+    /// The kind's name.
+    pub fn name(&self) -> FaultKindName {
+        match self {
+            Self::Disconnect { .. } => FaultKindName::Disconnect,
+            Self::Outage { .. } => FaultKindName::Outage,
+            Self::RejectHandshakes { .. } => FaultKindName::RejectHandshakes,
+            Self::SlowHandshake { .. } => FaultKindName::SlowHandshake,
+            Self::Stall { .. } => FaultKindName::Stall,
+            Self::Latency { .. } => FaultKindName::Latency,
+            Self::Burst { .. } => FaultKindName::Burst,
+            Self::DropMessages { .. } => FaultKindName::DropMessages,
+            Self::DuplicateMessages { .. } => FaultKindName::DuplicateMessages,
+            Self::ReorderMessages { .. } => FaultKindName::ReorderMessages,
+            Self::DepthGap { .. } => FaultKindName::DepthGap,
+            Self::Corrupt { .. } => FaultKindName::Corrupt,
+            Self::MaxLifetime { .. } => FaultKindName::MaxLifetime,
+            Self::ConnectLimit { .. } => FaultKindName::ConnectLimit,
+        }
+    }
+}
+
+/// A validated fault.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fault {
+    /// Label.
+    pub name: Option<String>,
+    /// When.
+    pub timing: Timing,
+    /// To what.
+    pub select: Selection,
+    /// What.
+    pub kind: FaultKind,
+}
+
+/// The keys every kind accepts.
+const COMMON_KEYS: &[&str] = &["kind", "name", "at", "every"];
+
+/// The keys each kind accepts besides the common ones.
+fn kind_keys(kind: FaultKindName) -> &'static [&'static str] {
+    use FaultKindName::*;
+    match kind {
+        Disconnect => &["share", "streams", "symbols", "sources", "how", "code", "reason", "stagger"],
+        Outage => &["duration", "how", "code", "reason", "notice", "notice-lead", "refuse", "status", "retry-after"],
+        RejectHandshakes => &["duration", "sources", "status", "retry-after", "probability", "ban-after", "ban"],
+        SlowHandshake => &["duration", "sources", "delay", "jitter", "hang", "probability"],
+        Stall => &["duration", "share", "streams", "symbols", "sources", "mode"],
+        Latency => &["duration", "share", "streams", "symbols", "sources", "delay", "jitter"],
+        Burst => &["duration", "symbols", "factor"],
+        DropMessages | DuplicateMessages | ReorderMessages => {
+            &["duration", "share", "streams", "symbols", "sources", "probability"]
+        }
+        DepthGap => &["duration", "symbols", "probability"],
+        Corrupt => &["share", "streams", "symbols", "sources", "variant", "count", "size", "fragments"],
+        MaxLifetime => &["duration", "share", "streams", "symbols", "sources", "age"],
+        ConnectLimit => &["duration", "limit"],
+    }
+}
+
+/// The keys set in a raw fault, by their file names (read from its serde form, so it cannot drift).
+fn set_keys(raw: &RawFault) -> Vec<String> {
+    match serde_json::to_value(raw) {
+        Ok(serde_json::Value::Object(map)) => map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| k).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Which kinds accept `key`, for the message that rejects it.
+fn kinds_accepting(key: &str) -> Vec<&'static str> {
+    FaultKindName::ALL.iter().filter(|k| kind_keys(**k).contains(&key)).map(|k| k.as_str()).collect()
+}
+
+/// Validation context: the key-path prefix (`faults[2]`) and the collected problems.
+struct Check<'a> {
+    prefix: &'a str,
+    issues: Vec<KeyIssue>,
+}
+
+impl Check<'_> {
+    fn issue(&mut self, key: &str, message: impl Into<String>) {
+        self.issues.push(KeyIssue::new(format!("{}.{key}", self.prefix), message));
+    }
+
+    fn probability(&mut self, key: &str, value: Option<f64>, default: f64) -> f64 {
+        let v = value.unwrap_or(default);
+        if !(0.0..=1.0).contains(&v) {
+            self.issue(key, format!("{v} is not a probability; use a number from 0 to 1"));
+        }
+        v
+    }
+
+    fn positive(&mut self, key: &str, value: Option<HumanDuration>) -> Option<Duration> {
+        let d = value.map(|d| d.0);
+        if d.is_some_and(|d| d.is_zero()) {
+            self.issue(key, "must be longer than zero");
+        }
+        d
+    }
+
+    fn required<T>(&mut self, key: &str, value: Option<T>, example: &str) -> Option<T> {
+        if value.is_none() {
+            self.issue(key, format!("is required for this kind; e.g. {key} = {example}"));
+        }
+        value
+    }
+
+    fn status(&mut self, value: Option<u16>, default: u16) -> u16 {
+        let status = value.unwrap_or(default);
+        if !(400..=599).contains(&status) {
+            self.issue(
+                "status",
+                format!("{status} is not an HTTP error status; use 4xx or 5xx such as 429, 418, 503, 403"),
+            );
+        }
+        status
+    }
+}
+
+impl Fault {
+    /// Validates one raw fault; `prefix` is its key path (`faults[2]`) for messages.
+    pub fn from_raw(raw: &RawFault, prefix: &str) -> Result<Fault, Vec<KeyIssue>> {
+        let mut check = Check { prefix, issues: Vec::new() };
+        let Some(kind_name) = raw.kind else {
+            let kinds: Vec<&str> = FaultKindName::ALL.iter().map(|k| k.as_str()).collect();
+            check.issue("kind", format!("is required; one of {}", kinds.join(", ")));
+            return Err(check.issues);
+        };
+        for key in set_keys(raw) {
+            let key = key.as_str();
+            if !COMMON_KEYS.contains(&key) && !kind_keys(kind_name).contains(&key) {
+                let accepted = kinds_accepting(key);
+                check.issue(
+                    key,
+                    format!(
+                        "does not apply to kind \"{}\"; it is a key of {}",
+                        kind_name.as_str(),
+                        accepted.join(", ")
+                    ),
+                );
+            }
+        }
+        let timing = timing(raw, kind_name, &mut check);
+        let select = selection(raw, &mut check);
+        let kind = kind(raw, kind_name, &mut check);
+        match kind {
+            Some(kind) if check.issues.is_empty() => Ok(Fault { name: raw.name.clone(), timing, select, kind }),
+            _ => Err(check.issues),
+        }
+    }
+
+    /// The end of its window relative to its start, for kinds with a window.
+    pub fn window(&self) -> Option<Duration> {
+        match &self.kind {
+            FaultKind::Disconnect { stagger, .. } => Some(*stagger),
+            FaultKind::Corrupt { .. } => Some(Duration::ZERO),
+            _ => self.timing.duration,
+        }
+    }
+}
+
+fn timing(raw: &RawFault, kind: FaultKindName, check: &mut Check<'_>) -> Timing {
+    let at = raw.at.map_or(Duration::ZERO, |d| d.0);
+    let duration = check.positive("duration", raw.duration);
+    let every = check.positive("every", raw.every);
+    let window = match kind {
+        FaultKindName::Disconnect => raw.stagger.map(|d| d.0),
+        _ => duration,
+    };
+    if let (Some(every), Some(window)) = (every, window) {
+        if every <= window {
+            check.issue(
+                "every",
+                format!("repeats every {every:?} but each occurrence lasts {window:?}; make `every` longer"),
+            );
+        }
+    }
+    Timing { at, duration, every }
+}
+
+fn selection(raw: &RawFault, check: &mut Check<'_>) -> Selection {
+    let share = check.probability("share", raw.share, 1.0);
+    let patterns = |list: &Option<Vec<String>>| list.iter().flatten().map(Pattern::new).collect();
+    let mut sources = Vec::new();
+    for (i, text) in raw.sources.iter().flatten().enumerate() {
+        match Cidr::parse(text) {
+            Some(cidr) => sources.push(cidr),
+            None => check.issue(
+                &format!("sources[{i}]"),
+                format!("{text:?} is not an address or block such as \"127.0.1.0/24\""),
+            ),
+        }
+    }
+    Selection { share, streams: patterns(&raw.streams), symbols: patterns(&raw.symbols), sources }
+}
+
+fn close_how(raw: &RawFault, default_code: u16, default_reason: &str, check: &mut Check<'_>) -> CloseHow {
+    match raw.how.unwrap_or(DisconnectHow::Close) {
+        DisconnectHow::Fin => CloseHow::Fin,
+        DisconnectHow::Reset => CloseHow::Reset,
+        DisconnectHow::Close => {
+            let code = raw.code.unwrap_or(default_code);
+            if !is_sendable_close_code(code) {
+                check.issue("code", format!("{code} cannot be sent in a close frame; use how = \"fin\" for the 1006 a client sees on a dropped connection, or a code in 1000-1003, 1007-1014, 3000-4999"));
+            }
+            let reason = raw.reason.clone().unwrap_or_else(|| default_reason.to_owned());
+            if reason.len() > 123 {
+                check.issue("reason", "must be at most 123 bytes (a close frame's limit)");
+            }
+            CloseHow::Frame { code, reason }
+        }
+    }
+}
+
+fn retry_after(raw: &RawFault) -> Option<u64> {
+    raw.retry_after.map(|d| d.0.as_secs().max(1))
+}
+
+fn kind(raw: &RawFault, name: FaultKindName, check: &mut Check<'_>) -> Option<FaultKind> {
+    use FaultKindName as N;
+    Some(match name {
+        N::Disconnect => FaultKind::Disconnect {
+            how: close_how(raw, 1001, "", check),
+            stagger: raw.stagger.map_or(Duration::ZERO, |d| d.0),
+        },
+        N::Outage => outage(raw, check),
+        N::RejectHandshakes => FaultKind::RejectHandshakes {
+            status: check.status(raw.status, 429),
+            retry_after: retry_after(raw),
+            probability: check.probability("probability", raw.probability, 1.0),
+            ban_after: raw.ban_after,
+            ban: raw.ban.map_or(Duration::from_secs(120), |d| d.0),
+        },
+        N::SlowHandshake => {
+            let hang = raw.hang.unwrap_or(false);
+            if !hang && raw.delay.is_none() {
+                check.issue("delay", "is required unless hang = true; e.g. delay = \"5s\"");
+            }
+            FaultKind::SlowHandshake {
+                delay: raw.delay.map_or(Duration::ZERO, |d| d.0),
+                jitter: raw.jitter.map_or(Duration::ZERO, |d| d.0),
+                hang,
+                probability: check.probability("probability", raw.probability, 1.0),
+            }
+        }
+        N::Stall => FaultKind::Stall { mode: raw.mode.unwrap_or(StallMode::Silent) },
+        N::Latency => FaultKind::Latency {
+            delay: check.required("delay", raw.delay, "\"200ms\"")?.0,
+            jitter: raw.jitter.map_or(Duration::ZERO, |d| d.0),
+        },
+        N::Burst => {
+            let factor = check.required("factor", raw.factor, "10.0")?;
+            if !(factor.is_finite() && factor > 0.0) {
+                check.issue("factor", "must be a positive multiplier such as 10.0");
+            }
+            FaultKind::Burst { factor }
+        }
+        N::DropMessages => {
+            FaultKind::DropMessages { probability: check.probability("probability", raw.probability, 0.1) }
+        }
+        N::DuplicateMessages => {
+            FaultKind::DuplicateMessages { probability: check.probability("probability", raw.probability, 0.1) }
+        }
+        N::ReorderMessages => {
+            FaultKind::ReorderMessages { probability: check.probability("probability", raw.probability, 0.1) }
+        }
+        N::DepthGap => FaultKind::DepthGap { probability: check.probability("probability", raw.probability, 1.0) },
+        N::Corrupt => corrupt(raw, check)?,
+        N::MaxLifetime => {
+            let age = check.positive("age", raw.age);
+            FaultKind::MaxLifetime { age: check.required("age", age, "\"60s\"")? }
+        }
+        N::ConnectLimit => FaultKind::ConnectLimit { limit: connect_limit(raw, check)? },
+    })
+}
+
+fn outage(raw: &RawFault, check: &mut Check<'_>) -> FaultKind {
+    let refuse = match raw.refuse.unwrap_or(RefuseMode::Http) {
+        RefuseMode::Http => Refuse::Http { status: check.status(raw.status, 503), retry_after: retry_after(raw) },
+        RefuseMode::Tcp => Refuse::Tcp,
+    };
+    FaultKind::Outage {
+        notice: raw.notice.unwrap_or(true),
+        notice_lead: raw.notice_lead.map_or(Duration::ZERO, |d| d.0),
+        how: close_how(raw, 1012, "Service restart", check),
+        refuse,
+    }
+}
+
+fn corrupt(raw: &RawFault, check: &mut Check<'_>) -> Option<FaultKind> {
+    let variant = check.required("variant", raw.variant, "\"malformed-json\"")?;
+    let fragments = raw.fragments.unwrap_or(3);
+    if fragments < 2 {
+        check.issue("fragments", "must be at least 2");
+    }
+    Some(FaultKind::Corrupt {
+        variant,
+        count: raw.count.unwrap_or(1).max(1),
+        size: raw.size.unwrap_or(17 * 1024 * 1024),
+        fragments,
+    })
+}
+
+fn connect_limit(raw: &RawFault, check: &mut Check<'_>) -> Option<Option<Rate>> {
+    match check.required("limit", raw.limit, "{ max = 10, window = \"1m\" }")? {
+        Switch::Off => Some(None),
+        Switch::On(rate) => {
+            if rate.max == 0 || rate.window.0.is_zero() {
+                check.issue("limit", "needs max >= 1 and a window longer than zero, or \"off\"");
+            }
+            Some(Some(Rate { max: rate.max, window: rate.window.0 }))
+        }
+    }
+}
+
+/// Validates a list of faults (`faults[i]`), collecting every problem.
+pub fn validate_all(raws: &[RawFault], key: &str) -> Result<Vec<Fault>, Vec<KeyIssue>> {
+    let mut faults = Vec::new();
+    let mut issues = Vec::new();
+    for (i, raw) in raws.iter().enumerate() {
+        match Fault::from_raw(raw, &format!("{key}[{i}]")) {
+            Ok(f) => faults.push(f),
+            Err(mut e) => issues.append(&mut e),
+        }
+    }
+    if issues.is_empty() { Ok(faults) } else { Err(issues) }
+}
+
+pub(crate) mod millis {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+}
+
+pub(crate) mod opt_millis {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_u64(d.as_millis() as u64),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Vec<Fault>, Vec<KeyIssue>> {
+        #[derive(Deserialize)]
+        struct File {
+            faults: Vec<RawFault>,
+        }
+        let file: File = toml::from_str(text).unwrap();
+        validate_all(&file.faults, "faults")
+    }
+
+    #[test]
+    fn a_full_catalogue_validates() {
+        let faults = parse(
+            r#"
+            [[faults]]
+            kind = "disconnect"
+            at = "30s"
+            share = 0.5
+            how = "close"
+            code = 1012
+            stagger = "5s"
+            [[faults]]
+            kind = "outage"
+            at = "1m"
+            duration = "10s"
+            refuse = "tcp"
+            [[faults]]
+            kind = "reject-handshakes"
+            status = 429
+            retry-after = "30s"
+            ban-after = 3
+            duration = "1m"
+            [[faults]]
+            kind = "connect-limit"
+            limit = { max = 10, window = "1m" }
+            [[faults]]
+            kind = "connect-limit"
+            limit = "off"
+            at = "2m"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(faults.len(), 5);
+        assert_eq!(
+            faults[0].kind,
+            FaultKind::Disconnect { how: CloseHow::frame(1012, ""), stagger: Duration::from_secs(5) }
+        );
+        assert_eq!(faults[0].select.share, 0.5);
+        assert!(matches!(faults[1].kind, FaultKind::Outage { refuse: Refuse::Tcp, notice: true, .. }));
+        assert!(matches!(faults[4].kind, FaultKind::ConnectLimit { limit: None }));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key_path() {
+        let issues = parse(
+            r#"
+            [[faults]]
+            kind = "stall"
+            code = 1001
+            share = 1.5
+            [[faults]]
+            kind = "latency"
+            [[faults]]
+            kind = "disconnect"
+            code = 1006
+            sources = ["nowhere"]
+            [[faults]]
+            kind = "burst"
+            factor = 2.0
+            duration = "10s"
+            every = "5s"
+            [[faults]]
+            at = "1s"
+            "#,
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "faults[0].code",
+                "faults[0].share",
+                "faults[1].delay",
+                "faults[2].sources[0]",
+                "faults[2].code",
+                "faults[3].every",
+                "faults[4].kind"
+            ]
+        );
+        assert!(issues[0].message.contains("does not apply to kind \"stall\"; it is a key of disconnect, outage"));
+        assert!(issues[4].message.contains("how = \"fin\""));
+    }
+
+    #[test]
+    fn every_kind_has_keys_and_a_name() {
+        for kind in FaultKindName::ALL {
+            assert!(!kind_keys(kind).is_empty());
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+        }
+        let every_key = serde_json::to_value(RawFault::default()).unwrap();
+        for key in every_key.as_object().unwrap().keys() {
+            assert!(
+                COMMON_KEYS.contains(&key.as_str()) || !kinds_accepting(key).is_empty(),
+                "{key} belongs to no kind"
+            );
+        }
+    }
+}

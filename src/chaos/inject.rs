@@ -1,0 +1,284 @@
+//! Applies faults to a running mock: chooses the connections a fault touches (from the occurrence's
+//! seed), sets the server-wide switches or sends per-connection controls, records the fault, and ends it
+//! when its window closes, reverting exactly what it changed.
+//!
+//! Faults arrive from a [`FaultPlan`] ([`run_plan`], relative to the start of a run) or on demand
+//! ([`start_now`]: the library API and the control API).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::chaos::fault::{Fault, FaultKind, Refuse};
+use crate::chaos::plan::FaultPlan;
+use crate::chaos::select::Selection;
+use crate::mock::chaos_state::{FaultId, HandshakeRule};
+use crate::mock::close::CloseHow;
+use crate::mock::conn_chaos::{ConnFault, MessageAction};
+use crate::mock::hub::{ConnectionInfo, Control};
+use crate::mock::market::SymbolId;
+use crate::mock::server::Shared;
+
+/// Runs every occurrence of `plan` at `start` + its offset; stops with the server.
+pub fn run_plan(shared: &Arc<Shared>, faults: Vec<Fault>, plan: FaultPlan, start: Instant) {
+    let faults = Arc::new(faults);
+    for occurrence in plan.occurrences {
+        let (shared_for_task, faults) = (shared.clone(), faults.clone());
+        shared.spawner.spawn(async move {
+            let cancel = shared_for_task.cancel.clone();
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep_until(start + occurrence.start) => {}
+            }
+            let fault = &faults[occurrence.fault];
+            start_now(&shared_for_task, fault, occurrence.seed, Some(occurrence.end - occurrence.start));
+        });
+    }
+}
+
+/// Starts `fault` now with `seed`; its window lasts `window` (`None`: until [`end`] is called). Returns
+/// the fault's id.
+pub fn start_now(shared: &Arc<Shared>, fault: &Fault, seed: u64, window: Option<Duration>) -> FaultId {
+    let id = shared.chaos.begin(fault.kind.name(), fault.name.clone());
+    let until = window.map(|w| Instant::now() + w);
+    let touched = apply(shared, id, fault, seed, until);
+    shared.chaos.touched(id, touched as u64);
+    if let Some(window) = window {
+        let shared_for_end = shared.clone();
+        shared.spawner.spawn(async move {
+            let cancel = shared_for_end.cancel.clone();
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = tokio::time::sleep(window) => {}
+            }
+            end(&shared_for_end, id);
+        });
+    }
+    id
+}
+
+/// Ends a fault: removes its server-wide rules, reverts what it changed, and tells every connection.
+pub fn end(shared: &Shared, id: FaultId) {
+    for revert in shared.chaos.take_reverts(id) {
+        revert.apply(shared);
+    }
+    shared.chaos.end(id);
+    for connection in shared.hub.connections() {
+        connection.outbox.control(Control::EndFault(id));
+    }
+}
+
+/// Ends every active fault.
+pub fn end_all(shared: &Shared) {
+    for id in shared.chaos.active() {
+        end(shared, id);
+    }
+}
+
+/// Something a fault changed that is not a rule: undone when it ends.
+#[derive(Debug, Clone)]
+pub enum Revert {
+    /// Reopen the listener after a TCP-refusing outage.
+    ReopenListener,
+    /// Restore the previous connection-attempt budget.
+    ConnectLimit(Option<crate::mock::config::Rate>),
+}
+
+impl Revert {
+    fn apply(&self, shared: &Shared) {
+        match self {
+            Revert::ReopenListener => shared.chaos.set_listener_closed(false),
+            Revert::ConnectLimit(limit) => shared.budget.lock().unwrap_or_else(|p| p.into_inner()).set_limit(*limit),
+        }
+    }
+}
+
+/// Applies a fault; returns the number of connections it acted on.
+fn apply(shared: &Arc<Shared>, id: FaultId, fault: &Fault, seed: u64, until: Option<Instant>) -> usize {
+    let select = &fault.select;
+    match &fault.kind {
+        FaultKind::Disconnect { how, stagger } => disconnect(shared, chosen(shared, select, seed), how, *stagger),
+        FaultKind::Outage { notice, notice_lead, how, refuse } => {
+            outage(shared, id, (*notice, *notice_lead), how.clone(), refuse.clone())
+        }
+        FaultKind::RejectHandshakes { status, retry_after, probability, ban_after, ban } => {
+            let rule = HandshakeRule::Reject {
+                status: *status,
+                retry_after: *retry_after,
+                probability: *probability,
+                ban_after: *ban_after,
+                ban: *ban,
+                select: select.clone(),
+                strikes: Default::default(),
+                bans: Default::default(),
+            };
+            shared.chaos.add_handshake_rule(id, rule, seed);
+            0
+        }
+        FaultKind::SlowHandshake { delay, jitter, hang, probability } => {
+            let rule = HandshakeRule::Slow {
+                delay: *delay,
+                jitter: *jitter,
+                hang: *hang,
+                probability: *probability,
+                select: select.clone(),
+            };
+            shared.chaos.add_handshake_rule(id, rule, seed);
+            0
+        }
+        FaultKind::Stall { mode } => per_connection(shared, id, select, seed, until, ConnFault::Stall { mode: *mode }),
+        FaultKind::Latency { delay, jitter } => {
+            per_connection(shared, id, select, seed, until, ConnFault::Latency { delay: *delay, jitter: *jitter })
+        }
+        FaultKind::DropMessages { probability } => {
+            messages(shared, id, select, seed, until, MessageAction::Drop, *probability)
+        }
+        FaultKind::DuplicateMessages { probability } => {
+            messages(shared, id, select, seed, until, MessageAction::Duplicate, *probability)
+        }
+        FaultKind::ReorderMessages { probability } => {
+            messages(shared, id, select, seed, until, MessageAction::Reorder, *probability)
+        }
+        FaultKind::Corrupt { variant, count, size, fragments } => {
+            let kind = ConnFault::Corrupt { variant: *variant, count: *count, size: *size, fragments: *fragments };
+            per_connection(shared, id, select, seed, None, kind)
+        }
+        FaultKind::Burst { factor } => {
+            shared.chaos.add_burst(id, symbols(shared, select), *factor);
+            0
+        }
+        FaultKind::DepthGap { probability } => {
+            shared.chaos.add_depth_gap(id, symbols(shared, select), *probability, seed);
+            0
+        }
+        FaultKind::MaxLifetime { age } => {
+            shared.chaos.add_lifetime(id, select.clone(), *age);
+            let chosen = chosen(shared, select, seed);
+            for connection in &chosen {
+                connection.outbox.control(Control::Lifetime(*age));
+            }
+            chosen.len()
+        }
+        FaultKind::ConnectLimit { limit } => {
+            let mut budget = shared.budget.lock().unwrap_or_else(|p| p.into_inner());
+            shared.chaos.add_revert(id, Revert::ConnectLimit(budget.limit()));
+            budget.set_limit(*limit);
+            0
+        }
+    }
+}
+
+/// The connections a fault selects: matching source and streams, then the seeded share.
+fn chosen(shared: &Shared, select: &Selection, seed: u64) -> Vec<ConnectionInfo> {
+    let candidates: Vec<ConnectionInfo> = shared
+        .hub
+        .connections_with_streams()
+        .into_iter()
+        .filter(|(c, streams)| {
+            select.source_matches(c.peer.ip())
+                && (!select.filters_streams() || streams.iter().any(|s| select.stream_matches(s)))
+        })
+        .map(|(c, _)| c)
+        .collect();
+    select.choose(&candidates, seed)
+}
+
+/// The symbols of the universe a feed fault selects.
+fn symbols(shared: &Shared, select: &Selection) -> Vec<SymbolId> {
+    let symbols = &shared.config.feed.symbols;
+    (0..symbols.len()).filter(|i| select.symbol_matches(&symbols[*i].name)).map(|i| i as SymbolId).collect()
+}
+
+fn per_connection(
+    shared: &Shared,
+    id: FaultId,
+    select: &Selection,
+    seed: u64,
+    until: Option<Instant>,
+    kind: ConnFault,
+) -> usize {
+    let chosen = chosen(shared, select, seed);
+    for connection in &chosen {
+        let control = Control::Fault { fault: id, kind: kind.clone(), until, seed: seed ^ connection.id };
+        connection.outbox.control(control);
+    }
+    chosen.len()
+}
+
+fn messages(
+    shared: &Shared,
+    id: FaultId,
+    select: &Selection,
+    seed: u64,
+    until: Option<Instant>,
+    action: MessageAction,
+    probability: f64,
+) -> usize {
+    let streams: Option<Arc<HashSet<_>>> =
+        select.filters_streams().then(|| Arc::new(shared.hub.stream_ids_matching(|name| select.stream_matches(name))));
+    per_connection(shared, id, select, seed, until, ConnFault::Messages { action, probability, streams })
+}
+
+/// Closes `chosen` now, or spread evenly over `stagger`.
+fn disconnect(shared: &Arc<Shared>, chosen: Vec<ConnectionInfo>, how: &CloseHow, stagger: Duration) -> usize {
+    let count = chosen.len();
+    if stagger.is_zero() || count <= 1 {
+        for connection in &chosen {
+            connection.outbox.control(Control::Close(how.clone()));
+        }
+        return count;
+    }
+    let step = stagger / count as u32;
+    let (how, cancel) = (how.clone(), shared.cancel.clone());
+    shared.spawner.spawn(async move {
+        let start = Instant::now();
+        for (i, connection) in chosen.into_iter().enumerate() {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep_until(start + step * i as u32) => {}
+            }
+            connection.outbox.control(Control::Close(how.clone()));
+        }
+    });
+    count
+}
+
+/// serverShutdown (optional, then a lead time), every connection closed, new upgrades refused.
+fn outage(shared: &Arc<Shared>, id: FaultId, notice: (bool, Duration), how: CloseHow, refuse: Refuse) -> usize {
+    match refuse {
+        Refuse::Http { status, retry_after } => {
+            shared.chaos.add_handshake_rule(id, HandshakeRule::Outage { status, retry_after }, id);
+        }
+        Refuse::Tcp => {
+            shared.chaos.add_revert(id, Revert::ReopenListener);
+            shared.chaos.set_listener_closed(true);
+        }
+    }
+    let connections = shared.hub.connections();
+    let count = connections.len();
+    let (send_notice, lead) = notice;
+    if send_notice {
+        for connection in &connections {
+            connection.outbox.control(Control::ServerShutdown);
+        }
+    }
+    if lead.is_zero() {
+        for connection in &connections {
+            connection.outbox.control(Control::Close(how.clone()));
+        }
+        return count;
+    }
+    let cancel = shared.cancel.clone();
+    shared.spawner.spawn(async move {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(lead) => {}
+        }
+        for connection in &connections {
+            connection.outbox.control(Control::Close(how.clone()));
+        }
+    });
+    count
+}

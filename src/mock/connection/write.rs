@@ -1,0 +1,92 @@
+//! The write path: queued events go out in batches with one flush per batch. While a stall is in force
+//! they are discarded (a stalled connection receives nothing); while latency is in force each waits for
+//! its due time; message faults and corruption shape the frames.
+
+use futures_util::SinkExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_util::sync::CancellationToken;
+
+use super::{Connection, Socket};
+use crate::mock::conn_chaos::ConnChaos;
+use crate::mock::hub::Outgoing;
+use crate::mock::stats::CloseCause;
+
+/// Most queued messages written before one flush.
+const MAX_BATCH: usize = 256;
+
+impl Connection {
+    /// Writes `first` and whatever else is queued (up to a batch), then flushes once. A control or a
+    /// shutdown interrupts a write that a stalled client or a latency fault is holding up.
+    pub(super) async fn write_queued(
+        &mut self,
+        first: Outgoing,
+        rx: &mut mpsc::Receiver<Outgoing>,
+        cancel: &CancellationToken,
+    ) -> Option<CloseCause> {
+        if self.stall().is_some() {
+            discard_queued(rx);
+            return None;
+        }
+        let written = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Some(CloseCause::Shutdown),
+            _ = self.outbox.control_ready() => return self.apply_controls().await,
+            result = write_batch(&mut self.ws, first, rx, self.chaos.as_deref_mut()) => result,
+        };
+        match written {
+            Ok(n) => {
+                self.shared.stats.frames_written(n);
+                None
+            }
+            Err(e) => Some(self.on_error(e).await),
+        }
+    }
+
+    /// Writes one message outside a batch (a reordered message released when its fault ends).
+    pub(super) async fn write_now(&mut self, message: Outgoing) -> Option<CloseCause> {
+        match self.ws.send(Message::Text(message.text)).await {
+            Ok(()) => None,
+            Err(e) => Some(self.on_error(e).await),
+        }
+    }
+}
+
+/// Drops everything queued: a stalled connection is sent nothing.
+fn discard_queued(rx: &mut mpsc::Receiver<Outgoing>) {
+    while rx.try_recv().is_ok() {}
+}
+
+/// Feeds `first` and up to a batch of further queued messages, then flushes; returns how many frames.
+async fn write_batch(
+    ws: &mut Socket,
+    first: Outgoing,
+    rx: &mut mpsc::Receiver<Outgoing>,
+    mut chaos: Option<&mut ConnChaos>,
+) -> Result<u64, WsError> {
+    let mut frames = Vec::new();
+    let mut written = 0;
+    let mut taken = 0;
+    let mut next = Some(first);
+    while let Some(message) = next {
+        taken += 1;
+        match chaos.as_deref_mut() {
+            None => frames.push(Message::Text(message.text)),
+            Some(chaos) => {
+                if let Some(due) = chaos.due(&message).filter(|due| *due > Instant::now()) {
+                    ws.flush().await?;
+                    tokio::time::sleep_until(due).await;
+                }
+                chaos.frames(message, &mut frames);
+            }
+        }
+        for frame in frames.drain(..) {
+            ws.feed(frame).await?;
+            written += 1;
+        }
+        next = if taken < MAX_BATCH { rx.try_recv().ok() } else { None };
+    }
+    ws.flush().await?;
+    Ok(written)
+}
