@@ -49,6 +49,12 @@ pub struct MockArgs {
     /// Allow listening on a non-loopback address.
     #[arg(long)]
     pub allow_remote: bool,
+    /// Serve the fault control API (list/add/remove/reset faults, /metrics, /stats) on this address.
+    #[arg(long, value_name = "ADDR")]
+    pub control: Option<SocketAddr>,
+    /// Require `Authorization: Bearer TOKEN` on the control API (needed to expose it beyond loopback).
+    #[arg(long, env = "WSCHAOS_CONTROL_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub control_token: Option<String>,
 }
 
 impl Cli {

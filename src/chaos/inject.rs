@@ -82,15 +82,12 @@ pub fn end_all(shared: &Shared) {
 pub enum Revert {
     /// Reopen the listener after a TCP-refusing outage.
     ReopenListener,
-    /// Restore the previous connection-attempt budget.
-    ConnectLimit(Option<crate::mock::config::Rate>),
 }
 
 impl Revert {
     fn apply(&self, shared: &Shared) {
         match self {
             Revert::ReopenListener => shared.chaos.set_listener_closed(false),
-            Revert::ConnectLimit(limit) => shared.budget.lock().unwrap_or_else(|p| p.into_inner()).set_limit(*limit),
         }
     }
 }
@@ -162,9 +159,7 @@ fn apply(shared: &Arc<Shared>, id: FaultId, fault: &Fault, seed: u64, until: Opt
             chosen.len()
         }
         FaultKind::ConnectLimit { limit } => {
-            let mut budget = shared.budget.lock().unwrap_or_else(|p| p.into_inner());
-            shared.chaos.add_revert(id, Revert::ConnectLimit(budget.limit()));
-            budget.set_limit(*limit);
+            shared.chaos.add_connect_limit(id, *limit);
             0
         }
     }

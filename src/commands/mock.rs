@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
+use crate::chaos::control::ControlServer;
 use crate::cli::MockArgs;
 use crate::commands::{Outcome, UsageError};
 use crate::config_file::SourceFile;
@@ -35,6 +36,16 @@ pub async fn run(args: MockArgs) -> Result<Outcome> {
     println!("  raw:      {url}/ws/btcusdt@trade");
     println!("  combined: {url}/stream?streams=btcusdt@trade/ethusdt@depth@100ms");
     println!("  REST:     http://{}/api/v3/depth?symbol=BTCUSDT&limit=5", server.local_addr());
+    if let Some(addr) = args.control {
+        let control = ControlServer::start(addr, args.control_token.clone(), server.shared().clone())
+            .await
+            .map_err(|e| UsageError(e.to_string()))?;
+        let base = format!("http://{}", control.local_addr());
+        println!("  control:  {base}/faults  (metrics: {base}/metrics, stats: {base}/stats)");
+        println!(
+            "  e.g.      curl -X POST {base}/faults -d '{{\"kind\":\"disconnect\",\"how\":\"fin\",\"share\":0.5}}'"
+        );
+    }
     println!("Ctrl-C (or SIGTERM) stops it.");
     wait_for_stop_signal().await?;
     eprintln!("wschaos mock: stopping (closing connections with 1001)");

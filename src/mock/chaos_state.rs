@@ -21,6 +21,8 @@ use tokio_util::sync::CancellationToken;
 use crate::chaos::fault::FaultKindName;
 use crate::chaos::inject::Revert;
 use crate::chaos::select::Selection;
+use crate::mock::config::Rate;
+use crate::mock::limits::ConnectBudget;
 use crate::mock::market::SymbolId;
 
 /// Identifies one injected fault (one occurrence) for the lifetime of a server.
@@ -122,6 +124,7 @@ struct Rules {
     bursts: Vec<Active<(Vec<SymbolId>, f64)>>,
     depth_gaps: Vec<Active<(Vec<SymbolId>, f64)>>,
     lifetimes: Vec<Active<(Selection, Duration)>>,
+    connect_limits: Vec<Active<ConnectBudget>>,
 }
 
 /// The server-wide chaos switches of one mock.
@@ -190,6 +193,7 @@ impl ChaosState {
                 drain_fault(&mut rules.bursts, id),
                 drain_fault(&mut rules.depth_gaps, id),
                 drain_fault(&mut rules.lifetimes, id),
+                drain_fault(&mut rules.connect_limits, id),
             ]
             .into_iter()
             .flatten()
@@ -270,6 +274,23 @@ impl ChaosState {
         let rule =
             Active { fault: id, rule: (select, age), rng: StdRng::seed_from_u64(id), ended: CancellationToken::new() };
         self.rules().lifetimes.push(rule);
+    }
+
+    /// Replaces the per-IP attempt budget with `limit` (fresh buckets) while fault `id` lasts; the
+    /// configured budget is left untouched and applies again when the fault ends.
+    pub fn add_connect_limit(&self, id: FaultId, limit: Option<Rate>) {
+        let rule = Active {
+            fault: id,
+            rule: ConnectBudget::new(limit),
+            rng: StdRng::seed_from_u64(id),
+            ended: CancellationToken::new(),
+        };
+        self.rules().connect_limits.push(rule);
+    }
+
+    /// The verdict of the latest `connect-limit` fault on an attempt from `ip`, if one is active.
+    pub fn admit_connect(&self, ip: IpAddr, now: Instant) -> Option<bool> {
+        self.rules().connect_limits.last_mut().map(|budget| budget.rule.admit(ip, now))
     }
 
     /// The product of the active burst factors for a symbol (1 when none).

@@ -283,7 +283,7 @@ mod tests {
         let mut out = Vec::new();
         chaos.frames(message(12), &mut out);
         chaos.frames(message(13), &mut out);
-        assert!(matches!(&out[0], Message::Frame(f) if &f.payload()[..] == b"{\"t\""));
+        assert!(matches!(&out[0], Message::Frame(f) if f.payload() == b"{\"t\"".as_slice()));
         assert_eq!(out[1].to_text().unwrap(), "{\"t\":13}");
         let mut fragments = Vec::new();
         corrupt_frames(b"abcdefgh", CorruptVariant::Fragmented, 0, 3, &mut fragments);

@@ -149,7 +149,11 @@ fn answer(head: &RequestHead, peer: SocketAddr, shared: &Shared) -> Result<Targe
     })?;
     if let Target::WebSocket(_) = target {
         upgrade_refusal(head).map_or(Ok(()), Err)?;
-        let admitted = shared.budget.lock().unwrap_or_else(|p| p.into_inner()).admit(peer.ip(), Instant::now());
+        let now = Instant::now();
+        let admitted = match shared.chaos.admit_connect(peer.ip(), now) {
+            Some(verdict) => verdict,
+            None => shared.budget.lock().unwrap_or_else(|p| p.into_inner()).admit(peer.ip(), now),
+        };
         if !admitted {
             return Err(Refusal::new(429, RejectReason::TooManyRequests, "Too many connection attempts"));
         }

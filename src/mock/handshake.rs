@@ -141,6 +141,12 @@ pub fn switching_protocols(accept: &str) -> String {
 pub fn reason_phrase(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        401 => "Unauthorized",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",

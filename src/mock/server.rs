@@ -150,9 +150,10 @@ impl MockServer {
         self.shared.budget.lock().unwrap_or_else(|p| p.into_inner()).set_limit(limit);
     }
 
-    /// Injects a fault now (its `at` is ignored); it lasts its duration, or until removed. Returns its id.
+    /// Injects a fault now (its `at` is ignored); it lasts its window (duration or stagger), or until
+    /// removed when it has none. Returns its id.
     pub fn inject(&self, fault: &Fault) -> FaultId {
-        inject::start_now(&self.shared, fault, self.shared.seed, fault.timing.duration)
+        inject::start_now(&self.shared, fault, self.shared.seed, fault.window())
     }
 
     /// Ends an injected fault and reverts what it changed.

@@ -3,8 +3,10 @@
 // Helpers outside `#[test]` functions fail the test by unwrapping, like the tests themselves.
 #![allow(clippy::unwrap_used)]
 
+mod chaos;
 mod cli;
 mod conformance;
+mod control;
 mod real_clients;
 mod robustness;
 mod shipped;

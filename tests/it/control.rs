@@ -1,0 +1,121 @@
+//! The control API of a running mock over real HTTP on loopback: add, list, remove and reset faults (with
+//! the same shape as planned faults), Prometheus metrics, JSON stats, and the token.
+
+use std::net::SocketAddr;
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wschaos::chaos::control::{ControlError, ControlServer};
+use wschaos::mock::{MockConfig, MockServer};
+
+use crate::support::*;
+
+/// One HTTP request: the status, the response head and the body.
+async fn http(addr: SocketAddr, method: &str, path: &str, body: &str, extra: &str) -> (u16, String, String) {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(LIMIT, tcp.read_to_string(&mut response)).await.unwrap().unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
+async fn control(server: &MockServer, token: Option<&str>) -> SocketAddr {
+    let control =
+        ControlServer::start("127.0.0.1:0".parse().unwrap(), token.map(str::to_owned), server.shared().clone());
+    control.await.unwrap().local_addr()
+}
+
+#[tokio::test]
+async fn faults_are_added_listed_removed_and_reset_over_http() {
+    let server = start(fast_config()).await;
+    let api = control(&server, None).await;
+    let mut ws = connect(&server, "/ws/btcusdt@trade").await;
+    next_json(&mut ws).await;
+
+    let (status, _, body) =
+        http(api, "POST", "/faults", r#"{"kind":"disconnect","code":1013,"reason":"try later"}"#, "").await;
+    assert_eq!(status, 201, "{body}");
+    let created: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(created["id"], 1);
+    let frame = close_frame(&mut ws).await.unwrap();
+    assert_eq!((u16::from(frame.code), frame.reason.as_str()), (1013, "try later"));
+
+    let (status, _, body) =
+        http(api, "POST", "/faults", r#"{"kind":"latency","delay":"200ms","name":"slow"}"#, "").await;
+    assert_eq!(status, 201, "{body}");
+    let (_, _, body) = http(api, "GET", "/faults", "", "").await;
+    let records: Value = serde_json::from_str(&body).unwrap();
+    let records = records["records"].as_array().unwrap();
+    assert_eq!(records.len(), 2);
+    assert_eq!((records[0]["kind"].as_str(), records[0]["touched"].as_u64()), (Some("disconnect"), Some(1)));
+    assert!(records[1]["ended_ms"].is_null(), "the latency fault is active until removed");
+
+    assert_eq!(http(api, "DELETE", "/faults/2", "", "").await.0, 204);
+    assert_eq!(http(api, "DELETE", "/faults/2", "", "").await.0, 404);
+    http(api, "POST", "/faults", r#"{"kind":"stall"}"#, "").await;
+    http(api, "POST", "/faults", r#"{"kind":"burst","factor":3.0}"#, "").await;
+    let (status, _, body) = http(api, "POST", "/reset", "", "").await;
+    assert_eq!((status, body.as_str()), (200, r#"{"ended":2}"#));
+}
+
+#[tokio::test]
+async fn a_bad_fault_gets_400_with_every_problem() {
+    let server = start(fast_config()).await;
+    let api = control(&server, None).await;
+    let (status, _, body) = http(api, "POST", "/faults", r#"{"kind":"stall","code":1000,"share":2}"#, "").await;
+    assert_eq!(status, 400);
+    let reply: Value = serde_json::from_str(&body).unwrap();
+    let keys: Vec<&str> = reply["problems"].as_array().unwrap().iter().map(|p| p["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["fault.code", "fault.share"]);
+    let (status, _, body) = http(api, "POST", "/faults", r#"{"kind":"explode"}"#, "").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("unknown variant `explode`"), "{body}");
+    assert_eq!(http(api, "GET", "/nothing", "", "").await.0, 404);
+    assert_eq!(http(api, "PUT", "/faults", "", "").await.0, 405);
+}
+
+#[tokio::test]
+async fn metrics_and_stats_expose_the_mock_counters() {
+    let server = start(fast_config()).await;
+    let api = control(&server, None).await;
+    let mut ws = connect(&server, "/ws/btcusdt@trade").await;
+    next_json(&mut ws).await;
+    http(api, "POST", "/faults", r#"{"kind":"reject-handshakes","status":503,"duration":"1m"}"#, "").await;
+    assert!(connect_from(&server, "/ws", "127.0.0.1".parse().unwrap()).await.is_err());
+    let (status, head, metrics) = http(api, "GET", "/metrics", "", "").await;
+    assert_eq!(status, 200);
+    assert!(head.contains("text/plain; version=0.0.4"));
+    for line in [
+        "wschaos_mock_connections_open 1",
+        "wschaos_mock_upgrades_accepted_total 1",
+        "wschaos_mock_upgrades_rejected_total{reason=\"injected-503\"} 1",
+        "wschaos_mock_stream_subscribers{stream=\"btcusdt@trade\"} 1",
+        "wschaos_mock_faults_started_total{kind=\"reject-handshakes\"} 1",
+        "wschaos_mock_faults_active 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "missing {line:?} in\n{metrics}");
+    }
+    let (_, _, stats) = http(api, "GET", "/stats", "", "").await;
+    let stats: Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(stats["connections_open"], 1);
+    assert_eq!(stats["faults"][0]["kind"], "reject-handshakes");
+}
+
+#[tokio::test]
+async fn with_a_token_requests_without_it_are_refused() {
+    let server = start(MockConfig::default()).await;
+    let api = control(&server, Some("s3cret")).await;
+    let (status, head, _) = http(api, "GET", "/stats", "", "").await;
+    assert_eq!(status, 401);
+    assert!(head.contains("WWW-Authenticate: Bearer"));
+    assert_eq!(http(api, "GET", "/stats", "", "Authorization: Bearer wrong\r\n").await.0, 401);
+    assert_eq!(http(api, "GET", "/stats", "", "Authorization: Bearer s3cret\r\n").await.0, 200);
+    let exposed = ControlServer::start("0.0.0.0:0".parse().unwrap(), None, server.shared().clone()).await;
+    assert!(matches!(exposed, Err(ControlError::NeedsToken(_))), "beyond loopback only with a token");
+}
