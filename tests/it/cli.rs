@@ -116,3 +116,39 @@ fn help_documents_the_exit_codes() {
     let help = String::from_utf8_lossy(&output.stdout);
     assert!(help.contains("Exit codes: 0") && help.contains("130 interrupted"), "{help}");
 }
+
+#[tokio::test]
+async fn mock_serves_the_control_api_and_prints_a_curl_example() {
+    let mut child = wschaos()
+        .args(["mock", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0"])
+        .env("WSCHAOS_CONTROL_TOKEN", "t0ken")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    while !banner.contains("curl -X POST") {
+        assert!(stdout.read_line(&mut banner).unwrap() > 0, "banner ended early: {banner}");
+    }
+    let control = banner.split_whitespace().find(|w| w.ends_with("/faults")).unwrap().trim_start_matches("http://");
+    let addr = control.trim_end_matches("/faults");
+    let ask = |auth: &'static str| {
+        let addr = addr.to_owned();
+        async move {
+            let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\n{auth}\r\n");
+            tokio::io::AsyncWriteExt::write_all(&mut tcp, request.as_bytes()).await.unwrap();
+            let mut response = String::new();
+            tokio::io::AsyncReadExt::read_to_string(&mut tcp, &mut response).await.unwrap();
+            response
+        }
+    };
+    assert!(ask("").await.starts_with("HTTP/1.1 401"), "the token from the environment is required");
+    let metrics = ask("Authorization: Bearer t0ken\r\n").await;
+    assert!(metrics.starts_with("HTTP/1.1 200") && metrics.contains("wschaos_mock_connections_open 0"), "{metrics}");
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(wait_bounded(child, Duration::from_secs(10)).status.code(), Some(0));
+}
