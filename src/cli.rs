@@ -24,8 +24,49 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a scenario: simulated clients through the managers against the mock; writes a run directory.
+    Run(RunArgs),
     /// Serve the mock Binance spot market streams until Ctrl-C.
     Mock(MockArgs),
+}
+
+/// `wschaos run`
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The scenario file (TOML).
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+    /// Seed of everything random (overrides the scenario's).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Run length (overrides the scenario's), e.g. 30s, 5m.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<crate::config_file::HumanDuration>,
+    /// The run directory (default: reports/<scenario>-<UTC time>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Use an upstream already running (ws://host:port) instead of the embedded mock; faults need the
+    /// embedded mock.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Allow a --target that is not on loopback.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Allow a Binance production host as --target (a storm gets the IP banned).
+    #[arg(long)]
+    pub insist_production: bool,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+fn parse_duration(text: &str) -> Result<crate::config_file::HumanDuration, String> {
+    humantime::parse_duration(text)
+        .map(crate::config_file::HumanDuration)
+        .map_err(|e| format!("{e}; write e.g. 30s, 5m, 1h"))
 }
 
 /// `wschaos mock`
@@ -61,6 +102,7 @@ impl Cli {
     /// Worker threads the runtime should have, when the command asks for a number.
     pub fn threads(&self) -> Option<usize> {
         match &self.command {
+            Command::Run(args) => args.threads,
             Command::Mock(args) => args.threads,
         }
     }

@@ -8,7 +8,12 @@ pub mod cli;
 pub mod commands;
 pub mod config_file;
 pub mod exit;
+pub mod load;
+pub mod manager;
 pub mod mock;
+pub mod record;
+pub mod report;
+pub mod scenario;
 
 pub use cli::Cli;
 pub use commands::{Outcome, run};

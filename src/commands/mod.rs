@@ -2,6 +2,7 @@
 //! limits). [`run`] is the one entry point; errors bubble up as `anyhow` and `main` reports them once.
 
 mod mock;
+mod run;
 
 use anyhow::Result;
 
@@ -15,6 +16,8 @@ pub enum Outcome {
     Success,
     /// Stopped by Ctrl-C after writing what it had.
     Interrupted,
+    /// The run could not be measured trustworthily (saturated harness, the mock died).
+    HarnessError,
 }
 
 impl Outcome {
@@ -23,6 +26,7 @@ impl Outcome {
         match self {
             Outcome::Success => exit::SUCCESS,
             Outcome::Interrupted => exit::INTERRUPTED,
+            Outcome::HarnessError => exit::HARNESS,
         }
     }
 }
@@ -36,6 +40,7 @@ pub struct UsageError(pub String);
 pub async fn run(cli: Cli) -> Result<Outcome> {
     raise_open_file_limit();
     match cli.command {
+        Command::Run(args) => run::run(args).await,
         Command::Mock(args) => mock::run(args).await,
     }
 }

@@ -1,0 +1,385 @@
+//! `wschaos run <scenario.toml>`: run a scenario against the embedded mock (or a given upstream), record
+//! everything, and write the run directory. Ctrl-C stops the run and still writes what was measured.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::chaos::plan::FaultPlan;
+use crate::cli::RunArgs;
+use crate::commands::{Outcome, UsageError, raise_open_file_limit};
+use crate::load::driver::{self, Cohort, DriveContext, Placement};
+use crate::load::population::{ClientPlan, StreamDraw, on_new_manager, population};
+use crate::manager::upstream::RunContext;
+use crate::mock::MockServer;
+use crate::mock::config::{Arrivals, MockConfig};
+use crate::mock::market::civil_from_days;
+use crate::mock::stream_name::{StreamKind, StreamSpec};
+use crate::record::{recorder, selfcheck};
+use crate::report::files::write_run;
+use crate::report::summary::{self, RunInfo, RunSummary, SCHEMA_VERSION};
+use crate::scenario::{self, Cohorts, ManagerKind, Scenario};
+
+/// File descriptors kept free for the harness itself (files, the recorder, the runtime).
+const FD_MARGIN: u64 = 256;
+
+/// Runs a scenario.
+pub async fn run(args: RunArgs) -> Result<Outcome> {
+    let mut scenario = scenario::load(&args.scenario).map_err(|e| UsageError(e.to_string()))?;
+    if let Some(seed) = args.seed {
+        scenario.seed = seed;
+    }
+    if let Some(duration) = args.duration {
+        scenario.duration = duration.0;
+    }
+    let target = resolve_target(&args)?;
+    check_sockets(&scenario, target.is_none())?;
+    let out = args.out.clone().unwrap_or_else(|| default_run_dir(&scenario.name));
+    let started_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let harness_cancel = CancellationToken::new();
+    let mock = match target {
+        Some(_) => None,
+        None => Some(
+            MockServer::start(
+                scenario.mock.clone(),
+                "127.0.0.1:0".parse()?,
+                scenario.seed,
+                harness_cancel.child_token(),
+            )
+            .await?,
+        ),
+    };
+    let (target_addr, upstream) = match (&mock, target) {
+        (Some(m), _) => (m.local_addr(), "embedded".to_owned()),
+        (None, Some(addr)) => (addr, format!("ws://{addr}")),
+        (None, None) => unreachable_upstream()?,
+    };
+    if !args.quiet {
+        eprintln!(
+            "wschaos run: {} for {:?} against {upstream} (seed {})",
+            scenario.name, scenario.duration, scenario.seed
+        );
+    }
+    let execution = execute(&scenario, mock.as_ref(), target_addr).await?;
+    let mock_offset_ms =
+        mock.as_ref().map_or(0, |m| m.snapshot().uptime_ms.saturating_sub(execution.elapsed.as_millis() as u64));
+    let snapshot = match mock {
+        Some(m) => Some(m.shutdown().await),
+        None => None,
+    };
+    harness_cancel.cancel();
+    let summary = build_summary(&scenario, &execution, snapshot.as_ref(), mock_offset_ms, started_unix_ms, upstream);
+    let records = &execution.recording.cohorts;
+    write_run(&out, &summary, records, &execution.server_open, &execution.health.lag_p99_per_second)?;
+    if !args.quiet {
+        print_table(&summary, &out);
+    }
+    Ok(if execution.interrupted {
+        Outcome::Interrupted
+    } else if summary.harness.saturated {
+        Outcome::HarnessError
+    } else {
+        Outcome::Success
+    })
+}
+
+/// Without `--target` the embedded mock always exists; kept as an error rather than a panic.
+fn unreachable_upstream() -> Result<(SocketAddr, String)> {
+    anyhow::bail!("no upstream: neither the embedded mock nor --target")
+}
+
+/// What one execution produced.
+struct Execution {
+    recording: recorder::Recording,
+    health: selfcheck::Health,
+    server_open: Vec<u64>,
+    elapsed: Duration,
+    interrupted: bool,
+    plans: Vec<(ManagerKind, u32, u64)>,
+}
+
+async fn execute(scenario: &Scenario, mock: Option<&MockServer>, target: SocketAddr) -> Result<Execution> {
+    let symbols: Vec<String> = scenario.mock.feed.symbols.iter().map(|s| s.name.clone()).collect();
+    let people = population(&scenario.workload, &symbols, scenario.seed);
+    let (cohorts, placements) = place(&scenario.cohorts, &people, scenario.workload.clients);
+    let plans = cohort_sizes(&cohorts, &placements);
+    let run_cancel = CancellationToken::new();
+    let (events, events_rx) = mpsc::channel(65_536);
+    let start = Instant::now();
+    let ctx = Arc::new(RunContext {
+        target,
+        start,
+        events,
+        cancel: run_cancel.clone(),
+        intervals: intervals(&scenario.mock, &people),
+    });
+    let run_seconds = scenario.duration.as_secs() as usize + 1;
+    let recorder = tokio::spawn(recorder::run(events_rx, cohorts.len(), run_seconds, start));
+    let health_cancel = CancellationToken::new();
+    let health = tokio::spawn(selfcheck::run(health_cancel.clone()));
+    let sampler = mock.map(|m| tokio::spawn(sample_server(m.shared().clone(), health_cancel.clone())));
+    if let Some(mock) = mock {
+        let plan = FaultPlan::build(&scenario.faults, scenario.seed, scenario.duration);
+        mock.run_plan(scenario.faults.clone(), plan, start);
+    }
+    let drive = DriveContext {
+        run: ctx.clone(),
+        settings: Arc::new(scenario.managers.clone()),
+        workload: Arc::new(scenario.workload.clone()),
+        draw: Arc::new(StreamDraw::new(&scenario.workload, &symbols)),
+        seed: scenario.seed,
+        clients: scenario.workload.clients,
+    };
+    let mut clients = driver::start(&drive, placements);
+    drop(drive);
+    let interrupted = tokio::select! {
+        _ = tokio::time::sleep(scenario.duration) => false,
+        _ = tokio::signal::ctrl_c() => true,
+    };
+    let elapsed = start.elapsed();
+    run_cancel.cancel();
+    let stopped =
+        tokio::time::timeout(Duration::from_secs(30), async { while clients.join_next().await.is_some() {} }).await;
+    if stopped.is_err() {
+        tracing::warn!("some clients did not stop within 30 s; their last samples are lost");
+        clients.abort_all();
+    }
+    drop(ctx);
+    let recording = recorder.await.context("the recorder failed")?;
+    health_cancel.cancel();
+    let health = health.await.context("the self-check failed")?;
+    let server_open = match sampler {
+        Some(task) => task.await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    Ok(Execution { recording, health, server_open, elapsed, interrupted, plans })
+}
+
+/// Cohorts of the run and where each client runs.
+fn place(cohorts: &Cohorts, people: &[ClientPlan], clients: u32) -> (Vec<Cohort>, Vec<Placement>) {
+    match cohorts {
+        Cohorts::SideBySide { managers } => {
+            let list: Vec<Cohort> = managers.iter().enumerate().map(|(id, m)| Cohort { id, manager: *m }).collect();
+            let placements = list
+                .iter()
+                .flat_map(|cohort| {
+                    people.iter().map(move |plan| Placement {
+                        cohort: cohort.clone(),
+                        plan: plan.clone(),
+                        global: cohort.id as u32 * clients + plan.id,
+                    })
+                })
+                .collect();
+            (list, placements)
+        }
+        Cohorts::Split { new_share, new_manager } => {
+            let list = vec![Cohort { id: 0, manager: ManagerKind::Legacy }, Cohort { id: 1, manager: *new_manager }];
+            let placements = people
+                .iter()
+                .map(|plan| {
+                    let cohort = list[usize::from(on_new_manager(plan.id, *new_share))].clone();
+                    Placement { cohort, plan: plan.clone(), global: plan.id }
+                })
+                .collect();
+            (list, placements)
+        }
+    }
+}
+
+/// (manager, clients, subscriptions) per cohort.
+fn cohort_sizes(cohorts: &[Cohort], placements: &[Placement]) -> Vec<(ManagerKind, u32, u64)> {
+    cohorts
+        .iter()
+        .map(|c| {
+            let mine = placements.iter().filter(|p| p.cohort.id == c.id);
+            let (clients, subscriptions) = mine.fold((0u32, 0u64), |(n, s), p| {
+                (n + 1, s + p.plan.subscribers.iter().map(|x| x.streams.len() as u64).sum::<u64>())
+            });
+            (c.manager, clients, subscriptions)
+        })
+        .collect()
+}
+
+/// The feed's nominal interval per stream (µs), when arrivals are evenly spaced (coordinated-omission
+/// correction needs a fixed rate).
+fn intervals(mock: &MockConfig, people: &[ClientPlan]) -> HashMap<String, u32> {
+    let mut map = HashMap::new();
+    if mock.feed.arrivals != Arrivals::Fixed {
+        return map;
+    }
+    let per_second = |rate: f64| if rate > 0.0 { (1e6 / rate) as u32 } else { 0 };
+    for stream in people.iter().flat_map(|c| c.subscribers.iter().flat_map(|s| s.streams.iter())) {
+        let Some(spec) = StreamSpec::parse(stream) else { continue };
+        let Some(index) = spec.symbol.and_then(|s| mock.feed.symbols.iter().position(|x| x.name == s)) else {
+            continue;
+        };
+        let (orders, book) = (mock.feed.orders_per_second[index], mock.feed.book_changes_per_second[index]);
+        let interval = match spec.kind {
+            StreamKind::Trade => per_second(orders * 2.0),
+            StreamKind::AggTrade => per_second(orders),
+            StreamKind::BookTicker => per_second(orders + book),
+            StreamKind::DiffDepth(speed) | StreamKind::PartialDepth(_, speed) => (speed.millis() * 1000) as u32,
+            StreamKind::Kline { .. } => mock.feed.kline_period.as_micros() as u32,
+            _ => mock.feed.ticker_period.as_micros() as u32,
+        };
+        map.insert(stream.clone(), interval);
+    }
+    map
+}
+
+/// Samples the mock's open connections once a second.
+async fn sample_server(shared: Arc<crate::mock::server::Shared>, stop: CancellationToken) -> Vec<u64> {
+    let mut samples = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return samples,
+            _ = tick.tick() => samples.push(shared.stats.open_connections()),
+        }
+    }
+}
+
+fn build_summary(
+    scenario: &Scenario,
+    execution: &Execution,
+    snapshot: Option<&crate::mock::MockSnapshot>,
+    mock_offset_ms: u64,
+    started_unix_ms: u64,
+    upstream: String,
+) -> RunSummary {
+    let faults = snapshot.map(|s| summary::fault_windows(&s.faults, mock_offset_ms)).unwrap_or_default();
+    let grace = scenario.harness.recovery_deadline;
+    let cohorts: Vec<_> = execution
+        .recording
+        .cohorts
+        .iter()
+        .zip(&execution.plans)
+        .map(|(record, (manager, clients, subscriptions))| {
+            summary::cohort_summary(record, *manager, *clients, *subscriptions, &faults, grace)
+        })
+        .collect();
+    let peak_connections: i64 = cohorts.iter().map(|c| c.connections.high_water).sum();
+    RunSummary {
+        schema_version: SCHEMA_VERSION,
+        wschaos_version: env!("CARGO_PKG_VERSION").to_owned(),
+        scenario: serde_json::to_value(scenario).unwrap_or_default(),
+        mock_config: serde_json::to_value(&scenario.mock).unwrap_or_default(),
+        run: RunInfo {
+            started_unix_ms,
+            elapsed_ms: execution.elapsed.as_millis() as u64,
+            interrupted: execution.interrupted,
+            upstream,
+            events_recorded: execution.recording.events,
+        },
+        cohorts,
+        server: snapshot.map(summary::server_summary),
+        faults,
+        harness: summary::harness_summary(&execution.health, scenario, peak_connections),
+    }
+}
+
+fn print_table(summary: &RunSummary, out: &std::path::Path) {
+    println!(
+        "{:<10} {:>8} {:>10} {:>9} {:>9} {:>10} {:>10} {:>12} {:>8}",
+        "cohort", "clients", "conns hwm", "attempts", "peak/s", "p50 ms", "p99 ms", "delivered", "gaps"
+    );
+    for c in &summary.cohorts {
+        println!(
+            "{:<10} {:>8} {:>10} {:>9} {:>9} {:>10.2} {:>10.2} {:>12} {:>8}",
+            c.name,
+            c.clients,
+            c.connections.high_water,
+            c.attempts.total,
+            c.attempts.peak_per_second,
+            c.latency_us.p50 as f64 / 1000.0,
+            c.latency_us.p99 as f64 / 1000.0,
+            c.delivery.delivered,
+            c.delivery.gaps
+        );
+    }
+    let h = &summary.harness;
+    let state = if h.saturated { "SATURATED: latency figures measure the harness" } else { "ok" };
+    println!(
+        "harness: scheduler lag p99 {:.1} ms ({state}), {:.0} MiB peak",
+        h.lag_p99_us as f64 / 1000.0,
+        h.max_rss_kib as f64 / 1024.0
+    );
+    println!("run directory: {}", out.display());
+}
+
+/// `reports/<name>-<UTC timestamp>`.
+fn default_run_dir(name: &str) -> PathBuf {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let t = secs % 86_400;
+    let safe: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    PathBuf::from("reports").join(format!("{safe}-{y:04}{m:02}{d:02}-{:02}{:02}{:02}", t / 3600, t / 60 % 60, t % 60))
+}
+
+/// The upstream address for `--target`, refusing non-loopback (unless allowed) and Binance's own hosts
+/// (unless insisted on).
+fn resolve_target(args: &RunArgs) -> Result<Option<SocketAddr>> {
+    let Some(url) = &args.target else { return Ok(None) };
+    let rest =
+        url.strip_prefix("ws://").ok_or_else(|| UsageError(format!("--target {url}: use a ws://host:port URL")))?;
+    let host_port = rest.split('/').next().unwrap_or(rest);
+    let lower = host_port.to_ascii_lowercase();
+    if (lower.contains("binance.com") || lower.contains("binance.vision")) && !args.insist_production {
+        return Err(UsageError(format!("--target {url} is a Binance production host: a reconnect storm gets the IP banned; pass --insist-production to do it anyway")).into());
+    }
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(host_port)
+        .map_err(|e| UsageError(format!("--target {url}: {e}")))?
+        .next()
+        .ok_or_else(|| UsageError(format!("--target {url}: no address")))?;
+    if !addr.ip().is_loopback() && !args.allow_remote {
+        return Err(UsageError(format!(
+            "--target {url} is not on loopback; pass --allow-remote to load a remote upstream"
+        ))
+        .into());
+    }
+    Ok(Some(addr))
+}
+
+/// The sockets the scenario's clients will hold at most.
+pub fn client_sockets(scenario: &Scenario) -> u64 {
+    let w = &scenario.workload;
+    let per_client = u64::from(w.subscribers_per_client) * u64::from(w.streams_per_subscriber);
+    let per_manager = |m: ManagerKind| match m {
+        ManagerKind::Legacy | ManagerKind::Wsmanager => per_client,
+        ManagerKind::Unified => per_client.div_ceil(u64::from(scenario.managers.unified.max_streams.max(1))),
+    };
+    let clients = u64::from(w.clients);
+    match &scenario.cohorts {
+        Cohorts::SideBySide { managers } => managers.iter().map(|m| clients * per_manager(*m)).sum(),
+        Cohorts::Split { new_share, new_manager } => {
+            let new = (clients as f64 * new_share).ceil() as u64;
+            new * per_manager(*new_manager) + (clients - new.min(clients)) * per_manager(ManagerKind::Legacy)
+        }
+    }
+}
+
+/// Refuses a scenario that cannot fit in the open-file limit.
+fn check_sockets(scenario: &Scenario, embedded: bool) -> Result<()> {
+    let limit = raise_open_file_limit();
+    let clients = client_sockets(scenario);
+    let needed = if embedded { 2 * clients + FD_MARGIN } else { clients + FD_MARGIN };
+    if limit > 0 && needed > limit {
+        let where_ =
+            if embedded { "the embedded mock and its clients (two descriptors per connection)" } else { "its clients" };
+        return Err(UsageError(format!(
+            "scenario '{}' needs up to {needed} open files for {where_}, but the limit is {limit}; \
+             reduce workload.clients or subscriptions, or run the mock separately (wschaos mock) and use --target",
+            scenario.name
+        ))
+        .into());
+    }
+    Ok(())
+}

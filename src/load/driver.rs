@@ -1,0 +1,161 @@
+//! Drives the population through the managers: each client starts at its ramp-up offset as one manager
+//! instance with its own loopback address and random stream, its subscribers subscribe, and every churn
+//! period some leave and newcomers arrive (the same churn for every cohort, so cohorts do identical work).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::load::population::{ClientPlan, StreamDraw, SubscriberPlan, churn_round};
+use crate::manager::upstream::RunContext;
+use crate::manager::{ClientSpec, Command, run_client};
+use crate::record::event::CohortId;
+use crate::scenario::{ManagerKind, ManagerSettings, Workload};
+
+/// A cohort of the run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Cohort {
+    /// Index in the run.
+    pub id: CohortId,
+    /// Its manager.
+    pub manager: ManagerKind,
+}
+
+/// One client of one cohort, placed.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    /// The cohort it runs in.
+    pub cohort: Cohort,
+    /// Its plan.
+    pub plan: ClientPlan,
+    /// Its index among every client of the run (its source address).
+    pub global: u32,
+}
+
+/// The n-th client's source address: 127.<1 + n / 65025>.<n / 255 % 255>.<1 + n % 255> (never 127.0.0.x).
+pub fn source_address(n: u32) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, (1 + n / 65_025) as u8, ((n / 255) % 255) as u8, (1 + n % 255) as u8))
+}
+
+/// What every client driver needs.
+#[derive(Debug, Clone)]
+pub struct DriveContext {
+    /// The shared run context.
+    pub run: Arc<RunContext>,
+    /// Manager parameters.
+    pub settings: Arc<ManagerSettings>,
+    /// The workload.
+    pub workload: Arc<Workload>,
+    /// Draws newcomers' streams.
+    pub draw: Arc<StreamDraw>,
+    /// Run seed.
+    pub seed: u64,
+    /// Clients per cohort (for the ramp-up offsets).
+    pub clients: u32,
+}
+
+/// Starts every placement; the set ends when the run is cancelled and every client has stopped.
+pub fn start(ctx: &DriveContext, placements: Vec<Placement>) -> JoinSet<()> {
+    let mut set = JoinSet::new();
+    for placement in placements {
+        set.spawn(drive_client(ctx.clone(), placement));
+    }
+    set
+}
+
+async fn drive_client(ctx: DriveContext, placement: Placement) {
+    let cancel = ctx.run.cancel.clone();
+    let offset = ctx.workload.ramp_up.mul_f64(f64::from(placement.plan.id) / f64::from(ctx.clients.max(1)));
+    tokio::select! {
+        _ = cancel.cancelled() => return,
+        _ = tokio::time::sleep_until(ctx.run.start + offset) => {}
+    }
+    let (tx, rx) = mpsc::channel(1024);
+    let spec = ClientSpec {
+        cohort: placement.cohort.id,
+        kind: placement.cohort.manager,
+        client: placement.global,
+        source: source_address(placement.global),
+        seed: crate::chaos::plan::occurrence_seed(ctx.seed, placement.global as usize, u32::MAX),
+    };
+    let manager = tokio::spawn(run_client(ctx.run.clone(), ctx.settings.clone(), spec, rx));
+    let mut subscribers = placement.plan.subscribers.clone();
+    for subscriber in &subscribers {
+        subscribe(&tx, subscriber).await;
+    }
+    churn(&ctx, &placement, &tx, &mut subscribers, offset).await;
+    drop(tx);
+    if manager.await.is_err() {
+        tracing::warn!("client {} stopped with a panic", placement.global);
+    }
+}
+
+async fn subscribe(tx: &mpsc::Sender<Command>, subscriber: &SubscriberPlan) {
+    for stream in &subscriber.streams {
+        let command = Command::Subscribe { subscriber: subscriber.id, stream: stream.clone() };
+        if tx.send(command).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn unsubscribe(tx: &mpsc::Sender<Command>, subscriber: &SubscriberPlan) {
+    for stream in &subscriber.streams {
+        let command = Command::Unsubscribe { subscriber: subscriber.id, stream: stream.clone() };
+        if tx.send(command).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs churn rounds until the run is cancelled; a client's rounds keep its ramp-up offset, so churn is
+/// spread like the arrivals rather than synchronised across clients.
+async fn churn(
+    ctx: &DriveContext,
+    placement: &Placement,
+    tx: &mpsc::Sender<Command>,
+    subscribers: &mut Vec<SubscriberPlan>,
+    offset: std::time::Duration,
+) {
+    let cancel = ctx.run.cancel.clone();
+    let Some(every) = ctx.workload.churn.map(|c| c.every) else {
+        cancel.cancelled().await;
+        return;
+    };
+    let mut next_id = ctx.workload.subscribers_per_client;
+    for round in 1u32.. {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep_until(ctx.run.start + offset + every * round) => {}
+        }
+        let change =
+            churn_round(&ctx.workload, &ctx.draw, ctx.seed, placement.plan.id, round, subscribers.len(), next_id);
+        next_id += change.arriving.len() as u32;
+        for position in change.leaving.iter().rev() {
+            let leaving = subscribers.remove(*position);
+            unsubscribe(tx, &leaving).await;
+        }
+        for arriving in change.arriving {
+            subscribe(tx, &arriving).await;
+            subscribers.push(arriving);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_addresses_are_distinct_loopback_and_never_the_mock_s() {
+        let mut seen = std::collections::HashSet::new();
+        for n in 0..200_000 {
+            let ip = source_address(n);
+            assert!(ip.is_loopback());
+            assert!(seen.insert(ip), "{n}");
+        }
+        assert_eq!(source_address(0), IpAddr::V4(Ipv4Addr::new(127, 1, 0, 1)));
+    }
+}

@@ -1,0 +1,490 @@
+//! One logical upstream connection of a simulated client: connect (from the client's own loopback address,
+//! with a time limit), read, detect silence, reconnect under the manager's backoff, give up after its
+//! attempt limit; and for every message, account the delivery to each subscriber of its stream: latency
+//! from the event time, sequence gaps and repeats, recovery after a drop.
+//!
+//! Everything it measures goes to the recorder as small events and batched samples.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{WebSocketStream, client_async_with_config};
+use tokio_util::sync::CancellationToken;
+
+use crate::manager::backoff::Backoff;
+use crate::manager::wire::{Sequences, parse};
+use crate::record::event::{AttemptOutcome, CohortId, ConnectionEnd, DeliverySample, Event, LatencySample};
+
+/// What every upstream of a run shares.
+#[derive(Debug)]
+pub struct RunContext {
+    /// The upstream's address.
+    pub target: SocketAddr,
+    /// When the run started.
+    pub start: Instant,
+    /// The recorder.
+    pub events: mpsc::Sender<Event>,
+    /// Stops every client.
+    pub cancel: CancellationToken,
+    /// Nominal interval between events per stream name, µs (coordinated-omission correction).
+    pub intervals: HashMap<String, u32>,
+}
+
+impl RunContext {
+    /// Time since the start of the run.
+    pub fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Sends an event to the recorder; a full recorder queue applies back-pressure to this client only.
+    pub async fn report(&self, event: Event) {
+        if self.events.send(event).await.is_err() {
+            tracing::debug!("recorder gone; event dropped");
+        }
+    }
+}
+
+/// Where an upstream connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/ws/<stream>`: raw payloads of one stream.
+    Raw(String),
+    /// `/stream`: wrapped payloads, streams added with SUBSCRIBE.
+    Combined,
+}
+
+/// How one upstream behaves.
+#[derive(Debug, Clone)]
+pub struct UpstreamSpec {
+    /// Its cohort.
+    pub cohort: CohortId,
+    /// The client's index (for per-IP accounting).
+    pub client: u32,
+    /// The client's source address.
+    pub source: IpAddr,
+    /// Raw or combined.
+    pub endpoint: Endpoint,
+    /// Reconnect delays.
+    pub backoff: Backoff,
+    /// Failed attempts in a row before giving up (`None`: never).
+    pub max_attempts: Option<u32>,
+    /// Connect time limit.
+    pub connect_timeout: Duration,
+    /// Silence before the socket is declared dead.
+    pub liveness: Option<Duration>,
+    /// Control messages per second (combined).
+    pub messages_per_second: u32,
+    /// Seed of its jitter.
+    pub seed: u64,
+}
+
+/// Subscribers per stream on one upstream, shared with the manager that owns it, and when it last saw
+/// traffic (for idle cleanup).
+#[derive(Debug)]
+pub struct Audience {
+    streams: Mutex<HashMap<String, u32>>,
+    last_traffic: Mutex<Instant>,
+}
+
+impl Default for Audience {
+    fn default() -> Self {
+        Audience { streams: Mutex::new(HashMap::new()), last_traffic: Mutex::new(Instant::now()) }
+    }
+}
+
+impl Audience {
+    /// When the upstream last received a message (or was created).
+    pub fn last_traffic(&self) -> Instant {
+        *self.last_traffic.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn touch(&self) {
+        *self.last_traffic.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+    }
+
+    /// Sets the subscriber count of a stream (0 removes it).
+    pub fn set(&self, stream: &str, subscribers: u32) {
+        let mut map = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        if subscribers == 0 {
+            map.remove(stream);
+        } else {
+            map.insert(stream.to_owned(), subscribers);
+        }
+    }
+
+    /// Subscribers of a stream.
+    pub fn get(&self, stream: &str) -> u32 {
+        self.streams.lock().unwrap_or_else(|p| p.into_inner()).get(stream).copied().unwrap_or(0)
+    }
+
+    /// Every stream with its count.
+    pub fn streams(&self) -> Vec<String> {
+        self.streams.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+    }
+
+    /// Subscriptions carried in total.
+    pub fn total(&self) -> u32 {
+        self.streams.lock().unwrap_or_else(|p| p.into_inner()).values().sum()
+    }
+}
+
+/// A change to a combined upstream's subscriptions.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// SUBSCRIBE these.
+    Subscribe(Vec<String>),
+    /// UNSUBSCRIBE these.
+    Unsubscribe(Vec<String>),
+}
+
+/// How an upstream ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Its owner stopped it (unsubscribe, cleanup, end of run).
+    Stopped,
+    /// It used up its attempts.
+    GaveUp,
+}
+
+/// The client WebSocket.
+type Socket = WebSocketStream<TcpStream>;
+
+/// Streams per SUBSCRIBE request (well under the upstream's 8 KiB message limit).
+const SUBSCRIBE_BATCH: usize = 200;
+
+/// Runs one upstream until `stop` or give-up.
+pub async fn run(
+    ctx: Arc<RunContext>,
+    spec: UpstreamSpec,
+    audience: Arc<Audience>,
+    mut commands: mpsc::Receiver<Command>,
+    stop: CancellationToken,
+) -> Exit {
+    let mut rng = StdRng::seed_from_u64(spec.seed);
+    let mut state = Reading::new(&spec);
+    let mut dropped_at: Option<Instant> = None;
+    loop {
+        let Some(ws) = connect_with_retries(&ctx, &spec, &stop, dropped_at.is_some(), &mut rng, &audience).await else {
+            return if stop.is_cancelled() { Exit::Stopped } else { Exit::GaveUp };
+        };
+        state.recovering_since = dropped_at;
+        match session(&ctx, &spec, ws, &audience, &mut commands, &stop, &mut state).await {
+            None => {
+                state.flush(&ctx).await;
+                let end = Event::Ended {
+                    cohort: spec.cohort,
+                    at: ctx.now(),
+                    end: ConnectionEnd::Local,
+                    subscriptions: audience.total(),
+                };
+                ctx.report(end).await;
+                return Exit::Stopped;
+            }
+            Some(end) => {
+                ctx.report(Event::Ended { cohort: spec.cohort, at: ctx.now(), end, subscriptions: audience.total() })
+                    .await;
+                dropped_at = Some(state.recovering_since.unwrap_or_else(Instant::now));
+            }
+        }
+    }
+}
+
+async fn connect_with_retries(
+    ctx: &RunContext,
+    spec: &UpstreamSpec,
+    stop: &CancellationToken,
+    reconnecting: bool,
+    rng: &mut StdRng,
+    audience: &Audience,
+) -> Option<Socket> {
+    let mut failures = 0u32;
+    let mut wait = reconnecting;
+    loop {
+        if wait {
+            let delay = spec.backoff.delay(failures.saturating_sub(u32::from(!reconnecting)), rng);
+            tokio::select! {
+                _ = stop.cancelled() => return None,
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+        wait = true;
+        let at = ctx.now();
+        let started = Instant::now();
+        let result = tokio::select! {
+            _ = stop.cancelled() => return None,
+            result = connect(ctx.target, spec) => result,
+        };
+        let outcome = result.as_ref().map_or_else(|o| *o, |_| AttemptOutcome::Connected);
+        let retry = reconnecting || failures > 0;
+        let event =
+            Event::Attempt { cohort: spec.cohort, client: spec.client, at, outcome, took: started.elapsed(), retry };
+        ctx.report(event).await;
+        if let Ok(ws) = result {
+            return Some(ws);
+        }
+        failures += 1;
+        if spec.max_attempts.is_some_and(|max| failures >= max) {
+            ctx.report(Event::GaveUp { cohort: spec.cohort, at: ctx.now(), subscribers: audience.total() }).await;
+            return None;
+        }
+    }
+}
+
+fn path(endpoint: &Endpoint) -> String {
+    match endpoint {
+        Endpoint::Raw(stream) => format!("/ws/{stream}?timeUnit=MICROSECOND"),
+        Endpoint::Combined => "/stream?timeUnit=MICROSECOND".to_owned(),
+    }
+}
+
+/// One TCP connect and upgrade from the client's address, within its time limit.
+async fn connect(target: SocketAddr, spec: &UpstreamSpec) -> Result<Socket, AttemptOutcome> {
+    let attempt = async {
+        let socket = if target.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }
+            .map_err(|_| AttemptOutcome::Other)?;
+        if target.ip().is_loopback() {
+            socket.bind(SocketAddr::new(spec.source, 0)).map_err(|_| AttemptOutcome::Other)?;
+        }
+        let tcp = socket.connect(target).await.map_err(|e| io_outcome(&e))?;
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("could not set TCP_NODELAY: {e}");
+        }
+        let url = format!("ws://{target}{}", path(&spec.endpoint));
+        let config = WebSocketConfig::default().read_buffer_size(8 * 1024).write_buffer_size(0);
+        let (ws, _) = client_async_with_config(url, tcp, Some(config)).await.map_err(|e| ws_outcome(&e))?;
+        Ok(ws)
+    };
+    match tokio::time::timeout(spec.connect_timeout, attempt).await {
+        Ok(result) => result,
+        Err(_) => Err(AttemptOutcome::Timeout),
+    }
+}
+
+fn io_outcome(e: &std::io::Error) -> AttemptOutcome {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused => AttemptOutcome::Refused,
+        ConnectionReset | ConnectionAborted | UnexpectedEof | BrokenPipe => AttemptOutcome::Reset,
+        TimedOut => AttemptOutcome::Timeout,
+        _ => AttemptOutcome::Other,
+    }
+}
+
+fn ws_outcome(e: &WsError) -> AttemptOutcome {
+    match e {
+        WsError::Http(response) => AttemptOutcome::Http(response.status().as_u16()),
+        WsError::Io(e) => io_outcome(e),
+        WsError::Protocol(_) | WsError::ConnectionClosed | WsError::AlreadyClosed => AttemptOutcome::Reset,
+        _ => AttemptOutcome::Other,
+    }
+}
+
+/// What the reading side keeps across reconnects: sequences (so loss across a drop is a gap), the batch of
+/// latencies waiting for the recorder, and when the current outage started.
+struct Reading {
+    cohort: CohortId,
+    raw_stream: Option<String>,
+    sequences: Sequences,
+    sample: DeliverySample,
+    last_flush: Instant,
+    recovering_since: Option<Instant>,
+}
+
+impl Reading {
+    fn new(spec: &UpstreamSpec) -> Self {
+        let raw_stream = match &spec.endpoint {
+            Endpoint::Raw(stream) => Some(stream.clone()),
+            Endpoint::Combined => None,
+        };
+        Reading {
+            cohort: spec.cohort,
+            raw_stream,
+            sequences: Sequences::default(),
+            sample: empty_sample(spec.cohort),
+            last_flush: Instant::now(),
+            recovering_since: None,
+        }
+    }
+
+    async fn flush(&mut self, ctx: &RunContext) {
+        self.last_flush = Instant::now();
+        if self.sample.received == 0 && self.sample.malformed == 0 {
+            return;
+        }
+        let sample = std::mem::replace(&mut self.sample, empty_sample(self.cohort));
+        ctx.report(Event::Deliveries(Box::new(sample))).await;
+    }
+}
+
+fn empty_sample(cohort: CohortId) -> DeliverySample {
+    DeliverySample { cohort, delivered: 0, received: 0, gaps: 0, duplicates: 0, malformed: 0, latencies: Vec::new() }
+}
+
+/// How often a socket hands its deliveries to the recorder.
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
+
+/// One connected session; `None` when stopped, or how the connection ended.
+async fn session(
+    ctx: &RunContext,
+    spec: &UpstreamSpec,
+    mut ws: Socket,
+    audience: &Audience,
+    commands: &mut mpsc::Receiver<Command>,
+    stop: &CancellationToken,
+    state: &mut Reading,
+) -> Option<ConnectionEnd> {
+    let mut outbox = Pacer::new(spec.messages_per_second);
+    if spec.endpoint == Endpoint::Combined {
+        outbox.queue_subscribe("SUBSCRIBE", audience.streams());
+    }
+    let mut last_traffic = Instant::now();
+    let mut commands_open = true;
+    loop {
+        let silence_deadline = spec.liveness.map(|l| last_traffic + l);
+        let flush_at = state.last_flush + FLUSH_EVERY;
+        tokio::select! {
+            _ = stop.cancelled() => {
+                close_quietly(&mut ws).await;
+                return None;
+            }
+            _ = sleep_until(outbox.next_send()) => {
+                if let Some(text) = outbox.pop() {
+                    if let Err(e) = ws.send(Message::text(text)).await {
+                        return Some(end_of(&e));
+                    }
+                }
+            }
+            command = commands.recv(), if commands_open => match command {
+                Some(Command::Subscribe(streams)) => outbox.queue_subscribe("SUBSCRIBE", streams),
+                Some(Command::Unsubscribe(streams)) => outbox.queue_subscribe("UNSUBSCRIBE", streams),
+                None => commands_open = false,
+            },
+            _ = sleep_until(silence_deadline) => {
+                ctx.report(Event::Detected { cohort: spec.cohort, at: ctx.now(), silent_for: last_traffic.elapsed() }).await;
+                drop(ws);
+                return Some(ConnectionEnd::Silent);
+            }
+            _ = tokio::time::sleep_until(flush_at) => state.flush(ctx).await,
+            message = ws.next() => {
+                last_traffic = Instant::now();
+                match message {
+                    Some(Ok(Message::Text(text))) => on_text(ctx, state, audience, text.as_str()).await,
+                    Some(Ok(Message::Close(frame))) => {
+                        return Some(frame.map_or(ConnectionEnd::Abnormal, |f| ConnectionEnd::Closed(u16::from(f.code))));
+                    }
+                    Some(Ok(Message::Binary(_))) => state.sample.malformed += 1,
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Some(end_of(&e)),
+                    None => return Some(ConnectionEnd::Abnormal),
+                }
+            }
+        }
+    }
+}
+
+async fn on_text(ctx: &RunContext, state: &mut Reading, audience: &Audience, text: &str) {
+    let Some(message) = parse(text, state.raw_stream.is_none()) else {
+        state.sample.malformed += 1;
+        return;
+    };
+    if message.is_response {
+        if message.is_error {
+            ctx.report(Event::Error { cohort: state.cohort, kind: "request-refused" }).await;
+        }
+        return;
+    }
+    audience.touch();
+    let stream = message.stream.or(state.raw_stream.as_deref()).unwrap_or("");
+    let subscribers = audience.get(stream);
+    state.sample.received += 1;
+    if subscribers == 0 {
+        return;
+    }
+    let check = state.sequences.check(stream, &message);
+    state.sample.gaps += check.missing;
+    state.sample.duplicates += u64::from(check.duplicate);
+    state.sample.delivered += u64::from(subscribers);
+    if let Some(sent) = message.event_time {
+        let latency_us = crate::mock::time::now_micros().saturating_sub(sent).clamp(1, u64::from(u32::MAX)) as u32;
+        let interval_us = ctx.intervals.get(stream).copied().unwrap_or(0);
+        for _ in 0..subscribers {
+            state.sample.latencies.push(LatencySample { latency_us, interval_us });
+        }
+    }
+    if let Some(since) = state.recovering_since.take() {
+        let event = Event::Recovered {
+            cohort: state.cohort,
+            at: ctx.now(),
+            after: since.elapsed(),
+            subscribers: audience.total(),
+        };
+        ctx.report(event).await;
+    }
+    if state.sample.latencies.len() >= 4096 {
+        state.flush(ctx).await;
+    }
+}
+
+fn end_of(error: &WsError) -> ConnectionEnd {
+    match error {
+        WsError::Io(e) if e.kind() == std::io::ErrorKind::ConnectionReset => ConnectionEnd::Reset,
+        _ => ConnectionEnd::Abnormal,
+    }
+}
+
+async fn close_quietly(ws: &mut Socket) {
+    let closing = tokio::time::timeout(Duration::from_secs(1), ws.close(None));
+    if !matches!(closing.await, Ok(Ok(()))) {
+        tracing::debug!("upstream did not take our close in time");
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Control messages waiting to be sent, no faster than the upstream's limit allows (one slot of the
+/// per-second budget is left for pongs).
+struct Pacer {
+    queue: std::collections::VecDeque<String>,
+    gap: Duration,
+    next: Instant,
+    id: u64,
+}
+
+impl Pacer {
+    fn new(per_second: u32) -> Self {
+        let gap = Duration::from_secs(1) / per_second.saturating_sub(1).max(1);
+        Pacer { queue: Default::default(), gap, next: Instant::now(), id: 0 }
+    }
+
+    fn queue_subscribe(&mut self, method: &str, streams: Vec<String>) {
+        for batch in streams.chunks(SUBSCRIBE_BATCH) {
+            self.id += 1;
+            self.queue.push_back(serde_json::json!({ "method": method, "params": batch, "id": self.id }).to_string());
+        }
+    }
+
+    fn next_send(&self) -> Option<Instant> {
+        (!self.queue.is_empty()).then_some(self.next)
+    }
+
+    fn pop(&mut self) -> Option<String> {
+        let text = self.queue.pop_front()?;
+        self.next = Instant::now() + self.gap;
+        Some(text)
+    }
+}

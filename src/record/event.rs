@@ -1,0 +1,192 @@
+//! What the simulated clients report to the recorder: small events for connection life-cycle moments and
+//! periodic delivery samples (a local histogram and counters per socket), never one message per delivery.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Index of a cohort in the run (`legacy`, `wsmanager`, …).
+pub type CohortId = usize;
+
+/// How a connection attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttemptOutcome {
+    /// Upgraded (101).
+    Connected,
+    /// Refused with an HTTP status.
+    Http(u16),
+    /// TCP connection refused.
+    Refused,
+    /// No answer within the connect timeout.
+    Timeout,
+    /// Reset or closed during the handshake.
+    Reset,
+    /// Any other failure.
+    Other,
+}
+
+impl AttemptOutcome {
+    /// A label for tables and CSV (`http-429`).
+    pub fn label(self) -> String {
+        match self {
+            Self::Connected => "connected".into(),
+            Self::Http(status) => format!("http-{status}"),
+            Self::Refused => "refused".into(),
+            Self::Timeout => "timeout".into(),
+            Self::Reset => "reset".into(),
+            Self::Other => "other".into(),
+        }
+    }
+}
+
+/// Why a client-side connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectionEnd {
+    /// The server sent a close frame with this code.
+    Closed(u16),
+    /// The TCP connection ended without a close frame (1006).
+    Abnormal,
+    /// Connection reset.
+    Reset,
+    /// The manager's liveness check found it silent.
+    Silent,
+    /// The manager closed it (unsubscribe, idle cleanup, shutdown).
+    Local,
+}
+
+impl ConnectionEnd {
+    /// A label for tables and CSV.
+    pub fn label(self) -> String {
+        match self {
+            Self::Closed(code) => format!("close-{code}"),
+            Self::Abnormal => "abnormal-1006".into(),
+            Self::Reset => "reset".into(),
+            Self::Silent => "silent".into(),
+            Self::Local => "local".into(),
+        }
+    }
+}
+
+/// One delivery latency and the feed's nominal interval for its stream (0 when it has none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatencySample {
+    /// Event time to subscriber callback, µs.
+    pub latency_us: u32,
+    /// Expected time between events of the stream, µs (coordinated-omission correction).
+    pub interval_us: u32,
+}
+
+/// Deliveries seen by one socket since its last sample.
+#[derive(Debug, Clone)]
+pub struct DeliverySample {
+    /// Cohort.
+    pub cohort: CohortId,
+    /// Messages handed to subscribers (one per subscriber of the stream).
+    pub delivered: u64,
+    /// Messages received from the upstream.
+    pub received: u64,
+    /// Sequence ids skipped (trade ids, depth update ids).
+    pub gaps: u64,
+    /// Sequence ids seen twice or going backwards.
+    pub duplicates: u64,
+    /// Messages that could not be parsed.
+    pub malformed: u64,
+    /// Latencies of the messages that carried an event time (recorded once per subscriber).
+    pub latencies: Vec<LatencySample>,
+}
+
+/// Something a simulated client reports; `at` is the time since the start of the run.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A connection attempt ended.
+    Attempt {
+        /// Cohort.
+        cohort: CohortId,
+        /// Source address index of the client.
+        client: u32,
+        /// When it started.
+        at: Duration,
+        /// How it ended.
+        outcome: AttemptOutcome,
+        /// TCP connect + upgrade time, for successful attempts.
+        took: Duration,
+        /// A reconnect (after a drop or a failed attempt), not a first connect.
+        retry: bool,
+    },
+    /// A connection ended.
+    Ended {
+        /// Cohort.
+        cohort: CohortId,
+        /// When.
+        at: Duration,
+        /// Why.
+        end: ConnectionEnd,
+        /// Subscriptions it carried.
+        subscriptions: u32,
+    },
+    /// Subscribers of a connection that had dropped received data again.
+    Recovered {
+        /// Cohort.
+        cohort: CohortId,
+        /// When the first message arrived.
+        at: Duration,
+        /// Since the connection dropped.
+        after: Duration,
+        /// Subscribers it recovered.
+        subscribers: u32,
+    },
+    /// A silent socket was detected by the liveness check.
+    Detected {
+        /// Cohort.
+        cohort: CohortId,
+        /// When.
+        at: Duration,
+        /// Time since the socket's last traffic.
+        silent_for: Duration,
+    },
+    /// A manager gave up reconnecting and reported the error to its subscribers.
+    GaveUp {
+        /// Cohort.
+        cohort: CohortId,
+        /// When.
+        at: Duration,
+        /// Subscribers that got the error.
+        subscribers: u32,
+    },
+    /// A unified client fell back to legacy.
+    Fallback {
+        /// Cohort.
+        cohort: CohortId,
+        /// When.
+        at: Duration,
+    },
+    /// WSManager stream lifecycle (creations and idle or reference-count cleanups).
+    Stream {
+        /// Cohort.
+        cohort: CohortId,
+        /// Created (true) or cleaned up (false).
+        created: bool,
+        /// By the idle sweep.
+        idle: bool,
+    },
+    /// Deliveries since the last sample.
+    Deliveries(Box<DeliverySample>),
+    /// An error reached a subscriber or the protocol (SUBSCRIBE refused, …).
+    Error {
+        /// Cohort.
+        cohort: CohortId,
+        /// What kind.
+        kind: &'static str,
+    },
+}
+
+/// Upper bound of latency histograms (µs): one hour.
+pub const LATENCY_MAX_US: u64 = 3_600_000_000;
+
+/// A latency histogram with three significant digits.
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, LATENCY_MAX_US, 3).expect("constant histogram bounds are valid")
+}

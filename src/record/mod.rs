@@ -1,0 +1,6 @@
+//! Recording a run: the events clients report ([`event`]), the one task that aggregates them
+//! ([`recorder`]), the harness's own health ([`selfcheck`]) and the files a run writes ([`output`]).
+
+pub mod event;
+pub mod recorder;
+pub mod selfcheck;

@@ -1,0 +1,357 @@
+//! The recorder: the one task that owns every aggregate of a run. Clients send it [`Event`]s over a
+//! bounded channel; when the channel closes it returns what it built. Nothing else aggregates.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use tokio::sync::mpsc;
+
+use crate::record::event::{CohortId, DeliverySample, Event, latency_histogram};
+
+/// Width of the fine storm bins.
+pub const FINE_BIN: Duration = Duration::from_millis(100);
+
+/// One second of one cohort.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Second {
+    /// Connection attempts started.
+    pub attempts: u64,
+    /// Attempts that upgraded.
+    pub connected: u64,
+    /// Attempts that failed.
+    pub failed: u64,
+    /// Connections that ended.
+    pub ended: u64,
+    /// Client-side open connections at the end of the second.
+    pub open: i64,
+    /// Messages delivered to subscribers.
+    pub delivered: u64,
+    /// Sequence ids missing.
+    pub gaps: u64,
+    /// Silent sockets detected.
+    pub detections: u64,
+    /// Reconnect attempts (not first connects).
+    pub retries: u64,
+}
+
+/// Everything recorded about one cohort.
+#[derive(Debug, Clone)]
+pub struct CohortRecord {
+    /// Delivery latency (µs), raw.
+    pub latency: Histogram<u64>,
+    /// Delivery latency (µs), corrected for coordinated omission.
+    pub latency_corrected: Histogram<u64>,
+    /// TCP connect + upgrade (µs).
+    pub connect_time: Histogram<u64>,
+    /// Drop to first message again (µs), per affected connection.
+    pub recovery: Histogram<u64>,
+    /// Silence before a liveness check fired (µs).
+    pub detection: Histogram<u64>,
+    /// Attempts by outcome label.
+    pub attempts: BTreeMap<String, u64>,
+    /// Connection ends by label.
+    pub ends: BTreeMap<String, u64>,
+    /// Errors by kind.
+    pub errors: BTreeMap<String, u64>,
+    /// Messages delivered to subscribers.
+    pub delivered: u64,
+    /// Messages received from the upstream.
+    pub received: u64,
+    /// Sequence ids missing.
+    pub gaps: u64,
+    /// Sequence repeats.
+    pub duplicates: u64,
+    /// Unparseable messages.
+    pub malformed: u64,
+    /// Give-ups and the subscribers that got the error.
+    pub gave_up: u64,
+    /// Subscribers that got a give-up error.
+    pub gave_up_subscribers: u64,
+    /// Unified fallbacks to legacy.
+    pub fallbacks: u64,
+    /// Subscriptions carried by connections that ended.
+    pub subscriptions_dropped: u64,
+    /// Subscriptions that received data again after a drop.
+    pub subscriptions_recovered: u64,
+    /// WSManager streams created, cleaned up by reference count, cleaned up idle.
+    pub stream_events: (u64, u64, u64),
+    /// Open connections now and the most at once.
+    pub open: i64,
+    /// Most connections open at once.
+    pub open_high_water: i64,
+    /// Attempts per 100 ms.
+    pub attempts_fine: Vec<u64>,
+    /// Reconnect attempts per 100 ms.
+    pub retries_fine: Vec<u64>,
+    /// Per second.
+    pub seconds: Vec<Second>,
+    /// Largest number of attempts one client made within any 5 minutes.
+    pub max_attempts_per_ip_5m: u64,
+    per_client: HashMap<u32, VecDeque<Duration>>,
+}
+
+impl Default for CohortRecord {
+    fn default() -> Self {
+        CohortRecord {
+            latency: latency_histogram(),
+            latency_corrected: latency_histogram(),
+            connect_time: latency_histogram(),
+            recovery: latency_histogram(),
+            detection: latency_histogram(),
+            attempts: BTreeMap::new(),
+            ends: BTreeMap::new(),
+            errors: BTreeMap::new(),
+            delivered: 0,
+            received: 0,
+            gaps: 0,
+            duplicates: 0,
+            malformed: 0,
+            gave_up: 0,
+            gave_up_subscribers: 0,
+            fallbacks: 0,
+            subscriptions_dropped: 0,
+            subscriptions_recovered: 0,
+            stream_events: (0, 0, 0),
+            open: 0,
+            open_high_water: 0,
+            attempts_fine: Vec::new(),
+            retries_fine: Vec::new(),
+            seconds: Vec::new(),
+            max_attempts_per_ip_5m: 0,
+            per_client: HashMap::new(),
+        }
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    (d.as_micros() as u64).max(1)
+}
+
+fn slot<T: Default + Clone>(list: &mut Vec<T>, index: usize) -> &mut T {
+    if list.len() <= index {
+        list.resize(index + 1, T::default());
+    }
+    &mut list[index]
+}
+
+impl CohortRecord {
+    fn second(&mut self, at: Duration) -> &mut Second {
+        let open = self.open;
+        let second = slot(&mut self.seconds, at.as_secs() as usize);
+        second.open = open;
+        second
+    }
+
+    fn attempt(
+        &mut self,
+        client: u32,
+        at: Duration,
+        outcome_label: String,
+        connected: bool,
+        took: Duration,
+        retry: bool,
+    ) {
+        *self.attempts.entry(outcome_label).or_default() += 1;
+        let bin = (at.as_millis() / FINE_BIN.as_millis()) as usize;
+        *slot(&mut self.attempts_fine, bin) += 1;
+        if retry {
+            *slot(&mut self.retries_fine, bin) += 1;
+        }
+        if connected {
+            self.connect_time.saturating_record(micros(took));
+            self.open += 1;
+            self.open_high_water = self.open_high_water.max(self.open);
+        }
+        let second = self.second(at);
+        second.attempts += 1;
+        second.retries += u64::from(retry);
+        if connected {
+            second.connected += 1;
+        } else {
+            second.failed += 1;
+        }
+        let window = self.per_client.entry(client).or_default();
+        window.push_back(at);
+        while window.front().is_some_and(|t| at.saturating_sub(*t) >= Duration::from_secs(300)) {
+            window.pop_front();
+        }
+        self.max_attempts_per_ip_5m = self.max_attempts_per_ip_5m.max(window.len() as u64);
+    }
+
+    fn deliveries(&mut self, sample: &DeliverySample, at: Duration) {
+        self.delivered += sample.delivered;
+        self.received += sample.received;
+        self.gaps += sample.gaps;
+        self.duplicates += sample.duplicates;
+        self.malformed += sample.malformed;
+        for l in &sample.latencies {
+            let value = u64::from(l.latency_us);
+            self.latency.saturating_record(value);
+            if l.interval_us > 0 {
+                if self.latency_corrected.record_correct(value, u64::from(l.interval_us)).is_err() {
+                    self.latency_corrected.saturating_record(value);
+                }
+            } else {
+                self.latency_corrected.saturating_record(value);
+            }
+        }
+        let second = self.second(at);
+        second.delivered += sample.delivered;
+        second.gaps += sample.gaps;
+    }
+
+    /// Fills seconds without events with the open count carried forward, up to `length` seconds.
+    fn close_series(&mut self, length: usize) {
+        if self.seconds.len() < length {
+            self.seconds.resize(length, Second::default());
+        }
+        let mut open = 0;
+        for second in &mut self.seconds {
+            if second.attempts + second.ended > 0 || second.open != 0 {
+                open = second.open;
+            } else {
+                second.open = open;
+            }
+        }
+    }
+}
+
+/// What the recorder built.
+#[derive(Debug, Clone, Default)]
+pub struct Recording {
+    /// Per cohort, in cohort order.
+    pub cohorts: Vec<CohortRecord>,
+    /// Events received.
+    pub events: u64,
+}
+
+/// Runs the recorder until every sender is gone; `elapsed` gives the run time of an event's arrival.
+pub async fn run(
+    mut events: mpsc::Receiver<Event>,
+    cohorts: usize,
+    run_seconds: usize,
+    start: tokio::time::Instant,
+) -> Recording {
+    let mut recording = Recording { cohorts: vec![CohortRecord::default(); cohorts], events: 0 };
+    while let Some(event) = events.recv().await {
+        recording.events += 1;
+        apply(&mut recording.cohorts, event, start.elapsed());
+    }
+    for cohort in &mut recording.cohorts {
+        cohort.close_series(run_seconds);
+    }
+    recording
+}
+
+fn cohort(cohorts: &mut [CohortRecord], id: CohortId) -> Option<&mut CohortRecord> {
+    cohorts.get_mut(id)
+}
+
+fn apply(cohorts: &mut [CohortRecord], event: Event, now: Duration) {
+    match event {
+        Event::Attempt { cohort: id, client, at, outcome, took, retry } => {
+            if let Some(c) = cohort(cohorts, id) {
+                let connected = outcome == crate::record::event::AttemptOutcome::Connected;
+                c.attempt(client, at, outcome.label(), connected, took, retry);
+            }
+        }
+        Event::Ended { cohort: id, at, end, subscriptions } => {
+            if let Some(c) = cohort(cohorts, id) {
+                *c.ends.entry(end.label()).or_default() += 1;
+                c.open -= 1;
+                c.second(at).ended += 1;
+                if end != crate::record::event::ConnectionEnd::Local {
+                    c.subscriptions_dropped += u64::from(subscriptions);
+                }
+            }
+        }
+        Event::Recovered { cohort: id, after, subscribers, .. } => {
+            if let Some(c) = cohort(cohorts, id) {
+                c.recovery.saturating_record(micros(after));
+                c.subscriptions_recovered += u64::from(subscribers);
+            }
+        }
+        Event::Detected { cohort: id, at, silent_for } => {
+            if let Some(c) = cohort(cohorts, id) {
+                c.detection.saturating_record(micros(silent_for));
+                c.second(at).detections += 1;
+            }
+        }
+        Event::GaveUp { cohort: id, subscribers, .. } => {
+            if let Some(c) = cohort(cohorts, id) {
+                c.gave_up += 1;
+                c.gave_up_subscribers += u64::from(subscribers);
+            }
+        }
+        Event::Fallback { cohort: id, .. } => {
+            if let Some(c) = cohort(cohorts, id) {
+                c.fallbacks += 1;
+            }
+        }
+        Event::Stream { cohort: id, created, idle } => {
+            if let Some(c) = cohort(cohorts, id) {
+                match (created, idle) {
+                    (true, _) => c.stream_events.0 += 1,
+                    (false, false) => c.stream_events.1 += 1,
+                    (false, true) => c.stream_events.2 += 1,
+                }
+            }
+        }
+        Event::Deliveries(sample) => {
+            if let Some(c) = cohort(cohorts, sample.cohort) {
+                c.deliveries(&sample, now);
+            }
+        }
+        Event::Error { cohort: id, kind } => {
+            if let Some(c) = cohort(cohorts, id) {
+                *c.errors.entry(kind.to_owned()).or_default() += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::event::{AttemptOutcome, ConnectionEnd, LatencySample};
+
+    #[tokio::test]
+    async fn aggregates_storms_connections_and_latency() {
+        let (tx, rx) = mpsc::channel(64);
+        let start = tokio::time::Instant::now();
+        let recorder = tokio::spawn(run(rx, 2, 3, start));
+        let ms = Duration::from_millis;
+        for (i, at) in [ms(10), ms(20), ms(150), ms(1500)].into_iter().enumerate() {
+            let outcome = if i == 2 { AttemptOutcome::Http(429) } else { AttemptOutcome::Connected };
+            tx.send(Event::Attempt { cohort: 1, client: 7, at, outcome, took: ms(2), retry: i > 0 }).await.unwrap();
+        }
+        tx.send(Event::Ended { cohort: 1, at: ms(1600), end: ConnectionEnd::Abnormal, subscriptions: 4 })
+            .await
+            .unwrap();
+        let sample = DeliverySample {
+            cohort: 1,
+            delivered: 3,
+            received: 2,
+            gaps: 1,
+            duplicates: 0,
+            malformed: 0,
+            latencies: vec![LatencySample { latency_us: 5000, interval_us: 1000 }],
+        };
+        tx.send(Event::Deliveries(Box::new(sample))).await.unwrap();
+        drop(tx);
+        let recording = recorder.await.unwrap();
+        let c = &recording.cohorts[1];
+        assert_eq!((&c.attempts_fine[..2], c.attempts_fine[15]), (&[2, 1][..], 1));
+        assert_eq!(c.attempts["connected"], 3);
+        assert_eq!(c.attempts["http-429"], 1);
+        assert_eq!((c.open, c.open_high_water), (2, 3));
+        assert_eq!(c.seconds.len(), 3);
+        assert_eq!((c.seconds[0].open, c.seconds[1].open, c.seconds[2].open), (2, 2, 2));
+        assert_eq!(c.max_attempts_per_ip_5m, 4);
+        assert_eq!(c.subscriptions_dropped, 4);
+        assert_eq!(c.latency.len(), 1);
+        assert_eq!(c.latency_corrected.len(), 5, "5 ms late at a 1 ms interval adds 4 corrected samples");
+        assert_eq!(recording.cohorts[0].attempts.len(), 0);
+    }
+}

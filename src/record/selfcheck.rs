@@ -1,0 +1,111 @@
+//! The harness's own health: scheduler lag sampled every 10 ms (a timer's lateness is time the runtime
+//! was too busy to run tasks, which would otherwise show up as "latency"), and the process's CPU time and
+//! resident memory each second. A run whose lag p99 passes the scenario's threshold is saturated.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::record::event::latency_histogram;
+
+/// The tick of the lag sampler.
+pub const LAG_TICK: Duration = Duration::from_millis(10);
+
+/// What the self-check measured.
+#[derive(Debug, Clone)]
+pub struct Health {
+    /// Timer lateness per tick (µs).
+    pub lag: Histogram<u64>,
+    /// Lag p99 per second (µs).
+    pub lag_p99_per_second: Vec<u64>,
+    /// Resident memory per second (KiB).
+    pub rss_kib_per_second: Vec<u64>,
+    /// CPU seconds used by the process over the run.
+    pub cpu_seconds: f64,
+}
+
+/// A summary of [`Health`] for the run summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthSummary {
+    /// Lag p50 (µs).
+    pub lag_p50_us: u64,
+    /// Lag p99 (µs).
+    pub lag_p99_us: u64,
+    /// Largest lag (µs).
+    pub lag_max_us: u64,
+    /// Largest resident memory (KiB).
+    pub max_rss_kib: u64,
+    /// CPU seconds used.
+    pub cpu_seconds: f64,
+}
+
+impl Health {
+    /// The summary figures.
+    pub fn summary(&self) -> HealthSummary {
+        HealthSummary {
+            lag_p50_us: self.lag.value_at_quantile(0.5),
+            lag_p99_us: self.lag.value_at_quantile(0.99),
+            lag_max_us: self.lag.max(),
+            max_rss_kib: self.rss_kib_per_second.iter().copied().max().unwrap_or(0),
+            cpu_seconds: self.cpu_seconds,
+        }
+    }
+}
+
+/// Samples until `cancel`.
+pub async fn run(cancel: CancellationToken) -> Health {
+    let cpu_start = cpu_seconds();
+    let mut health = Health {
+        lag: latency_histogram(),
+        lag_p99_per_second: Vec::new(),
+        rss_kib_per_second: Vec::new(),
+        cpu_seconds: 0.0,
+    };
+    let mut second = latency_histogram();
+    let mut next = Instant::now() + LAG_TICK;
+    let mut ticks = 0u32;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep_until(next) => {}
+        }
+        let lag = Instant::now().saturating_duration_since(next);
+        let lag_us = (lag.as_micros() as u64).max(1);
+        health.lag.saturating_record(lag_us);
+        second.saturating_record(lag_us);
+        next += LAG_TICK;
+        if next < Instant::now() {
+            next = Instant::now() + LAG_TICK;
+        }
+        ticks += 1;
+        if ticks % 100 == 0 {
+            health.lag_p99_per_second.push(second.value_at_quantile(0.99));
+            health.rss_kib_per_second.push(rss_kib());
+            second.reset();
+        }
+    }
+    health.rss_kib_per_second.push(rss_kib());
+    health.cpu_seconds = cpu_seconds() - cpu_start;
+    health
+}
+
+/// Resident memory of this process (KiB), from /proc (0 where unavailable).
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU time (user + system) of this process in seconds, from /proc (0 where unavailable).
+pub fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks: f64 = [11, 12].iter().filter_map(|i| fields.get(*i)?.parse::<f64>().ok()).sum();
+    ticks / 100.0
+}

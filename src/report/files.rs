@@ -1,0 +1,177 @@
+//! The files of a run directory: `summary.json` (the [`RunSummary`]), `timeseries.csv` (one row per
+//! second per cohort), `latency-<cohort>.hgrm` (HdrHistogram percentile distributions, in milliseconds)
+//! and `events.csv` (faults and notable moments). Later reports are rendered from these files alone.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::record::recorder::CohortRecord;
+use crate::report::summary::RunSummary;
+
+/// One row of `timeseries.csv`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimeseriesRow {
+    /// Seconds since the start of the run.
+    pub second: usize,
+    /// Cohort name.
+    pub cohort: String,
+    /// Connection attempts started.
+    pub attempts: u64,
+    /// Attempts that upgraded.
+    pub connected: u64,
+    /// Attempts that failed.
+    pub failed: u64,
+    /// Reconnect attempts.
+    pub retries: u64,
+    /// Connections that ended.
+    pub ended: u64,
+    /// Client-side open connections at the end of the second.
+    pub open: i64,
+    /// Messages delivered to subscribers.
+    pub delivered: u64,
+    /// Sequence ids missing.
+    pub gaps: u64,
+    /// Silent sockets detected.
+    pub detections: u64,
+    /// Server-side open connections (the mock's count; all cohorts).
+    pub server_open: Option<u64>,
+    /// Harness scheduler-lag p99 in that second (µs).
+    pub harness_lag_p99_us: Option<u64>,
+}
+
+/// The per-second rows of every cohort.
+pub fn timeseries(
+    summary: &RunSummary,
+    records: &[CohortRecord],
+    server_open: &[u64],
+    lag: &[u64],
+) -> Vec<TimeseriesRow> {
+    let mut rows = Vec::new();
+    for (cohort, record) in summary.cohorts.iter().zip(records) {
+        for (second, s) in record.seconds.iter().enumerate() {
+            rows.push(TimeseriesRow {
+                second,
+                cohort: cohort.name.clone(),
+                attempts: s.attempts,
+                connected: s.connected,
+                failed: s.failed,
+                retries: s.retries,
+                ended: s.ended,
+                open: s.open,
+                delivered: s.delivered,
+                gaps: s.gaps,
+                detections: s.detections,
+                server_open: server_open.get(second).copied(),
+                harness_lag_p99_us: lag.get(second).copied(),
+            });
+        }
+    }
+    rows
+}
+
+/// A histogram of microseconds in the HdrHistogram percentile-distribution text format, in milliseconds.
+pub fn hgrm(histogram: &Histogram<u64>) -> String {
+    let mut out = String::from("       Value     Percentile TotalCount 1/(1-Percentile)\n\n");
+    if !histogram.is_empty() {
+        for v in histogram.iter_quantiles(5) {
+            let quantile = v.quantile_iterated_to();
+            let inverse = if quantile < 1.0 { format!("{:14.2}", 1.0 / (1.0 - quantile)) } else { String::new() };
+            let value = v.value_iterated_to() as f64 / 1000.0;
+            out.push_str(&format!("{value:12.3} {quantile:14.12} {:10} {inverse}\n", v.count_since_last_iteration()));
+        }
+    }
+    let (mean, stdev, max) = (histogram.mean() / 1000.0, histogram.stdev() / 1000.0, histogram.max() as f64 / 1000.0);
+    out.push_str(&format!("#[Mean    = {mean:12.3}, StdDeviation   = {stdev:12.3}]\n"));
+    out.push_str(&format!("#[Max     = {max:12.3}, Total count    = {:12}]\n", histogram.len()));
+    out.push_str(&format!(
+        "#[Buckets = {:12}, SubBuckets     = {:12}]\n",
+        histogram.buckets(),
+        histogram.distinct_values()
+    ));
+    out
+}
+
+/// One row of `events.csv`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRow {
+    /// Milliseconds since the start of the run.
+    pub time_ms: u64,
+    /// What happened.
+    pub event: String,
+    /// Details.
+    pub detail: String,
+}
+
+/// The notable moments of a run: its start and end, and every fault's window.
+pub fn events(summary: &RunSummary) -> Vec<EventRow> {
+    let mut rows = vec![EventRow { time_ms: 0, event: "run-start".into(), detail: summary.run.upstream.clone() }];
+    for fault in &summary.faults {
+        let label = fault.name.clone().unwrap_or_else(|| fault.kind.clone());
+        let detail = format!("{label}: {} connections, {} handshakes", fault.touched, fault.handshakes);
+        rows.push(EventRow {
+            time_ms: fault.start_ms,
+            event: format!("fault-start:{}", fault.kind),
+            detail: detail.clone(),
+        });
+        if let Some(end) = fault.end_ms {
+            rows.push(EventRow { time_ms: end, event: format!("fault-end:{}", fault.kind), detail });
+        }
+    }
+    let end = if summary.run.interrupted { "run-interrupted" } else { "run-end" };
+    rows.push(EventRow { time_ms: summary.run.elapsed_ms, event: end.into(), detail: String::new() });
+    rows.sort_by_key(|r| r.time_ms);
+    rows
+}
+
+fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+    let mut writer = csv::Writer::from_path(path).with_context(|| format!("could not create '{}'", path.display()))?;
+    for row in rows {
+        writer.serialize(row).with_context(|| format!("could not write '{}'", path.display()))?;
+    }
+    writer.flush().with_context(|| format!("could not write '{}'", path.display()))
+}
+
+/// Writes every file of the run directory.
+pub fn write_run(
+    dir: &Path,
+    summary: &RunSummary,
+    records: &[CohortRecord],
+    server_open: &[u64],
+    lag: &[u64],
+) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("could not create the run directory '{}'", dir.display()))?;
+    let mut json = serde_json::to_vec_pretty(summary)?;
+    json.push(b'\n');
+    let summary_path = dir.join("summary.json");
+    std::fs::write(&summary_path, json).with_context(|| format!("could not write '{}'", summary_path.display()))?;
+    write_csv(&dir.join("timeseries.csv"), &timeseries(summary, records, server_open, lag))?;
+    write_csv(&dir.join("events.csv"), &events(summary))?;
+    for (cohort, record) in summary.cohorts.iter().zip(records) {
+        for (suffix, histogram) in [("", &record.latency), ("-corrected", &record.latency_corrected)] {
+            let path = dir.join(format!("latency-{}{suffix}.hgrm", cohort.name));
+            std::fs::write(&path, hgrm(histogram)).with_context(|| format!("could not write '{}'", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hgrm_is_in_the_hdrhistogram_text_format() {
+        let mut h = crate::record::event::latency_histogram();
+        for v in 1..=1000u64 {
+            h.record(v * 1000).unwrap();
+        }
+        let text = hgrm(&h);
+        assert!(text.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"));
+        assert!(text.contains("#[Max     =     1000.447, Total count    =         1000]"), "{text}");
+        let first = text.lines().nth(2).unwrap();
+        assert!(first.trim_start().starts_with("1.000 0.000000000000"), "{first}");
+    }
+}

@@ -1,0 +1,436 @@
+//! The run summary: the one model every output format reads (`summary.json` is this, serialized). Built
+//! from the recorder's aggregates, the mock's server-side truth and the harness's health.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::mock::chaos_state::FaultRecord;
+use crate::mock::stats::MockSnapshot;
+use crate::record::recorder::{CohortRecord, FINE_BIN};
+use crate::record::selfcheck::Health;
+use crate::scenario::{ManagerKind, Scenario};
+
+/// Version of the `summary.json` format; raised on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Percentiles of a histogram, in its unit (µs).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Values recorded.
+    pub count: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 95th percentile.
+    pub p95: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Largest.
+    pub max: u64,
+    /// Mean.
+    pub mean: f64,
+}
+
+impl Percentiles {
+    /// The percentiles of `h` (all zero when empty).
+    pub fn of(h: &Histogram<u64>) -> Percentiles {
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        Percentiles {
+            count: h.len(),
+            p50: h.value_at_quantile(0.5),
+            p90: h.value_at_quantile(0.9),
+            p95: h.value_at_quantile(0.95),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+            mean: (h.mean() * 10.0).round() / 10.0,
+        }
+    }
+}
+
+/// Connection attempts and the storm they made.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Attempts {
+    /// Every attempt.
+    pub total: u64,
+    /// Attempts that upgraded.
+    pub connected: u64,
+    /// By outcome (`connected`, `http-429`, `refused`, `timeout`, …).
+    pub by_outcome: BTreeMap<String, u64>,
+    /// Reconnect attempts (not first connects).
+    pub retries: u64,
+    /// Most attempts in one second.
+    pub peak_per_second: u64,
+    /// Most attempts in one 100 ms bin.
+    pub peak_per_100ms: u64,
+    /// Largest share of a second's reconnect attempts in a single 100 ms bin, over seconds with at least
+    /// 10 (1: the whole storm in lockstep; 0.1: spread evenly).
+    pub lockstep_index: f64,
+    /// Most attempts one client (source address) made within any 5 minutes.
+    pub max_per_ip_5m: u64,
+    /// Reconnect attempts per second per client outside fault windows (steady state).
+    pub retry_rate_outside_faults: f64,
+    /// Managers that gave up and reported the error.
+    pub give_ups: u64,
+    /// Subscribers that received a give-up error.
+    pub give_up_subscribers: u64,
+    /// Unified clients that fell back to legacy.
+    pub fallbacks: u64,
+}
+
+/// Connections held.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Connections {
+    /// Open when the run ended.
+    pub open_at_end: i64,
+    /// Most open at once.
+    pub high_water: i64,
+    /// How connections ended (`close-1001`, `abnormal-1006`, `silent`, `local`, …).
+    pub ends: BTreeMap<String, u64>,
+    /// Subscriptions carried by connections that dropped.
+    pub subscriptions_dropped: u64,
+    /// Subscriptions that received data again after a drop.
+    pub subscriptions_recovered: u64,
+}
+
+/// Messages.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Messages delivered to subscribers (one per subscriber).
+    pub delivered: u64,
+    /// Messages received from the upstream.
+    pub received: u64,
+    /// Sequence ids missing (lost messages).
+    pub gaps: u64,
+    /// Repeated or backwards sequence ids.
+    pub duplicates: u64,
+    /// Unparseable or binary messages.
+    pub malformed: u64,
+}
+
+/// WSManager stream lifecycle.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Streams {
+    /// Streams created.
+    pub created: u64,
+    /// Closed by reference counting.
+    pub cleaned_up: u64,
+    /// Closed by the idle sweep.
+    pub idle_cleaned_up: u64,
+}
+
+/// One cohort's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CohortSummary {
+    /// Cohort name (the manager's).
+    pub name: String,
+    /// The manager.
+    pub manager: ManagerKind,
+    /// Clients in it.
+    pub clients: u32,
+    /// Subscriptions at start.
+    pub subscriptions: u64,
+    /// Delivery latency (µs), raw.
+    pub latency_us: Percentiles,
+    /// Delivery latency (µs), corrected for coordinated omission.
+    pub latency_corrected_us: Percentiles,
+    /// Connect time (µs).
+    pub connect_time_us: Percentiles,
+    /// Time to recovery after a drop (µs).
+    pub recovery_us: Percentiles,
+    /// Silence before a dead socket was detected (µs).
+    pub detection_us: Percentiles,
+    /// Attempts and storm shape.
+    pub attempts: Attempts,
+    /// Connections.
+    pub connections: Connections,
+    /// Messages.
+    pub delivery: Delivery,
+    /// Stream lifecycle (WSManager).
+    pub streams: Streams,
+    /// Errors by kind.
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// The mock's side of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerSummary {
+    /// Most connections open at once.
+    pub connections_high_water: u64,
+    /// Upgrades accepted.
+    pub upgrades_accepted: u64,
+    /// Refusals by reason.
+    pub upgrades_rejected: BTreeMap<String, u64>,
+    /// Most upgrade attempts in one second.
+    pub peak_attempts_per_second: u64,
+    /// Connection ends by cause.
+    pub closes: BTreeMap<String, u64>,
+    /// Events published on subscribed streams.
+    pub events_published: u64,
+    /// Messages queued to subscribers.
+    pub messages_sent: u64,
+    /// Messages dropped at full queues.
+    pub messages_dropped: u64,
+    /// Streams with subscribers at some point.
+    pub streams: u64,
+    /// Feed lag p99 (µs).
+    pub feed_lag_p99_us: u64,
+}
+
+/// The harness's health.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HarnessSummary {
+    /// Scheduler lag p50 (µs).
+    pub lag_p50_us: u64,
+    /// Scheduler lag p99 (µs).
+    pub lag_p99_us: u64,
+    /// Largest lag (µs).
+    pub lag_max_us: u64,
+    /// The saturation threshold on lag p99 (µs).
+    pub saturation_threshold_us: u64,
+    /// The harness was too busy for its latency figures to be trusted.
+    pub saturated: bool,
+    /// CPU seconds used by the harness process.
+    pub cpu_seconds: f64,
+    /// Largest resident memory (KiB).
+    pub max_rss_kib: u64,
+    /// Resident memory per open connection at the peak (bytes).
+    pub rss_per_connection_bytes: u64,
+}
+
+/// A fault window as reports draw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultWindow {
+    /// Kind.
+    pub kind: String,
+    /// Label.
+    pub name: Option<String>,
+    /// Start (ms after the run started).
+    pub start_ms: u64,
+    /// End (ms), when it ended.
+    pub end_ms: Option<u64>,
+    /// Connections it touched.
+    pub touched: u64,
+    /// Handshakes it refused, delayed or held.
+    pub handshakes: u64,
+}
+
+/// The run itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// Unix time the run started (ms).
+    pub started_unix_ms: u64,
+    /// Length (ms).
+    pub elapsed_ms: u64,
+    /// Stopped by Ctrl-C before its end.
+    pub interrupted: bool,
+    /// The upstream: `embedded`, or the target URL.
+    pub upstream: String,
+    /// Events the recorder received.
+    pub events_recorded: u64,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The wschaos version that ran.
+    pub wschaos_version: String,
+    /// The scenario as run (validated, with every default filled in).
+    pub scenario: serde_json::Value,
+    /// The mock configuration as run.
+    pub mock_config: serde_json::Value,
+    /// The run.
+    pub run: RunInfo,
+    /// Per cohort.
+    pub cohorts: Vec<CohortSummary>,
+    /// The mock's truth (embedded mock only).
+    pub server: Option<ServerSummary>,
+    /// Faults that fired.
+    pub faults: Vec<FaultWindow>,
+    /// Harness health.
+    pub harness: HarnessSummary,
+}
+
+impl RunSummary {
+    /// A cohort by name.
+    pub fn cohort(&self, name: &str) -> Option<&CohortSummary> {
+        self.cohorts.iter().find(|c| c.name == name)
+    }
+}
+
+/// Peak attempts in any bin.
+fn peak(bins: impl Iterator<Item = u64>) -> u64 {
+    bins.max().unwrap_or(0)
+}
+
+/// The largest share of attempts falling in one 100 ms bin within any second that had at least 10.
+fn lockstep(fine: &[u64]) -> f64 {
+    fine.chunks(10)
+        .filter(|second| second.iter().sum::<u64>() >= 10)
+        .map(|second| *second.iter().max().unwrap_or(&0) as f64 / second.iter().sum::<u64>() as f64)
+        .fold(0.0, f64::max)
+}
+
+/// Whether second `s` overlaps a fault window (plus `grace` after it).
+fn in_fault(faults: &[FaultWindow], s: usize, grace: Duration) -> bool {
+    let (from, to) = (s as u64 * 1000, (s as u64 + 1) * 1000);
+    faults.iter().any(|f| f.start_ms < to && f.end_ms.map_or(u64::MAX, |e| e + grace.as_millis() as u64) > from)
+}
+
+/// One cohort's summary.
+pub fn cohort_summary(
+    record: &CohortRecord,
+    manager: ManagerKind,
+    clients: u32,
+    subscriptions: u64,
+    faults: &[FaultWindow],
+    recovery_grace: Duration,
+) -> CohortSummary {
+    let quiet: Vec<&crate::record::recorder::Second> = record
+        .seconds
+        .iter()
+        .enumerate()
+        .filter(|(s, _)| !in_fault(faults, *s, recovery_grace))
+        .map(|(_, r)| r)
+        .collect();
+    let quiet_retries: u64 = quiet.iter().map(|s| s.retries).sum();
+    let retry_rate = if quiet.is_empty() || clients == 0 {
+        0.0
+    } else {
+        quiet_retries as f64 / quiet.len() as f64 / f64::from(clients)
+    };
+    CohortSummary {
+        name: manager.as_str().to_owned(),
+        manager,
+        clients,
+        subscriptions,
+        latency_us: Percentiles::of(&record.latency),
+        latency_corrected_us: Percentiles::of(&record.latency_corrected),
+        connect_time_us: Percentiles::of(&record.connect_time),
+        recovery_us: Percentiles::of(&record.recovery),
+        detection_us: Percentiles::of(&record.detection),
+        attempts: Attempts {
+            total: record.attempts.values().sum(),
+            connected: record.attempts.get("connected").copied().unwrap_or(0),
+            by_outcome: record.attempts.clone(),
+            retries: record.seconds.iter().map(|s| s.retries).sum(),
+            peak_per_second: peak(record.seconds.iter().map(|s| s.attempts)),
+            peak_per_100ms: peak(record.attempts_fine.iter().copied()),
+            lockstep_index: (lockstep(&record.retries_fine) * 1000.0).round() / 1000.0,
+            max_per_ip_5m: record.max_attempts_per_ip_5m,
+            retry_rate_outside_faults: (retry_rate * 10_000.0).round() / 10_000.0,
+            give_ups: record.gave_up,
+            give_up_subscribers: record.gave_up_subscribers,
+            fallbacks: record.fallbacks,
+        },
+        connections: Connections {
+            open_at_end: record.open,
+            high_water: record.open_high_water,
+            ends: record.ends.clone(),
+            subscriptions_dropped: record.subscriptions_dropped,
+            subscriptions_recovered: record.subscriptions_recovered,
+        },
+        delivery: Delivery {
+            delivered: record.delivered,
+            received: record.received,
+            gaps: record.gaps,
+            duplicates: record.duplicates,
+            malformed: record.malformed,
+        },
+        streams: Streams {
+            created: record.stream_events.0,
+            cleaned_up: record.stream_events.1,
+            idle_cleaned_up: record.stream_events.2,
+        },
+        errors: record.errors.clone(),
+    }
+}
+
+/// The mock's side, from its final snapshot.
+pub fn server_summary(snapshot: &MockSnapshot) -> ServerSummary {
+    let label = |v: serde_json::Value| v.as_str().map(str::to_owned).unwrap_or_default();
+    ServerSummary {
+        connections_high_water: snapshot.connections_high_water,
+        upgrades_accepted: snapshot.upgrades.accepted,
+        upgrades_rejected: snapshot.upgrades.rejected.iter().map(|(r, n)| (r.label(), *n)).collect(),
+        peak_attempts_per_second: snapshot.upgrades_per_second.iter().map(|s| s.counts.attempts()).max().unwrap_or(0),
+        closes: snapshot.closes.iter().map(|(c, n)| (label(serde_json::to_value(c).unwrap_or_default()), *n)).collect(),
+        events_published: snapshot.streams.iter().map(|s| s.events_published).sum(),
+        messages_sent: snapshot.streams.iter().map(|s| s.messages_sent).sum(),
+        messages_dropped: snapshot.messages_dropped,
+        streams: snapshot.streams.len() as u64,
+        feed_lag_p99_us: snapshot.feed_lag.p99_us,
+    }
+}
+
+/// Fault windows from the mock's records, relative to the run start (`offset_ms` after the mock started).
+pub fn fault_windows(records: &[FaultRecord], offset_ms: u64) -> Vec<FaultWindow> {
+    records
+        .iter()
+        .map(|r| FaultWindow {
+            kind: r.kind.as_str().to_owned(),
+            name: r.name.clone(),
+            start_ms: r.started_ms.saturating_sub(offset_ms),
+            end_ms: r.ended_ms.map(|e| e.saturating_sub(offset_ms)),
+            touched: r.touched,
+            handshakes: r.handshakes,
+        })
+        .collect()
+}
+
+/// The harness summary, with saturation judged against the scenario's threshold.
+pub fn harness_summary(health: &Health, scenario: &Scenario, peak_connections: i64) -> HarnessSummary {
+    let s = health.summary();
+    let threshold = scenario.harness.saturation_lag.as_micros() as u64;
+    HarnessSummary {
+        lag_p50_us: s.lag_p50_us,
+        lag_p99_us: s.lag_p99_us,
+        lag_max_us: s.lag_max_us,
+        saturation_threshold_us: threshold,
+        saturated: s.lag_p99_us > threshold,
+        cpu_seconds: (s.cpu_seconds * 100.0).round() / 100.0,
+        max_rss_kib: s.max_rss_kib,
+        rss_per_connection_bytes: if peak_connections > 0 { s.max_rss_kib * 1024 / peak_connections as u64 } else { 0 },
+    }
+}
+
+/// The fine-bin width, for readers of `attempts_per_100ms`.
+pub const FINE_BIN_MS: u64 = FINE_BIN.as_millis() as u64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockstep_finds_synchronised_seconds() {
+        let mut fine = vec![0u64; 20];
+        fine[3] = 100;
+        fine[12..20].copy_from_slice(&[10, 10, 10, 10, 10, 10, 10, 10]);
+        assert_eq!(lockstep(&fine), 1.0);
+        assert!(lockstep(&fine[10..]) < 0.2);
+    }
+
+    #[test]
+    fn fault_windows_mark_seconds_with_grace() {
+        let faults = vec![FaultWindow {
+            kind: "stall".into(),
+            name: None,
+            start_ms: 2500,
+            end_ms: Some(3200),
+            touched: 1,
+            handshakes: 0,
+        }];
+        let marked: Vec<usize> = (0..8).filter(|s| in_fault(&faults, *s, Duration::from_secs(2))).collect();
+        assert_eq!(marked, [2, 3, 4, 5]);
+    }
+}

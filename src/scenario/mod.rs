@@ -1,0 +1,504 @@
+//! Scenario files: what QA writes and CI runs. [`raw`] mirrors the TOML; this module validates it into a
+//! [`Scenario`], collecting every problem with its key path and line, so the run code never re-checks its
+//! inputs.
+
+pub mod raw;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::chaos::fault::{Fault, validate_all};
+use crate::config_file::{ConfigIssues, HumanDuration, KeyIssue, SourceFile, Switch};
+use crate::mock::config::MockConfig;
+use crate::mock::stream_name::StreamSpec;
+pub use raw::{CohortMode, LegacyReconnect, ManagerKind, RawScenario};
+
+/// Subscribers replaced over the run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Churn {
+    /// Period.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub every: Duration,
+    /// Share replaced each period.
+    pub share: f64,
+}
+
+/// The population.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Workload {
+    /// Clients (manager instances) per cohort.
+    pub clients: u32,
+    /// Subscribers per client.
+    pub subscribers_per_client: u32,
+    /// Streams per subscriber.
+    pub streams_per_subscriber: u32,
+    /// Clients start evenly over this time.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub ramp_up: Duration,
+    /// Zipf exponent over the mock's symbols (most popular first).
+    pub popularity_exponent: f64,
+    /// Stream-kind suffixes (`trade`, `depth@100ms`) and their weights.
+    pub kinds: Vec<(String, f64)>,
+    /// Subscribers leaving and arriving.
+    pub churn: Option<Churn>,
+}
+
+/// Who runs which manager.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "mode", rename_all = "kebab-case")]
+pub enum Cohorts {
+    /// Each manager runs the whole population, concurrently, against the same mock.
+    SideBySide {
+        /// The managers compared.
+        managers: Vec<ManagerKind>,
+    },
+    /// A stable-hash share of the clients runs the new manager, the rest legacy.
+    Split {
+        /// Share on the new manager.
+        new_share: f64,
+        /// The new manager.
+        new_manager: ManagerKind,
+    },
+}
+
+impl Cohorts {
+    /// The managers that run, legacy first.
+    pub fn managers(&self) -> Vec<ManagerKind> {
+        match self {
+            Cohorts::SideBySide { managers } => managers.clone(),
+            Cohorts::Split { new_manager, .. } => vec![ManagerKind::Legacy, *new_manager],
+        }
+    }
+}
+
+/// Legacy manager parameters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LegacySettings {
+    /// Delay policy (no jitter).
+    pub reconnect: LegacyReconnect,
+    /// Delay.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub delay: Duration,
+    /// Largest delay.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub max_delay: Duration,
+    /// Attempts before giving up (`None`: never).
+    pub max_attempts: Option<u32>,
+    /// Silence before a socket is declared dead (`None`: never).
+    #[serde(with = "crate::chaos::fault::opt_millis")]
+    pub liveness: Option<Duration>,
+    /// Connect time limit.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub connect_timeout: Duration,
+}
+
+/// WSManager parameters (003).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WsManagerSettings {
+    /// Backoff base.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub base_delay: Duration,
+    /// Backoff cap.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub max_delay: Duration,
+    /// Attempts before the error reaches the subscribers.
+    pub max_attempts: u32,
+    /// Idle streams closed after this.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub idle_timeout: Duration,
+    /// Sweep period.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub sweep_interval: Duration,
+    /// Silence before a socket is declared dead.
+    #[serde(with = "crate::chaos::fault::opt_millis")]
+    pub liveness: Option<Duration>,
+    /// Connect time limit.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub connect_timeout: Duration,
+}
+
+/// Unified manager parameters (002).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnifiedSettings {
+    /// Backoff base.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub base_delay: Duration,
+    /// Backoff cap.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub max_delay: Duration,
+    /// Attempts per outage before counting a failure.
+    pub max_attempts: u32,
+    /// Streams per socket.
+    pub max_streams: u32,
+    /// Control messages per second per socket.
+    pub messages_per_second: u32,
+    /// Consecutive failures before falling back to legacy (`None`: never).
+    pub fallback_after: Option<u32>,
+    /// Silence before a socket is declared dead.
+    #[serde(with = "crate::chaos::fault::opt_millis")]
+    pub liveness: Option<Duration>,
+    /// Connect time limit.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub connect_timeout: Duration,
+}
+
+/// Every manager's parameters (echoed in the output).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ManagerSettings {
+    /// Legacy.
+    pub legacy: LegacySettings,
+    /// WSManager.
+    pub wsmanager: WsManagerSettings,
+    /// Unified.
+    pub unified: UnifiedSettings,
+}
+
+/// Harness self-checks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HarnessSettings {
+    /// Scheduler-lag p99 above which the run is saturated.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub saturation_lag: Duration,
+    /// Time a dropped subscription has to resume.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub recovery_deadline: Duration,
+}
+
+/// A validated scenario.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scenario {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Run length.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub duration: Duration,
+    /// Seed.
+    pub seed: u64,
+    /// Population.
+    pub workload: Workload,
+    /// Cohorts.
+    pub cohorts: Cohorts,
+    /// Managers.
+    pub managers: ManagerSettings,
+    /// The embedded mock.
+    #[serde(skip)]
+    pub mock: MockConfig,
+    /// Faults.
+    pub faults: Vec<Fault>,
+    /// Harness.
+    pub harness: HarnessSettings,
+}
+
+/// Loads and validates a scenario file; every problem in it is reported at once.
+pub fn load(path: &Path) -> Result<Scenario, ConfigIssues> {
+    let source = SourceFile::read(path)?;
+    let raw: RawScenario = source.parse()?;
+    let fallback_name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    Scenario::from_raw(&raw, &fallback_name).map_err(|issues| source.place(issues))
+}
+
+fn duration_or(value: Option<HumanDuration>, default: Duration) -> Duration {
+    value.map_or(default, |d| d.0)
+}
+
+fn switch_duration(value: Option<Switch<HumanDuration>>, default: Option<Duration>) -> Option<Duration> {
+    match value {
+        None => default,
+        Some(Switch::Off) => None,
+        Some(Switch::On(d)) => Some(d.0),
+    }
+}
+
+impl Scenario {
+    /// Validates a raw scenario; `fallback_name` names it when the file does not.
+    pub fn from_raw(raw: &RawScenario, fallback_name: &str) -> Result<Scenario, Vec<KeyIssue>> {
+        let mut issues = Vec::new();
+        let duration = match raw.duration {
+            Some(d) if !d.0.is_zero() => d.0,
+            Some(_) => {
+                issues.push(KeyIssue::new("duration", "must be longer than zero, e.g. duration = \"30s\""));
+                Duration::from_secs(1)
+            }
+            None => {
+                issues.push(KeyIssue::new("duration", "is required, e.g. duration = \"30s\""));
+                Duration::from_secs(1)
+            }
+        };
+        let mock = MockConfig::from_raw(&raw.mock.clone().unwrap_or_default()).unwrap_or_else(|mock_issues| {
+            issues.extend(mock_issues.into_iter().map(|i| KeyIssue::new(format!("mock.{}", i.key), i.message)));
+            MockConfig::default()
+        });
+        let workload = workload(&raw.workload.clone().unwrap_or_default(), duration, &mock, &mut issues);
+        let cohorts = cohorts(&raw.cohorts.clone().unwrap_or_default(), &mut issues);
+        let managers = managers(&raw.managers.clone().unwrap_or_default(), &mut issues);
+        let faults = faults(raw, duration, &mut issues);
+        let harness = raw.harness.clone().unwrap_or_default();
+        let scenario = Scenario {
+            name: raw.name.clone().unwrap_or_else(|| fallback_name.to_owned()),
+            description: raw.description.clone().unwrap_or_default(),
+            duration,
+            seed: raw.seed.unwrap_or(1),
+            workload,
+            cohorts,
+            managers,
+            mock,
+            faults,
+            harness: HarnessSettings {
+                saturation_lag: duration_or(harness.saturation_lag, Duration::from_millis(25)),
+                recovery_deadline: duration_or(harness.recovery_deadline, Duration::from_secs(60)),
+            },
+        };
+        if issues.is_empty() { Ok(scenario) } else { Err(issues) }
+    }
+}
+
+fn positive_count(key: &str, value: Option<u32>, default: u32, issues: &mut Vec<KeyIssue>) -> u32 {
+    let v = value.unwrap_or(default);
+    if v == 0 {
+        issues.push(KeyIssue::new(key, "must be at least 1"));
+    }
+    v
+}
+
+fn workload(raw: &raw::RawWorkload, duration: Duration, mock: &MockConfig, issues: &mut Vec<KeyIssue>) -> Workload {
+    let clients = match raw.clients {
+        None => {
+            issues.push(KeyIssue::new("workload.clients", "is required: the number of simulated clients, e.g. 100"));
+            1
+        }
+        Some(n) => positive_count("workload.clients", Some(n), 1, issues),
+    };
+    let ramp_up = duration_or(raw.ramp_up, Duration::ZERO);
+    if ramp_up >= duration {
+        issues
+            .push(KeyIssue::new("workload.ramp-up", format!("{ramp_up:?} is not shorter than the run ({duration:?})")));
+    }
+    let exponent = raw.popularity_exponent.unwrap_or(1.0);
+    if !(exponent.is_finite() && exponent >= 0.0) {
+        issues
+            .push(KeyIssue::new("workload.popularity-exponent", "must be 0 or more (0: every symbol equally popular)"));
+    }
+    let kinds = kinds(raw.kinds.clone(), issues);
+    let streams_per_subscriber =
+        positive_count("workload.streams-per-subscriber", raw.streams_per_subscriber, 1, issues);
+    let distinct = mock.feed.symbols.len() * kinds.len();
+    if streams_per_subscriber as usize > distinct {
+        let message =
+            format!("{streams_per_subscriber} is more than the {distinct} distinct streams of the symbols and kinds");
+        issues.push(KeyIssue::new("workload.streams-per-subscriber", message));
+    }
+    Workload {
+        clients,
+        subscribers_per_client: positive_count(
+            "workload.subscribers-per-client",
+            raw.subscribers_per_client,
+            1,
+            issues,
+        ),
+        streams_per_subscriber,
+        ramp_up,
+        popularity_exponent: exponent,
+        kinds,
+        churn: churn(raw.churn.as_ref(), issues),
+    }
+}
+
+fn kinds(raw: Option<BTreeMap<String, f64>>, issues: &mut Vec<KeyIssue>) -> Vec<(String, f64)> {
+    let raw = raw.unwrap_or_else(|| BTreeMap::from([("trade".to_owned(), 1.0)]));
+    if raw.is_empty() {
+        issues.push(KeyIssue::new("workload.kinds", "needs at least one stream kind, e.g. { trade = 1 }"));
+    }
+    for (kind, weight) in &raw {
+        let key = format!("workload.kinds.{kind}");
+        if StreamSpec::parse(&format!("btcusdt@{kind}")).is_none() {
+            let message = format!(
+                "{kind:?} is not a per-symbol stream kind; use e.g. trade, aggTrade, bookTicker, depth@100ms, depth5, kline_1m, miniTicker, ticker"
+            );
+            issues.push(KeyIssue::new(key.clone(), message));
+        }
+        if !(weight.is_finite() && *weight > 0.0) {
+            issues.push(KeyIssue::new(key, "weights must be positive numbers"));
+        }
+    }
+    raw.into_iter().collect()
+}
+
+fn churn(raw: Option<&raw::RawChurn>, issues: &mut Vec<KeyIssue>) -> Option<Churn> {
+    let raw = raw?;
+    let every = duration_or(raw.every, Duration::from_secs(10));
+    if every.is_zero() {
+        issues.push(KeyIssue::new("workload.churn.every", "must be longer than zero"));
+    }
+    let share = raw.share.unwrap_or(0.1);
+    if !(0.0..=1.0).contains(&share) {
+        issues.push(KeyIssue::new("workload.churn.share", "must be between 0 and 1"));
+    }
+    Some(Churn { every, share })
+}
+
+fn cohorts(raw: &raw::RawCohorts, issues: &mut Vec<KeyIssue>) -> Cohorts {
+    match raw.mode.unwrap_or(CohortMode::SideBySide) {
+        CohortMode::SideBySide => {
+            if raw.new_share.is_some() || raw.new_manager.is_some() {
+                issues.push(KeyIssue::new("cohorts.mode", "new-share and new-manager belong to mode = \"split\""));
+            }
+            let managers = raw.managers.clone().unwrap_or_else(|| vec![ManagerKind::Legacy, ManagerKind::Wsmanager]);
+            let mut seen = std::collections::HashSet::new();
+            if managers.is_empty() || !managers.iter().all(|m| seen.insert(*m)) {
+                issues.push(KeyIssue::new(
+                    "cohorts.managers",
+                    "needs one or more different managers, e.g. [\"legacy\", \"wsmanager\"]",
+                ));
+            }
+            Cohorts::SideBySide { managers }
+        }
+        CohortMode::Split => {
+            if raw.managers.is_some() {
+                issues.push(KeyIssue::new(
+                    "cohorts.managers",
+                    "belongs to mode = \"side-by-side\"; use new-manager with split",
+                ));
+            }
+            let new_share = raw.new_share.unwrap_or(0.5);
+            if !(0.0..=1.0).contains(&new_share) {
+                issues.push(KeyIssue::new("cohorts.new-share", "must be between 0 and 1 (0.1 is 10 % of the clients)"));
+            }
+            let new_manager = raw.new_manager.unwrap_or(ManagerKind::Wsmanager);
+            if new_manager == ManagerKind::Legacy {
+                issues.push(KeyIssue::new("cohorts.new-manager", "must be \"wsmanager\" or \"unified\""));
+            }
+            Cohorts::Split { new_share, new_manager }
+        }
+    }
+}
+
+fn managers(raw: &raw::RawManagers, issues: &mut Vec<KeyIssue>) -> ManagerSettings {
+    let legacy = raw.legacy.clone().unwrap_or_default();
+    let ws = raw.wsmanager.clone().unwrap_or_default();
+    let unified = raw.unified.clone().unwrap_or_default();
+    let connect_timeout = |d: Option<HumanDuration>| duration_or(d, Duration::from_secs(10));
+    let settings = ManagerSettings {
+        legacy: LegacySettings {
+            reconnect: legacy.reconnect.unwrap_or(LegacyReconnect::Fixed),
+            delay: duration_or(legacy.delay, Duration::from_secs(1)),
+            max_delay: duration_or(legacy.max_delay, Duration::from_secs(30)),
+            max_attempts: legacy.max_attempts.and_then(|s| s.value()),
+            liveness: switch_duration(legacy.liveness, None),
+            connect_timeout: connect_timeout(legacy.connect_timeout),
+        },
+        wsmanager: WsManagerSettings {
+            base_delay: duration_or(ws.base_delay, Duration::from_secs(1)),
+            max_delay: duration_or(ws.max_delay, Duration::from_secs(30)),
+            max_attempts: ws.max_attempts.unwrap_or(10),
+            idle_timeout: duration_or(ws.idle_timeout, Duration::from_secs(300)),
+            sweep_interval: duration_or(ws.sweep_interval, Duration::from_secs(60)),
+            liveness: switch_duration(ws.liveness, Some(Duration::from_secs(30))),
+            connect_timeout: connect_timeout(ws.connect_timeout),
+        },
+        unified: UnifiedSettings {
+            base_delay: duration_or(unified.base_delay, Duration::from_secs(1)),
+            max_delay: duration_or(unified.max_delay, Duration::from_secs(30)),
+            max_attempts: unified.max_attempts.unwrap_or(10),
+            max_streams: unified.max_streams.unwrap_or(1024),
+            messages_per_second: unified.messages_per_second.unwrap_or(5),
+            fallback_after: match unified.fallback_after {
+                None => Some(3),
+                Some(s) => s.value(),
+            },
+            liveness: switch_duration(unified.liveness, Some(Duration::from_secs(30))),
+            connect_timeout: connect_timeout(unified.connect_timeout),
+        },
+    };
+    for (key, value) in [
+        ("managers.legacy.delay", settings.legacy.delay),
+        ("managers.wsmanager.base-delay", settings.wsmanager.base_delay),
+        ("managers.wsmanager.sweep-interval", settings.wsmanager.sweep_interval),
+        ("managers.unified.base-delay", settings.unified.base_delay),
+    ] {
+        if value.is_zero() {
+            issues.push(KeyIssue::new(key, "must be longer than zero"));
+        }
+    }
+    for (key, value) in [
+        ("managers.wsmanager.max-attempts", settings.wsmanager.max_attempts),
+        ("managers.unified.max-attempts", settings.unified.max_attempts),
+        ("managers.unified.max-streams", settings.unified.max_streams),
+        ("managers.unified.messages-per-second", settings.unified.messages_per_second),
+    ] {
+        if value == 0 {
+            issues.push(KeyIssue::new(key, "must be at least 1"));
+        }
+    }
+    settings
+}
+
+fn faults(raw: &RawScenario, duration: Duration, issues: &mut Vec<KeyIssue>) -> Vec<Fault> {
+    let raws = raw.faults.clone().unwrap_or_default();
+    for (i, fault) in raws.iter().enumerate() {
+        if let Some(at) = fault.at.filter(|at| at.0 >= duration) {
+            issues.push(KeyIssue::new(
+                format!("faults[{i}].at"),
+                format!("{:?} is not inside the run ({duration:?})", at.0),
+            ));
+        }
+    }
+    validate_all(&raws, "faults").unwrap_or_else(|e| {
+        issues.extend(e);
+        Vec::new()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Scenario, Vec<KeyIssue>> {
+        let raw: RawScenario = toml::from_str(text).unwrap();
+        Scenario::from_raw(&raw, "test")
+    }
+
+    #[test]
+    fn a_minimal_scenario_gets_the_documented_defaults() {
+        let s = parse("duration = \"30s\"\n[workload]\nclients = 10\n").unwrap();
+        assert_eq!(s.name, "test");
+        assert_eq!(s.cohorts.managers(), [ManagerKind::Legacy, ManagerKind::Wsmanager]);
+        assert_eq!(s.managers.legacy.delay, Duration::from_secs(1));
+        assert_eq!(s.managers.legacy.liveness, None, "off for legacy");
+        assert_eq!(s.managers.wsmanager.max_attempts, 10);
+        assert_eq!(s.managers.wsmanager.idle_timeout, Duration::from_secs(300));
+        assert_eq!(s.managers.wsmanager.liveness, Some(Duration::from_secs(30)), "on for the new ones");
+        assert_eq!(s.managers.unified.max_streams, 1024);
+        assert_eq!(s.workload.kinds, [("trade".to_owned(), 1.0)]);
+    }
+
+    #[test]
+    fn every_mistake_is_reported_with_its_key() {
+        let issues = parse(
+            "[workload]\nramp-up = \"1m\"\nkinds = { trade = 1, \"nope\" = 2, depth5 = -1 }\n\
+             [cohorts]\nmode = \"split\"\nnew-share = 1.5\nnew-manager = \"legacy\"\n\
+             [mock.limits]\nmessage-rate = { max = 0, window = \"1s\" }\n\
+             [[faults]]\nkind = \"stall\"\nat = \"2h\"\n",
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "duration",
+                "mock.limits.message-rate.max",
+                "workload.clients",
+                "workload.ramp-up",
+                "workload.kinds.depth5",
+                "workload.kinds.nope",
+                "cohorts.new-share",
+                "cohorts.new-manager",
+                "faults[0].at"
+            ]
+        );
+    }
+}

@@ -1,0 +1,207 @@
+//! The scenario file as written: a serde mirror of the TOML with every key optional, so that validation
+//! can report every missing or bad value at once with its key path (`workload.clients`, `faults[2].at`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::chaos::fault::RawFault;
+use crate::config_file::{HumanDuration, Switch};
+use crate::mock::config::RawMockConfig;
+
+/// The manager implementations the harness models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ManagerKind {
+    /// The legacy `binanceConnectionManager`: one socket per `subscribe()` call, fixed reconnect delay.
+    Legacy,
+    /// The new WSManager: one socket per distinct stream, reference counted, full-jitter backoff.
+    Wsmanager,
+    /// The unified single-connection manager: one `/stream` socket per client with live SUBSCRIBE.
+    Unified,
+}
+
+impl ManagerKind {
+    /// The name as written in files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ManagerKind::Legacy => "legacy",
+            ManagerKind::Wsmanager => "wsmanager",
+            ManagerKind::Unified => "unified",
+        }
+    }
+}
+
+/// How two managers share the population.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CohortMode {
+    /// Every listed manager runs the whole population at the same time, against the same mock.
+    SideBySide,
+    /// A share of the clients (by a stable hash of the client id) runs the new manager, the rest legacy.
+    Split,
+}
+
+/// Legacy reconnect delays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LegacyReconnect {
+    /// The same delay every time.
+    Fixed,
+    /// delay × attempt.
+    Linear,
+    /// delay × 2^attempt, no jitter.
+    Exponential,
+}
+
+/// `[workload.churn]`
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawChurn {
+    /// How often subscribers leave and others arrive.
+    pub every: Option<HumanDuration>,
+    /// Share of the subscribers replaced each time.
+    pub share: Option<f64>,
+}
+
+/// `[workload]`
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawWorkload {
+    /// Simulated clients (manager instances).
+    pub clients: Option<u32>,
+    /// Subscribers per client.
+    pub subscribers_per_client: Option<u32>,
+    /// Streams per subscriber.
+    pub streams_per_subscriber: Option<u32>,
+    /// Time over which clients start.
+    pub ramp_up: Option<HumanDuration>,
+    /// Zipf exponent of symbol popularity (0: uniform).
+    pub popularity_exponent: Option<f64>,
+    /// Stream kinds and their weights (`trade = 3`, `"depth@100ms" = 1`).
+    pub kinds: Option<BTreeMap<String, f64>>,
+    /// Subscribers leaving and arriving.
+    pub churn: Option<RawChurn>,
+}
+
+/// `[cohorts]`
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawCohorts {
+    /// `side-by-side` or `split`.
+    pub mode: Option<CohortMode>,
+    /// side-by-side: the managers compared.
+    pub managers: Option<Vec<ManagerKind>>,
+    /// split: share of clients on the new manager.
+    pub new_share: Option<f64>,
+    /// split: which manager is the new one.
+    pub new_manager: Option<ManagerKind>,
+}
+
+/// `[managers.legacy]`
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawLegacy {
+    /// Delay policy.
+    pub reconnect: Option<LegacyReconnect>,
+    /// The delay (first delay for linear and exponential).
+    pub delay: Option<HumanDuration>,
+    /// Largest delay for linear and exponential.
+    pub max_delay: Option<HumanDuration>,
+    /// Attempts before giving up, or "off" (never gives up).
+    pub max_attempts: Option<Switch<u32>>,
+    /// Reconnect a socket silent for this long, or "off".
+    pub liveness: Option<Switch<HumanDuration>>,
+    /// TCP + upgrade time limit.
+    pub connect_timeout: Option<HumanDuration>,
+}
+
+/// `[managers.wsmanager]` and the backoff part of `[managers.unified]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawWsManager {
+    /// Backoff base.
+    pub base_delay: Option<HumanDuration>,
+    /// Backoff cap.
+    pub max_delay: Option<HumanDuration>,
+    /// Attempts before the error reaches the subscribers.
+    pub max_attempts: Option<u32>,
+    /// Streams without traffic this long are closed.
+    pub idle_timeout: Option<HumanDuration>,
+    /// How often idle streams are swept.
+    pub sweep_interval: Option<HumanDuration>,
+    /// Reconnect a socket silent for this long, or "off".
+    pub liveness: Option<Switch<HumanDuration>>,
+    /// TCP + upgrade time limit.
+    pub connect_timeout: Option<HumanDuration>,
+}
+
+/// `[managers.unified]`
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawUnified {
+    /// Backoff base.
+    pub base_delay: Option<HumanDuration>,
+    /// Backoff cap.
+    pub max_delay: Option<HumanDuration>,
+    /// Attempts before falling back or giving up.
+    pub max_attempts: Option<u32>,
+    /// Streams per connection before a second socket.
+    pub max_streams: Option<u32>,
+    /// Control messages per second sent on one socket.
+    pub messages_per_second: Option<u32>,
+    /// Consecutive failures before the client falls back to legacy, or "off".
+    pub fallback_after: Option<Switch<u32>>,
+    /// Reconnect a socket silent for this long, or "off".
+    pub liveness: Option<Switch<HumanDuration>>,
+    /// TCP + upgrade time limit.
+    pub connect_timeout: Option<HumanDuration>,
+}
+
+/// `[managers]`
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawManagers {
+    /// The legacy manager's parameters.
+    pub legacy: Option<RawLegacy>,
+    /// The new WSManager's parameters.
+    pub wsmanager: Option<RawWsManager>,
+    /// The unified manager's parameters.
+    pub unified: Option<RawUnified>,
+}
+
+/// `[harness]`
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawHarness {
+    /// Scheduler-lag p99 above which the run is marked saturated.
+    pub saturation_lag: Option<HumanDuration>,
+    /// Deadline for a dropped subscription to resume (reconnection success).
+    pub recovery_deadline: Option<HumanDuration>,
+}
+
+/// A scenario file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawScenario {
+    /// Name used in reports and the run directory.
+    pub name: Option<String>,
+    /// What the scenario is for.
+    pub description: Option<String>,
+    /// Length of the run.
+    pub duration: Option<HumanDuration>,
+    /// Seed of everything random (overridden by `--seed`).
+    pub seed: Option<u64>,
+    /// The population.
+    pub workload: Option<RawWorkload>,
+    /// Who runs which manager.
+    pub cohorts: Option<RawCohorts>,
+    /// Manager parameters.
+    pub managers: Option<RawManagers>,
+    /// The embedded mock's configuration (same tables as `wschaos mock --config`).
+    pub mock: Option<RawMockConfig>,
+    /// Faults, from the chaos catalogue.
+    pub faults: Option<Vec<RawFault>>,
+    /// Harness self-checks.
+    pub harness: Option<RawHarness>,
+}
