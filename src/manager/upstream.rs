@@ -210,8 +210,10 @@ async fn connect_with_retries(
     let mut failures = 0u32;
     let mut wait = reconnecting;
     loop {
+        let mut waited = Duration::ZERO;
         if wait {
             let delay = spec.backoff.delay(failures.saturating_sub(u32::from(!reconnecting)), rng);
+            waited = delay;
             tokio::select! {
                 _ = stop.cancelled() => return None,
                 _ = tokio::time::sleep(delay) => {}
@@ -226,8 +228,8 @@ async fn connect_with_retries(
         };
         let outcome = result.as_ref().map_or_else(|o| *o, |_| AttemptOutcome::Connected);
         let retry = reconnecting || failures > 0;
-        let event =
-            Event::Attempt { cohort: spec.cohort, client: spec.client, at, outcome, took: started.elapsed(), retry };
+        let took = started.elapsed();
+        let event = Event::Attempt { cohort: spec.cohort, client: spec.client, at, outcome, took, retry, waited };
         ctx.report(event).await;
         if let Ok(ws) = result {
             return Some(ws);

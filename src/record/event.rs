@@ -115,6 +115,8 @@ pub enum Event {
         took: Duration,
         /// A reconnect (after a drop or a failed attempt), not a first connect.
         retry: bool,
+        /// The backoff delay waited before this attempt.
+        waited: Duration,
     },
     /// A connection ended.
     Ended {

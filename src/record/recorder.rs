@@ -48,6 +48,8 @@ pub struct CohortRecord {
     pub recovery: Histogram<u64>,
     /// Silence before a liveness check fired (µs).
     pub detection: Histogram<u64>,
+    /// Backoff delay waited before each reconnect attempt (µs).
+    pub retry_delay: Histogram<u64>,
     /// Attempts by outcome label.
     pub attempts: BTreeMap<String, u64>,
     /// Connection ends by label.
@@ -99,6 +101,7 @@ impl Default for CohortRecord {
             connect_time: latency_histogram(),
             recovery: latency_histogram(),
             detection: latency_histogram(),
+            retry_delay: latency_histogram(),
             attempts: BTreeMap::new(),
             ends: BTreeMap::new(),
             errors: BTreeMap::new(),
@@ -250,8 +253,11 @@ fn cohort(cohorts: &mut [CohortRecord], id: CohortId) -> Option<&mut CohortRecor
 
 fn apply(cohorts: &mut [CohortRecord], event: Event, now: Duration) {
     match event {
-        Event::Attempt { cohort: id, client, at, outcome, took, retry } => {
+        Event::Attempt { cohort: id, client, at, outcome, took, retry, waited } => {
             if let Some(c) = cohort(cohorts, id) {
+                if retry {
+                    c.retry_delay.saturating_record(micros(waited));
+                }
                 let connected = outcome == crate::record::event::AttemptOutcome::Connected;
                 c.attempt(client, at, outcome.label(), connected, took, retry);
             }
@@ -324,7 +330,9 @@ mod tests {
         let ms = Duration::from_millis;
         for (i, at) in [ms(10), ms(20), ms(150), ms(1500)].into_iter().enumerate() {
             let outcome = if i == 2 { AttemptOutcome::Http(429) } else { AttemptOutcome::Connected };
-            tx.send(Event::Attempt { cohort: 1, client: 7, at, outcome, took: ms(2), retry: i > 0 }).await.unwrap();
+            tx.send(Event::Attempt { cohort: 1, client: 7, at, outcome, took: ms(2), retry: i > 0, waited: ms(1000) })
+                .await
+                .unwrap();
         }
         tx.send(Event::Ended { cohort: 1, at: ms(1600), end: ConnectionEnd::Abnormal, subscriptions: 4 })
             .await

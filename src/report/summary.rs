@@ -71,6 +71,10 @@ pub struct Attempts {
     pub peak_per_second: u64,
     /// Most attempts in one 100 ms bin.
     pub peak_per_100ms: u64,
+    /// Most reconnect attempts in one second (the storm after a drop or an outage).
+    pub peak_retries_per_second: u64,
+    /// Most reconnect attempts in one 100 ms bin.
+    pub peak_retries_per_100ms: u64,
     /// Largest share of a second's reconnect attempts in a single 100 ms bin, over seconds with at least
     /// 10 (1: the whole storm in lockstep; 0.1: spread evenly).
     pub lockstep_index: f64,
@@ -148,6 +152,8 @@ pub struct CohortSummary {
     pub recovery_us: Percentiles,
     /// Silence before a dead socket was detected (µs).
     pub detection_us: Percentiles,
+    /// Backoff delay before each reconnect attempt (µs): one value when reconnects are in lockstep.
+    pub retry_delay_us: Percentiles,
     /// Attempts and storm shape.
     pub attempts: Attempts,
     /// Connections.
@@ -273,12 +279,17 @@ fn peak(bins: impl Iterator<Item = u64>) -> u64 {
     bins.max().unwrap_or(0)
 }
 
-/// The largest share of attempts falling in one 100 ms bin within any second that had at least 10.
+/// Within the busiest second of reconnect attempts (a sliding window of ten 100 ms bins), the share that
+/// fell in its busiest bin: 1 when the storm arrives in lockstep, about 0.1 when spread evenly; 0 for fewer
+/// than 10 reconnects.
 fn lockstep(fine: &[u64]) -> f64 {
-    fine.chunks(10)
-        .filter(|second| second.iter().sum::<u64>() >= 10)
-        .map(|second| *second.iter().max().unwrap_or(&0) as f64 / second.iter().sum::<u64>() as f64)
-        .fold(0.0, f64::max)
+    let window_of = |start: usize| &fine[start..(start + 10).min(fine.len())];
+    let Some(start) = (0..fine.len()).max_by_key(|start| window_of(*start).iter().sum::<u64>()) else {
+        return 0.0;
+    };
+    let window = window_of(start);
+    let total: u64 = window.iter().sum();
+    if total < 10 { 0.0 } else { *window.iter().max().unwrap_or(&0) as f64 / total as f64 }
 }
 
 /// Whether second `s` overlaps a fault window (plus `grace` after it).
@@ -319,6 +330,7 @@ pub fn cohort_summary(
         connect_time_us: Percentiles::of(&record.connect_time),
         recovery_us: Percentiles::of(&record.recovery),
         detection_us: Percentiles::of(&record.detection),
+        retry_delay_us: Percentiles::of(&record.retry_delay),
         attempts: Attempts {
             total: record.attempts.values().sum(),
             connected: record.attempts.get("connected").copied().unwrap_or(0),
@@ -326,6 +338,8 @@ pub fn cohort_summary(
             retries: record.seconds.iter().map(|s| s.retries).sum(),
             peak_per_second: peak(record.seconds.iter().map(|s| s.attempts)),
             peak_per_100ms: peak(record.attempts_fine.iter().copied()),
+            peak_retries_per_second: peak(record.seconds.iter().map(|s| s.retries)),
+            peak_retries_per_100ms: peak(record.retries_fine.iter().copied()),
             lockstep_index: (lockstep(&record.retries_fine) * 1000.0).round() / 1000.0,
             max_per_ip_5m: record.max_attempts_per_ip_5m,
             retry_rate_outside_faults: (retry_rate * 10_000.0).round() / 10_000.0,
@@ -412,12 +426,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lockstep_finds_synchronised_seconds() {
-        let mut fine = vec![0u64; 20];
+    fn lockstep_judges_the_busiest_second() {
+        let mut fine = vec![0u64; 30];
         fine[3] = 100;
         fine[12..20].copy_from_slice(&[10, 10, 10, 10, 10, 10, 10, 10]);
-        assert_eq!(lockstep(&fine), 1.0);
-        assert!(lockstep(&fine[10..]) < 0.2);
+        fine[25] = 9;
+        fine[26] = 2;
+        assert!(lockstep(&fine) > 0.9, "the 100-attempt second dominates");
+        assert!(lockstep(&fine[10..]) < 0.2, "an even storm");
+        assert_eq!(lockstep(&[3, 2]), 0.0, "too few to judge");
     }
 
     #[test]

@@ -152,3 +152,58 @@ async fn mock_serves_the_control_api_and_prints_a_curl_example() {
     stdout.read_to_string(&mut rest).unwrap();
     assert_eq!(wait_bounded(child, Duration::from_secs(10)).status.code(), Some(0));
 }
+
+#[test]
+fn ctrl_c_stops_a_run_writes_what_was_measured_and_exits_130() {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("interrupted-run");
+    std::fs::remove_dir_all(&out).ok();
+    let scenario = scratch_file(
+        "interrupt.toml",
+        "duration = \"60s\"\n[workload]\nclients = 4\n[mock.feed]\nsymbols = [\"btcusdt\"]\norders-per-second = 20.0\n",
+    );
+    let mut child = wschaos()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut banner = String::new();
+    stderr.read_line(&mut banner).unwrap();
+    assert!(banner.contains("wschaos run: interrupt"), "{banner}");
+    // The clients are connecting once the banner is out; interrupt the run early.
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let output = wait_bounded(child, Duration::from_secs(30));
+    assert_eq!(output.status.code(), Some(130));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["run"]["interrupted"], true);
+    assert!(summary["run"]["elapsed_ms"].as_u64().unwrap() < 60_000);
+    assert!(out.join("timeseries.csv").exists() && out.join("events.csv").exists());
+}
+
+#[test]
+fn a_bad_scenario_lists_every_mistake_with_its_line_and_exits_2() {
+    let scenario = scratch_file(
+        "bad-scenario.toml",
+        "duration = \"10s\"\n\n[workload]\nclients = 0\nramp-up = \"1m\"\n\n[cohorts]\nmanagers = [\"legacy\", \"legacy\"]\n\n[[faults]]\nkind = \"stall\"\nat = \"20s\"\ncode = 1000\n",
+    );
+    let output = wschaos().arg("run").arg(&scenario).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let file = scenario.display().to_string();
+    for (line, key) in [
+        (4, "workload.clients"),
+        (5, "workload.ramp-up"),
+        (8, "cohorts.managers"),
+        (12, "faults[0].at"),
+        (13, "faults[0].code"),
+    ] {
+        assert!(
+            stderr.contains(&format!("{file}:{line}:")) && stderr.contains(key),
+            "line {line} `{key}` in:\n{stderr}"
+        );
+    }
+}
