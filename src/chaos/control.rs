@@ -9,6 +9,7 @@
 //! | `POST /reset` | ends every fault; 200 `{"ended":N}` |
 //! | `GET /metrics` | Prometheus text |
 //! | `GET /stats` | the mock's snapshot as JSON |
+//! | `GET /health` | `{"connections_open":N}`: cheap enough to poll every second |
 //!
 //! It listens on loopback unless a token is configured; with a token, every request must carry
 //! `Authorization: Bearer <token>` or is refused with 401.
@@ -173,12 +174,17 @@ fn route(api: &Api, head: &RequestHead, body: &[u8]) -> Reply {
             inject::end_all(&api.shared);
             Reply::json(200, &serde_json::json!({ "ended": active }))
         }
+        ("GET", "/health") => {
+            let stats = &api.shared.stats;
+            let figures = serde_json::json!({ "connections_open": stats.open_connections() });
+            Reply::json(200, &figures)
+        }
         ("GET", "/metrics") => Reply(200, "text/plain; version=0.0.4", metrics::render(&snapshot(&api.shared))),
         ("GET", "/stats") => match serde_json::to_value(snapshot(&api.shared)) {
             Ok(value) => Reply::json(200, &value),
             Err(e) => Reply::error(500, &e.to_string()),
         },
-        (_, "/faults" | "/reset" | "/metrics" | "/stats") => Reply::error(405, "method not allowed here"),
+        (_, "/faults" | "/reset" | "/metrics" | "/stats" | "/health") => Reply::error(405, "method not allowed here"),
         _ => Reply::error(
             404,
             "no such endpoint; see GET /faults, POST /faults, DELETE /faults/N, POST /reset, GET /metrics, GET /stats",

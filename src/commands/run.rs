@@ -21,6 +21,8 @@ use crate::manager::upstream::RunContext;
 use crate::mock::MockServer;
 use crate::mock::config::{Arrivals, MockConfig};
 use crate::mock::market::civil_from_days;
+use crate::mock::process::MockProcess;
+use crate::mock::stats::MockSnapshot;
 use crate::mock::stream_name::{StreamKind, StreamSpec};
 use crate::record::{recorder, selfcheck};
 use crate::report::files::write_run;
@@ -40,59 +42,182 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
         scenario.duration = duration.0;
     }
     let target = resolve_target(&args)?;
-    check_sockets(&scenario, target.is_none())?;
     let out = args.out.clone().unwrap_or_else(|| default_run_dir(&scenario.name));
     let started_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    let harness_cancel = CancellationToken::new();
-    let mock = match target {
-        Some(_) => None,
-        None => Some(
-            MockServer::start(
-                scenario.mock.clone(),
-                "127.0.0.1:0".parse()?,
-                scenario.seed,
-                harness_cancel.child_token(),
-            )
-            .await?,
-        ),
-    };
-    let (target_addr, upstream) = match (&mock, target) {
-        (Some(m), _) => (m.local_addr(), "embedded".to_owned()),
-        (None, Some(addr)) => (addr, format!("ws://{addr}")),
-        (None, None) => unreachable_upstream()?,
-    };
+    let upstream = open_upstream(&scenario, target, &out).await?;
     if !args.quiet {
         eprintln!(
-            "wschaos run: {} for {:?} against {upstream} (seed {})",
-            scenario.name, scenario.duration, scenario.seed
+            "wschaos run: {} for {:?} against {} (seed {})",
+            scenario.name,
+            scenario.duration,
+            upstream.label(),
+            scenario.seed
         );
     }
-    let execution = execute(&scenario, mock.as_ref(), target_addr).await?;
-    let mock_offset_ms =
-        mock.as_ref().map_or(0, |m| m.snapshot().uptime_ms.saturating_sub(execution.elapsed.as_millis() as u64));
-    let snapshot = match mock {
-        Some(m) => Some(m.shutdown().await),
-        None => None,
-    };
-    harness_cancel.cancel();
-    let summary = build_summary(&scenario, &execution, snapshot.as_ref(), mock_offset_ms, started_unix_ms, upstream);
+    let label = upstream.label();
+    let (execution, finished) = execute(&scenario, upstream).await?;
+    let (snapshot, offset_ms) = finished;
+    let mock_failed = snapshot.is_none() && label != "external";
+    let summary = build_summary(&scenario, &execution, snapshot.as_ref(), offset_ms, started_unix_ms, label);
     let records = &execution.recording.cohorts;
     write_run(&out, &summary, records, &execution.server_open, &execution.health.lag_p99_per_second)?;
     if !args.quiet {
         print_table(&summary, &out);
     }
+    if mock_failed {
+        eprintln!("wschaos run: the mock's counters could not be read (did the mock die?); the run is not trustworthy");
+    }
     Ok(if execution.interrupted {
         Outcome::Interrupted
-    } else if summary.harness.saturated {
+    } else if summary.harness.saturated || mock_failed {
         Outcome::HarnessError
     } else {
         Outcome::Success
     })
 }
 
-/// Without `--target` the embedded mock always exists; kept as an error rather than a panic.
-fn unreachable_upstream() -> Result<(SocketAddr, String)> {
-    anyhow::bail!("no upstream: neither the embedded mock nor --target")
+/// Where the clients connect, and what of the mock the harness can see.
+enum Upstream {
+    /// The mock in this process.
+    Embedded(MockServer),
+    /// The mock in a child process (the scenario needs more sockets than one process may hold).
+    Child(Box<MockProcess>),
+    /// An upstream already running.
+    External(SocketAddr),
+}
+
+/// Reads the mock's open connections during the run.
+enum Probe {
+    Embedded(Arc<crate::mock::server::Shared>),
+    Child(SocketAddr),
+    Nothing,
+}
+
+impl Probe {
+    async fn open_connections(&self) -> Option<u64> {
+        match self {
+            Probe::Embedded(shared) => Some(shared.stats.open_connections()),
+            Probe::Child(control) => crate::mock::process::connections_open(*control).await.ok(),
+            Probe::Nothing => None,
+        }
+    }
+}
+
+impl Upstream {
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Upstream::Embedded(m) => m.local_addr(),
+            Upstream::Child(p) => p.addr(),
+            Upstream::External(a) => *a,
+        }
+    }
+
+    fn label(&self) -> String {
+        match self {
+            Upstream::Embedded(_) => "embedded".into(),
+            Upstream::Child(_) => "child-process".into(),
+            Upstream::External(_) => "external".into(),
+        }
+    }
+
+    fn probe(&self) -> Probe {
+        match self {
+            Upstream::Embedded(m) => Probe::Embedded(m.shared().clone()),
+            Upstream::Child(p) => Probe::Child(p.control()),
+            Upstream::External(_) => Probe::Nothing,
+        }
+    }
+
+    /// Schedules the scenario's fault plan relative to `start`.
+    fn start_faults(&self, scenario: &Scenario, start: Instant, cancel: &CancellationToken) {
+        let plan = FaultPlan::build(&scenario.faults, scenario.seed, scenario.duration);
+        match self {
+            Upstream::Embedded(mock) => mock.run_plan(scenario.faults.clone(), plan, start),
+            Upstream::Child(process) => child_faults(process.control(), scenario, plan, start, cancel),
+            Upstream::External(_) if !plan.occurrences.is_empty() => {
+                eprintln!(
+                    "wschaos run: faults need the embedded mock; the {} faults of this scenario are skipped",
+                    scenario.faults.len()
+                );
+            }
+            Upstream::External(_) => {}
+        }
+    }
+
+    /// Stops the mock and returns its counters with the offset of its clock from the run's start (ms).
+    async fn finish(self, run_start: Instant) -> (Option<MockSnapshot>, u64) {
+        let offset = |s: &MockSnapshot| s.uptime_ms.saturating_sub(run_start.elapsed().as_millis() as u64);
+        match self {
+            Upstream::Embedded(mock) => {
+                let snapshot = mock.shutdown().await;
+                let offset = offset(&snapshot);
+                (Some(snapshot), offset)
+            }
+            Upstream::Child(process) => {
+                let mut process = *process;
+                let snapshot = if process.alive() { process.snapshot().await.ok() } else { None };
+                if let Err(e) = process.stop().await {
+                    tracing::warn!("stopping the mock process: {e:#}");
+                }
+                let offset = snapshot.as_ref().map_or(0, offset);
+                (snapshot, offset)
+            }
+            Upstream::External(_) => (None, 0),
+        }
+    }
+}
+
+/// Posts each occurrence of the plan to a child mock's control API at its time.
+fn child_faults(control: SocketAddr, scenario: &Scenario, plan: FaultPlan, start: Instant, cancel: &CancellationToken) {
+    for occurrence in plan.occurrences {
+        let (Some(fault), Some(raw)) =
+            (scenario.faults.get(occurrence.fault), scenario.faults_raw.get(occurrence.fault))
+        else {
+            continue;
+        };
+        let mut raw = raw.clone();
+        raw.at = None;
+        raw.every = None;
+        if !matches!(fault.kind, crate::chaos::FaultKind::Disconnect { .. } | crate::chaos::FaultKind::Corrupt { .. }) {
+            raw.duration = Some(crate::config_file::HumanDuration(occurrence.end - occurrence.start));
+        }
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep_until(start + occurrence.start) => {}
+            }
+            if let Err(e) = crate::mock::process::inject(control, &raw).await {
+                tracing::warn!("could not inject a fault into the mock process: {e:#}");
+            }
+        });
+    }
+}
+
+/// The embedded mock when the clients and the mock fit in this process's open-file limit, a mock in its
+/// own process when only the clients do, or a refusal with the figures.
+async fn open_upstream(scenario: &Scenario, target: Option<SocketAddr>, out: &std::path::Path) -> Result<Upstream> {
+    if let Some(addr) = target {
+        return Ok(Upstream::External(addr));
+    }
+    let limit = raise_open_file_limit();
+    let clients = client_sockets(scenario);
+    if limit == 0 || 2 * clients + FD_MARGIN <= limit {
+        let listen = "127.0.0.1:0".parse()?;
+        return Ok(Upstream::Embedded(
+            MockServer::start(scenario.mock.clone(), listen, scenario.seed, CancellationToken::new()).await?,
+        ));
+    }
+    if clients + FD_MARGIN <= limit {
+        return Ok(Upstream::Child(Box::new(MockProcess::spawn(&scenario.mock_raw, scenario.seed, out).await?)));
+    }
+    Err(UsageError(format!(
+        "scenario '{}' needs up to {} sockets for its clients (and as many for the mock, which then runs in its own \
+         process), but one process may open {limit} files; reduce workload.clients or the subscriptions",
+        scenario.name,
+        clients + FD_MARGIN
+    ))
+    .into())
 }
 
 /// What one execution produced.
@@ -105,7 +230,7 @@ struct Execution {
     plans: Vec<(ManagerKind, u32, u64)>,
 }
 
-async fn execute(scenario: &Scenario, mock: Option<&MockServer>, target: SocketAddr) -> Result<Execution> {
+async fn execute(scenario: &Scenario, upstream: Upstream) -> Result<(Execution, (Option<MockSnapshot>, u64))> {
     let symbols: Vec<String> = scenario.mock.feed.symbols.iter().map(|s| s.name.clone()).collect();
     let people = population(&scenario.workload, &symbols, scenario.seed);
     let (cohorts, placements) = place(&scenario.cohorts, &people, scenario.workload.clients);
@@ -113,22 +238,14 @@ async fn execute(scenario: &Scenario, mock: Option<&MockServer>, target: SocketA
     let run_cancel = CancellationToken::new();
     let (events, events_rx) = mpsc::channel(65_536);
     let start = Instant::now();
-    let ctx = Arc::new(RunContext {
-        target,
-        start,
-        events,
-        cancel: run_cancel.clone(),
-        intervals: intervals(&scenario.mock, &people),
-    });
+    let intervals = intervals(&scenario.mock, &people);
+    let ctx = Arc::new(RunContext { target: upstream.addr(), start, events, cancel: run_cancel.clone(), intervals });
     let run_seconds = scenario.duration.as_secs() as usize + 1;
     let recorder = tokio::spawn(recorder::run(events_rx, cohorts.len(), run_seconds, start));
     let health_cancel = CancellationToken::new();
     let health = tokio::spawn(selfcheck::run(health_cancel.clone()));
-    let sampler = mock.map(|m| tokio::spawn(sample_server(m.shared().clone(), health_cancel.clone())));
-    if let Some(mock) = mock {
-        let plan = FaultPlan::build(&scenario.faults, scenario.seed, scenario.duration);
-        mock.run_plan(scenario.faults.clone(), plan, start);
-    }
+    let sampler = tokio::spawn(sample_server(upstream.probe(), health_cancel.clone()));
+    upstream.start_faults(scenario, start, &run_cancel);
     let drive = DriveContext {
         run: ctx.clone(),
         settings: Arc::new(scenario.managers.clone()),
@@ -155,11 +272,9 @@ async fn execute(scenario: &Scenario, mock: Option<&MockServer>, target: SocketA
     let recording = recorder.await.context("the recorder failed")?;
     health_cancel.cancel();
     let health = health.await.context("the self-check failed")?;
-    let server_open = match sampler {
-        Some(task) => task.await.unwrap_or_default(),
-        None => Vec::new(),
-    };
-    Ok(Execution { recording, health, server_open, elapsed, interrupted, plans })
+    let server_open = sampler.await.unwrap_or_default();
+    let finished = upstream.finish(start).await;
+    Ok((Execution { recording, health, server_open, elapsed, interrupted, plans }, finished))
 }
 
 /// Cohorts of the run and where each client runs.
@@ -235,13 +350,18 @@ fn intervals(mock: &MockConfig, people: &[ClientPlan]) -> HashMap<String, u32> {
 }
 
 /// Samples the mock's open connections once a second.
-async fn sample_server(shared: Arc<crate::mock::server::Shared>, stop: CancellationToken) -> Vec<u64> {
+async fn sample_server(probe: Probe, stop: CancellationToken) -> Vec<u64> {
     let mut samples = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             _ = stop.cancelled() => return samples,
-            _ = tick.tick() => samples.push(shared.stats.open_connections()),
+            _ = tick.tick() => {
+                match probe.open_connections().await {
+                    Some(open) => samples.push(open),
+                    None => return samples,
+                }
+            }
         }
     }
 }
@@ -249,7 +369,7 @@ async fn sample_server(shared: Arc<crate::mock::server::Shared>, stop: Cancellat
 fn build_summary(
     scenario: &Scenario,
     execution: &Execution,
-    snapshot: Option<&crate::mock::MockSnapshot>,
+    snapshot: Option<&MockSnapshot>,
     mock_offset_ms: u64,
     started_unix_ms: u64,
     upstream: String,
@@ -364,22 +484,4 @@ pub fn client_sockets(scenario: &Scenario) -> u64 {
             new * per_manager(*new_manager) + (clients - new.min(clients)) * per_manager(ManagerKind::Legacy)
         }
     }
-}
-
-/// Refuses a scenario that cannot fit in the open-file limit.
-fn check_sockets(scenario: &Scenario, embedded: bool) -> Result<()> {
-    let limit = raise_open_file_limit();
-    let clients = client_sockets(scenario);
-    let needed = if embedded { 2 * clients + FD_MARGIN } else { clients + FD_MARGIN };
-    if limit > 0 && needed > limit {
-        let where_ =
-            if embedded { "the embedded mock and its clients (two descriptors per connection)" } else { "its clients" };
-        return Err(UsageError(format!(
-            "scenario '{}' needs up to {needed} open files for {where_}, but the limit is {limit}; \
-             reduce workload.clients or subscriptions, or run the mock separately (wschaos mock) and use --target",
-            scenario.name
-        ))
-        .into());
-    }
-    Ok(())
 }

@@ -29,7 +29,7 @@ use crate::mock::market::SymbolId;
 pub type FaultId = u64;
 
 /// What happened to one fault: when it started and ended, and how many connections it touched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct FaultRecord {
     /// Its id.
     pub id: FaultId,

@@ -105,7 +105,7 @@ pub struct SymbolRate {
 }
 
 /// `[server]`: connection handling.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawServer {
     /// Time a client has to send its complete upgrade request.
@@ -131,7 +131,7 @@ pub struct RawServer {
 }
 
 /// `[heartbeat]`: server pings and the pong deadline.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawHeartbeat {
     /// Interval between server pings, or "off".
@@ -145,7 +145,7 @@ pub struct RawHeartbeat {
 }
 
 /// `[limits]`: Binance's documented limits, each switchable off.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawLimits {
     /// Incoming messages (ping, pong, text, binary) per window before close 1008.
@@ -165,7 +165,7 @@ pub struct RawLimits {
 }
 
 /// `[feed]`: the simulated market.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawFeed {
     /// Symbols, most popular first (default: a universe of real spot symbols).
@@ -191,7 +191,7 @@ pub struct RawFeed {
 }
 
 /// The raw mock configuration as written in TOML.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawMockConfig {
     /// `[server]`

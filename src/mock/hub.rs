@@ -196,7 +196,7 @@ pub struct ConnectionInfo {
 }
 
 /// Figures of one stream name.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct StreamStats {
     /// The name as clients subscribed it.
     pub name: String,

@@ -17,6 +17,7 @@ pub mod handshake;
 pub mod hub;
 pub mod limits;
 pub mod market;
+pub mod process;
 pub mod protocol;
 pub mod route;
 pub mod server;

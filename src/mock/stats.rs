@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::mock::chaos_state::FaultRecord;
@@ -63,6 +63,36 @@ impl RejectReason {
     }
 }
 
+impl std::str::FromStr for RejectReason {
+    type Err = String;
+
+    fn from_str(label: &str) -> Result<Self, String> {
+        let known = [
+            Self::NotFound,
+            Self::BadRequest,
+            Self::MethodNotAllowed,
+            Self::UriTooLong,
+            Self::UpgradeRequired,
+            Self::HeadersTooLarge,
+            Self::TooManyRequests,
+            Self::Withheld,
+            Self::HandshakeTimeout,
+            Self::HandshakeAborted,
+        ];
+        if let Some(status) = label.strip_prefix("injected-").and_then(|s| s.parse().ok()) {
+            return Ok(Self::Injected(status));
+        }
+        known.into_iter().find(|r| r.label() == label).ok_or_else(|| format!("unknown reject reason {label:?}"))
+    }
+}
+
+impl<'de> Deserialize<'de> for RejectReason {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let label = String::deserialize(deserializer)?;
+        label.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl Serialize for RejectReason {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.label())
@@ -70,7 +100,7 @@ impl Serialize for RejectReason {
 }
 
 /// Why an established connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CloseCause {
     /// The client sent a close frame.
@@ -100,7 +130,7 @@ pub enum CloseCause {
 }
 
 /// Upgrade outcomes in one bucket (a second, or a source IP).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpgradeCounts {
     /// 101 Switching Protocols sent.
     pub accepted: u64,
@@ -116,7 +146,7 @@ impl UpgradeCounts {
 }
 
 /// Upgrade outcomes during one second of the mock's uptime.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecondCounts {
     /// Seconds since the mock started.
     pub second: u64,
@@ -126,7 +156,7 @@ pub struct SecondCounts {
 }
 
 /// Scheduling lag of the feed: how late events were generated against their schedule.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedLag {
     /// Median lag in microseconds.
     pub p50_us: u64,
@@ -158,8 +188,9 @@ pub struct MockStats {
     tallies: Mutex<Tallies>,
 }
 
-/// A point-in-time copy of everything the mock counts, serializable for `/stats` and run reports.
-#[derive(Debug, Clone, Serialize)]
+/// A point-in-time copy of everything the mock counts, serializable for `/stats` and run reports (and read
+/// back by a harness driving a mock in another process).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MockSnapshot {
     /// Milliseconds since the mock started.
     pub uptime_ms: u64,

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::chaos::fault::{Fault, validate_all};
+use crate::chaos::fault::{Fault, RawFault, validate_all};
 use crate::config_file::{ConfigIssues, HumanDuration, KeyIssue, SourceFile, Switch};
-use crate::mock::config::MockConfig;
+use crate::mock::config::{MockConfig, RawMockConfig};
 use crate::mock::stream_name::StreamSpec;
 pub use raw::{CohortMode, LegacyReconnect, ManagerKind, RawScenario};
 
@@ -188,6 +188,12 @@ pub struct Scenario {
     /// The embedded mock.
     #[serde(skip)]
     pub mock: MockConfig,
+    /// The `[mock]` tables as written (for a mock in its own process).
+    #[serde(skip)]
+    pub mock_raw: RawMockConfig,
+    /// The faults as written (for a mock in its own process, through its control API).
+    #[serde(skip)]
+    pub faults_raw: Vec<RawFault>,
     /// Faults.
     pub faults: Vec<Fault>,
     /// Harness.
@@ -247,6 +253,8 @@ impl Scenario {
             cohorts,
             managers,
             mock,
+            mock_raw: raw.mock.clone().unwrap_or_default(),
+            faults_raw: raw.faults.clone().unwrap_or_default(),
             faults,
             harness: HarnessSettings {
                 saturation_lag: duration_or(harness.saturation_lag, Duration::from_millis(25)),

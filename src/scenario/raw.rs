@@ -181,7 +181,7 @@ pub struct RawHarness {
 }
 
 /// A scenario file.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawScenario {
     /// Name used in reports and the run directory.

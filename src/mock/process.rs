@@ -1,0 +1,150 @@
+//! A mock in its own process: `wschaos mock` started as a child with the scenario's configuration and a
+//! loopback control API, so a scenario can hold more sockets than one process may open (the mock's side of
+//! every connection is then in the child). Faults, health and the final counters go through the control
+//! API; the child is stopped with SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::chaos::fault::RawFault;
+use crate::mock::config::RawMockConfig;
+use crate::mock::stats::MockSnapshot;
+
+/// A running `wschaos mock` child.
+#[derive(Debug)]
+pub struct MockProcess {
+    child: Child,
+    addr: SocketAddr,
+    control: SocketAddr,
+}
+
+impl MockProcess {
+    /// Starts the child with `config` (written next to `dir`) and `seed`; waits for its banner.
+    pub async fn spawn(config: &RawMockConfig, seed: u64, dir: &Path) -> Result<MockProcess> {
+        std::fs::create_dir_all(dir).with_context(|| format!("could not create '{}'", dir.display()))?;
+        let config_path = dir.join("mock.toml");
+        let text = toml::to_string(config).context("could not write the mock configuration")?;
+        std::fs::write(&config_path, text).with_context(|| format!("could not write '{}'", config_path.display()))?;
+        let exe = std::env::current_exe().context("could not find the wschaos executable")?;
+        let mut child = Command::new(exe)
+            .args([
+                "mock",
+                "--listen",
+                "127.0.0.1:0",
+                "--control",
+                "127.0.0.1:0",
+                "--seed",
+                &seed.to_string(),
+                "--config",
+            ])
+            .arg(&config_path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("could not start the mock process")?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow!("the mock process has no stdout"))?;
+        let (addr, control) = tokio::time::timeout(Duration::from_secs(10), read_banner(stdout))
+            .await
+            .map_err(|_| anyhow!("the mock process did not print its address within 10 s"))??;
+        Ok(MockProcess { child, addr, control })
+    }
+
+    /// The WebSocket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The control API's address.
+    pub fn control(&self) -> SocketAddr {
+        self.control
+    }
+
+    /// The child's counters.
+    pub async fn snapshot(&self) -> Result<MockSnapshot> {
+        let body = request(self.control, "GET", "/stats", "").await?;
+        serde_json::from_str(&body).context("could not read the mock's /stats")
+    }
+
+    /// True while the child runs.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Stops the child (SIGTERM, then a kill after 10 s).
+    pub async fn stop(mut self) -> Result<()> {
+        if let Some(pid) = self.child.id() {
+            let terminated = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
+            if !terminated.is_ok_and(|s| s.success()) {
+                tracing::warn!("could not signal the mock process {pid}");
+            }
+        }
+        match tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await {
+            Ok(status) => status.map(|_| ()).context("the mock process"),
+            Err(_) => self.child.kill().await.context("could not kill the mock process"),
+        }
+    }
+}
+
+/// Connections open in the child behind `control` now.
+pub async fn connections_open(control: SocketAddr) -> Result<u64> {
+    let body = request(control, "GET", "/health", "").await?;
+    let value: serde_json::Value = serde_json::from_str(&body)?;
+    value["connections_open"].as_u64().ok_or_else(|| anyhow!("unexpected /health answer: {body}"))
+}
+
+/// Injects a fault now through the control API at `control`.
+pub async fn inject(control: SocketAddr, fault: &RawFault) -> Result<()> {
+    request(control, "POST", "/faults", &serde_json::to_string(fault)?).await.map(|_| ())
+}
+
+async fn read_banner(stdout: tokio::process::ChildStdout) -> Result<(SocketAddr, SocketAddr)> {
+    let mut lines = BufReader::new(stdout).lines();
+    let (mut addr, mut control) = (None, None);
+    while let Some(line) = lines.next_line().await? {
+        for word in line.split_whitespace() {
+            if let Some(rest) = word.strip_prefix("ws://").filter(|_| addr.is_none()) {
+                addr = rest.split('/').next().and_then(|a| a.parse().ok());
+            }
+            if let Some(rest) = word.strip_prefix("http://").filter(|_| line.trim_start().starts_with("control:")) {
+                control = rest.split('/').next().and_then(|a| a.parse().ok());
+            }
+        }
+        if let (Some(a), Some(c)) = (addr, control) {
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return Ok((a, c));
+        }
+    }
+    bail!("the mock process ended before printing its addresses")
+}
+
+/// One HTTP/1.1 request to the control API; the body of a 2xx answer.
+async fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> Result<String> {
+    let exchange = async {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await?;
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        tcp.write_all(head.as_bytes()).await?;
+        tcp.write_all(body.as_bytes()).await?;
+        let mut response = String::new();
+        tcp.read_to_string(&mut response).await?;
+        Ok::<String, std::io::Error>(response)
+    };
+    let response = tokio::time::timeout(Duration::from_secs(30), exchange)
+        .await
+        .context("the mock's control API did not answer")??;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    if !(200..300).contains(&status) {
+        bail!("{method} {path} answered {status}: {body}");
+    }
+    Ok(body.to_owned())
+}
