@@ -52,6 +52,10 @@ pub struct RunArgs {
     /// Allow a --target that is not on loopback.
     #[arg(long)]
     pub allow_remote: bool,
+    /// Run the embedded mock in its own process even when it would fit in this one (separates the
+    /// harness's CPU and memory from the mock's; chosen automatically when the sockets do not fit).
+    #[arg(long, conflicts_with = "target")]
+    pub mock_process: bool,
     /// Allow a Binance production host as --target (a storm gets the IP banned).
     #[arg(long)]
     pub insist_production: bool,

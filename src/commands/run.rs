@@ -44,7 +44,7 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     let target = resolve_target(&args)?;
     let out = args.out.clone().unwrap_or_else(|| default_run_dir(&scenario.name));
     let started_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    let upstream = open_upstream(&scenario, target, &out).await?;
+    let upstream = open_upstream(&scenario, target, &out, args.mock_process).await?;
     if !args.quiet {
         eprintln!(
             "wschaos run: {} for {:?} against {} (seed {})",
@@ -117,6 +117,20 @@ impl Upstream {
             Upstream::Embedded(_) => "embedded".into(),
             Upstream::Child(_) => "child-process".into(),
             Upstream::External(_) => "external".into(),
+        }
+    }
+
+    /// The embedded mock's send times (bookTicker and partial-depth latency need them).
+    fn send_times(
+        &self,
+        symbols: &[String],
+    ) -> Option<(Arc<crate::mock::send_times::SendTimes>, HashMap<String, u16>)> {
+        match self {
+            Upstream::Embedded(m) => {
+                let ids = symbols.iter().enumerate().map(|(i, s)| (s.clone(), i as u16)).collect();
+                Some((m.send_times(), ids))
+            }
+            _ => None,
         }
     }
 
@@ -196,13 +210,19 @@ fn child_faults(control: SocketAddr, scenario: &Scenario, plan: FaultPlan, start
 
 /// The embedded mock when the clients and the mock fit in this process's open-file limit, a mock in its
 /// own process when only the clients do, or a refusal with the figures.
-async fn open_upstream(scenario: &Scenario, target: Option<SocketAddr>, out: &std::path::Path) -> Result<Upstream> {
+async fn open_upstream(
+    scenario: &Scenario,
+    target: Option<SocketAddr>,
+    out: &std::path::Path,
+    own_process: bool,
+) -> Result<Upstream> {
     if let Some(addr) = target {
         return Ok(Upstream::External(addr));
     }
     let limit = raise_open_file_limit();
-    let clients = client_sockets(scenario);
-    if limit == 0 || 2 * clients + FD_MARGIN <= limit {
+    let symbols: Vec<String> = scenario.mock.feed.symbols.iter().map(|s| s.name.clone()).collect();
+    let clients = client_sockets(scenario, &population(&scenario.workload, &symbols, scenario.seed));
+    if !own_process && (limit == 0 || 2 * clients + FD_MARGIN <= limit) {
         let listen = "127.0.0.1:0".parse()?;
         return Ok(Upstream::Embedded(
             MockServer::start(scenario.mock.clone(), listen, scenario.seed, CancellationToken::new()).await?,
@@ -239,7 +259,15 @@ async fn execute(scenario: &Scenario, upstream: Upstream) -> Result<(Execution, 
     let (events, events_rx) = mpsc::channel(65_536);
     let start = Instant::now();
     let intervals = intervals(&scenario.mock, &people);
-    let ctx = Arc::new(RunContext { target: upstream.addr(), start, events, cancel: run_cancel.clone(), intervals });
+    let send_times = upstream.send_times(&symbols);
+    let ctx = Arc::new(RunContext {
+        target: upstream.addr(),
+        start,
+        events,
+        cancel: run_cancel.clone(),
+        intervals,
+        send_times,
+    });
     let run_seconds = scenario.duration.as_secs() as usize + 1;
     let recorder = tokio::spawn(recorder::run(events_rx, cohorts.len(), run_seconds, start));
     let health_cancel = CancellationToken::new();
@@ -468,20 +496,29 @@ fn resolve_target(args: &RunArgs) -> Result<Option<SocketAddr>> {
     Ok(Some(addr))
 }
 
-/// The sockets the scenario's clients will hold at most.
-pub fn client_sockets(scenario: &Scenario) -> u64 {
-    let w = &scenario.workload;
-    let per_client = u64::from(w.subscribers_per_client) * u64::from(w.streams_per_subscriber);
-    let per_manager = |m: ManagerKind| match m {
-        ManagerKind::Legacy | ManagerKind::Wsmanager => per_client,
-        ManagerKind::Unified => per_client.div_ceil(u64::from(scenario.managers.unified.max_streams.max(1))),
-    };
-    let clients = u64::from(w.clients);
-    match &scenario.cohorts {
-        Cohorts::SideBySide { managers } => managers.iter().map(|m| clients * per_manager(*m)).sum(),
-        Cohorts::Split { new_share, new_manager } => {
-            let new = (clients as f64 * new_share).ceil() as u64;
-            new * per_manager(*new_manager) + (clients - new.min(clients)) * per_manager(ManagerKind::Legacy)
+/// The sockets the scenario's clients hold once every subscriber has subscribed (churn replaces
+/// subscribers without adding to the count): a socket per subscription (legacy), per distinct stream per
+/// client (WSManager), per 1024 distinct streams per client (unified).
+pub fn client_sockets(scenario: &Scenario, people: &[ClientPlan]) -> u64 {
+    let max_streams = u64::from(scenario.managers.unified.max_streams.max(1));
+    let per_manager = |m: ManagerKind, client: &ClientPlan| {
+        let subscriptions = client.subscribers.iter().map(|s| s.streams.len() as u64).sum::<u64>();
+        let distinct =
+            client.subscribers.iter().flat_map(|s| s.streams.iter()).collect::<std::collections::HashSet<_>>().len()
+                as u64;
+        match m {
+            ManagerKind::Legacy => subscriptions,
+            ManagerKind::Wsmanager => distinct,
+            ManagerKind::Unified => distinct.div_ceil(max_streams),
         }
+    };
+    match &scenario.cohorts {
+        Cohorts::SideBySide { managers } => {
+            managers.iter().map(|m| people.iter().map(|c| per_manager(*m, c)).sum::<u64>()).sum()
+        }
+        Cohorts::Split { new_share, new_manager } => people
+            .iter()
+            .map(|c| per_manager(if on_new_manager(c.id, *new_share) { *new_manager } else { ManagerKind::Legacy }, c))
+            .sum(),
     }
 }

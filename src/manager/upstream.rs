@@ -22,7 +22,9 @@ use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 use tokio_util::sync::CancellationToken;
 
 use crate::manager::backoff::Backoff;
-use crate::manager::wire::{Sequences, parse};
+use crate::manager::wire::{Sequence, Sequences, parse};
+use crate::mock::market::SymbolId;
+use crate::mock::send_times::{SendTimes, Untimed};
 use crate::record::event::{AttemptOutcome, CohortId, ConnectionEnd, DeliverySample, Event, LatencySample};
 
 /// What every upstream of a run shares.
@@ -38,6 +40,24 @@ pub struct RunContext {
     pub cancel: CancellationToken,
     /// Nominal interval between events per stream name, µs (coordinated-omission correction).
     pub intervals: HashMap<String, u32>,
+    /// The embedded mock's send times of update ids, for the kinds without `E`, with its symbol ids.
+    pub send_times: Option<(Arc<SendTimes>, HashMap<String, SymbolId>)>,
+}
+
+impl RunContext {
+    /// When the message of `stream` with update id `id` was sent, for bookTicker and partial depth.
+    fn sent_at(&self, stream: &str, id: u64) -> Option<u64> {
+        let (times, symbols) = self.send_times.as_ref()?;
+        let (symbol, kind) = stream.split_once('@')?;
+        let kind = if kind == "bookTicker" {
+            Untimed::BookTicker
+        } else if kind.starts_with("depth") && kind.len() > "depth".len() && !kind.starts_with("depth@") {
+            Untimed::PartialDepth
+        } else {
+            return None;
+        };
+        times.lookup(*symbols.get(symbol)?, kind, id)
+    }
 }
 
 impl RunContext {
@@ -416,7 +436,11 @@ async fn on_text(ctx: &RunContext, state: &mut Reading, audience: &Audience, tex
     state.sample.gaps += check.missing;
     state.sample.duplicates += u64::from(check.duplicate);
     state.sample.delivered += u64::from(subscribers);
-    if let Some(sent) = message.event_time {
+    let untimed = match (message.event_time, message.sequence) {
+        (None, Sequence::UpdateId(id)) => ctx.sent_at(stream, id),
+        _ => None,
+    };
+    if let Some(sent) = message.event_time.or(untimed) {
         let latency_us = crate::mock::time::now_micros().saturating_sub(sent).clamp(1, u64::from(u32::MAX)) as u32;
         let interval_us = ctx.intervals.get(stream).copied().unwrap_or(0);
         for _ in 0..subscribers {

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::mock::config::{Arrivals, FeedConfig};
 use crate::mock::hub::{FeedKey, Hub};
 use crate::mock::market::{Market, Payload, SymbolId, render_array};
+use crate::mock::send_times::Untimed;
 use crate::mock::server::Shared;
 use crate::mock::stats::FeedLag;
 use crate::mock::stream_name::{DepthSpeed, KlineInterval, StreamKind};
@@ -181,10 +182,12 @@ fn run_job(shared: &Shared, job: Job, tickers_since: &mut Micros) {
             if let Some(block) = &outcome.block_trade {
                 publish(hub, symbol, StreamKind::BlockTrade, block);
             }
+            shared.send_times.record(symbol, Untimed::BookTicker, outcome.book_ticker.seq(), now);
             publish(hub, symbol, StreamKind::BookTicker, &outcome.book_ticker);
         }
         Job::BookChange(symbol) => {
             let ticker = market.book_change(symbol, now);
+            shared.send_times.record(symbol, Untimed::BookTicker, ticker.seq(), now);
             publish(hub, symbol, StreamKind::BookTicker, &ticker);
         }
         Job::Depth(speed) => depth_window(shared, &mut market, speed, now),
@@ -216,7 +219,9 @@ fn depth_window(shared: &Shared, market: &mut Market, speed: DepthSpeed, now: Mi
     }
     for key in hub.active_keys(|k| matches!(k, StreamKind::PartialDepth(_, s) if s == speed)) {
         if let (Some(symbol), StreamKind::PartialDepth(levels, _)) = (key.symbol, key.kind) {
-            publish(hub, symbol, key.kind, &market.partial_depth(symbol, levels));
+            let partial = market.partial_depth(symbol, levels);
+            shared.send_times.record(symbol, Untimed::PartialDepth, partial.seq(), now);
+            publish(hub, symbol, key.kind, &partial);
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod market;
 pub mod process;
 pub mod protocol;
 pub mod route;
+pub mod send_times;
 pub mod server;
 pub mod stats;
 pub mod stream_name;

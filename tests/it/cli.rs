@@ -207,3 +207,27 @@ fn a_bad_scenario_lists_every_mistake_with_its_line_and_exits_2() {
         );
     }
 }
+
+#[test]
+fn a_scenario_that_cannot_fit_is_refused_with_its_figure_and_the_limit() {
+    let scenario = scratch_file(
+        "too-big.toml",
+        "duration = \"10s\"\n[workload]\nclients = 25000\n[cohorts]\nmanagers = [\"legacy\"]\n",
+    );
+    let output = wschaos().arg("run").arg(&scenario).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("needs up to 25256 sockets") && stderr.contains("may open"), "{stderr}");
+}
+
+#[test]
+fn production_and_remote_targets_are_refused_unless_asked_for() {
+    let scenario = scratch_file("target.toml", "duration = \"10s\"\n[workload]\nclients = 1\n");
+    let production =
+        wschaos().arg("run").arg(&scenario).args(["--target", "ws://stream.binance.com:9443"]).output().unwrap();
+    assert_eq!(production.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&production.stderr).contains("--insist-production"));
+    let remote = wschaos().arg("run").arg(&scenario).args(["--target", "ws://10.1.2.3:9443"]).output().unwrap();
+    assert_eq!(remote.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&remote.stderr).contains("--allow-remote"));
+}

@@ -58,6 +58,11 @@ async fn legacy_holds_a_socket_per_subscription_wsmanager_per_distinct_stream_un
     assert!(distinct < 60, "popular streams are shared within clients: {distinct}");
     assert_eq!(unified.connections.high_water, 10, "one per client");
     for cohort in [legacy, ws, unified] {
+        assert_eq!(
+            cohort.latency_us.count, cohort.delivery.delivered,
+            "{}: bookTicker timed by the mock's send time",
+            cohort.name
+        );
         assert_eq!(cohort.connections.open_at_end, 0, "{}: every socket closed at the end", cohort.name);
         assert_eq!(cohort.delivery.gaps, 0, "{}", cohort.name);
         assert!(cohort.latency_us.count > 100, "{}", cohort.name);
@@ -184,4 +189,50 @@ async fn reference_counting_and_idle_cleanup_close_what_they_should() {
     assert!(ws.streams.idle_cleaned_up > 0, "silent kline streams are swept: {:?}", ws.streams);
     assert_eq!(ws.connections.open_at_end, 0);
     assert!(ws.streams.created >= ws.streams.cleaned_up + ws.streams.idle_cleaned_up);
+}
+
+#[tokio::test]
+async fn the_mock_can_run_in_its_own_process_with_faults_through_its_control_api() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("run-child");
+    let file = dir.with_extension("toml");
+    std::fs::write(
+        &file,
+        r#"
+        duration = "5s"
+        [workload]
+        clients = 6
+        subscribers-per-client = 2
+        [mock.feed]
+        symbols = ["btcusdt", "ethusdt"]
+        orders-per-second = 20.0
+        [[faults]]
+        kind = "disconnect"
+        at = "2s"
+        how = "fin"
+        "#,
+    )
+    .unwrap();
+    // The binary, not the library: the child mock is started from the running executable.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wschaos"))
+        .args(["run", file.to_str().unwrap(), "--out", dir.to_str().unwrap(), "--quiet", "--mock-process"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: RunSummary = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary.run.upstream, "child-process");
+    let server = summary.server.as_ref().expect("the child's counters, read over its control API");
+    assert_eq!(
+        server.connections_high_water as i64,
+        summary.cohorts.iter().map(|c| c.connections.high_water).sum::<i64>()
+    );
+    assert_eq!(summary.faults.len(), 1, "the fault went through the control API");
+    for cohort in &summary.cohorts {
+        assert_eq!(
+            cohort.connections.ends.get("abnormal-1006").copied().unwrap_or(0) as i64,
+            cohort.connections.high_water,
+            "{}",
+            cohort.name
+        );
+    }
+    assert!(dir.join("mock.toml").exists(), "the mock configuration as run");
 }
