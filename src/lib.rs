@@ -7,6 +7,7 @@ pub mod chaos;
 pub mod cli;
 pub mod commands;
 pub mod config_file;
+pub mod criteria;
 pub mod exit;
 pub mod load;
 pub mod manager;

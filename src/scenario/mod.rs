@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::chaos::fault::{Fault, RawFault, validate_all};
 use crate::config_file::{ConfigIssues, HumanDuration, KeyIssue, SourceFile, Switch};
+use crate::criteria::{RawOverride, validate_overrides};
 use crate::mock::config::{MockConfig, RawMockConfig};
 use crate::mock::stream_name::StreamSpec;
 pub use raw::{CohortMode, LegacyReconnect, ManagerKind, RawScenario};
@@ -198,6 +199,8 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     /// Harness.
     pub harness: HarnessSettings,
+    /// Overrides of the built-in success criteria, by id.
+    pub criteria: BTreeMap<String, RawOverride>,
 }
 
 /// Loads and validates a scenario file; every problem in it is reported at once.
@@ -244,6 +247,10 @@ impl Scenario {
         let managers = managers(&raw.managers.clone().unwrap_or_default(), &mut issues);
         let faults = faults(raw, duration, &mut issues);
         let harness = raw.harness.clone().unwrap_or_default();
+        let criteria = validate_overrides(&raw.criteria.clone().unwrap_or_default()).unwrap_or_else(|e| {
+            issues.extend(e);
+            BTreeMap::new()
+        });
         let scenario = Scenario {
             name: raw.name.clone().unwrap_or_else(|| fallback_name.to_owned()),
             description: raw.description.clone().unwrap_or_default(),
@@ -260,6 +267,7 @@ impl Scenario {
                 saturation_lag: duration_or(harness.saturation_lag, Duration::from_millis(25)),
                 recovery_deadline: duration_or(harness.recovery_deadline, Duration::from_secs(60)),
             },
+            criteria,
         };
         if issues.is_empty() { Ok(scenario) } else { Err(issues) }
     }
@@ -482,6 +490,17 @@ mod tests {
         assert_eq!(s.managers.wsmanager.liveness, Some(Duration::from_secs(30)), "on for the new ones");
         assert_eq!(s.managers.unified.max_streams, 1024);
         assert_eq!(s.workload.kinds, [("trade".to_owned(), 1.0)]);
+    }
+
+    #[test]
+    fn criteria_are_overridden_by_id() {
+        let s = parse("duration = \"5s\"\n[workload]\nclients = 1\n[criteria.latency-p95]\nthreshold = 150.0\n[criteria.retry-rate]\nenabled = false\n").unwrap();
+        assert_eq!(s.criteria["latency-p95"].threshold, Some(150.0));
+        assert_eq!(s.criteria["retry-rate"].enabled, Some(false));
+        let issues =
+            parse("duration = \"5s\"\n[workload]\nclients = 1\n[criteria.latency-p99]\nthreshold = 1.0\n").unwrap_err();
+        assert_eq!(issues[0].key, "criteria.latency-p99");
+        assert!(issues[0].message.contains("latency-p95"), "names the criteria there are");
     }
 
     #[test]

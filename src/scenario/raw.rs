@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chaos::fault::RawFault;
 use crate::config_file::{HumanDuration, Switch};
+use crate::criteria::RawOverride;
 use crate::mock::config::RawMockConfig;
 
 /// The manager implementations the harness models.
@@ -204,4 +205,6 @@ pub struct RawScenario {
     pub faults: Option<Vec<RawFault>>,
     /// Harness self-checks.
     pub harness: Option<RawHarness>,
+    /// Overrides of the built-in success criteria by id (`[criteria.latency-p95] threshold = 150.0`).
+    pub criteria: Option<BTreeMap<String, RawOverride>>,
 }
