@@ -5,7 +5,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::chaos::control::ControlServer;
 use crate::cli::MockArgs;
-use crate::commands::{Outcome, UsageError};
+use crate::commands::{Outcome, StopSignals, UsageError};
 use crate::config_file::SourceFile;
 use crate::mock::{MockConfig, MockServer, RawMockConfig};
 
@@ -29,6 +29,7 @@ pub async fn run(args: MockArgs) -> Result<Outcome> {
         .into());
     }
     let config = load_config(args.config.as_deref())?;
+    let mut stop = StopSignals::register().context("could not listen for Ctrl-C and SIGTERM")?;
     let cancel = CancellationToken::new();
     let server = MockServer::start(config, args.listen, args.seed, cancel.clone()).await?;
     let url = server.url();
@@ -47,21 +48,11 @@ pub async fn run(args: MockArgs) -> Result<Outcome> {
         );
     }
     println!("Ctrl-C (or SIGTERM) stops it.");
-    wait_for_stop_signal().await?;
+    stop.recv().await;
     eprintln!("wschaos mock: stopping (closing connections with 1001)");
     let snapshot = server.shutdown().await;
     if args.stats_on_exit {
         println!("{}", serde_json::to_string_pretty(&snapshot)?);
     }
     Ok(Outcome::Success)
-}
-
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
-async fn wait_for_stop_signal() -> Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("could not listen for SIGTERM")?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result.context("could not listen for Ctrl-C"),
-        _ = terminate.recv() => Ok(()),
-    }
 }

@@ -45,6 +45,29 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     }
 }
 
+/// SIGINT (Ctrl-C) and SIGTERM, registered when created: create it before telling anyone the process is
+/// ready, so an early signal stops the command cleanly instead of killing the process.
+pub struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Registers the handlers now.
+    pub fn register() -> Result<StopSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(StopSignals { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
+    }
+
+    /// Resolves at the first SIGINT or SIGTERM.
+    pub async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
 /// Builds the tokio runtime: multi-threaded with `threads` workers (default: one per core).
 pub fn build_runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();

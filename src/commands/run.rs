@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::chaos::plan::FaultPlan;
 use crate::cli::RunArgs;
-use crate::commands::{Outcome, UsageError, raise_open_file_limit};
+use crate::commands::{Outcome, StopSignals, UsageError, raise_open_file_limit};
 use crate::load::driver::{self, Cohort, DriveContext, Placement};
 use crate::load::population::{ClientPlan, StreamDraw, on_new_manager, population};
 use crate::manager::upstream::RunContext;
@@ -44,6 +44,7 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     let target = resolve_target(&args)?;
     let out = args.out.clone().unwrap_or_else(|| default_run_dir(&scenario.name));
     let started_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let mut stop = StopSignals::register().context("could not listen for Ctrl-C and SIGTERM")?;
     let upstream = open_upstream(&scenario, target, &out, args.mock_process).await?;
     if !args.quiet {
         eprintln!(
@@ -55,7 +56,7 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
         );
     }
     let label = upstream.label();
-    let (execution, finished) = execute(&scenario, upstream).await?;
+    let (execution, finished) = execute(&scenario, upstream, &mut stop).await?;
     let (snapshot, offset_ms) = finished;
     let mock_failed = snapshot.is_none() && label != "external";
     let summary = build_summary(&scenario, &execution, snapshot.as_ref(), offset_ms, started_unix_ms, label);
@@ -250,7 +251,11 @@ struct Execution {
     plans: Vec<(ManagerKind, u32, u64)>,
 }
 
-async fn execute(scenario: &Scenario, upstream: Upstream) -> Result<(Execution, (Option<MockSnapshot>, u64))> {
+async fn execute(
+    scenario: &Scenario,
+    upstream: Upstream,
+    stop: &mut StopSignals,
+) -> Result<(Execution, (Option<MockSnapshot>, u64))> {
     let symbols: Vec<String> = scenario.mock.feed.symbols.iter().map(|s| s.name.clone()).collect();
     let people = population(&scenario.workload, &symbols, scenario.seed);
     let (cohorts, placements) = place(&scenario.cohorts, &people, scenario.workload.clients);
@@ -286,7 +291,7 @@ async fn execute(scenario: &Scenario, upstream: Upstream) -> Result<(Execution, 
     drop(drive);
     let interrupted = tokio::select! {
         _ = tokio::time::sleep(scenario.duration) => false,
-        _ = tokio::signal::ctrl_c() => true,
+        _ = stop.recv() => true,
     };
     let elapsed = start.elapsed();
     run_cancel.cancel();

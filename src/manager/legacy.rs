@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::manager::backoff::Backoff;
-use crate::manager::upstream::{self, Audience, Endpoint, RunContext, UpstreamSpec};
+use crate::manager::upstream::{self, Audience, Retry, RunContext, UpstreamSpec};
 use crate::manager::{ClientSpec, Command};
 use crate::scenario::{LegacyReconnect, LegacySettings, ManagerSettings};
 
@@ -56,19 +56,14 @@ impl Legacy {
         let audience = Arc::new(Audience::default());
         audience.set(&stream, 1);
         let stop = self.ctx.cancel.child_token();
-        let spec = UpstreamSpec {
-            cohort: self.spec.cohort,
-            client: self.spec.client,
-            source: self.spec.source,
-            endpoint: Endpoint::Raw(stream.clone()),
+        let retry = Retry {
             backoff: backoff(&self.settings),
             max_attempts: self.settings.max_attempts,
             connect_timeout: self.settings.connect_timeout,
             liveness: self.settings.liveness,
-            messages_per_second: 5,
-            seed: self.spec.seed ^ self.opened,
         };
-        let (_unused, commands) = mpsc::channel(1);
+        let spec = UpstreamSpec::raw(&self.spec, &stream, retry, self.spec.seed ^ self.opened);
+        let (_no_commands, commands) = mpsc::channel(1);
         self.tasks.spawn(upstream::run(self.ctx.clone(), spec, audience, commands, stop.clone()));
         self.sockets.insert((subscriber, stream), stop);
     }
@@ -93,6 +88,24 @@ impl Legacy {
         while self.tasks.join_next().await.is_some() {}
     }
 
+    /// Takes commands until the channel closes or the run stops, then closes every socket.
+    pub async fn serve(mut self, mut commands: mpsc::Receiver<Command>) {
+        let cancel = self.ctx.cancel.clone();
+        loop {
+            let command = tokio::select! {
+                _ = cancel.cancelled() => None,
+                command = commands.recv() => command,
+            };
+            match command {
+                Some(Command::Subscribe { subscriber, stream }) => self.subscribe(subscriber, stream),
+                Some(Command::Unsubscribe { subscriber, stream }) => self.unsubscribe(subscriber, &stream),
+                None => break,
+            }
+            self.reap();
+        }
+        self.stop().await;
+    }
+
     /// Reaps finished sockets (given up); their subscriptions are gone.
     pub fn reap(&mut self) {
         while let Some(result) = self.tasks.try_join_next() {
@@ -108,21 +121,7 @@ pub async fn run(
     ctx: Arc<RunContext>,
     settings: Arc<ManagerSettings>,
     spec: ClientSpec,
-    mut commands: mpsc::Receiver<Command>,
+    commands: mpsc::Receiver<Command>,
 ) {
-    let cancel = ctx.cancel.clone();
-    let mut manager = Legacy::new(ctx, &settings, spec);
-    loop {
-        let command = tokio::select! {
-            _ = cancel.cancelled() => None,
-            command = commands.recv() => command,
-        };
-        match command {
-            Some(Command::Subscribe { subscriber, stream }) => manager.subscribe(subscriber, stream),
-            Some(Command::Unsubscribe { subscriber, stream }) => manager.unsubscribe(subscriber, &stream),
-            None => break,
-        }
-        manager.reap();
-    }
-    manager.stop().await;
+    Legacy::new(ctx, &settings, spec).serve(commands).await;
 }

@@ -182,24 +182,11 @@ async fn fall_back(
     settings: &ManagerSettings,
     spec: ClientSpec,
     held: Vec<(u32, String)>,
-    mut commands: mpsc::Receiver<Command>,
+    commands: mpsc::Receiver<Command>,
 ) {
-    let cancel = ctx.cancel.clone();
     let mut legacy = Legacy::new(ctx, settings, spec);
     for (subscriber, stream) in held {
         legacy.subscribe(subscriber, stream);
     }
-    loop {
-        let command = tokio::select! {
-            _ = cancel.cancelled() => None,
-            command = commands.recv() => command,
-        };
-        match command {
-            Some(Command::Subscribe { subscriber, stream }) => legacy.subscribe(subscriber, stream),
-            Some(Command::Unsubscribe { subscriber, stream }) => legacy.unsubscribe(subscriber, &stream),
-            None => break,
-        }
-        legacy.reap();
-    }
-    legacy.stop().await;
+    legacy.serve(commands).await;
 }

@@ -108,6 +108,37 @@ pub struct UpstreamSpec {
     pub seed: u64,
 }
 
+/// How a manager reconnects one upstream.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    /// Reconnect delays.
+    pub backoff: Backoff,
+    /// Failed attempts in a row before giving up (`None`: never).
+    pub max_attempts: Option<u32>,
+    /// Connect time limit.
+    pub connect_timeout: Duration,
+    /// Silence before the socket is declared dead.
+    pub liveness: Option<Duration>,
+}
+
+impl UpstreamSpec {
+    /// A `/ws/<stream>` upstream of `client` reconnecting under `retry`.
+    pub fn raw(client: &crate::manager::ClientSpec, stream: &str, retry: Retry, seed: u64) -> Self {
+        UpstreamSpec {
+            cohort: client.cohort,
+            client: client.client,
+            source: client.source,
+            endpoint: Endpoint::Raw(stream.to_owned()),
+            backoff: retry.backoff,
+            max_attempts: retry.max_attempts,
+            connect_timeout: retry.connect_timeout,
+            liveness: retry.liveness,
+            messages_per_second: 5,
+            seed,
+        }
+    }
+}
+
 /// Subscribers per stream on one upstream, shared with the manager that owns it, and when it last saw
 /// traffic (for idle cleanup).
 #[derive(Debug)]

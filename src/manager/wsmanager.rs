@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::manager::backoff::Backoff;
-use crate::manager::upstream::{self, Audience, Endpoint, Exit, RunContext, UpstreamSpec};
+use crate::manager::upstream::{self, Audience, Exit, Retry, RunContext, UpstreamSpec};
 use crate::manager::{ClientSpec, Command};
 use crate::record::event::Event;
 use crate::scenario::{ManagerSettings, WsManagerSettings};
@@ -49,18 +49,13 @@ impl WsManager {
         let audience = Arc::new(Audience::default());
         audience.set(&stream, 1);
         let stop = self.ctx.cancel.child_token();
-        let spec = UpstreamSpec {
-            cohort: self.spec.cohort,
-            client: self.spec.client,
-            source: self.spec.source,
-            endpoint: Endpoint::Raw(stream.clone()),
+        let retry = Retry {
             backoff: Backoff::FullJitter { base: self.settings.base_delay, cap: self.settings.max_delay },
             max_attempts: Some(self.settings.max_attempts),
             connect_timeout: self.settings.connect_timeout,
             liveness: self.settings.liveness,
-            messages_per_second: 5,
-            seed: self.spec.seed ^ self.generation,
         };
+        let spec = UpstreamSpec::raw(&self.spec, &stream, retry, self.spec.seed ^ self.generation);
         let (_no_commands, commands) = mpsc::channel(1);
         let (ctx, name, generation) = (self.ctx.clone(), stream.clone(), self.generation);
         let task_stop = stop.clone();
