@@ -76,6 +76,8 @@ pub struct CohortRecord {
     pub subscriptions_dropped: u64,
     /// Subscriptions that received data again after a drop.
     pub subscriptions_recovered: u64,
+    /// Every recovery: when data arrived again, how long after the drop, for how many subscribers.
+    pub recoveries: Vec<(Duration, Duration, u32)>,
     /// WSManager streams created, cleaned up by reference count, cleaned up idle.
     pub stream_events: (u64, u64, u64),
     /// Open connections now and the most at once.
@@ -115,6 +117,7 @@ impl Default for CohortRecord {
             fallbacks: 0,
             subscriptions_dropped: 0,
             subscriptions_recovered: 0,
+            recoveries: Vec::new(),
             stream_events: (0, 0, 0),
             open: 0,
             open_high_water: 0,
@@ -272,9 +275,10 @@ fn apply(cohorts: &mut [CohortRecord], event: Event, now: Duration) {
                 }
             }
         }
-        Event::Recovered { cohort: id, after, subscribers, .. } => {
+        Event::Recovered { cohort: id, at, after, subscribers } => {
             if let Some(c) = cohort(cohorts, id) {
                 c.recovery.saturating_record(micros(after));
+                c.recoveries.push((at, after, subscribers));
                 c.subscriptions_recovered += u64::from(subscribers);
             }
         }

@@ -148,8 +148,11 @@ pub struct CohortSummary {
     pub latency_corrected_us: Percentiles,
     /// Connect time (µs).
     pub connect_time_us: Percentiles,
-    /// Time to recovery after a drop (µs).
+    /// Time to recovery after a drop (µs), per connection from its drop.
     pub recovery_us: Percentiles,
+    /// Time to recovery per affected subscriber (µs): from the end of the fault window the drop fell in
+    /// (an outage, a stall), or from the drop itself for instant faults and unplanned drops.
+    pub recovery_from_fault_end_us: Percentiles,
     /// Silence before a dead socket was detected (µs).
     pub detection_us: Percentiles,
     /// Backoff delay before each reconnect attempt (µs): one value when reconnects are in lockstep.
@@ -329,6 +332,7 @@ pub fn cohort_summary(
         latency_corrected_us: Percentiles::of(&record.latency_corrected),
         connect_time_us: Percentiles::of(&record.connect_time),
         recovery_us: Percentiles::of(&record.recovery),
+        recovery_from_fault_end_us: Percentiles::of(&recovery_from_fault_end(&record.recoveries, faults)),
         detection_us: Percentiles::of(&record.detection),
         retry_delay_us: Percentiles::of(&record.retry_delay),
         attempts: Attempts {
@@ -368,6 +372,25 @@ pub fn cohort_summary(
         },
         errors: record.errors.clone(),
     }
+}
+
+/// Recovery times measured from the end of the fault window each drop fell in (or from the drop), one
+/// value per recovered subscriber.
+fn recovery_from_fault_end(recoveries: &[(Duration, Duration, u32)], faults: &[FaultWindow]) -> Histogram<u64> {
+    let mut histogram = crate::record::event::latency_histogram();
+    for (at, after, subscribers) in recoveries {
+        let dropped = at.saturating_sub(*after).as_millis() as u64;
+        let recovered = at.as_millis() as u64;
+        let window_end = faults
+            .iter()
+            .filter(|f| f.start_ms <= dropped + 1000)
+            .filter_map(|f| f.end_ms)
+            .filter(|end| *end > dropped && *end <= recovered)
+            .max();
+        let from = window_end.map_or(*after, |end| Duration::from_millis(recovered - end));
+        histogram.saturating_record_n((from.as_micros() as u64).max(1), u64::from(*subscribers).max(1));
+    }
+    histogram
 }
 
 /// The mock's side, from its final snapshot.
@@ -435,6 +458,28 @@ mod tests {
         assert!(lockstep(&fine) > 0.9, "the 100-attempt second dominates");
         assert!(lockstep(&fine[10..]) < 0.2, "an even storm");
         assert_eq!(lockstep(&[3, 2]), 0.0, "too few to judge");
+    }
+
+    #[test]
+    fn recovery_counts_from_the_end_of_the_window_the_drop_fell_in() {
+        let window = |start_ms, end_ms| FaultWindow {
+            kind: "x".into(),
+            name: None,
+            start_ms,
+            end_ms: Some(end_ms),
+            touched: 0,
+            handshakes: 0,
+        };
+        let faults = vec![window(30_000, 30_004), window(60_000, 70_000)];
+        let s = Duration::from_millis;
+        let recoveries = vec![
+            (s(71_000), s(10_900), 2), // dropped at 60.1 s by the outage: 1 s after it ended, for two subscribers
+            (s(31_200), s(1_150), 1),  // dropped at 30.05 s by an instant disconnect: from the drop
+        ];
+        let h = recovery_from_fault_end(&recoveries, &faults);
+        assert_eq!(h.len(), 3);
+        assert_eq!(h.value_at_quantile(0.5) / 1000, 1000);
+        assert_eq!(h.max() / 1000, 1150);
     }
 
     #[test]
