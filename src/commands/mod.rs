@@ -18,6 +18,8 @@ pub enum Outcome {
     Interrupted,
     /// The run could not be measured trustworthily (saturated harness, the mock died).
     HarnessError,
+    /// A success criterion failed (the CI gate).
+    CriteriaFailed,
 }
 
 impl Outcome {
@@ -27,6 +29,7 @@ impl Outcome {
             Outcome::Success => exit::SUCCESS,
             Outcome::Interrupted => exit::INTERRUPTED,
             Outcome::HarnessError => exit::HARNESS,
+            Outcome::CriteriaFailed => exit::CRITERIA_FAILED,
         }
     }
 }

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::chaos::plan::FaultPlan;
 use crate::cli::RunArgs;
 use crate::commands::{Outcome, StopSignals, UsageError, raise_open_file_limit};
+use crate::criteria::verdict::{any_failed, judge};
 use crate::load::driver::{self, Cohort, DriveContext, Placement};
 use crate::load::population::{ClientPlan, StreamDraw, on_new_manager, population};
 use crate::manager::upstream::RunContext;
@@ -26,7 +27,7 @@ use crate::mock::stats::MockSnapshot;
 use crate::mock::stream_name::{StreamKind, StreamSpec};
 use crate::record::{recorder, selfcheck};
 use crate::report::files::write_run;
-use crate::report::summary::{self, RunInfo, RunSummary, SCHEMA_VERSION};
+use crate::report::summary::{self, CohortPlan, RunInfo, RunSummary, SCHEMA_VERSION};
 use crate::scenario::{self, Cohorts, ManagerKind, Scenario};
 
 /// File descriptors kept free for the harness itself (files, the recorder, the runtime).
@@ -72,6 +73,8 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
         Outcome::Interrupted
     } else if summary.harness.saturated || mock_failed {
         Outcome::HarnessError
+    } else if any_failed(&summary.verdicts) {
+        Outcome::CriteriaFailed
     } else {
         Outcome::Success
     })
@@ -248,7 +251,7 @@ struct Execution {
     server_open: Vec<u64>,
     elapsed: Duration,
     interrupted: bool,
-    plans: Vec<(ManagerKind, u32, u64)>,
+    plans: Vec<CohortPlan>,
 }
 
 async fn execute(
@@ -341,16 +344,19 @@ fn place(cohorts: &Cohorts, people: &[ClientPlan], clients: u32) -> (Vec<Cohort>
     }
 }
 
-/// (manager, clients, subscriptions) per cohort.
-fn cohort_sizes(cohorts: &[Cohort], placements: &[Placement]) -> Vec<(ManagerKind, u32, u64)> {
+/// Each cohort as planned.
+fn cohort_sizes(cohorts: &[Cohort], placements: &[Placement]) -> Vec<CohortPlan> {
     cohorts
         .iter()
         .map(|c| {
-            let mine = placements.iter().filter(|p| p.cohort.id == c.id);
-            let (clients, subscriptions) = mine.fold((0u32, 0u64), |(n, s), p| {
-                (n + 1, s + p.plan.subscribers.iter().map(|x| x.streams.len() as u64).sum::<u64>())
-            });
-            (c.manager, clients, subscriptions)
+            let mut plan = CohortPlan { manager: c.manager, clients: 0, subscriptions: 0, distinct_streams: 0 };
+            for p in placements.iter().filter(|p| p.cohort.id == c.id) {
+                let streams: Vec<&String> = p.plan.subscribers.iter().flat_map(|s| s.streams.iter()).collect();
+                plan.clients += 1;
+                plan.subscriptions += streams.len() as u64;
+                plan.distinct_streams += streams.iter().collect::<std::collections::HashSet<_>>().len() as u64;
+            }
+            plan
         })
         .collect()
 }
@@ -414,12 +420,10 @@ fn build_summary(
         .cohorts
         .iter()
         .zip(&execution.plans)
-        .map(|(record, (manager, clients, subscriptions))| {
-            summary::cohort_summary(record, *manager, *clients, *subscriptions, &faults, grace)
-        })
+        .map(|(record, plan)| summary::cohort_summary(record, *plan, &faults, grace))
         .collect();
     let peak_connections: i64 = cohorts.iter().map(|c| c.connections.high_water).sum();
-    RunSummary {
+    let mut summary = RunSummary {
         schema_version: SCHEMA_VERSION,
         wschaos_version: env!("CARGO_PKG_VERSION").to_owned(),
         scenario: serde_json::to_value(scenario).unwrap_or_default(),
@@ -435,7 +439,10 @@ fn build_summary(
         server: snapshot.map(summary::server_summary),
         faults,
         harness: summary::harness_summary(&execution.health, scenario, peak_connections),
-    }
+        verdicts: Vec::new(),
+    };
+    summary.verdicts = judge(&summary, &scenario.criteria);
+    summary
 }
 
 fn print_table(summary: &RunSummary, out: &std::path::Path) {

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config_file::KeyIssue;
 
+pub mod verdict;
+
 /// How a measured value is compared with the threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -79,207 +81,28 @@ macro_rules! criterion {
     };
 }
 
-/// The built-in table, in the order of `success-criteria.md`.
+/// The built-in table, in the order of `success-criteria.md` (one criterion per line, as in the document).
+#[rustfmt::skip]
 pub fn table() -> Vec<Criterion> {
     vec![
-        criterion!(
-            "connection-reduction",
-            "upstream connections of the new manager vs legacy for the same population",
-            AtLeast,
-            90.0,
-            "% fewer",
-            None,
-            None,
-            NewVsLegacy,
-            "000 success metrics; 003"
-        ),
-        criterion!(
-            "connections-per-stream",
-            "active connections of one new-manager instance per distinct stream it serves",
-            AtMost,
-            1.0,
-            "ratio",
-            Some(50.0),
-            Some(100.0),
-            New,
-            "000 step 3, alert table"
-        ),
-        criterion!(
-            "error-rate",
-            "failed operations / all operations",
-            Below,
-            0.1,
-            "%",
-            Some(1.0),
-            Some(5.0),
-            Each,
-            "000 success metrics, alert table; 004"
-        ),
-        criterion!(
-            "latency-p50",
-            "event time to subscriber, median",
-            Below,
-            50.0,
-            "ms",
-            None,
-            None,
-            Each,
-            "004 technical metrics; 000 baseline"
-        ),
-        criterion!(
-            "latency-p95",
-            "event time to subscriber, 95th percentile",
-            Below,
-            100.0,
-            "ms",
-            Some(200.0),
-            Some(500.0),
-            Each,
-            "004; 000 alert table; 001"
-        ),
-        criterion!(
-            "latency-regression",
-            "new cohort's p50/p95 vs legacy or a stored baseline",
-            AtMost,
-            5.0,
-            "% worse",
-            None,
-            None,
-            NewVsLegacy,
-            "000 phase-1 validation, success metrics"
-        ),
-        criterion!(
-            "retry-rate",
-            "reconnect attempts per second per manager instance outside fault windows",
-            Below,
-            0.1,
-            "/s",
-            Some(0.5),
-            Some(1.0),
-            Each,
-            "000 success metrics, alert table; 003"
-        ),
-        criterion!(
-            "connection-success",
-            "successful upgrades / connection attempts",
-            Above,
-            99.0,
-            "%",
-            None,
-            Some(95.0),
-            Each,
-            "004 technical metrics, rollback triggers; 002"
-        ),
-        criterion!(
-            "message-delivery",
-            "messages delivered / published for the subscribed streams",
-            Above,
-            99.9,
-            "%",
-            None,
-            None,
-            Each,
-            "004"
-        ),
-        criterion!(
-            "reconnection-success",
-            "dropped subscriptions that resumed before the recovery deadline",
-            Above,
-            95.0,
-            "%",
-            None,
-            None,
-            Each,
-            "004"
-        ),
-        criterion!(
-            "subscription-preservation",
-            "subscriptions active before a disconnect or handover active again after",
-            AtLeast,
-            100.0,
-            "%",
-            None,
-            None,
-            Each,
-            "001"
-        ),
-        criterion!(
-            "connection-preservation",
-            "connections kept through a blue-green handover",
-            Above,
-            95.0,
-            "%",
-            None,
-            None,
-            New,
-            "001"
-        ),
-        criterion!(
-            "recovery-time",
-            "end of a fault to every affected subscriber receiving again (p99)",
-            Below,
-            30.0,
-            "s",
-            None,
-            None,
-            Each,
-            "001"
-        ),
-        criterion!(
-            "memory",
-            "resident memory of the harness per open connection, or of an external manager",
-            Below,
-            120.0,
-            "MB",
-            Some(96.0),
-            None,
-            Harness,
-            "000 success metrics; 004"
-        ),
-        criterion!(
-            "peak-connect-rate",
-            "peak connection attempts per second after an upstream recovery vs its admission rate",
-            AtMost,
-            100.0,
-            "% of admission",
-            None,
-            None,
-            Each,
-            "000 risk table"
-        ),
-        criterion!(
-            "per-ip-connect-budget",
-            "connection attempts per source address per rolling 5 minutes",
-            AtMost,
-            300.0,
-            "attempts",
-            None,
-            None,
-            Each,
-            "binance-streams.md §4"
-        ),
-        criterion!(
-            "fallback-rate",
-            "share of unified clients that fell back to legacy",
-            AtMost,
-            10.0,
-            "%",
-            None,
-            None,
-            Unified,
-            "002"
-        ),
-        criterion!(
-            "consecutive-failures",
-            "consecutive failed health checks before rollback",
-            Below,
-            3.0,
-            "checks",
-            None,
-            None,
-            Each,
-            "002"
-        ),
+        criterion!("connection-reduction", "upstream connections of the new manager vs legacy for the same population", AtLeast, 90.0, "% fewer", None, None, NewVsLegacy, "000 success metrics; 003"),
+        criterion!("connections-per-stream", "active connections of one new-manager instance per distinct stream it serves", AtMost, 1.0, "ratio", Some(50.0), Some(100.0), New, "000 step 3, alert table"),
+        criterion!("error-rate", "failed operations / all operations", Below, 0.1, "%", Some(1.0), Some(5.0), Each, "000 success metrics, alert table; 004"),
+        criterion!("latency-p50", "event time to subscriber, median", Below, 50.0, "ms", None, None, Each, "004 technical metrics; 000 baseline"),
+        criterion!("latency-p95", "event time to subscriber, 95th percentile", Below, 100.0, "ms", Some(200.0), Some(500.0), Each, "004; 000 alert table; 001"),
+        criterion!("latency-regression", "new cohort's p95 vs the legacy cohort (or a stored baseline)", AtMost, 5.0, "% worse", None, None, NewVsLegacy, "000 phase-1 validation, success metrics"),
+        criterion!("retry-rate", "reconnect attempts per second per manager instance outside fault windows", Below, 0.1, "/s", Some(0.5), Some(1.0), Each, "000 success metrics, alert table; 003"),
+        criterion!("connection-success", "successful upgrades / connection attempts", Above, 99.0, "%", None, Some(95.0), Each, "004 technical metrics, rollback triggers; 002"),
+        criterion!("message-delivery", "messages received / received plus lost (sequence gaps) on the subscribed streams", Above, 99.9, "%", None, None, Each, "004"),
+        criterion!("reconnection-success", "dropped subscriptions that received data again", Above, 95.0, "%", None, None, Each, "004"),
+        criterion!("subscription-preservation", "subscriptions active before a disconnect or handover active again after", AtLeast, 100.0, "%", None, None, Each, "001"),
+        criterion!("connection-preservation", "connections kept through a blue-green handover", Above, 95.0, "%", None, None, New, "001"),
+        criterion!("recovery-time", "end of a fault to every affected subscriber receiving again (p99)", Below, 30.0, "s", None, None, Each, "001"),
+        criterion!("memory", "resident memory of an external manager under test", Below, 120.0, "MB", Some(96.0), None, Harness, "000 success metrics; 004"),
+        criterion!("peak-connect-rate", "peak reconnect attempts per second vs the upstream's admission rate (set it as the threshold)", AtMost, 0.0, "attempts/s", None, None, Each, "000 risk table"),
+        criterion!("per-ip-connect-budget", "connection attempts per source address per rolling 5 minutes", AtMost, 300.0, "attempts", None, None, Each, "binance-streams.md §4"),
+        criterion!("fallback-rate", "share of unified clients that fell back to legacy", AtMost, 10.0, "%", None, None, Unified, "002"),
+        criterion!("consecutive-failures", "consecutive failed health checks before rollback", Below, 3.0, "checks", None, None, Each, "002"),
     ]
 }
 

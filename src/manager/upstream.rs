@@ -223,15 +223,19 @@ pub async fn run(
 ) -> Exit {
     let mut rng = StdRng::seed_from_u64(spec.seed);
     let mut state = Reading::new(&spec);
-    let mut dropped_at: Option<Instant> = None;
     loop {
-        let Some(ws) = connect_with_retries(&ctx, &spec, &stop, dropped_at.is_some(), &mut rng, &audience).await else {
-            return if stop.is_cancelled() { Exit::Stopped } else { Exit::GaveUp };
+        let reconnecting = state.outage.is_some();
+        let Some(ws) = connect_with_retries(&ctx, &spec, &stop, reconnecting, &mut rng, &audience).await else {
+            if stop.is_cancelled() {
+                abandon(&ctx, &spec, state.outage.take()).await;
+                return Exit::Stopped;
+            }
+            return Exit::GaveUp;
         };
-        state.recovering_since = dropped_at;
         match session(&ctx, &spec, ws, &audience, &mut commands, &stop, &mut state).await {
             None => {
                 state.flush(&ctx).await;
+                abandon(&ctx, &spec, state.outage.take()).await;
                 let end = Event::Ended {
                     cohort: spec.cohort,
                     at: ctx.now(),
@@ -242,11 +246,21 @@ pub async fn run(
                 return Exit::Stopped;
             }
             Some(end) => {
-                ctx.report(Event::Ended { cohort: spec.cohort, at: ctx.now(), end, subscriptions: audience.total() })
+                // A socket that drops again before recovering is still in the same outage: its
+                // subscriptions are counted as dropped once.
+                let newly_dropped = if state.outage.is_none() { audience.total() } else { 0 };
+                state.outage.get_or_insert((Instant::now(), newly_dropped));
+                ctx.report(Event::Ended { cohort: spec.cohort, at: ctx.now(), end, subscriptions: newly_dropped })
                     .await;
-                dropped_at = Some(state.recovering_since.unwrap_or_else(Instant::now));
             }
         }
+    }
+}
+
+/// Reports the subscriptions of an outage that were closed locally before they recovered.
+async fn abandon(ctx: &RunContext, spec: &UpstreamSpec, outage: Option<(Instant, u32)>) {
+    if let Some((since, subscriptions)) = outage.filter(|(_, n)| *n > 0) {
+        ctx.report(Event::Abandoned { cohort: spec.cohort, subscriptions, waited: since.elapsed() }).await;
     }
 }
 
@@ -350,7 +364,8 @@ struct Reading {
     sequences: Sequences,
     sample: DeliverySample,
     last_flush: Instant,
-    recovering_since: Option<Instant>,
+    /// The current outage: when the socket first dropped and how many subscriptions it dropped.
+    outage: Option<(Instant, u32)>,
 }
 
 impl Reading {
@@ -365,7 +380,7 @@ impl Reading {
             sequences: Sequences::default(),
             sample: empty_sample(spec.cohort),
             last_flush: Instant::now(),
-            recovering_since: None,
+            outage: None,
         }
     }
 
@@ -478,14 +493,15 @@ async fn on_text(ctx: &RunContext, state: &mut Reading, audience: &Audience, tex
             state.sample.latencies.push(LatencySample { latency_us, interval_us });
         }
     }
-    if let Some(since) = state.recovering_since.take() {
-        let event = Event::Recovered {
-            cohort: state.cohort,
-            at: ctx.now(),
-            after: since.elapsed(),
-            subscribers: audience.total(),
-        };
-        ctx.report(event).await;
+    if let Some((since, dropped)) = state.outage.take() {
+        let recovered = audience.total().min(dropped);
+        let after = since.elapsed();
+        ctx.report(Event::Recovered { cohort: state.cohort, at: ctx.now(), after, subscribers: recovered }).await;
+        if dropped > recovered {
+            // Subscribers that left the shared socket while it was recovering.
+            ctx.report(Event::Abandoned { cohort: state.cohort, subscriptions: dropped - recovered, waited: after })
+                .await;
+        }
     }
     if state.sample.latencies.len() >= 4096 {
         state.flush(ctx).await;

@@ -148,6 +148,7 @@ pub async fn run(
             Some(Ok((name, generation, exit))) = manager.tasks.join_next() => {
                 if manager.on_exit(name, generation, exit) {
                     ctx.report(Event::Error { cohort, kind: "stream-gave-up" }).await;
+                    ctx.report(Event::Stream { cohort, created: false, idle: false }).await;
                 }
             }
         }

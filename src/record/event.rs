@@ -140,6 +140,16 @@ pub enum Event {
         /// Subscribers it recovered.
         subscribers: u32,
     },
+    /// Subscriptions whose connection was closed locally (unsubscribe, cleanup, end of run) while they were
+    /// still waiting to recover from a drop.
+    Abandoned {
+        /// Cohort.
+        cohort: CohortId,
+        /// Subscriptions it carried.
+        subscriptions: u32,
+        /// How long they had been waiting.
+        waited: Duration,
+    },
     /// A silent socket was detected by the liveness check.
     Detected {
         /// Cohort.

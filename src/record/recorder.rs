@@ -33,6 +33,8 @@ pub struct Second {
     pub detections: u64,
     /// Reconnect attempts (not first connects).
     pub retries: u64,
+    /// Messages received from the upstream.
+    pub received: u64,
 }
 
 /// Everything recorded about one cohort.
@@ -78,6 +80,10 @@ pub struct CohortRecord {
     pub subscriptions_recovered: u64,
     /// Every recovery: when data arrived again, how long after the drop, for how many subscribers.
     pub recoveries: Vec<(Duration, Duration, u32)>,
+    /// Subscriptions closed while still recovering, with how long they had waited.
+    pub abandoned: Vec<(u32, Duration)>,
+    /// WSManager streams active now and at most.
+    pub active_streams: (i64, i64),
     /// WSManager streams created, cleaned up by reference count, cleaned up idle.
     pub stream_events: (u64, u64, u64),
     /// Open connections now and the most at once.
@@ -118,6 +124,8 @@ impl Default for CohortRecord {
             subscriptions_dropped: 0,
             subscriptions_recovered: 0,
             recoveries: Vec::new(),
+            abandoned: Vec::new(),
+            active_streams: (0, 0),
             stream_events: (0, 0, 0),
             open: 0,
             open_high_water: 0,
@@ -204,6 +212,7 @@ impl CohortRecord {
         }
         let second = self.second(at);
         second.delivered += sample.delivered;
+        second.received += sample.received;
         second.gaps += sample.gaps;
     }
 
@@ -282,6 +291,11 @@ fn apply(cohorts: &mut [CohortRecord], event: Event, now: Duration) {
                 c.subscriptions_recovered += u64::from(subscribers);
             }
         }
+        Event::Abandoned { cohort: id, subscriptions, waited } => {
+            if let Some(c) = cohort(cohorts, id) {
+                c.abandoned.push((subscriptions, waited));
+            }
+        }
         Event::Detected { cohort: id, at, silent_for } => {
             if let Some(c) = cohort(cohorts, id) {
                 c.detection.saturating_record(micros(silent_for));
@@ -306,6 +320,8 @@ fn apply(cohorts: &mut [CohortRecord], event: Event, now: Duration) {
                     (false, false) => c.stream_events.1 += 1,
                     (false, true) => c.stream_events.2 += 1,
                 }
+                c.active_streams.0 += if created { 1 } else { -1 };
+                c.active_streams.1 = c.active_streams.1.max(c.active_streams.0);
             }
         }
         Event::Deliveries(sample) => {

@@ -103,6 +103,10 @@ pub struct Connections {
     pub subscriptions_dropped: u64,
     /// Subscriptions that received data again after a drop.
     pub subscriptions_recovered: u64,
+    /// Of those, the ones that did within the recovery deadline.
+    pub subscriptions_recovered_in_time: u64,
+    /// Subscriptions closed locally while still recovering, before the deadline passed (not judged).
+    pub subscriptions_abandoned: u64,
 }
 
 /// Messages.
@@ -118,6 +122,10 @@ pub struct Delivery {
     pub duplicates: u64,
     /// Unparseable or binary messages.
     pub malformed: u64,
+    /// Messages received outside fault windows (and their recovery allowance).
+    pub steady_received: u64,
+    /// Sequence ids missing outside fault windows.
+    pub steady_gaps: u64,
 }
 
 /// WSManager stream lifecycle.
@@ -129,6 +137,8 @@ pub struct Streams {
     pub cleaned_up: u64,
     /// Closed by the idle sweep.
     pub idle_cleaned_up: u64,
+    /// Most streams served at once (WSManager's own count; the planned distinct streams otherwise).
+    pub high_water: u64,
 }
 
 /// One cohort's figures.
@@ -142,6 +152,8 @@ pub struct CohortSummary {
     pub clients: u32,
     /// Subscriptions at start.
     pub subscriptions: u64,
+    /// Distinct streams per client at start, summed over the clients.
+    pub distinct_streams: u64,
     /// Delivery latency (µs), raw.
     pub latency_us: Percentiles,
     /// Delivery latency (µs), corrected for coordinated omission.
@@ -268,6 +280,9 @@ pub struct RunSummary {
     pub faults: Vec<FaultWindow>,
     /// Harness health.
     pub harness: HarnessSummary,
+    /// Every criterion judged (per cohort where it applies).
+    #[serde(default)]
+    pub verdicts: Vec<crate::criteria::verdict::Verdict>,
 }
 
 impl RunSummary {
@@ -301,15 +316,27 @@ fn in_fault(faults: &[FaultWindow], s: usize, grace: Duration) -> bool {
     faults.iter().any(|f| f.start_ms < to && f.end_ms.map_or(u64::MAX, |e| e + grace.as_millis() as u64) > from)
 }
 
+/// A cohort as planned: its manager, clients, subscriptions and distinct streams per client (summed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CohortPlan {
+    /// The manager.
+    pub manager: ManagerKind,
+    /// Clients.
+    pub clients: u32,
+    /// Subscriptions at start.
+    pub subscriptions: u64,
+    /// Distinct streams per client at start, summed.
+    pub distinct_streams: u64,
+}
+
 /// One cohort's summary.
 pub fn cohort_summary(
     record: &CohortRecord,
-    manager: ManagerKind,
-    clients: u32,
-    subscriptions: u64,
+    plan: CohortPlan,
     faults: &[FaultWindow],
     recovery_grace: Duration,
 ) -> CohortSummary {
+    let CohortPlan { manager, clients, subscriptions, distinct_streams } = plan;
     let quiet: Vec<&crate::record::recorder::Second> = record
         .seconds
         .iter()
@@ -328,6 +355,7 @@ pub fn cohort_summary(
         manager,
         clients,
         subscriptions,
+        distinct_streams,
         latency_us: Percentiles::of(&record.latency),
         latency_corrected_us: Percentiles::of(&record.latency_corrected),
         connect_time_us: Percentiles::of(&record.connect_time),
@@ -357,6 +385,18 @@ pub fn cohort_summary(
             ends: record.ends.clone(),
             subscriptions_dropped: record.subscriptions_dropped,
             subscriptions_recovered: record.subscriptions_recovered,
+            subscriptions_recovered_in_time: record
+                .recoveries
+                .iter()
+                .filter(|(_, after, _)| *after <= recovery_grace)
+                .map(|(_, _, n)| u64::from(*n))
+                .sum(),
+            subscriptions_abandoned: record
+                .abandoned
+                .iter()
+                .filter(|(_, waited)| *waited < recovery_grace)
+                .map(|(n, _)| u64::from(*n))
+                .sum(),
         },
         delivery: Delivery {
             delivered: record.delivered,
@@ -364,11 +404,18 @@ pub fn cohort_summary(
             gaps: record.gaps,
             duplicates: record.duplicates,
             malformed: record.malformed,
+            steady_received: quiet.iter().map(|s| s.received).sum(),
+            steady_gaps: quiet.iter().map(|s| s.gaps).sum(),
         },
         streams: Streams {
             created: record.stream_events.0,
             cleaned_up: record.stream_events.1,
             idle_cleaned_up: record.stream_events.2,
+            high_water: (record.active_streams.1.max(0) as u64).max(if record.stream_events.0 == 0 {
+                distinct_streams
+            } else {
+                0
+            }),
         },
         errors: record.errors.clone(),
     }

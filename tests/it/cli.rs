@@ -231,3 +231,34 @@ fn production_and_remote_targets_are_refused_unless_asked_for() {
     assert_eq!(remote.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&remote.stderr).contains("--allow-remote"));
 }
+
+/// Runs a small WSManager-only scenario through the binary with extra TOML; the exit code and summary.
+fn gate(name: &str, extra: &str) -> (Option<i32>, serde_json::Value) {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("gate-{name}"));
+    let scenario = scratch_file(
+        &format!("gate-{name}.toml"),
+        &format!(
+            "duration = \"4s\"\n[workload]\nclients = 3\nsubscribers-per-client = 2\n[cohorts]\nmanagers = [\"wsmanager\"]\n\
+             [mock.feed]\nsymbols = [\"btcusdt\", \"ethusdt\"]\norders-per-second = 20.0\n{extra}"
+        ),
+    );
+    let output = wschaos().arg("run").arg(&scenario).arg("--out").arg(&out).arg("--quiet").output().unwrap();
+    let summary = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    (output.status.code(), summary)
+}
+
+#[test]
+fn the_exit_code_is_the_gate_0_when_every_criterion_passes_1_when_one_fails() {
+    let (code, summary) = gate("pass", "");
+    let failed: Vec<&serde_json::Value> =
+        summary["verdicts"].as_array().unwrap().iter().filter(|v| v["status"] == "fail").collect();
+    assert_eq!((code, failed.len()), (Some(0), 0), "{failed:?}");
+    let (code, summary) =
+        gate("fail", "[criteria.latency-p50]\nthreshold = 0.001\n[criteria.retry-rate]\nenabled = false\n");
+    assert_eq!(code, Some(1));
+    let verdicts = summary["verdicts"].as_array().unwrap();
+    let p50 = verdicts.iter().find(|v| v["criterion"] == "latency-p50").unwrap();
+    assert_eq!((p50["status"].as_str(), p50["threshold"].as_f64()), (Some("fail"), Some(0.001)));
+    assert!(p50["measured"].as_f64().unwrap() > 0.001);
+    assert_eq!(verdicts.iter().find(|v| v["criterion"] == "retry-rate").unwrap()["status"], "disabled");
+}
