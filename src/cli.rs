@@ -28,6 +28,16 @@ pub enum Command {
     Run(RunArgs),
     /// Serve the mock Binance spot market streams until Ctrl-C.
     Mock(MockArgs),
+    /// Render report.md and junit.xml again from a run directory's summary.json.
+    Report(ReportArgs),
+}
+
+/// `wschaos report`
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The run directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// `wschaos run`
@@ -108,6 +118,7 @@ impl Cli {
         match &self.command {
             Command::Run(args) => args.threads,
             Command::Mock(args) => args.threads,
+            Command::Report(_) => Some(1),
         }
     }
 }

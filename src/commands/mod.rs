@@ -45,6 +45,12 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Run(args) => run::run(args).await,
         Command::Mock(args) => mock::run(args).await,
+        Command::Report(args) => {
+            let summary = crate::report::files::read_summary(&args.dir).map_err(|e| UsageError(format!("{e:#}")))?;
+            crate::report::files::write_reports(&args.dir, &summary)?;
+            println!("{}", args.dir.join("report.md").display());
+            Ok(Outcome::Success)
+        }
     }
 }
 

@@ -26,6 +26,18 @@ pub enum Comparison {
     AtLeast,
 }
 
+impl Comparison {
+    /// The operator as reports print it.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Comparison::Below => "<",
+            Comparison::AtMost => "≤",
+            Comparison::Above => ">",
+            Comparison::AtLeast => "≥",
+        }
+    }
+}
+
 /// Which cohort a criterion judges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

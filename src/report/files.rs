@@ -134,6 +134,37 @@ fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
     writer.flush().with_context(|| format!("could not write '{}'", path.display()))
 }
 
+/// Renders `report.md` and `junit.xml` from the summary alone.
+pub fn write_reports(dir: &Path, summary: &RunSummary) -> Result<()> {
+    for (name, text) in
+        [("report.md", crate::report::markdown::render(summary)), ("junit.xml", crate::report::junit::render(summary))]
+    {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("could not write '{}'", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Appends the Markdown report to the GitHub Actions step summary when `GITHUB_STEP_SUMMARY` names one.
+pub fn append_step_summary(summary: &RunSummary) -> Result<()> {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else { return Ok(()) };
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("could not open the step summary '{}'", path.to_string_lossy()))?;
+    file.write_all(crate::report::markdown::render(summary).as_bytes()).context("could not write the step summary")
+}
+
+/// Reads a run directory's `summary.json`.
+pub fn read_summary(dir: &Path) -> Result<RunSummary> {
+    let path = dir.join("summary.json");
+    let bytes =
+        std::fs::read(&path).with_context(|| format!("could not read '{}': is it a run directory?", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("'{}' is not a wschaos run summary", path.display()))
+}
+
 /// Writes every file of the run directory.
 pub fn write_run(
     dir: &Path,
@@ -155,7 +186,8 @@ pub fn write_run(
             std::fs::write(&path, hgrm(histogram)).with_context(|| format!("could not write '{}'", path.display()))?;
         }
     }
-    Ok(())
+    write_reports(dir, summary)?;
+    append_step_summary(summary)
 }
 
 #[cfg(test)]

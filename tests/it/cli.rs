@@ -261,4 +261,19 @@ fn the_exit_code_is_the_gate_0_when_every_criterion_passes_1_when_one_fails() {
     assert_eq!((p50["status"].as_str(), p50["threshold"].as_f64()), (Some("fail"), Some(0.001)));
     assert!(p50["measured"].as_f64().unwrap() > 0.001);
     assert_eq!(verdicts.iter().find(|v| v["criterion"] == "retry-rate").unwrap()["status"], "disabled");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gate-fail");
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("failures=\"1\"") && junit.contains("<failure message=\"latency-p50 measured "), "{junit}");
+    assert!(junit.contains("expected &lt; 0.001 ms"), "{junit}");
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("**1 criteria failed**") && report.contains("| `latency-p50` | < 0.001 ms |"), "{report}");
+    assert!(report.contains("| `retry-rate` | < 0.1 /s | – | disabled |"), "{report}");
+    std::fs::remove_file(dir.join("report.md")).unwrap();
+    let rerender = wschaos().arg("report").arg(&dir).output().unwrap();
+    assert_eq!(rerender.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("report.md")).unwrap(),
+        report,
+        "rendered from the run directory alone"
+    );
 }

@@ -1,0 +1,171 @@
+//! `report.md`: what a person reads before a rollout phase, rendered from the run summary alone: the
+//! scenario and run, the criteria table, then storm, recovery, delivery and connection sections, the fault
+//! timeline and the harness's health. Every scenario-supplied string is escaped for Markdown tables.
+
+use crate::criteria::verdict::Status;
+use crate::report::summary::{CohortSummary, Percentiles, RunSummary};
+
+/// Escapes text for a Markdown table cell.
+pub fn cell(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('|', "\\|").replace('\n', " ").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.2}", us as f64 / 1000.0)
+}
+
+fn status(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "pass",
+        Status::Fail => "**FAIL**",
+        Status::NotMeasurable => "not measurable",
+        Status::NotApplicable => "n/a",
+        Status::Disabled => "disabled",
+    }
+}
+
+/// The criteria table: criterion, threshold, the value per cohort, verdict, source.
+fn criteria(summary: &RunSummary, out: &mut String) {
+    let cohorts: Vec<&str> = summary.cohorts.iter().map(|c| c.name.as_str()).collect();
+    out.push_str("## Criteria\n\n| criterion | threshold |");
+    for name in &cohorts {
+        out.push_str(&format!(" {} |", cell(name)));
+    }
+    out.push_str(" verdict | source |\n|---|---|");
+    out.push_str(&"---|".repeat(cohorts.len()));
+    out.push_str("---|---|\n");
+    let mut ids: Vec<&str> = Vec::new();
+    for v in &summary.verdicts {
+        if !ids.contains(&v.criterion.as_str()) {
+            ids.push(&v.criterion);
+        }
+    }
+    for id in ids {
+        let rows: Vec<_> = summary.verdicts.iter().filter(|v| v.criterion == id).collect();
+        let Some(first) = rows.first() else { continue };
+        out.push_str(&format!("| `{id}` | {} {} {} |", first.comparison.symbol(), first.threshold, cell(&first.unit)));
+        for name in &cohorts {
+            let value = rows.iter().find(|v| v.cohort.as_deref() == Some(name)).and_then(|v| v.measured);
+            out.push_str(&format!(" {} |", value.map_or_else(|| "–".to_owned(), |m| m.to_string())));
+        }
+        let worst = rows.iter().map(|v| v.status).find(|s| *s == Status::Fail).unwrap_or(first.status);
+        out.push_str(&format!(" {} | {} |\n", status(worst), cell(&first.source)));
+    }
+    out.push('\n');
+}
+
+fn percentiles_row(name: &str, p: &Percentiles) -> String {
+    format!(
+        "| {} | {} | {} | {} | {} | {} | {} |\n",
+        cell(name),
+        p.count,
+        ms(p.p50),
+        ms(p.p95),
+        ms(p.p99),
+        ms(p.p999),
+        ms(p.max)
+    )
+}
+
+fn sections(cohorts: &[CohortSummary], out: &mut String) {
+    out.push_str("## Reconnect storm\n\n| cohort | attempts | reconnects | peak reconnects /s | peak /100 ms | lockstep index | retry delay p50 / p99 ms | most attempts per IP in 5 min |\n|---|---|---|---|---|---|---|---|\n");
+    for c in cohorts {
+        let a = &c.attempts;
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} / {} | {} |\n",
+            cell(&c.name),
+            a.total,
+            a.retries,
+            a.peak_retries_per_second,
+            a.peak_retries_per_100ms,
+            a.lockstep_index,
+            ms(c.retry_delay_us.p50),
+            ms(c.retry_delay_us.p99),
+            a.max_per_ip_5m
+        ));
+    }
+    out.push_str("\n## Latency (ms, event time to subscriber)\n\n| cohort | count | p50 | p95 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|\n");
+    for c in cohorts {
+        out.push_str(&percentiles_row(&c.name, &c.latency_us));
+        out.push_str(&percentiles_row(&format!("{} (corrected)", c.name), &c.latency_corrected_us));
+    }
+    out.push_str("\n## Recovery (ms)\n\n| cohort | from the drop: count | p50 | p95 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|\n");
+    for c in cohorts {
+        out.push_str(&percentiles_row(&c.name, &c.recovery_us));
+    }
+    out.push_str("\n## Delivery and connections\n\n| cohort | delivered | received | lost (gaps) | repeated | connections (high water) | subscriptions dropped / recovered | give-ups | silent sockets detected |\n|---|---|---|---|---|---|---|---|---|\n");
+    for c in cohorts {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} / {} | {} | {} |\n",
+            cell(&c.name),
+            c.delivery.delivered,
+            c.delivery.received,
+            c.delivery.gaps,
+            c.delivery.duplicates,
+            c.connections.high_water,
+            c.connections.subscriptions_dropped,
+            c.connections.subscriptions_recovered,
+            c.attempts.give_ups,
+            c.detection_us.count
+        ));
+    }
+    out.push('\n');
+}
+
+/// The Markdown report of a run.
+pub fn render(summary: &RunSummary) -> String {
+    let name = summary.scenario["name"].as_str().unwrap_or("scenario");
+    let failed = summary.verdicts.iter().filter(|v| v.status == Status::Fail).count();
+    let mut out = format!("# wschaos run: {}\n\n", cell(name));
+    if let Some(description) = summary.scenario["description"].as_str().filter(|d| !d.is_empty()) {
+        out.push_str(&format!("{}\n\n", cell(description)));
+    }
+    let gate = if summary.harness.saturated {
+        "**not measurable: the harness was saturated**".to_owned()
+    } else if failed > 0 {
+        format!("**{failed} criteria failed**")
+    } else {
+        "every criterion passed".to_owned()
+    };
+    out.push_str(&format!(
+        "Seed {}, {:.1} s against {}{}, wschaos {}: {gate}.\n\n",
+        summary.scenario["seed"],
+        summary.run.elapsed_ms as f64 / 1000.0,
+        cell(&summary.run.upstream),
+        if summary.run.interrupted { " (interrupted)" } else { "" },
+        summary.wschaos_version
+    ));
+    criteria(summary, &mut out);
+    sections(&summary.cohorts, &mut out);
+    out.push_str(
+        "## Faults\n\n| start (s) | end (s) | kind | name | connections | handshakes |\n|---|---|---|---|---|---|\n",
+    );
+    for f in &summary.faults {
+        let end = f.end_ms.map_or_else(|| "–".to_owned(), |e| format!("{:.1}", e as f64 / 1000.0));
+        let label = cell(f.name.as_deref().unwrap_or(""));
+        out.push_str(&format!(
+            "| {:.1} | {end} | {} | {label} | {} | {} |\n",
+            f.start_ms as f64 / 1000.0,
+            f.kind,
+            f.touched,
+            f.handshakes
+        ));
+    }
+    let h = &summary.harness;
+    out.push_str(&format!(
+        "\n## Harness health\n\nScheduler lag p50 {} ms, p99 {} ms (saturated above {} ms: {}), max {} ms; {} CPU-s; {:.0} MiB peak ({} bytes per open connection).\n",
+        ms(h.lag_p50_us), ms(h.lag_p99_us), ms(h.saturation_threshold_us), if h.saturated { "yes" } else { "no" }, ms(h.lag_max_us),
+        h.cpu_seconds, h.max_rss_kib as f64 / 1024.0, h.rss_per_connection_bytes
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_cannot_break_the_table() {
+        assert_eq!(cell("a|b\nc<script>"), "a\\|b c&lt;script&gt;");
+    }
+}
