@@ -1,8 +1,11 @@
 //! `wschaos run <scenario.toml>`: run a scenario against the embedded mock (or a given upstream), record
 //! everything, and write the run directory. Ctrl-C stops the run and still writes what was measured.
 
+mod upstream;
+
+use upstream::{Upstream, open_upstream, resolve_target, sample_server};
+
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -12,26 +15,20 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::chaos::plan::FaultPlan;
 use crate::cli::RunArgs;
-use crate::commands::{Outcome, StopSignals, UsageError, raise_open_file_limit};
+use crate::commands::{Outcome, StopSignals, UsageError};
 use crate::criteria::verdict::{any_failed, judge};
 use crate::load::driver::{self, Cohort, DriveContext, Placement};
 use crate::load::population::{ClientPlan, StreamDraw, on_new_manager, population};
 use crate::manager::upstream::RunContext;
-use crate::mock::MockServer;
 use crate::mock::config::{Arrivals, MockConfig};
 use crate::mock::market::civil_from_days;
-use crate::mock::process::MockProcess;
 use crate::mock::stats::MockSnapshot;
 use crate::mock::stream_name::{StreamKind, StreamSpec};
 use crate::record::{recorder, selfcheck};
 use crate::report::files::write_run;
 use crate::report::summary::{self, CohortPlan, RunInfo, RunSummary, SCHEMA_VERSION};
 use crate::scenario::{self, Cohorts, ManagerKind, Scenario};
-
-/// File descriptors kept free for the harness itself (files, the recorder, the runtime).
-const FD_MARGIN: u64 = 256;
 
 /// Runs a scenario.
 pub async fn run(args: RunArgs) -> Result<Outcome> {
@@ -78,170 +75,6 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     } else {
         Outcome::Success
     })
-}
-
-/// Where the clients connect, and what of the mock the harness can see.
-enum Upstream {
-    /// The mock in this process.
-    Embedded(MockServer),
-    /// The mock in a child process (the scenario needs more sockets than one process may hold).
-    Child(Box<MockProcess>),
-    /// An upstream already running.
-    External(SocketAddr),
-}
-
-/// Reads the mock's open connections during the run.
-enum Probe {
-    Embedded(Arc<crate::mock::server::Shared>),
-    Child(SocketAddr),
-    Nothing,
-}
-
-impl Probe {
-    async fn open_connections(&self) -> Option<u64> {
-        match self {
-            Probe::Embedded(shared) => Some(shared.stats.open_connections()),
-            Probe::Child(control) => crate::mock::process::connections_open(*control).await.ok(),
-            Probe::Nothing => None,
-        }
-    }
-}
-
-impl Upstream {
-    fn addr(&self) -> SocketAddr {
-        match self {
-            Upstream::Embedded(m) => m.local_addr(),
-            Upstream::Child(p) => p.addr(),
-            Upstream::External(a) => *a,
-        }
-    }
-
-    fn label(&self) -> String {
-        match self {
-            Upstream::Embedded(_) => "embedded".into(),
-            Upstream::Child(_) => "child-process".into(),
-            Upstream::External(_) => "external".into(),
-        }
-    }
-
-    /// The embedded mock's send times (bookTicker and partial-depth latency need them).
-    fn send_times(
-        &self,
-        symbols: &[String],
-    ) -> Option<(Arc<crate::mock::send_times::SendTimes>, HashMap<String, u16>)> {
-        match self {
-            Upstream::Embedded(m) => {
-                let ids = symbols.iter().enumerate().map(|(i, s)| (s.clone(), i as u16)).collect();
-                Some((m.send_times(), ids))
-            }
-            _ => None,
-        }
-    }
-
-    fn probe(&self) -> Probe {
-        match self {
-            Upstream::Embedded(m) => Probe::Embedded(m.shared().clone()),
-            Upstream::Child(p) => Probe::Child(p.control()),
-            Upstream::External(_) => Probe::Nothing,
-        }
-    }
-
-    /// Schedules the scenario's fault plan relative to `start`.
-    fn start_faults(&self, scenario: &Scenario, start: Instant, cancel: &CancellationToken) {
-        let plan = FaultPlan::build(&scenario.faults, scenario.seed, scenario.duration);
-        match self {
-            Upstream::Embedded(mock) => mock.run_plan(scenario.faults.clone(), plan, start),
-            Upstream::Child(process) => child_faults(process.control(), scenario, plan, start, cancel),
-            Upstream::External(_) if !plan.occurrences.is_empty() => {
-                eprintln!(
-                    "wschaos run: faults need the embedded mock; the {} faults of this scenario are skipped",
-                    scenario.faults.len()
-                );
-            }
-            Upstream::External(_) => {}
-        }
-    }
-
-    /// Stops the mock and returns its counters with the offset of its clock from the run's start (ms).
-    async fn finish(self, run_start: Instant) -> (Option<MockSnapshot>, u64) {
-        let offset = |s: &MockSnapshot| s.uptime_ms.saturating_sub(run_start.elapsed().as_millis() as u64);
-        match self {
-            Upstream::Embedded(mock) => {
-                let snapshot = mock.shutdown().await;
-                let offset = offset(&snapshot);
-                (Some(snapshot), offset)
-            }
-            Upstream::Child(process) => {
-                let mut process = *process;
-                let snapshot = if process.alive() { process.snapshot().await.ok() } else { None };
-                if let Err(e) = process.stop().await {
-                    tracing::warn!("stopping the mock process: {e:#}");
-                }
-                let offset = snapshot.as_ref().map_or(0, offset);
-                (snapshot, offset)
-            }
-            Upstream::External(_) => (None, 0),
-        }
-    }
-}
-
-/// Posts each occurrence of the plan to a child mock's control API at its time.
-fn child_faults(control: SocketAddr, scenario: &Scenario, plan: FaultPlan, start: Instant, cancel: &CancellationToken) {
-    for occurrence in plan.occurrences {
-        let (Some(fault), Some(raw)) =
-            (scenario.faults.get(occurrence.fault), scenario.faults_raw.get(occurrence.fault))
-        else {
-            continue;
-        };
-        let mut raw = raw.clone();
-        raw.at = None;
-        raw.every = None;
-        if !matches!(fault.kind, crate::chaos::FaultKind::Disconnect { .. } | crate::chaos::FaultKind::Corrupt { .. }) {
-            raw.duration = Some(crate::config_file::HumanDuration(occurrence.end - occurrence.start));
-        }
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep_until(start + occurrence.start) => {}
-            }
-            if let Err(e) = crate::mock::process::inject(control, &raw).await {
-                tracing::warn!("could not inject a fault into the mock process: {e:#}");
-            }
-        });
-    }
-}
-
-/// The embedded mock when the clients and the mock fit in this process's open-file limit, a mock in its
-/// own process when only the clients do, or a refusal with the figures.
-async fn open_upstream(
-    scenario: &Scenario,
-    target: Option<SocketAddr>,
-    out: &std::path::Path,
-    own_process: bool,
-) -> Result<Upstream> {
-    if let Some(addr) = target {
-        return Ok(Upstream::External(addr));
-    }
-    let limit = raise_open_file_limit();
-    let symbols: Vec<String> = scenario.mock.feed.symbols.iter().map(|s| s.name.clone()).collect();
-    let clients = client_sockets(scenario, &population(&scenario.workload, &symbols, scenario.seed));
-    if !own_process && (limit == 0 || 2 * clients + FD_MARGIN <= limit) {
-        let listen = "127.0.0.1:0".parse()?;
-        return Ok(Upstream::Embedded(
-            MockServer::start(scenario.mock.clone(), listen, scenario.seed, CancellationToken::new()).await?,
-        ));
-    }
-    if clients + FD_MARGIN <= limit {
-        return Ok(Upstream::Child(Box::new(MockProcess::spawn(&scenario.mock_raw, scenario.seed, out).await?)));
-    }
-    Err(UsageError(format!(
-        "scenario '{}' needs up to {} sockets for its clients (and as many for the mock, which then runs in its own \
-         process), but one process may open {limit} files; reduce workload.clients or the subscriptions",
-        scenario.name,
-        clients + FD_MARGIN
-    ))
-    .into())
 }
 
 /// What one execution produced.
@@ -388,23 +221,6 @@ fn intervals(mock: &MockConfig, people: &[ClientPlan]) -> HashMap<String, u32> {
     map
 }
 
-/// Samples the mock's open connections once a second.
-async fn sample_server(probe: Probe, stop: CancellationToken) -> Vec<u64> {
-    let mut samples = Vec::new();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return samples,
-            _ = tick.tick() => {
-                match probe.open_connections().await {
-                    Some(open) => samples.push(open),
-                    None => return samples,
-                }
-            }
-        }
-    }
-}
-
 fn build_summary(
     scenario: &Scenario,
     execution: &Execution,
@@ -482,55 +298,4 @@ fn default_run_dir(name: &str) -> PathBuf {
     let safe: String =
         name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
     PathBuf::from("reports").join(format!("{safe}-{y:04}{m:02}{d:02}-{:02}{:02}{:02}", t / 3600, t / 60 % 60, t % 60))
-}
-
-/// The upstream address for `--target`, refusing non-loopback (unless allowed) and Binance's own hosts
-/// (unless insisted on).
-fn resolve_target(args: &RunArgs) -> Result<Option<SocketAddr>> {
-    let Some(url) = &args.target else { return Ok(None) };
-    let rest =
-        url.strip_prefix("ws://").ok_or_else(|| UsageError(format!("--target {url}: use a ws://host:port URL")))?;
-    let host_port = rest.split('/').next().unwrap_or(rest);
-    let lower = host_port.to_ascii_lowercase();
-    if (lower.contains("binance.com") || lower.contains("binance.vision")) && !args.insist_production {
-        return Err(UsageError(format!("--target {url} is a Binance production host: a reconnect storm gets the IP banned; pass --insist-production to do it anyway")).into());
-    }
-    let addr = std::net::ToSocketAddrs::to_socket_addrs(host_port)
-        .map_err(|e| UsageError(format!("--target {url}: {e}")))?
-        .next()
-        .ok_or_else(|| UsageError(format!("--target {url}: no address")))?;
-    if !addr.ip().is_loopback() && !args.allow_remote {
-        return Err(UsageError(format!(
-            "--target {url} is not on loopback; pass --allow-remote to load a remote upstream"
-        ))
-        .into());
-    }
-    Ok(Some(addr))
-}
-
-/// The sockets the scenario's clients hold once every subscriber has subscribed (churn replaces
-/// subscribers without adding to the count): a socket per subscription (legacy), per distinct stream per
-/// client (WSManager), per 1024 distinct streams per client (unified).
-pub fn client_sockets(scenario: &Scenario, people: &[ClientPlan]) -> u64 {
-    let max_streams = u64::from(scenario.managers.unified.max_streams.max(1));
-    let per_manager = |m: ManagerKind, client: &ClientPlan| {
-        let subscriptions = client.subscribers.iter().map(|s| s.streams.len() as u64).sum::<u64>();
-        let distinct =
-            client.subscribers.iter().flat_map(|s| s.streams.iter()).collect::<std::collections::HashSet<_>>().len()
-                as u64;
-        match m {
-            ManagerKind::Legacy => subscriptions,
-            ManagerKind::Wsmanager => distinct,
-            ManagerKind::Unified => distinct.div_ceil(max_streams),
-        }
-    };
-    match &scenario.cohorts {
-        Cohorts::SideBySide { managers } => {
-            managers.iter().map(|m| people.iter().map(|c| per_manager(*m, c)).sum::<u64>()).sum()
-        }
-        Cohorts::Split { new_share, new_manager } => people
-            .iter()
-            .map(|c| per_manager(if on_new_manager(c.id, *new_share) { *new_manager } else { ManagerKind::Legacy }, c))
-            .sum(),
-    }
 }
