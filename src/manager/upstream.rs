@@ -143,49 +143,61 @@ impl UpstreamSpec {
 /// traffic (for idle cleanup).
 #[derive(Debug)]
 pub struct Audience {
-    streams: Mutex<HashMap<String, u32>>,
-    last_traffic: Mutex<Instant>,
+    state: Mutex<AudienceState>,
+}
+
+#[derive(Debug)]
+struct AudienceState {
+    streams: HashMap<String, u32>,
+    last_traffic: Instant,
 }
 
 impl Default for Audience {
     fn default() -> Self {
-        Audience { streams: Mutex::new(HashMap::new()), last_traffic: Mutex::new(Instant::now()) }
+        Audience { state: Mutex::new(AudienceState { streams: HashMap::new(), last_traffic: Instant::now() }) }
     }
 }
 
 impl Audience {
-    /// When the upstream last received a message (or was created).
-    pub fn last_traffic(&self) -> Instant {
-        *self.last_traffic.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, AudienceState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn touch(&self) {
-        *self.last_traffic.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+    /// How long ago the upstream last received a message (or was created).
+    pub fn silent_for(&self) -> Duration {
+        self.lock().last_traffic.elapsed()
+    }
+
+    /// Notes a message on `stream` (it is traffic) and returns the stream's subscribers: one lock per message.
+    fn on_message(&self, stream: &str) -> u32 {
+        let mut state = self.lock();
+        state.last_traffic = Instant::now();
+        state.streams.get(stream).copied().unwrap_or(0)
     }
 
     /// Sets the subscriber count of a stream (0 removes it).
     pub fn set(&self, stream: &str, subscribers: u32) {
-        let mut map = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        let streams = &mut self.lock().streams;
         if subscribers == 0 {
-            map.remove(stream);
+            streams.remove(stream);
         } else {
-            map.insert(stream.to_owned(), subscribers);
+            streams.insert(stream.to_owned(), subscribers);
         }
     }
 
     /// Subscribers of a stream.
     pub fn get(&self, stream: &str) -> u32 {
-        self.streams.lock().unwrap_or_else(|p| p.into_inner()).get(stream).copied().unwrap_or(0)
+        self.lock().streams.get(stream).copied().unwrap_or(0)
     }
 
     /// Every stream with its count.
     pub fn streams(&self) -> Vec<String> {
-        self.streams.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+        self.lock().streams.keys().cloned().collect()
     }
 
     /// Subscriptions carried in total.
     pub fn total(&self) -> u32 {
-        self.streams.lock().unwrap_or_else(|p| p.into_inner()).values().sum()
+        self.lock().streams.values().sum()
     }
 }
 
@@ -471,9 +483,8 @@ async fn on_text(ctx: &RunContext, state: &mut Reading, audience: &Audience, tex
         }
         return;
     }
-    audience.touch();
     let stream = message.stream.or(state.raw_stream.as_deref()).unwrap_or("");
-    let subscribers = audience.get(stream);
+    let subscribers = audience.on_message(stream);
     state.sample.received += 1;
     if subscribers == 0 {
         return;
@@ -489,9 +500,7 @@ async fn on_text(ctx: &RunContext, state: &mut Reading, audience: &Audience, tex
     if let Some(sent) = message.event_time.or(untimed) {
         let latency_us = crate::mock::time::now_micros().saturating_sub(sent).clamp(1, u64::from(u32::MAX)) as u32;
         let interval_us = ctx.intervals.get(stream).copied().unwrap_or(0);
-        for _ in 0..subscribers {
-            state.sample.latencies.push(LatencySample { latency_us, interval_us });
-        }
+        state.sample.latencies.push(LatencySample { latency_us, interval_us, subscribers });
     }
     if let Some((since, dropped)) = state.outage.take() {
         let recovered = audience.total().min(dropped);

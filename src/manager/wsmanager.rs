@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -157,16 +156,4 @@ pub async fn run(
         shared.stop.cancel();
     }
     while manager.tasks.join_next().await.is_some() {}
-}
-
-/// How long ago an audience last saw traffic.
-pub trait Silence {
-    /// Time since the last message.
-    fn silent_for(&self) -> Duration;
-}
-
-impl Silence for Audience {
-    fn silent_for(&self) -> Duration {
-        self.last_traffic().elapsed()
-    }
 }

@@ -337,13 +337,14 @@ impl Hub {
     /// unit and wrapper. Returns how many messages were queued.
     pub fn publish(&self, key: FeedKey, seq: u64, render: impl Fn(TimeUnit, &mut Vec<u8>)) -> u64 {
         let mut state = self.lock();
-        let Some(ids) = state.by_key.get(&key).cloned() else {
+        let HubState { slots, by_key, .. } = &mut *state;
+        let Some(ids) = by_key.get(&key) else {
             return 0;
         };
         let mut event = Event { seq, at: Instant::now(), payloads: Payloads::default() };
         let mut queued = 0;
-        for id in ids {
-            let slot = &mut state.slots[id as usize];
+        for &id in ids {
+            let slot = &mut slots[id as usize];
             if slot.subscribers.is_empty() {
                 continue;
             }

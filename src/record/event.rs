@@ -70,13 +70,16 @@ impl ConnectionEnd {
     }
 }
 
-/// One delivery latency and the feed's nominal interval for its stream (0 when it has none).
+/// One delivery latency, the feed's nominal interval for its stream (0 when it has none), and how many
+/// subscribers received the message (each is one latency observation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LatencySample {
     /// Event time to subscriber callback, µs.
     pub latency_us: u32,
     /// Expected time between events of the stream, µs (coordinated-omission correction).
     pub interval_us: u32,
+    /// Subscribers that received the message at this latency.
+    pub subscribers: u32,
 }
 
 /// Deliveries seen by one socket since its last sample.

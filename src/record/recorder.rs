@@ -200,14 +200,10 @@ impl CohortRecord {
         self.duplicates += sample.duplicates;
         self.malformed += sample.malformed;
         for l in &sample.latencies {
-            let value = u64::from(l.latency_us);
-            self.latency.saturating_record(value);
-            if l.interval_us > 0 {
-                if self.latency_corrected.record_correct(value, u64::from(l.interval_us)).is_err() {
-                    self.latency_corrected.saturating_record(value);
-                }
-            } else {
-                self.latency_corrected.saturating_record(value);
+            let (value, count) = (u64::from(l.latency_us), u64::from(l.subscribers));
+            self.latency.saturating_record_n(value, count);
+            if self.latency_corrected.record_n_correct(value, count, u64::from(l.interval_us)).is_err() {
+                self.latency_corrected.saturating_record_n(value, count);
             }
         }
         let second = self.second(at);
@@ -364,7 +360,7 @@ mod tests {
             gaps: 1,
             duplicates: 0,
             malformed: 0,
-            latencies: vec![LatencySample { latency_us: 5000, interval_us: 1000 }],
+            latencies: vec![LatencySample { latency_us: 5000, interval_us: 1000, subscribers: 1 }],
         };
         tx.send(Event::Deliveries(Box::new(sample))).await.unwrap();
         drop(tx);

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::mock::chaos_state::FaultRecord;
 use crate::mock::stats::MockSnapshot;
-use crate::record::recorder::{CohortRecord, FINE_BIN};
+use crate::record::recorder::CohortRecord;
 use crate::record::selfcheck::Health;
 use crate::scenario::{ManagerKind, Scenario};
 
@@ -487,9 +487,6 @@ pub fn harness_summary(health: &Health, scenario: &Scenario, peak_connections: i
         rss_per_connection_bytes: if peak_connections > 0 { s.max_rss_kib * 1024 / peak_connections as u64 } else { 0 },
     }
 }
-
-/// The fine-bin width, for readers of `attempts_per_100ms`.
-pub const FINE_BIN_MS: u64 = FINE_BIN.as_millis() as u64;
 
 #[cfg(test)]
 mod tests {

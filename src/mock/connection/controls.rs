@@ -59,11 +59,9 @@ impl Connection {
         self.after_fault_change(released).await
     }
 
-    /// After a stall ends, the heartbeat starts afresh; a message held back for reordering goes out.
+    /// After a fault window ends, a message held back for reordering goes out (the heartbeat keeps its own
+    /// schedule: pings skipped during a silent stall resume at the next tick).
     async fn after_fault_change(&mut self, released: Option<crate::mock::hub::Outgoing>) -> Option<CloseCause> {
-        if self.stall().is_none() && self.heartbeat.next_ping.is_none() {
-            self.heartbeat.next_ping = self.shared.config.heartbeat.ping_interval.map(|i| Instant::now() + i);
-        }
         match released {
             Some(message) => self.write_now(message).await,
             None => None,
