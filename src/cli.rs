@@ -75,6 +75,10 @@ pub struct RunArgs {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Judge the new manager against a stored baseline (the baseline.json of a phase-0 run, or its run
+    /// directory): latency and error-rate regressions and the scenario's [[baseline.tolerance]] metrics.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
 }
 
 fn parse_duration(text: &str) -> Result<crate::config_file::HumanDuration, String> {

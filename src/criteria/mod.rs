@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config_file::KeyIssue;
 
+pub mod baseline;
+pub mod custom;
+pub mod measure;
+pub mod preset;
 pub mod verdict;
 
 /// How a measured value is compared with the threshold.
@@ -54,6 +58,17 @@ pub enum Applies {
     Harness,
 }
 
+/// Which cohorts' verdicts decide the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GateScope {
+    /// The new managers' cohorts and the harness; the legacy cohort's verdicts are the reference.
+    #[default]
+    New,
+    /// Every cohort.
+    All,
+}
+
 /// One criterion of the table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Criterion {
@@ -75,6 +90,8 @@ pub struct Criterion {
     pub applies: Applies,
     /// The document it comes from.
     pub source: &'static str,
+    /// Judged only when a preset or the scenario switches it on (a gate of one rollout phase).
+    pub opt_in: bool,
 }
 
 macro_rules! criterion {
@@ -89,11 +106,19 @@ macro_rules! criterion {
             critical: $crit,
             applies: Applies::$applies,
             source: $source,
+            opt_in: false,
+        }
+    };
+    ($id:expr, $measures:expr, $cmp:ident, $threshold:expr, $unit:expr, $warn:expr, $crit:expr, $applies:ident, $source:expr, opt_in) => {
+        Criterion {
+            opt_in: true,
+            ..criterion!($id, $measures, $cmp, $threshold, $unit, $warn, $crit, $applies, $source)
         }
     };
 }
 
-/// The built-in table, in the order of `success-criteria.md` (one criterion per line, as in the document).
+/// The built-in table, in the order of `success-criteria.md` (one criterion per line, as in the document),
+/// then the gates that only rollout phases switch on (`error-rate-regression`, `connection-leaks`).
 #[rustfmt::skip]
 pub fn table() -> Vec<Criterion> {
     vec![
@@ -115,6 +140,8 @@ pub fn table() -> Vec<Criterion> {
         criterion!("per-ip-connect-budget", "connection attempts per source address per rolling 5 minutes", AtMost, 300.0, "attempts", None, None, Each, "binance-streams.md §4"),
         criterion!("fallback-rate", "share of unified clients that fell back to legacy", AtMost, 10.0, "%", None, None, Unified, "002"),
         criterion!("consecutive-failures", "consecutive failed health checks before rollback", Below, 3.0, "checks", None, None, Each, "002"),
+        criterion!("error-rate-regression", "new cohort's error rate minus the legacy cohort's (or the baseline's)", AtMost, 0.0, "points", None, None, NewVsLegacy, "000 phase-1 gate (\"no error rate increase\")", opt_in),
+        criterion!("connection-leaks", "connections still open after every client of the cohort stopped", AtMost, 0.0, "connections", None, None, Each, "000 phase-1 gate (\"no connection leaks\")", opt_in),
     ]
 }
 
@@ -157,7 +184,8 @@ mod tests {
     #[test]
     fn the_table_has_every_criterion_once() {
         let ids: Vec<&str> = table().iter().map(|c| c.id).collect();
-        assert_eq!(ids.len(), 18);
+        assert_eq!(ids.len(), 20);
+        assert_eq!(table().iter().filter(|c| c.opt_in).count(), 2, "two phase gates are off by default");
         let unique: std::collections::HashSet<&&str> = ids.iter().collect();
         assert_eq!(unique.len(), ids.len());
         let p95 = table().into_iter().find(|c| c.id == "latency-p95").unwrap();

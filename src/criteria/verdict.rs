@@ -1,12 +1,17 @@
-//! Judging a run: every criterion of the table (with the scenario's overrides) against the run summary,
-//! per cohort where it applies. Pure: summary in, verdicts out. A saturated harness makes latency
-//! verdicts "not measurable", never a pass.
+//! Judging a run: every criterion of the table (with a preset's gates and the scenario's overrides), the
+//! scenario's own thresholds and a baseline's tolerances against the run summary, per cohort where each
+//! applies, and which verdicts gate the exit code. Pure: summary in, verdicts out. A saturated harness
+//! makes latency verdicts "not measurable", never a pass.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::criteria::{Applies, Comparison, Criterion, RawOverride, table};
+use crate::criteria::baseline::{Baseline, BaselineSettings, Worse};
+use crate::criteria::custom::{MetricScope, Threshold};
+use crate::criteria::measure::{self, Measure, Reference};
+use crate::criteria::{Applies, Comparison, Criterion, GateScope, RawOverride, table};
 use crate::report::summary::{CohortSummary, RunSummary};
 use crate::scenario::ManagerKind;
 
@@ -47,85 +52,13 @@ pub struct Verdict {
     pub note: String,
     /// The rollout document the criterion comes from.
     pub source: String,
+    /// Whether it decides the exit code (false: the legacy cohort's figures, shown as the reference).
+    #[serde(default = "gates_by_default")]
+    pub gates: bool,
 }
 
-/// A measurement, or why there is none.
-enum Measure {
-    Value(f64),
-    NotApplicable(&'static str),
-    NotMeasurable(&'static str),
-}
-
-fn percent(part: f64, whole: f64) -> Option<f64> {
-    (whole > 0.0).then(|| 100.0 * part / whole)
-}
-
-fn value(v: Option<f64>, missing: &'static str) -> Measure {
-    v.map_or(Measure::NotApplicable(missing), Measure::Value)
-}
-
-/// Measures a per-cohort criterion.
-fn measure(id: &str, c: &CohortSummary, summary: &RunSummary) -> Measure {
-    let saturated = summary.harness.saturated;
-    let latency = |us: u64| {
-        if saturated { Measure::NotMeasurable("the harness was saturated") } else { Measure::Value(us as f64 / 1000.0) }
-    };
-    match id {
-        "error-rate" => {
-            let failed = (c.attempts.total - c.attempts.connected)
-                + c.attempts.give_up_subscribers
-                + c.errors.values().sum::<u64>();
-            value(percent(failed as f64, (c.attempts.total + c.subscriptions) as f64), "no operations")
-        }
-        "latency-p50" if c.latency_us.count > 0 => latency(c.latency_us.p50),
-        "latency-p95" if c.latency_us.count > 0 => latency(c.latency_us.p95),
-        "latency-p50" | "latency-p95" => Measure::NotApplicable("no message carried a time"),
-        "retry-rate" => Measure::Value(c.attempts.retry_rate_outside_faults),
-        "connection-success" => value(percent(c.attempts.connected as f64, c.attempts.total as f64), "no attempts"),
-        "message-delivery" => {
-            let received = c.delivery.steady_received as f64;
-            value(percent(received, received + c.delivery.steady_gaps as f64), "nothing received outside fault windows")
-        }
-        "reconnection-success" | "subscription-preservation" => {
-            let judged = c.connections.subscriptions_dropped.saturating_sub(c.connections.subscriptions_abandoned);
-            let recovered = c.connections.subscriptions_recovered_in_time.min(judged);
-            value(percent(recovered as f64, judged as f64), "no subscription was dropped")
-        }
-        "recovery-time" if c.recovery_from_fault_end_us.count > 0 => {
-            Measure::Value(c.recovery_from_fault_end_us.p99 as f64 / 1e6)
-        }
-        "recovery-time" => Measure::NotApplicable("nothing had to recover"),
-        "per-ip-connect-budget" => Measure::Value(c.attempts.max_per_ip_5m as f64),
-        "fallback-rate" => value(percent(c.attempts.fallbacks as f64, f64::from(c.clients)), "no clients"),
-        "connections-per-stream" => value(
-            (c.streams.high_water > 0).then(|| c.connections.high_water as f64 / c.streams.high_water as f64),
-            "no streams",
-        ),
-        "peak-connect-rate" => Measure::Value(c.attempts.peak_retries_per_second as f64),
-        "connection-preservation" | "consecutive-failures" => Measure::NotApplicable("judged in rollout rehearsals"),
-        _ => Measure::NotApplicable("not measured by this run"),
-    }
-}
-
-/// Measures a criterion of a new cohort against the legacy one.
-fn compare(id: &str, new: &CohortSummary, legacy: &CohortSummary, summary: &RunSummary) -> Measure {
-    match id {
-        "connection-reduction" => {
-            let per = |c: &CohortSummary| {
-                (c.subscriptions > 0).then(|| c.connections.high_water as f64 / c.subscriptions as f64)
-            };
-            match (per(new), per(legacy)) {
-                (Some(n), Some(l)) if l > 0.0 => Measure::Value(100.0 * (1.0 - n / l)),
-                _ => Measure::NotApplicable("no subscriptions to compare"),
-            }
-        }
-        "latency-regression" if summary.harness.saturated => Measure::NotMeasurable("the harness was saturated"),
-        "latency-regression" => match (new.latency_us.p95, legacy.latency_us.p95) {
-            (n, l) if l > 0 && new.latency_us.count > 0 => Measure::Value(100.0 * (n as f64 - l as f64) / l as f64),
-            _ => Measure::NotApplicable("no latency to compare"),
-        },
-        _ => Measure::NotApplicable("not measured by this run"),
-    }
+fn gates_by_default() -> bool {
+    true
 }
 
 fn meets(comparison: Comparison, value: f64, threshold: f64) -> bool {
@@ -137,72 +70,114 @@ fn meets(comparison: Comparison, value: f64, threshold: f64) -> bool {
     }
 }
 
-fn verdict(criterion: &Criterion, cohort: Option<&str>, measure: Measure, over: Option<&RawOverride>) -> Verdict {
-    let threshold = over.and_then(|o| o.threshold).unwrap_or(criterion.threshold);
-    let (measured, status, note) = match measure {
-        _ if over.and_then(|o| o.enabled) == Some(false) => {
-            (None, Status::Disabled, "disabled by the scenario".to_owned())
+/// A verdict of `measure` against `threshold`, before the gate scope is applied.
+struct Judged<'a> {
+    criterion: String,
+    cohort: Option<&'a str>,
+    comparison: Comparison,
+    threshold: f64,
+    unit: String,
+    source: String,
+}
+
+impl Judged<'_> {
+    fn verdict(self, measure: Measure, enabled: bool) -> Verdict {
+        let (measured, status, note) = match measure {
+            _ if !enabled => (None, Status::Disabled, "disabled by the scenario".to_owned()),
+            Measure::Value(v) => self.judge_value(v, String::new()),
+            Measure::Noted(v, note) => self.judge_value(v, note),
+            Measure::Exceeded(why) => (None, Status::Fail, why),
+            Measure::NotApplicable(why) => (None, Status::NotApplicable, why.to_owned()),
+            Measure::NotMeasurable(why) => (None, Status::NotMeasurable, why.to_owned()),
+        };
+        Verdict {
+            criterion: self.criterion,
+            cohort: self.cohort.map(str::to_owned),
+            measured,
+            threshold: self.threshold,
+            unit: self.unit,
+            comparison: self.comparison,
+            status,
+            note,
+            source: self.source,
+            gates: true,
         }
-        Measure::Value(v) => {
-            let v = (v * 1000.0).round() / 1000.0;
-            (
-                Some(v),
-                if meets(criterion.comparison, v, threshold) { Status::Pass } else { Status::Fail },
-                String::new(),
-            )
-        }
-        Measure::NotApplicable(why) => (None, Status::NotApplicable, why.to_owned()),
-        Measure::NotMeasurable(why) => (None, Status::NotMeasurable, why.to_owned()),
-    };
-    Verdict {
-        criterion: criterion.id.to_owned(),
-        cohort: cohort.map(str::to_owned),
-        measured,
-        threshold,
-        unit: criterion.unit.to_owned(),
-        comparison: criterion.comparison,
-        status,
-        note,
-        source: criterion.source.to_owned(),
+    }
+
+    fn judge_value(&self, v: f64, note: String) -> (Option<f64>, Status, String) {
+        let v = (v * 1000.0).round() / 1000.0;
+        let status = if meets(self.comparison, v, self.threshold) { Status::Pass } else { Status::Fail };
+        (Some(v), status, note)
     }
 }
 
-/// Every verdict of a run: each criterion of the table, per cohort where it applies.
-pub fn judge(summary: &RunSummary, overrides: &BTreeMap<String, RawOverride>) -> Vec<Verdict> {
+fn verdict(criterion: &Criterion, cohort: Option<&str>, measure: Measure, over: Option<&RawOverride>) -> Verdict {
+    let judged = Judged {
+        criterion: criterion.id.to_owned(),
+        cohort,
+        comparison: criterion.comparison,
+        threshold: over.and_then(|o| o.threshold).unwrap_or(criterion.threshold),
+        unit: criterion.unit.to_owned(),
+        source: criterion.source.to_owned(),
+    };
+    judged.verdict(measure, over.and_then(|o| o.enabled) != Some(false))
+}
+
+/// What a run is judged with besides its summary.
+#[derive(Debug, Clone, Copy)]
+pub struct Judging<'a> {
+    /// Criteria overrides by id (a preset's gates merged with the scenario's).
+    pub overrides: &'a BTreeMap<String, RawOverride>,
+    /// The scenario's own thresholds.
+    pub thresholds: &'a [Threshold],
+    /// A stored baseline to compare the new cohorts with, and the tolerances.
+    pub baseline: Option<(&'a Baseline, &'a BaselineSettings)>,
+    /// Latency differences up to this are measurement noise, not a regression.
+    pub latency_floor: Duration,
+    /// Whose verdicts decide the exit code.
+    pub gate: GateScope,
+}
+
+impl Judging<'_> {
+    /// Judging with the table's defaults only.
+    pub fn defaults() -> Judging<'static> {
+        static NONE: BTreeMap<String, RawOverride> = BTreeMap::new();
+        Judging {
+            overrides: &NONE,
+            thresholds: &[],
+            baseline: None,
+            latency_floor: Duration::ZERO,
+            gate: GateScope::New,
+        }
+    }
+}
+
+fn table_verdicts(summary: &RunSummary, judging: &Judging<'_>) -> Vec<Verdict> {
     let legacy = summary.cohorts.iter().find(|c| c.manager == ManagerKind::Legacy);
     let newer: Vec<&CohortSummary> = summary.cohorts.iter().filter(|c| c.manager != ManagerKind::Legacy).collect();
     let mut verdicts = Vec::new();
     for criterion in table() {
-        let over = overrides.get(criterion.id);
+        let over = judging.overrides.get(criterion.id);
+        if criterion.opt_in && !over.is_some_and(|o| o.enabled == Some(true) || o.threshold.is_some()) {
+            continue;
+        }
+        let judge_each = |cohorts: &mut dyn Iterator<Item = &CohortSummary>, verdicts: &mut Vec<Verdict>| {
+            for c in cohorts {
+                verdicts.push(verdict(&criterion, Some(&c.name), cohort_measure(&criterion, c, summary, over), over));
+            }
+        };
         match criterion.applies {
-            Applies::Each => {
-                for c in &summary.cohorts {
-                    let unset = criterion.id == "peak-connect-rate" && over.and_then(|o| o.threshold).is_none();
-                    let m = if unset {
-                        Measure::NotApplicable(
-                            "give the upstream's admission rate as [criteria.peak-connect-rate] threshold",
-                        )
-                    } else {
-                        measure(criterion.id, c, summary)
-                    };
-                    verdicts.push(verdict(&criterion, Some(&c.name), m, over));
-                }
-            }
-            Applies::New => {
-                for c in &newer {
-                    verdicts.push(verdict(&criterion, Some(&c.name), measure(criterion.id, c, summary), over));
-                }
-            }
+            Applies::Each => judge_each(&mut summary.cohorts.iter(), &mut verdicts),
+            Applies::New => judge_each(&mut newer.iter().copied(), &mut verdicts),
             Applies::Unified => {
-                for c in summary.cohorts.iter().filter(|c| c.manager == ManagerKind::Unified) {
-                    verdicts.push(verdict(&criterion, Some(&c.name), measure(criterion.id, c, summary), over));
-                }
+                judge_each(&mut summary.cohorts.iter().filter(|c| c.manager == ManagerKind::Unified), &mut verdicts)
             }
             Applies::NewVsLegacy => {
                 for c in &newer {
-                    let m = legacy.map_or(Measure::NotApplicable("no legacy cohort to compare with"), |l| {
-                        compare(criterion.id, c, l, summary)
-                    });
+                    let m = match reference(criterion.id, legacy, judging) {
+                        Some(r) => measure::compared(criterion.id, c, r, judging.latency_floor, summary),
+                        None => Measure::NotApplicable("no legacy cohort or baseline to compare with"),
+                    };
                     verdicts.push(verdict(&criterion, Some(&c.name), m, over));
                 }
             }
@@ -215,9 +190,110 @@ pub fn judge(summary: &RunSummary, overrides: &BTreeMap<String, RawOverride>) ->
     verdicts
 }
 
-/// True when any verdict failed.
+fn cohort_measure(
+    criterion: &Criterion,
+    c: &CohortSummary,
+    summary: &RunSummary,
+    over: Option<&RawOverride>,
+) -> Measure {
+    if criterion.id == "peak-connect-rate" && over.and_then(|o| o.threshold).is_none() {
+        return Measure::NotApplicable("give the upstream's admission rate as [criteria.peak-connect-rate] threshold");
+    }
+    measure::cohort(criterion.id, c, summary)
+}
+
+/// The reference of a comparative criterion: the baseline when one is given (for the latency and error-rate
+/// regressions), the same run's legacy cohort otherwise.
+fn reference<'a>(id: &str, legacy: Option<&'a CohortSummary>, judging: &Judging<'a>) -> Option<Reference<'a>> {
+    match judging.baseline {
+        Some((baseline, _)) if id != "connection-reduction" => Some(Reference::Baseline(&baseline.cohort)),
+        _ => legacy.map(Reference::Legacy),
+    }
+}
+
+fn threshold_verdicts(summary: &RunSummary, thresholds: &[Threshold]) -> Vec<Verdict> {
+    let mut verdicts = Vec::new();
+    for t in thresholds {
+        let judged = |cohort| Judged {
+            criterion: format!("custom:{}", t.name),
+            cohort,
+            comparison: t.comparison,
+            threshold: t.value,
+            unit: t.unit.clone(),
+            source: "scenario".to_owned(),
+        };
+        if t.scope != MetricScope::Cohort {
+            verdicts.push(judged(None).verdict(measure::threshold(t, None, summary), true));
+            continue;
+        }
+        let cohorts = summary.cohorts.iter().filter(|c| t.cohort.is_none_or(|m| m == c.manager));
+        let mut any = false;
+        for c in cohorts {
+            any = true;
+            verdicts.push(judged(Some(&c.name)).verdict(measure::threshold(t, Some(c), summary), true));
+        }
+        if let (false, Some(manager)) = (any, t.cohort) {
+            let m = Measure::NotApplicable("no such cohort in this run");
+            verdicts.push(judged(Some(manager.as_str())).verdict(m, true));
+        }
+    }
+    verdicts
+}
+
+fn baseline_verdicts(
+    summary: &RunSummary,
+    baseline: &Baseline,
+    settings: &BaselineSettings,
+    floor: Duration,
+) -> Vec<Verdict> {
+    let mut verdicts = Vec::new();
+    for t in &settings.tolerances {
+        for c in summary.cohorts.iter().filter(|c| c.manager != ManagerKind::Legacy) {
+            let judged = Judged {
+                criterion: format!("baseline:{}", t.metric),
+                cohort: Some(&c.name),
+                comparison: Comparison::AtMost,
+                threshold: t.percent,
+                unit: match t.worse {
+                    Worse::Increase => "% higher".to_owned(),
+                    Worse::Decrease => "% lower".to_owned(),
+                },
+                source: format!("baseline of {} (seed {})", baseline.scenario, baseline.seed),
+            };
+            verdicts.push(judged.verdict(measure::tolerance(t, c, &baseline.cohort, floor), true));
+        }
+    }
+    verdicts
+}
+
+/// Every verdict of a run: each criterion of the table, per cohort where it applies, then the scenario's
+/// thresholds and the baseline's tolerances. Under [`GateScope::New`] the legacy cohort's verdicts are the
+/// reference when a new cohort runs beside it, and do not gate; a legacy-only run (phase 0) gates nothing but
+/// the harness and explicitly named cohorts.
+pub fn judge(summary: &RunSummary, judging: &Judging<'_>) -> Vec<Verdict> {
+    let mut verdicts = table_verdicts(summary, judging);
+    verdicts.extend(threshold_verdicts(summary, judging.thresholds));
+    if let Some((baseline, settings)) = judging.baseline {
+        verdicts.extend(baseline_verdicts(summary, baseline, settings, judging.latency_floor));
+    }
+    if judging.gate == GateScope::New {
+        let named: Vec<String> = judging
+            .thresholds
+            .iter()
+            .filter_map(|t| t.cohort.map(|m| format!("custom:{}/{}", t.name, m.as_str())))
+            .collect();
+        for v in &mut verdicts {
+            let is_legacy = v.cohort.as_deref() == Some(ManagerKind::Legacy.as_str());
+            let key = format!("{}/{}", v.criterion, v.cohort.as_deref().unwrap_or_default());
+            v.gates = !is_legacy || named.contains(&key);
+        }
+    }
+    verdicts
+}
+
+/// True when any gating verdict failed.
 pub fn any_failed(verdicts: &[Verdict]) -> bool {
-    verdicts.iter().any(|v| v.status == Status::Fail)
+    verdicts.iter().any(|v| v.gates && v.status == Status::Fail)
 }
 
 #[cfg(test)]
@@ -244,5 +320,107 @@ mod tests {
         let v = verdict(&criterion, Some("legacy"), Measure::Value(1.0), Some(&stricter));
         assert_eq!((v.status, v.threshold), (Status::Fail, 0.5));
         assert!(any_failed(&[v]));
+    }
+}
+
+#[cfg(test)]
+mod judging {
+    use super::*;
+    use crate::criteria::baseline::Baseline;
+    use crate::criteria::custom::RawThreshold;
+    use crate::report::summary::{CohortSummary, HarnessSummary, RunInfo};
+
+    fn cohort(manager: ManagerKind, p95_us: u64, high_water: i64) -> CohortSummary {
+        let mut c = CohortSummary::empty(manager);
+        c.clients = 10;
+        c.subscriptions = 100;
+        (c.latency_us.count, c.latency_us.p50, c.latency_us.p95) = (1000, p95_us / 2, p95_us);
+        (c.attempts.total, c.attempts.connected) = (100, 100);
+        c.connections.high_water = high_water;
+        c.attempts.peak_retries_per_100ms = 40;
+        c
+    }
+
+    fn run(cohorts: Vec<CohortSummary>) -> RunSummary {
+        RunSummary {
+            schema_version: 1,
+            wschaos_version: "test".into(),
+            scenario: serde_json::json!({"name": "t", "seed": 1}),
+            mock_config: serde_json::Value::Null,
+            run: RunInfo {
+                started_unix_ms: 0,
+                elapsed_ms: 1000,
+                interrupted: false,
+                upstream: "embedded".into(),
+                events_recorded: 0,
+            },
+            cohorts,
+            server: None,
+            faults: Vec::new(),
+            harness: HarnessSummary::default(),
+            verdicts: Vec::new(),
+            baseline: None,
+        }
+    }
+
+    fn find<'a>(verdicts: &'a [Verdict], id: &str, cohort: &str) -> &'a Verdict {
+        verdicts.iter().find(|v| v.criterion == id && v.cohort.as_deref() == Some(cohort)).unwrap()
+    }
+
+    #[test]
+    fn legacy_is_the_reference_unless_the_gate_is_all() {
+        let mut legacy = cohort(ManagerKind::Legacy, 2000, 100);
+        (legacy.attempts.total, legacy.attempts.connected) = (100, 50);
+        let summary = run(vec![legacy, cohort(ManagerKind::Wsmanager, 2000, 10)]);
+        let verdicts = judge(&summary, &Judging::defaults());
+        let legacy_success = find(&verdicts, "connection-success", "legacy");
+        assert_eq!((legacy_success.status, legacy_success.gates), (Status::Fail, false));
+        assert!(!any_failed(&verdicts), "a failing legacy cohort is the finding, not a failed gate");
+        let all = Judging { gate: GateScope::All, ..Judging::defaults() };
+        assert!(any_failed(&judge(&summary, &all)));
+        assert!(verdicts.iter().all(|v| v.criterion != "connection-leaks"), "opt-in gates stay off by default");
+    }
+
+    #[test]
+    fn scenario_thresholds_judge_any_metric() {
+        let summary = run(vec![cohort(ManagerKind::Legacy, 2000, 100), cohort(ManagerKind::Wsmanager, 2000, 10)]);
+        let raw = RawThreshold {
+            metric: Some("attempts.peak_retries_per_100ms".into()),
+            below: Some(30.0),
+            cohort: Some(ManagerKind::Wsmanager),
+            ..Default::default()
+        };
+        let thresholds = crate::criteria::custom::validate(&[raw]).unwrap();
+        let verdicts = judge(&summary, &Judging { thresholds: &thresholds, ..Judging::defaults() });
+        let v = find(&verdicts, "custom:attempts.peak_retries_per_100ms", "wsmanager");
+        assert_eq!((v.status, v.measured, v.gates), (Status::Fail, Some(40.0), true));
+        assert!(verdicts.iter().all(|v| v.cohort.as_deref() != Some("legacy") || !v.criterion.starts_with("custom:")));
+    }
+
+    #[test]
+    fn a_baseline_replaces_the_legacy_cohort_for_regressions_and_adds_tolerances() {
+        let phase0 = run(vec![cohort(ManagerKind::Legacy, 2000, 100)]);
+        let baseline = Baseline::from_summary(&phase0).unwrap();
+        let settings = BaselineSettings::default();
+        let phase1 = run(vec![cohort(ManagerKind::Legacy, 1000, 90), cohort(ManagerKind::Wsmanager, 2200, 10)]);
+        let judging = Judging { baseline: Some((&baseline, &settings)), ..Judging::defaults() };
+        let verdicts = judge(&phase1, &judging);
+        let regression = find(&verdicts, "latency-regression", "wsmanager");
+        assert_eq!(
+            (regression.status, regression.measured),
+            (Status::Fail, Some(10.0)),
+            "2.2 ms vs the baseline's 2 ms"
+        );
+        let p50 = find(&verdicts, "baseline:latency_us.p50", "wsmanager");
+        assert_eq!((p50.status, p50.measured), (Status::Fail, Some(10.0)));
+        let judging = Judging {
+            baseline: Some((&baseline, &settings)),
+            latency_floor: Duration::from_millis(1),
+            ..Judging::defaults()
+        };
+        let verdicts = judge(&phase1, &judging);
+        let regression = find(&verdicts, "latency-regression", "wsmanager");
+        assert_eq!(regression.status, Status::Pass, "0.2 ms is inside a 1 ms noise floor: {}", regression.note);
+        assert!(regression.note.contains("noise floor"));
     }
 }

@@ -1,6 +1,7 @@
 //! The files of a run directory: `summary.json` (the [`RunSummary`]), `timeseries.csv` (one row per
 //! second per cohort), `latency-<cohort>.hgrm` (HdrHistogram percentile distributions, in milliseconds)
-//! and `events.csv` (faults and notable moments). Later reports are rendered from these files alone.
+//! and `events.csv` (faults and notable moments), and `baseline.json` (the legacy cohort's figures, for later
+//! phases' `--baseline`). Later reports are rendered from these files alone.
 
 use std::path::Path;
 
@@ -8,6 +9,7 @@ use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::criteria::baseline::{BASELINE_FILE, Baseline};
 use crate::record::recorder::CohortRecord;
 use crate::report::summary::RunSummary;
 
@@ -165,6 +167,32 @@ pub fn read_summary(dir: &Path) -> Result<RunSummary> {
     serde_json::from_slice(&bytes).with_context(|| format!("'{}' is not a wschaos run summary", path.display()))
 }
 
+/// A baseline read for a run, with where it came from.
+#[derive(Debug, Clone)]
+pub struct BaselineInput {
+    /// The file read.
+    pub path: std::path::PathBuf,
+    /// Its figures.
+    pub baseline: Baseline,
+}
+
+/// Reads a baseline: a `baseline.json`, or a run directory holding one.
+pub fn read_baseline(path: &Path) -> Result<BaselineInput> {
+    let file = if path.is_dir() { path.join(BASELINE_FILE) } else { path.to_owned() };
+    let bytes = std::fs::read(&file).with_context(|| {
+        format!("could not read the baseline '{}': give the baseline.json a phase-0 run wrote", file.display())
+    })?;
+    let baseline: Baseline = serde_json::from_slice(&bytes)
+        .with_context(|| format!("'{}' is not a wschaos baseline (baseline.json)", file.display()))?;
+    Ok(BaselineInput { path: file, baseline })
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut json = serde_json::to_vec_pretty(value)?;
+    json.push(b'\n');
+    std::fs::write(path, json).with_context(|| format!("could not write '{}'", path.display()))
+}
+
 /// Writes every file of the run directory.
 pub fn write_run(
     dir: &Path,
@@ -174,10 +202,12 @@ pub fn write_run(
     lag: &[u64],
 ) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("could not create the run directory '{}'", dir.display()))?;
-    let mut json = serde_json::to_vec_pretty(summary)?;
-    json.push(b'\n');
-    let summary_path = dir.join("summary.json");
-    std::fs::write(&summary_path, json).with_context(|| format!("could not write '{}'", summary_path.display()))?;
+    write_json(&dir.join("summary.json"), summary)?;
+    if summary.cohorts.iter().any(|c| c.manager == crate::scenario::ManagerKind::Legacy) {
+        if let Some(baseline) = Baseline::from_summary(summary) {
+            write_json(&dir.join(BASELINE_FILE), &baseline)?;
+        }
+    }
     write_csv(&dir.join("timeseries.csv"), &timeseries(summary, records, server_open, lag))?;
     write_csv(&dir.join("events.csv"), &events(summary))?;
     for (cohort, record) in summary.cohorts.iter().zip(records) {

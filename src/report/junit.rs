@@ -1,6 +1,7 @@
 //! `junit.xml`: one test case per criterion per cohort, so CI systems show the gate the way they show
 //! tests. Failures carry the measured value and the threshold; not-applicable and disabled criteria are
-//! skipped; not-measurable ones are errors (the run could not judge them).
+//! skipped; not-measurable ones are errors (the run could not judge them). A failing verdict that does not
+//! gate (the legacy cohort's, shown as the reference) is skipped with its figures, not a failure.
 
 use crate::criteria::verdict::{Status, Verdict};
 use crate::report::summary::RunSummary;
@@ -24,9 +25,14 @@ pub fn xml_escape(text: &str) -> String {
 
 fn case(v: &Verdict) -> String {
     let name = xml_escape(&format!("{} [{}]", v.criterion, v.cohort.as_deref().unwrap_or("harness")));
-    let measured = v.measured.map_or_else(|| "none".to_owned(), |m| format!("{m} {}", v.unit));
-    let expected = format!("{} {} {}", v.comparison.symbol(), v.threshold, v.unit);
+    let unit = if v.unit.is_empty() { String::new() } else { format!(" {}", v.unit) };
+    let measured = v.measured.map_or_else(|| "none".to_owned(), |m| format!("{m}{unit}"));
+    let expected = format!("{} {}{unit}", v.comparison.symbol(), v.threshold);
     let body = match v.status {
+        Status::Fail if !v.gates => format!(
+            "\n      <skipped message=\"{}\"/>\n    ",
+            xml_escape(&format!("reference only (does not gate): measured {measured}, expected {expected}"))
+        ),
         Status::Pass => String::new(),
         Status::Fail => format!(
             "\n      <failure message=\"{}\" type=\"criterion\">measured {}, threshold {} (source: {})</failure>\n    ",
@@ -48,8 +54,9 @@ fn case(v: &Verdict) -> String {
 /// The JUnit XML of a run's verdicts.
 pub fn render(summary: &RunSummary) -> String {
     let verdicts = &summary.verdicts;
-    let count = |s: Status| verdicts.iter().filter(|v| v.status == s).count();
-    let skipped = count(Status::NotApplicable) + count(Status::Disabled);
+    let count = |s: Status| verdicts.iter().filter(|v| v.status == s && (v.gates || s != Status::Fail)).count();
+    let references = verdicts.iter().filter(|v| v.status == Status::Fail && !v.gates).count();
+    let skipped = count(Status::NotApplicable) + count(Status::Disabled) + references;
     let name = xml_escape(summary.scenario["name"].as_str().unwrap_or("scenario"));
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     out.push_str(&format!(

@@ -2,7 +2,7 @@
 //! scenario and run, the criteria table, then storm, recovery, delivery and connection sections, the fault
 //! timeline and the harness's health. Every scenario-supplied string is escaped for Markdown tables.
 
-use crate::criteria::verdict::Status;
+use crate::criteria::verdict::{Status, Verdict, any_failed};
 use crate::report::summary::{CohortSummary, Percentiles, RunSummary};
 
 /// Escapes text for a Markdown table cell.
@@ -48,10 +48,29 @@ fn criteria(summary: &RunSummary, out: &mut String) {
             let value = rows.iter().find(|v| v.cohort.as_deref() == Some(name)).and_then(|v| v.measured);
             out.push_str(&format!(" {} |", value.map_or_else(|| "–".to_owned(), |m| m.to_string())));
         }
-        let worst = rows.iter().map(|v| v.status).find(|s| *s == Status::Fail).unwrap_or(first.status);
-        out.push_str(&format!(" {} | {} |\n", status(worst), cell(&first.source)));
+        out.push_str(&format!(" {} | {} |\n", verdict_cell(&rows), cell(&first.source)));
     }
     out.push('\n');
+}
+
+/// The verdict of one criterion across cohorts: the worst gating status, and a failing reference (the
+/// legacy cohort beside a new one) named after it.
+fn verdict_cell(rows: &[&Verdict]) -> String {
+    let gating: Vec<Status> = rows.iter().filter(|v| v.gates).map(|v| v.status).collect();
+    let worst = gating
+        .iter()
+        .copied()
+        .find(|s| *s == Status::Fail)
+        .or_else(|| gating.iter().copied().find(|s| *s == Status::NotMeasurable))
+        .or_else(|| gating.iter().copied().find(|s| *s == Status::Pass))
+        .or_else(|| gating.first().copied());
+    let references: Vec<String> = rows
+        .iter()
+        .filter(|v| !v.gates && v.status == Status::Fail)
+        .map(|v| format!("{}: fails, reference", cell(v.cohort.as_deref().unwrap_or("harness"))))
+        .collect();
+    let main = worst.map_or("reference only", status);
+    if references.is_empty() { main.to_owned() } else { format!("{main} ({})", references.join(", ")) }
 }
 
 fn percentiles_row(name: &str, p: &Percentiles) -> String {
@@ -112,17 +131,37 @@ fn sections(cohorts: &[CohortSummary], out: &mut String) {
     out.push('\n');
 }
 
+/// The rollout phase, the gate and the baseline, when the scenario names them.
+fn rollout(summary: &RunSummary, out: &mut String) {
+    let rollout = &summary.scenario["rollout"];
+    if let Some(preset) = rollout["preset"].as_str() {
+        out.push_str(&format!("Rollout preset `{}`. ", cell(preset)));
+    }
+    match rollout["gate"].as_str() {
+        Some("all") => out.push_str("The gate judges every cohort.\n\n"),
+        _ => out.push_str("The gate judges the new manager; the legacy cohort's figures are the reference.\n\n"),
+    }
+    if let Some(b) = &summary.baseline {
+        out.push_str(&format!(
+            "Compared with the baseline `{}` (scenario {}, seed {}).\n\n",
+            cell(&b.path),
+            cell(&b.scenario),
+            b.seed
+        ));
+    }
+}
+
 /// The Markdown report of a run.
 pub fn render(summary: &RunSummary) -> String {
     let name = summary.scenario["name"].as_str().unwrap_or("scenario");
-    let failed = summary.verdicts.iter().filter(|v| v.status == Status::Fail).count();
+    let failed = summary.verdicts.iter().filter(|v| v.gates && v.status == Status::Fail).count();
     let mut out = format!("# wschaos run: {}\n\n", cell(name));
     if let Some(description) = summary.scenario["description"].as_str().filter(|d| !d.is_empty()) {
         out.push_str(&format!("{}\n\n", cell(description)));
     }
     let gate = if summary.harness.saturated {
         "**not measurable: the harness was saturated**".to_owned()
-    } else if failed > 0 {
+    } else if any_failed(&summary.verdicts) {
         format!("**{failed} criteria failed**")
     } else {
         "every criterion passed".to_owned()
@@ -135,6 +174,7 @@ pub fn render(summary: &RunSummary) -> String {
         if summary.run.interrupted { " (interrupted)" } else { "" },
         summary.wschaos_version
     ));
+    rollout(summary, &mut out);
     criteria(summary, &mut out);
     sections(&summary.cohorts, &mut out);
     out.push_str(

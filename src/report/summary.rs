@@ -182,7 +182,7 @@ pub struct CohortSummary {
 }
 
 /// The mock's side of the run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServerSummary {
     /// Most connections open at once.
     pub connections_high_water: u64,
@@ -207,7 +207,7 @@ pub struct ServerSummary {
 }
 
 /// The harness's health.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HarnessSummary {
     /// Scheduler lag p50 (µs).
     pub lag_p50_us: u64,
@@ -283,6 +283,47 @@ pub struct RunSummary {
     /// Every criterion judged (per cohort where it applies).
     #[serde(default)]
     pub verdicts: Vec<crate::criteria::verdict::Verdict>,
+    /// The baseline the new cohorts were compared with (`--baseline`).
+    #[serde(default)]
+    pub baseline: Option<BaselineInfo>,
+}
+
+/// Which stored baseline a run was judged against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineInfo {
+    /// The file read.
+    pub path: String,
+    /// The scenario that recorded it.
+    pub scenario: String,
+    /// Its seed.
+    pub seed: u64,
+    /// When that run started (Unix ms).
+    pub started_unix_ms: u64,
+}
+
+impl CohortSummary {
+    /// A cohort that recorded nothing (the shape of the summary, for validating metric paths).
+    pub fn empty(manager: ManagerKind) -> CohortSummary {
+        CohortSummary {
+            name: manager.as_str().to_owned(),
+            manager,
+            clients: 0,
+            subscriptions: 0,
+            distinct_streams: 0,
+            latency_us: Percentiles::default(),
+            latency_corrected_us: Percentiles::default(),
+            connect_time_us: Percentiles::default(),
+            recovery_us: Percentiles::default(),
+            recovery_from_fault_end_us: Percentiles::default(),
+            detection_us: Percentiles::default(),
+            retry_delay_us: Percentiles::default(),
+            attempts: Attempts::default(),
+            connections: Connections::default(),
+            delivery: Delivery::default(),
+            streams: Streams::default(),
+            errors: BTreeMap::new(),
+        }
+    }
 }
 
 impl RunSummary {

@@ -12,7 +12,10 @@ use serde::Serialize;
 
 use crate::chaos::fault::{Fault, RawFault, validate_all};
 use crate::config_file::{ConfigIssues, HumanDuration, KeyIssue, SourceFile, Switch};
-use crate::criteria::{RawOverride, validate_overrides};
+use crate::criteria::baseline::BaselineSettings;
+use crate::criteria::custom::Threshold;
+use crate::criteria::preset::Preset;
+use crate::criteria::{GateScope, RawOverride, validate_overrides};
 use crate::mock::config::{MockConfig, RawMockConfig};
 use crate::mock::stream_name::StreamSpec;
 pub use raw::{CohortMode, LegacyReconnect, ManagerKind, RawScenario};
@@ -166,6 +169,9 @@ pub struct HarnessSettings {
     /// Time a dropped subscription has to resume.
     #[serde(with = "crate::chaos::fault::millis")]
     pub recovery_deadline: Duration,
+    /// Latency differences up to this are measurement noise, not a regression.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub latency_floor: Duration,
 }
 
 /// A validated scenario.
@@ -199,8 +205,23 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     /// Harness.
     pub harness: HarnessSettings,
-    /// Overrides of the built-in success criteria, by id.
+    /// Overrides of the built-in success criteria, by id: the preset's gates under the scenario's own.
     pub criteria: BTreeMap<String, RawOverride>,
+    /// The rollout phase and the gate.
+    pub rollout: Rollout,
+    /// The scenario's own thresholds.
+    pub thresholds: Vec<Threshold>,
+    /// Tolerances against a baseline.
+    pub baseline: BaselineSettings,
+}
+
+/// The rollout phase a run rehearses.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rollout {
+    /// The preset, when one is named.
+    pub preset: Option<Preset>,
+    /// Whose verdicts decide the exit code.
+    pub gate: GateScope,
 }
 
 /// Loads and validates a scenario file; every problem in it is reported at once.
@@ -243,7 +264,10 @@ impl Scenario {
             MockConfig::default()
         });
         let workload = workload(&raw.workload.clone().unwrap_or_default(), duration, &mock, &mut issues);
-        let cohorts = cohorts(&raw.cohorts.clone().unwrap_or_default(), &mut issues);
+        let rollout = raw.rollout.clone().unwrap_or_default();
+        let raw_cohorts = raw.cohorts.clone().unwrap_or_default();
+        let raw_cohorts = rollout.preset.map_or(raw_cohorts.clone(), |p| with_preset(&raw_cohorts, p));
+        let cohorts = cohorts(&raw_cohorts, &mut issues);
         let managers = managers(&raw.managers.clone().unwrap_or_default(), &mut issues);
         let faults = faults(raw, duration, &mut issues);
         let harness = raw.harness.clone().unwrap_or_default();
@@ -251,6 +275,17 @@ impl Scenario {
             issues.extend(e);
             BTreeMap::new()
         });
+        let criteria = rollout.preset.map_or(criteria.clone(), |p| p.merge_overrides(&criteria));
+        let thresholds = crate::criteria::custom::validate(raw.thresholds.as_deref().unwrap_or_default())
+            .unwrap_or_else(|e| {
+                issues.extend(e);
+                Vec::new()
+            });
+        let baseline =
+            crate::criteria::baseline::validate(&raw.baseline.clone().unwrap_or_default()).unwrap_or_else(|e| {
+                issues.extend(e);
+                BaselineSettings::default()
+            });
         let scenario = Scenario {
             name: raw.name.clone().unwrap_or_else(|| fallback_name.to_owned()),
             description: raw.description.clone().unwrap_or_default(),
@@ -266,8 +301,12 @@ impl Scenario {
             harness: HarnessSettings {
                 saturation_lag: duration_or(harness.saturation_lag, Duration::from_millis(25)),
                 recovery_deadline: duration_or(harness.recovery_deadline, Duration::from_secs(60)),
+                latency_floor: duration_or(harness.latency_floor, Duration::from_millis(1)),
             },
             criteria,
+            rollout: Rollout { preset: rollout.preset, gate: rollout.gate.unwrap_or_default() },
+            thresholds,
+            baseline,
         };
         if issues.is_empty() { Ok(scenario) } else { Err(issues) }
     }
@@ -355,6 +394,31 @@ fn churn(raw: Option<&raw::RawChurn>, issues: &mut Vec<KeyIssue>) -> Option<Chur
         issues.push(KeyIssue::new("workload.churn.share", "must be between 0 and 1"));
     }
     Some(Churn { every, share })
+}
+
+/// `[cohorts]` completed by a preset: when the scenario does not choose a mode, the preset's traffic share
+/// (its first step) and manager fill what the scenario leaves out.
+fn with_preset(raw: &raw::RawCohorts, preset: Preset) -> raw::RawCohorts {
+    if raw.mode.is_some() {
+        return raw.clone();
+    }
+    let new_manager = raw.new_manager.unwrap_or(preset.new_manager());
+    let side_by_side = |managers: Vec<ManagerKind>| raw::RawCohorts {
+        mode: Some(CohortMode::SideBySide),
+        managers: raw.managers.clone().or(Some(managers)),
+        new_share: raw.new_share,
+        new_manager: None,
+    };
+    match preset {
+        Preset::Phase0 => side_by_side(vec![ManagerKind::Legacy]),
+        Preset::Phase2 => side_by_side(vec![new_manager]),
+        _ => raw::RawCohorts {
+            mode: Some(CohortMode::Split),
+            managers: raw.managers.clone(),
+            new_share: raw.new_share.or(preset.shares().first().copied()),
+            new_manager: Some(new_manager),
+        },
+    }
 }
 
 fn cohorts(raw: &raw::RawCohorts, issues: &mut Vec<KeyIssue>) -> Cohorts {
@@ -501,6 +565,23 @@ mod tests {
             parse("duration = \"5s\"\n[workload]\nclients = 1\n[criteria.latency-p99]\nthreshold = 1.0\n").unwrap_err();
         assert_eq!(issues[0].key, "criteria.latency-p99");
         assert!(issues[0].message.contains("latency-p95"), "names the criteria there are");
+    }
+
+    #[test]
+    fn a_preset_sets_the_share_and_the_gates_and_the_scenario_wins() {
+        let s = parse("duration = \"5s\"\n[workload]\nclients = 10\n[rollout]\npreset = \"phase-1\"\n").unwrap();
+        assert_eq!(s.cohorts, Cohorts::Split { new_share: 0.1, new_manager: ManagerKind::Wsmanager });
+        assert_eq!(s.criteria["error-rate-regression"].enabled, Some(true));
+        let s = parse(
+            "duration = \"5s\"\n[workload]\nclients = 10\n[rollout]\npreset = \"gradual\"\ngate = \"all\"\n\
+             [cohorts]\nnew-share = 0.3\n[criteria.error-rate]\nthreshold = 2.0\n",
+        )
+        .unwrap();
+        assert_eq!(s.cohorts, Cohorts::Split { new_share: 0.3, new_manager: ManagerKind::Unified });
+        assert_eq!(s.criteria["error-rate"].threshold, Some(2.0));
+        assert_eq!(s.rollout.gate, GateScope::All);
+        let s = parse("duration = \"5s\"\n[workload]\nclients = 1\n[rollout]\npreset = \"phase-0\"\n").unwrap();
+        assert_eq!(s.cohorts.managers(), [ManagerKind::Legacy]);
     }
 
     #[test]

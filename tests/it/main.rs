@@ -7,6 +7,7 @@ mod chaos;
 mod cli;
 mod conformance;
 mod control;
+mod gate;
 mod harness;
 mod real_clients;
 mod robustness;

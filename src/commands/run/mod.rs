@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
 use crate::commands::{Outcome, StopSignals, UsageError};
-use crate::criteria::verdict::{any_failed, judge};
+use crate::criteria::verdict::{Judging, any_failed, judge};
 use crate::load::driver::{self, Cohort, DriveContext, Placement};
 use crate::load::population::{ClientPlan, StreamDraw, on_new_manager, population};
 use crate::manager::upstream::RunContext;
@@ -26,7 +26,7 @@ use crate::mock::market::civil_from_days;
 use crate::mock::stats::MockSnapshot;
 use crate::mock::stream_name::{StreamKind, StreamSpec};
 use crate::record::{recorder, selfcheck};
-use crate::report::files::write_run;
+use crate::report::files::{BaselineInput, read_baseline, write_run};
 use crate::report::summary::{self, CohortPlan, RunInfo, RunSummary, SCHEMA_VERSION};
 use crate::scenario::{self, Cohorts, ManagerKind, Scenario};
 
@@ -40,6 +40,10 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
         scenario.duration = duration.0;
     }
     let target = resolve_target(&args)?;
+    let baseline = match &args.baseline {
+        Some(path) => Some(read_baseline(path).map_err(|e| UsageError(format!("{e:#}")))?),
+        None => None,
+    };
     let out = args.out.clone().unwrap_or_else(|| default_run_dir(&scenario.name));
     let started_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let mut stop = StopSignals::register().context("could not listen for Ctrl-C and SIGTERM")?;
@@ -57,7 +61,8 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     let (execution, finished) = execute(&scenario, upstream, &mut stop).await?;
     let (snapshot, offset_ms) = finished;
     let mock_failed = snapshot.is_none() && label != "external";
-    let summary = build_summary(&scenario, &execution, snapshot.as_ref(), offset_ms, started_unix_ms, label);
+    let summary =
+        build_summary(&scenario, &execution, snapshot.as_ref(), offset_ms, started_unix_ms, label, baseline.as_ref());
     let records = &execution.recording.cohorts;
     write_run(&out, &summary, records, &execution.server_open, &execution.health.lag_p99_per_second)?;
     if !args.quiet {
@@ -228,6 +233,7 @@ fn build_summary(
     mock_offset_ms: u64,
     started_unix_ms: u64,
     upstream: String,
+    baseline: Option<&BaselineInput>,
 ) -> RunSummary {
     let faults = snapshot.map(|s| summary::fault_windows(&s.faults, mock_offset_ms)).unwrap_or_default();
     let grace = scenario.harness.recovery_deadline;
@@ -256,8 +262,21 @@ fn build_summary(
         faults,
         harness: summary::harness_summary(&execution.health, scenario, peak_connections),
         verdicts: Vec::new(),
+        baseline: baseline.map(|b| summary::BaselineInfo {
+            path: b.path.display().to_string(),
+            scenario: b.baseline.scenario.clone(),
+            seed: b.baseline.seed,
+            started_unix_ms: b.baseline.started_unix_ms,
+        }),
     };
-    summary.verdicts = judge(&summary, &scenario.criteria);
+    let judging = Judging {
+        overrides: &scenario.criteria,
+        thresholds: &scenario.thresholds,
+        baseline: baseline.map(|b| (&b.baseline, &scenario.baseline)),
+        latency_floor: scenario.harness.latency_floor,
+        gate: scenario.rollout.gate,
+    };
+    summary.verdicts = judge(&summary, &judging);
     summary
 }
 

@@ -1,0 +1,176 @@
+//! What each criterion measures in a run summary, in the criterion's unit: per cohort, a new cohort against
+//! its reference (the same run's legacy cohort or a stored baseline), a scenario threshold's metric and a
+//! baseline tolerance's change. Pure: summaries in, measurements out.
+
+use std::time::Duration;
+
+use crate::criteria::baseline::{Tolerance, worse_by};
+use crate::criteria::custom::{MetricScope, Threshold, lookup};
+use crate::report::summary::{CohortSummary, RunSummary};
+
+/// A measurement, or why there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Measure {
+    /// The value, in the criterion's unit.
+    Value(f64),
+    /// A value with a remark the report shows beside it.
+    Noted(f64, String),
+    /// No finite value, and a failure all the same (a change from a zero baseline).
+    Exceeded(String),
+    /// Nothing to judge, and why.
+    NotApplicable(&'static str),
+    /// The run cannot tell, and why.
+    NotMeasurable(&'static str),
+}
+
+/// What a new cohort is compared with.
+#[derive(Debug, Clone, Copy)]
+pub enum Reference<'a> {
+    /// The legacy cohort of the same run.
+    Legacy(&'a CohortSummary),
+    /// A stored baseline's cohort.
+    Baseline(&'a CohortSummary),
+}
+
+fn percent(part: f64, whole: f64) -> Option<f64> {
+    (whole > 0.0).then(|| 100.0 * part / whole)
+}
+
+fn value(v: Option<f64>, missing: &'static str) -> Measure {
+    v.map_or(Measure::NotApplicable(missing), Measure::Value)
+}
+
+/// Failed operations (connect failures, give-ups, protocol errors) per operation (attempts and
+/// subscriptions), in percent.
+pub fn error_rate(c: &CohortSummary) -> Option<f64> {
+    let failed = c.attempts.total.saturating_sub(c.attempts.connected)
+        + c.attempts.give_up_subscribers
+        + c.errors.values().sum::<u64>();
+    percent(failed as f64, (c.attempts.total + c.subscriptions) as f64)
+}
+
+fn latency(us: u64, saturated: bool) -> Measure {
+    if saturated { Measure::NotMeasurable("the harness was saturated") } else { Measure::Value(us as f64 / 1000.0) }
+}
+
+fn recovery(id: &str, c: &CohortSummary) -> Measure {
+    match id {
+        "recovery-time" if c.recovery_from_fault_end_us.count > 0 => {
+            Measure::Value(c.recovery_from_fault_end_us.p99 as f64 / 1e6)
+        }
+        "recovery-time" => Measure::NotApplicable("nothing had to recover"),
+        _ => {
+            let judged = c.connections.subscriptions_dropped.saturating_sub(c.connections.subscriptions_abandoned);
+            let recovered = c.connections.subscriptions_recovered_in_time.min(judged);
+            value(percent(recovered as f64, judged as f64), "no subscription was dropped")
+        }
+    }
+}
+
+/// Measures a per-cohort criterion.
+pub fn cohort(id: &str, c: &CohortSummary, summary: &RunSummary) -> Measure {
+    let saturated = summary.harness.saturated;
+    match id {
+        "error-rate" => value(error_rate(c), "no operations"),
+        "latency-p50" if c.latency_us.count > 0 => latency(c.latency_us.p50, saturated),
+        "latency-p95" if c.latency_us.count > 0 => latency(c.latency_us.p95, saturated),
+        "latency-p50" | "latency-p95" => Measure::NotApplicable("no message carried a time"),
+        "retry-rate" => Measure::Value(c.attempts.retry_rate_outside_faults),
+        "connection-success" => value(percent(c.attempts.connected as f64, c.attempts.total as f64), "no attempts"),
+        "message-delivery" => {
+            let received = c.delivery.steady_received as f64;
+            value(percent(received, received + c.delivery.steady_gaps as f64), "nothing received outside fault windows")
+        }
+        "reconnection-success" | "subscription-preservation" | "recovery-time" => recovery(id, c),
+        "per-ip-connect-budget" => Measure::Value(c.attempts.max_per_ip_5m as f64),
+        "fallback-rate" => value(percent(c.attempts.fallbacks as f64, f64::from(c.clients)), "no clients"),
+        "connections-per-stream" => value(
+            (c.streams.high_water > 0).then(|| c.connections.high_water as f64 / c.streams.high_water as f64),
+            "no streams",
+        ),
+        "peak-connect-rate" => Measure::Value(c.attempts.peak_retries_per_second as f64),
+        "connection-leaks" => Measure::Value(c.connections.open_at_end.max(0) as f64),
+        "connection-preservation" | "consecutive-failures" => Measure::NotApplicable("judged in rollout rehearsals"),
+        _ => Measure::NotApplicable("not measured by this run"),
+    }
+}
+
+fn connection_reduction(new: &CohortSummary, legacy: &CohortSummary) -> Measure {
+    let per =
+        |c: &CohortSummary| (c.subscriptions > 0).then(|| c.connections.high_water as f64 / c.subscriptions as f64);
+    match (per(new), per(legacy)) {
+        (Some(n), Some(l)) if l > 0.0 => Measure::Value(100.0 * (1.0 - n / l)),
+        _ => Measure::NotApplicable("no subscriptions to compare"),
+    }
+}
+
+fn latency_regression(new: &CohortSummary, reference: &CohortSummary, floor: Duration) -> Measure {
+    let (n, r) = (new.latency_us.p95, reference.latency_us.p95);
+    if r == 0 || new.latency_us.count == 0 {
+        return Measure::NotApplicable("no latency to compare");
+    }
+    let worse = 100.0 * (n as f64 - r as f64) / r as f64;
+    let floor_us = floor.as_micros() as u64;
+    if floor_us > 0 && n.abs_diff(r) <= floor_us && worse > 0.0 {
+        return Measure::Noted(0.0, format!("{worse:.1} % worse, within the {} ms noise floor", floor.as_millis()));
+    }
+    Measure::Value(worse)
+}
+
+/// Measures a criterion of a new cohort against its reference.
+pub fn compared(
+    id: &str,
+    new: &CohortSummary,
+    reference: Reference<'_>,
+    floor: Duration,
+    summary: &RunSummary,
+) -> Measure {
+    let cohort = match reference {
+        Reference::Legacy(c) | Reference::Baseline(c) => c,
+    };
+    match id {
+        "connection-reduction" => match reference {
+            Reference::Legacy(legacy) => connection_reduction(new, legacy),
+            Reference::Baseline(_) => Measure::NotApplicable("needs both cohorts in the same run"),
+        },
+        "latency-regression" if summary.harness.saturated => Measure::NotMeasurable("the harness was saturated"),
+        "latency-regression" => latency_regression(new, cohort, floor),
+        "error-rate-regression" => match (error_rate(new), error_rate(cohort)) {
+            (Some(n), Some(r)) => Measure::Value(n - r),
+            _ => Measure::NotApplicable("no operations to compare"),
+        },
+        _ => Measure::NotApplicable("not measured by this run"),
+    }
+}
+
+/// A scenario threshold's metric, for one cohort (`None` for harness and server metrics).
+pub fn threshold(t: &Threshold, cohort: Option<&CohortSummary>, summary: &RunSummary) -> Measure {
+    let serialized = match (t.scope, cohort) {
+        (MetricScope::Cohort, Some(c)) => serde_json::to_value(c),
+        (MetricScope::Harness, _) => serde_json::to_value(&summary.harness),
+        (MetricScope::Server, _) => match &summary.server {
+            Some(server) => serde_json::to_value(server),
+            None => return Measure::NotApplicable("the mock's counters are only known for an embedded mock"),
+        },
+        (MetricScope::Cohort, None) => return Measure::NotApplicable("no such cohort in this run"),
+    };
+    let found = serialized.ok().and_then(|v| lookup(&v, &t.path));
+    value(found, "the metric is not in this run's summary")
+}
+
+/// A tolerance's change of a new cohort against the baseline, in percent the worse way.
+pub fn tolerance(t: &Tolerance, new: &CohortSummary, baseline: &CohortSummary, floor: Duration) -> Measure {
+    let read = |c: &CohortSummary| serde_json::to_value(c).ok().and_then(|v| lookup(&v, &t.path));
+    let (Some(now), Some(before)) = (read(new), read(baseline)) else {
+        return Measure::NotApplicable("the metric is not in both summaries");
+    };
+    let is_latency = t.path.iter().any(|s| s.ends_with("_us"));
+    let floor_us = floor.as_micros() as f64;
+    match worse_by(t.worse, before, now) {
+        Ok(worse) if is_latency && floor_us > 0.0 && (now - before).abs() <= floor_us && worse > 0.0 => {
+            Measure::Noted(0.0, format!("{worse:.1} % worse, within the {} ms noise floor", floor.as_millis()))
+        }
+        Ok(worse) => Measure::Noted(worse, format!("baseline {before}, now {now}")),
+        Err(why) => Measure::Exceeded(why),
+    }
+}
