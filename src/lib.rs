@@ -14,6 +14,7 @@ pub mod manager;
 pub mod mock;
 pub mod record;
 pub mod report;
+pub mod rollout;
 pub mod scenario;
 
 pub use cli::Cli;

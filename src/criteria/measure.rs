@@ -81,6 +81,11 @@ pub fn cohort(id: &str, c: &CohortSummary, summary: &RunSummary) -> Measure {
             let received = c.delivery.steady_received as f64;
             value(percent(received, received + c.delivery.steady_gaps as f64), "nothing received outside fault windows")
         }
+        "connection-preservation" | "consecutive-failures" | "subscription-preservation"
+            if summary.rollout.is_some() && c.manager != crate::scenario::ManagerKind::Legacy =>
+        {
+            rehearsal(id, summary)
+        }
         "reconnection-success" | "subscription-preservation" | "recovery-time" => recovery(id, c),
         "per-ip-connect-budget" => Measure::Value(c.attempts.max_per_ip_5m as f64),
         "fallback-rate" => value(percent(c.attempts.fallbacks as f64, f64::from(c.clients)), "no clients"),
@@ -92,6 +97,19 @@ pub fn cohort(id: &str, c: &CohortSummary, summary: &RunSummary) -> Measure {
         "connection-leaks" => Measure::Value(c.connections.open_at_end.max(0) as f64),
         "connection-preservation" | "consecutive-failures" => Measure::NotApplicable("judged in rollout rehearsals"),
         _ => Measure::NotApplicable("not measured by this run"),
+    }
+}
+
+/// The handover criteria of a rehearsal, for the new cohort.
+fn rehearsal(id: &str, summary: &RunSummary) -> Measure {
+    let Some(rollout) = &summary.rollout else { return Measure::NotApplicable("not a rehearsal") };
+    match id {
+        "connection-preservation" => value(rollout.total.connection_preservation(), "no client was handed over"),
+        "subscription-preservation" => value(rollout.total.subscription_preservation(), "no client was handed over"),
+        _ => {
+            let judged = rollout.steps.iter().filter_map(|s| s.judgement.as_ref());
+            value(judged.map(|j| f64::from(j.max_consecutive_failures)).reduce(f64::max), "no step was judged")
+        }
     }
 }
 

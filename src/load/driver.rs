@@ -5,13 +5,15 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::load::population::{ClientPlan, StreamDraw, SubscriberPlan, churn_round};
+use crate::load::population::{ClientPlan, StreamDraw, SubscriberPlan, churn_round, on_new_manager};
 use crate::manager::upstream::RunContext;
 use crate::manager::{ClientSpec, Command, run_client};
-use crate::record::event::CohortId;
+use crate::record::event::{CohortId, HandoverPhase};
+use crate::rollout::handover::{self, Switch};
+use crate::rollout::plan::HandoverOrder;
 use crate::scenario::{ManagerKind, ManagerSettings, Workload};
 
 /// A cohort of the run.
@@ -79,6 +81,7 @@ async fn drive_client(ctx: DriveContext, placement: Placement) {
         client: placement.global,
         source: source_address(placement.global),
         seed: crate::chaos::plan::occurrence_seed(ctx.seed, placement.global as usize, u32::MAX),
+        tap: None,
     };
     let manager = tokio::spawn(run_client(ctx.run.clone(), ctx.settings.clone(), spec, rx));
     let mut subscribers = placement.plan.subscribers.clone();
@@ -92,7 +95,8 @@ async fn drive_client(ctx: DriveContext, placement: Placement) {
     }
 }
 
-async fn subscribe(tx: &mpsc::Sender<Command>, subscriber: &SubscriberPlan) {
+/// Subscribes every stream of one subscriber.
+pub async fn subscribe(tx: &mpsc::Sender<Command>, subscriber: &SubscriberPlan) {
     for stream in &subscriber.streams {
         let command = Command::Subscribe { subscriber: subscriber.id, stream: stream.clone() };
         if tx.send(command).await.is_err() {
@@ -130,17 +134,106 @@ async fn churn(
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep_until(ctx.run.start + offset + every * round) => {}
         }
-        let change =
-            churn_round(&ctx.workload, &ctx.draw, ctx.seed, placement.plan.id, round, subscribers.len(), next_id);
-        next_id += change.arriving.len() as u32;
-        for position in change.leaving.iter().rev() {
-            let leaving = subscribers.remove(*position);
-            unsubscribe(tx, &leaving).await;
+        churn_once(ctx, placement, tx, subscribers, (round, &mut next_id)).await;
+    }
+}
+
+/// One churn round: some subscribers leave, newcomers arrive.
+async fn churn_once(
+    ctx: &DriveContext,
+    placement: &Placement,
+    tx: &mpsc::Sender<Command>,
+    subscribers: &mut Vec<SubscriberPlan>,
+    (round, next_id): (u32, &mut u32),
+) {
+    let change = churn_round(&ctx.workload, &ctx.draw, ctx.seed, placement.plan.id, round, subscribers.len(), *next_id);
+    *next_id += change.arriving.len() as u32;
+    for position in change.leaving.iter().rev() {
+        let leaving = subscribers.remove(*position);
+        unsubscribe(tx, &leaving).await;
+    }
+    for arriving in change.arriving {
+        subscribe(tx, &arriving).await;
+        subscribers.push(arriving);
+    }
+}
+
+/// Where the traffic should be: the share of clients on the new manager, and the move it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Target {
+    /// Share of clients on the new manager.
+    pub share: f64,
+    /// The step or rollback that set it (`None` before the first step).
+    pub phase: Option<HandoverPhase>,
+}
+
+/// What a rehearsal client follows.
+#[derive(Debug, Clone)]
+pub struct Rehearsal {
+    /// The controller's target share.
+    pub targets: watch::Receiver<Target>,
+    /// The legacy cohort and the new one.
+    pub cohorts: [(ManagerKind, CohortId); 2],
+    /// Handover order.
+    pub order: HandoverOrder,
+    /// Time the moved subscriptions have to receive.
+    pub deadline: std::time::Duration,
+}
+
+/// Starts every placement of a rehearsal: every client starts on legacy and follows the target share.
+pub fn start_rehearsal(ctx: &DriveContext, placements: Vec<Placement>, rehearsal: &Rehearsal) -> JoinSet<()> {
+    let mut set = JoinSet::new();
+    for placement in placements {
+        set.spawn(drive_rehearsal_client(ctx.clone(), placement, rehearsal.clone()));
+    }
+    set
+}
+
+async fn drive_rehearsal_client(ctx: DriveContext, placement: Placement, mut rehearsal: Rehearsal) {
+    let cancel = ctx.run.cancel.clone();
+    let offset = ctx.workload.ramp_up.mul_f64(f64::from(placement.plan.id) / f64::from(ctx.clients.max(1)));
+    tokio::select! {
+        _ = cancel.cancelled() => return,
+        _ = tokio::time::sleep_until(ctx.run.start + offset) => {}
+    }
+    let mut subscribers = placement.plan.subscribers.clone();
+    let mut on_new = on_new_manager(placement.plan.id, rehearsal.targets.borrow_and_update().share);
+    let mut running = handover::start(&ctx, &placement, rehearsal.cohorts[usize::from(on_new)], &subscribers).await;
+    let every = ctx.workload.churn.map(|c| c.every);
+    let (mut round, mut next_id) = (1u32, ctx.workload.subscribers_per_client);
+    let mut following = true;
+    loop {
+        let next_churn = every.map(|e| ctx.run.start + offset + e * round);
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            changed = rehearsal.targets.changed(), if following => {
+                following = changed.is_ok();
+                let target = *rehearsal.targets.borrow_and_update();
+                let wanted = on_new_manager(placement.plan.id, target.share);
+                if following && wanted != on_new {
+                    let switch = Switch {
+                        phase: target.phase.unwrap_or(HandoverPhase::Rollback),
+                        order: rehearsal.order,
+                        deadline: rehearsal.deadline,
+                    };
+                    let to = rehearsal.cohorts[usize::from(wanted)];
+                    running = handover::hand_over(&ctx, &placement, running, to, &subscribers, switch).await.0;
+                    on_new = wanted;
+                }
+            }
+            _ = sleep_until(next_churn) => {
+                churn_once(&ctx, &placement, running.commands(), &mut subscribers, (round, &mut next_id)).await;
+                round += 1;
+            }
         }
-        for arriving in change.arriving {
-            subscribe(tx, &arriving).await;
-            subscribers.push(arriving);
-        }
+    }
+    handover::stop(running).await;
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod backoff;
 pub mod legacy;
+pub mod tap;
 pub mod unified;
 pub mod upstream;
 pub mod wire;
@@ -54,6 +55,8 @@ pub struct ClientSpec {
     pub source: IpAddr,
     /// Its own random stream.
     pub seed: u64,
+    /// What it delivered first and last per stream, when a rehearsal hands it over.
+    pub tap: Option<Arc<tap::Tap>>,
 }
 
 /// Runs a client until its command channel closes or the run stops.

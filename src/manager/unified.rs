@@ -58,6 +58,7 @@ impl Unified {
             liveness: u.liveness,
             messages_per_second: u.messages_per_second,
             seed: self.spec.seed ^ (index as u64 + 1) ^ (self.tasks.len() as u64) << 32,
+            tap: self.spec.tap.clone(),
         };
         let audience = Arc::new(Audience::default());
         let (commands, receiver) = mpsc::channel(1024);

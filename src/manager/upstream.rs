@@ -22,6 +22,7 @@ use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 use tokio_util::sync::CancellationToken;
 
 use crate::manager::backoff::Backoff;
+use crate::manager::tap::{Mark, Tap};
 use crate::manager::wire::{Sequence, Sequences, parse};
 use crate::mock::market::SymbolId;
 use crate::mock::send_times::{SendTimes, Untimed};
@@ -106,6 +107,8 @@ pub struct UpstreamSpec {
     pub messages_per_second: u32,
     /// Seed of its jitter.
     pub seed: u64,
+    /// The client's handover tap (rollout rehearsals only).
+    pub tap: Option<Arc<Tap>>,
 }
 
 /// How a manager reconnects one upstream.
@@ -135,6 +138,7 @@ impl UpstreamSpec {
             liveness: retry.liveness,
             messages_per_second: 5,
             seed,
+            tap: client.tap.clone(),
         }
     }
 }
@@ -378,6 +382,7 @@ struct Reading {
     last_flush: Instant,
     /// The current outage: when the socket first dropped and how many subscriptions it dropped.
     outage: Option<(Instant, u32)>,
+    tap: Option<Arc<Tap>>,
 }
 
 impl Reading {
@@ -393,6 +398,7 @@ impl Reading {
             sample: empty_sample(spec.cohort),
             last_flush: Instant::now(),
             outage: None,
+            tap: spec.tap.clone(),
         }
     }
 
@@ -493,6 +499,9 @@ async fn on_text(ctx: &RunContext, state: &mut Reading, audience: &Audience, tex
     state.sample.gaps += check.missing;
     state.sample.duplicates += u64::from(check.duplicate);
     state.sample.delivered += u64::from(subscribers);
+    if let Some(tap) = &state.tap {
+        tap.note(stream, Mark::new(message.sequence, ctx.now()));
+    }
     let untimed = match (message.event_time, message.sequence) {
         (None, Sequence::UpdateId(id)) => ctx.sent_at(stream, id),
         _ => None,

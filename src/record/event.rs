@@ -101,6 +101,36 @@ pub struct DeliverySample {
     pub latencies: Vec<LatencySample>,
 }
 
+/// Which move a handover belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandoverPhase {
+    /// Traffic shifted to the new manager at this step.
+    Step(usize),
+    /// Clients moved back to legacy by a rollback.
+    Rollback,
+}
+
+/// One client's handover from one manager to the other.
+#[derive(Debug, Clone)]
+pub struct HandoverReport {
+    /// Which move.
+    pub phase: HandoverPhase,
+    /// When it started (run clock).
+    pub at: Duration,
+    /// Until every subscription received on the new manager (or the deadline).
+    pub took: Duration,
+    /// Subscriptions moved.
+    pub subscriptions: u32,
+    /// Of those, the ones that received on the new manager before the deadline.
+    pub preserved: u32,
+    /// Sequence ids between the old manager's last message and the new one's first.
+    pub lost: u64,
+    /// Sequence ids both managers delivered.
+    pub duplicated: u64,
+    /// Time without data, and the subscriptions that waited it.
+    pub without_data: Vec<(Duration, u32)>,
+}
+
 /// Something a simulated client reports; `at` is the time since the start of the run.
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -189,6 +219,8 @@ pub enum Event {
     },
     /// Deliveries since the last sample.
     Deliveries(Box<DeliverySample>),
+    /// A client was handed over between managers (rollout rehearsals).
+    Handover(Box<HandoverReport>),
     /// An error reached a subscriber or the protocol (SUBSCRIBE refused, …).
     Error {
         /// Cohort.

@@ -1,6 +1,8 @@
 //! Recording a run: the events clients report ([`event`]), the one task that aggregates them
-//! ([`recorder`]), the harness's own health ([`selfcheck`]) and the files a run writes ([`output`]).
+//! ([`recorder`]) with its per-step view of rollout rehearsals ([`steps`]), and the harness's own health
+//! ([`selfcheck`]).
 
 pub mod event;
 pub mod recorder;
 pub mod selfcheck;
+pub mod steps;

@@ -8,6 +8,7 @@ use hdrhistogram::Histogram;
 use tokio::sync::mpsc;
 
 use crate::record::event::{CohortId, DeliverySample, Event, latency_histogram};
+use crate::record::steps::{StepLog, StepQuery};
 
 /// Width of the fine storm bins.
 pub const FINE_BIN: Duration = Duration::from_millis(100);
@@ -235,19 +236,42 @@ pub struct Recording {
     pub cohorts: Vec<CohortRecord>,
     /// Events received.
     pub events: u64,
+    /// Per rehearsal step (empty outside rehearsals).
+    pub steps: StepLog,
 }
 
 /// Runs the recorder until every sender is gone; `elapsed` gives the run time of an event's arrival.
 pub async fn run(
-    mut events: mpsc::Receiver<Event>,
+    events: mpsc::Receiver<Event>,
     cohorts: usize,
     run_seconds: usize,
     start: tokio::time::Instant,
 ) -> Recording {
-    let mut recording = Recording { cohorts: vec![CohortRecord::default(); cohorts], events: 0 };
-    while let Some(event) = events.recv().await {
-        recording.events += 1;
-        apply(&mut recording.cohorts, event, start.elapsed());
+    let (_no_queries, queries) = mpsc::channel(1);
+    run_with_steps(events, (cohorts, run_seconds, start), StepLog::new(Vec::new(), cohorts), queries).await
+}
+
+/// Runs the recorder of a rehearsal: also counts per step into `steps`, and answers the controller's
+/// questions about a step between events.
+pub async fn run_with_steps(
+    mut events: mpsc::Receiver<Event>,
+    (cohorts, run_seconds, start): (usize, usize, tokio::time::Instant),
+    steps: StepLog,
+    mut queries: mpsc::Receiver<StepQuery>,
+) -> Recording {
+    let mut recording = Recording { cohorts: vec![CohortRecord::default(); cohorts], events: 0, steps };
+    loop {
+        tokio::select! {
+            biased;
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                recording.events += 1;
+                let now = start.elapsed();
+                recording.steps.observe(&event, now);
+                apply(&mut recording.cohorts, event, now);
+            }
+            Some(query) = queries.recv() => recording.steps.answer(query),
+        }
     }
     for cohort in &mut recording.cohorts {
         cohort.close_series(run_seconds);
@@ -330,6 +354,7 @@ fn apply(cohorts: &mut [CohortRecord], event: Event, now: Duration) {
                 *c.errors.entry(kind.to_owned()).or_default() += 1;
             }
         }
+        Event::Handover(_) => {}
     }
 }
 

@@ -286,6 +286,9 @@ pub struct RunSummary {
     /// The baseline the new cohorts were compared with (`--baseline`).
     #[serde(default)]
     pub baseline: Option<BaselineInfo>,
+    /// The rollout rehearsal, when the scenario steps traffic over.
+    #[serde(default)]
+    pub rollout: Option<crate::rollout::summary::RolloutSummary>,
 }
 
 /// Which stored baseline a run was judged against.

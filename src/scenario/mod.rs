@@ -18,6 +18,7 @@ use crate::criteria::preset::Preset;
 use crate::criteria::{GateScope, RawOverride, validate_overrides};
 use crate::mock::config::{MockConfig, RawMockConfig};
 use crate::mock::stream_name::StreamSpec;
+use crate::rollout::plan::{RawRollout, RolloutPlan, is_rehearsal};
 pub use raw::{CohortMode, LegacyReconnect, ManagerKind, RawScenario};
 
 /// Subscribers replaced over the run.
@@ -222,6 +223,8 @@ pub struct Rollout {
     pub preset: Option<Preset>,
     /// Whose verdicts decide the exit code.
     pub gate: GateScope,
+    /// The steps of a rehearsal (stepped presets, or `[rollout] steps`).
+    pub plan: Option<RolloutPlan>,
 }
 
 /// Loads and validates a scenario file; every problem in it is reported at once.
@@ -265,9 +268,9 @@ impl Scenario {
         });
         let workload = workload(&raw.workload.clone().unwrap_or_default(), duration, &mock, &mut issues);
         let rollout = raw.rollout.clone().unwrap_or_default();
-        let raw_cohorts = raw.cohorts.clone().unwrap_or_default();
-        let raw_cohorts = rollout.preset.map_or(raw_cohorts.clone(), |p| with_preset(&raw_cohorts, p));
+        let raw_cohorts = with_rollout(&raw.cohorts.clone().unwrap_or_default(), &rollout);
         let cohorts = cohorts(&raw_cohorts, &mut issues);
+        let plan = rehearsal(&rollout, &workload, duration, &cohorts, &mut issues);
         let managers = managers(&raw.managers.clone().unwrap_or_default(), &mut issues);
         let faults = faults(raw, duration, &mut issues);
         let harness = raw.harness.clone().unwrap_or_default();
@@ -304,7 +307,7 @@ impl Scenario {
                 latency_floor: duration_or(harness.latency_floor, Duration::from_millis(1)),
             },
             criteria,
-            rollout: Rollout { preset: rollout.preset, gate: rollout.gate.unwrap_or_default() },
+            rollout: Rollout { preset: rollout.preset, gate: rollout.gate.unwrap_or_default(), plan },
             thresholds,
             baseline,
         };
@@ -396,12 +399,20 @@ fn churn(raw: Option<&raw::RawChurn>, issues: &mut Vec<KeyIssue>) -> Option<Chur
     Some(Churn { every, share })
 }
 
-/// `[cohorts]` completed by a preset: when the scenario does not choose a mode, the preset's traffic share
-/// (its first step) and manager fill what the scenario leaves out.
-fn with_preset(raw: &raw::RawCohorts, preset: Preset) -> raw::RawCohorts {
+/// `[cohorts]` completed by `[rollout]`: when the scenario does not choose a mode, a rehearsal splits the
+/// clients between legacy and the new manager, and a preset's traffic share (its first step) and manager fill
+/// what the scenario leaves out.
+fn with_rollout(raw: &raw::RawCohorts, rollout: &RawRollout) -> raw::RawCohorts {
     if raw.mode.is_some() {
         return raw.clone();
     }
+    let Some(preset) = rollout.preset else {
+        if !is_rehearsal(rollout) {
+            return raw.clone();
+        }
+        let first = rollout.steps.as_ref().and_then(|s| s.first().copied());
+        return raw::RawCohorts { mode: Some(CohortMode::Split), new_share: raw.new_share.or(first), ..raw.clone() };
+    };
     let new_manager = raw.new_manager.unwrap_or(preset.new_manager());
     let side_by_side = |managers: Vec<ManagerKind>| raw::RawCohorts {
         mode: Some(CohortMode::SideBySide),
@@ -419,6 +430,25 @@ fn with_preset(raw: &raw::RawCohorts, preset: Preset) -> raw::RawCohorts {
             new_manager: Some(new_manager),
         },
     }
+}
+
+/// A rehearsal's plan, with the manager the split moves traffic to.
+fn rehearsal(
+    raw: &RawRollout,
+    workload: &Workload,
+    duration: Duration,
+    cohorts: &Cohorts,
+    issues: &mut Vec<KeyIssue>,
+) -> Option<RolloutPlan> {
+    let mut plan = crate::rollout::plan::validate(raw, workload.ramp_up, duration, issues)?;
+    match cohorts {
+        Cohorts::Split { new_manager, .. } => plan.new_manager = *new_manager,
+        Cohorts::SideBySide { .. } => issues.push(KeyIssue::new(
+            "cohorts.mode",
+            "a rehearsal moves clients between legacy and one new manager: use mode = \"split\" (or leave [cohorts] out)",
+        )),
+    }
+    Some(plan)
 }
 
 fn cohorts(raw: &raw::RawCohorts, issues: &mut Vec<KeyIssue>) -> Cohorts {
@@ -573,13 +603,15 @@ mod tests {
         assert_eq!(s.cohorts, Cohorts::Split { new_share: 0.1, new_manager: ManagerKind::Wsmanager });
         assert_eq!(s.criteria["error-rate-regression"].enabled, Some(true));
         let s = parse(
-            "duration = \"5s\"\n[workload]\nclients = 10\n[rollout]\npreset = \"gradual\"\ngate = \"all\"\n\
+            "duration = \"10m\"\n[workload]\nclients = 10\n[rollout]\npreset = \"gradual\"\ngate = \"all\"\n\
              [cohorts]\nnew-share = 0.3\n[criteria.error-rate]\nthreshold = 2.0\n",
         )
         .unwrap();
         assert_eq!(s.cohorts, Cohorts::Split { new_share: 0.3, new_manager: ManagerKind::Unified });
         assert_eq!(s.criteria["error-rate"].threshold, Some(2.0));
         assert_eq!(s.rollout.gate, GateScope::All);
+        let plan = s.rollout.plan.as_ref().unwrap();
+        assert_eq!((plan.steps.len(), plan.new_manager), (15, ManagerKind::Unified), "a stepped preset rehearses");
         let s = parse("duration = \"5s\"\n[workload]\nclients = 1\n[rollout]\npreset = \"phase-0\"\n").unwrap();
         assert_eq!(s.cohorts.managers(), [ManagerKind::Legacy]);
     }

@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::chaos::fault::RawFault;
 use crate::config_file::{HumanDuration, Switch};
+use crate::criteria::RawOverride;
 use crate::criteria::baseline::RawBaselineSettings;
 use crate::criteria::custom::RawThreshold;
-use crate::criteria::preset::Preset;
-use crate::criteria::{GateScope, RawOverride};
 use crate::mock::config::RawMockConfig;
+use crate::rollout::plan::RawRollout;
 
 /// The manager implementations the harness models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
@@ -186,16 +186,6 @@ pub struct RawHarness {
     pub latency_floor: Option<HumanDuration>,
 }
 
-/// `[rollout]`
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RawRollout {
-    /// A rollout phase: its traffic share (unless `[cohorts]` sets one) and its gates.
-    pub preset: Option<Preset>,
-    /// Whose verdicts decide the exit code: `new` (default; legacy is the reference) or `all`.
-    pub gate: Option<GateScope>,
-}
-
 /// A scenario file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -222,7 +212,7 @@ pub struct RawScenario {
     pub harness: Option<RawHarness>,
     /// Overrides of the built-in success criteria by id (`[criteria.latency-p95] threshold = 150.0`).
     pub criteria: Option<BTreeMap<String, RawOverride>>,
-    /// The rollout phase this run rehearses, and the gate.
+    /// The rollout phase this run rehearses (a preset, or steps of its own), and the gate.
     pub rollout: Option<RawRollout>,
     /// The scenario's own thresholds on any recorded metric.
     pub thresholds: Option<Vec<RawThreshold>>,

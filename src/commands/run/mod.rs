@@ -1,6 +1,7 @@
 //! `wschaos run <scenario.toml>`: run a scenario against the embedded mock (or a given upstream), record
 //! everything, and write the run directory. Ctrl-C stops the run and still writes what was measured.
 
+mod rehearsal;
 mod upstream;
 
 use upstream::{Upstream, open_upstream, resolve_target, sample_server};
@@ -25,9 +26,11 @@ use crate::mock::config::{Arrivals, MockConfig};
 use crate::mock::market::civil_from_days;
 use crate::mock::stats::MockSnapshot;
 use crate::mock::stream_name::{StreamKind, StreamSpec};
+use crate::record::steps::StepLog;
 use crate::record::{recorder, selfcheck};
 use crate::report::files::{BaselineInput, read_baseline, write_run};
 use crate::report::summary::{self, CohortPlan, RunInfo, RunSummary, SCHEMA_VERSION};
+use crate::rollout::controller::RehearsalRecord;
 use crate::scenario::{self, Cohorts, ManagerKind, Scenario};
 
 /// Runs a scenario.
@@ -90,6 +93,7 @@ struct Execution {
     elapsed: Duration,
     interrupted: bool,
     plans: Vec<CohortPlan>,
+    rehearsed: Option<RehearsalRecord>,
 }
 
 async fn execute(
@@ -99,8 +103,15 @@ async fn execute(
 ) -> Result<(Execution, (Option<MockSnapshot>, u64))> {
     let symbols: Vec<String> = scenario.mock.feed.symbols.iter().map(|s| s.name.clone()).collect();
     let people = population(&scenario.workload, &symbols, scenario.seed);
-    let (cohorts, placements) = place(&scenario.cohorts, &people, scenario.workload.clients);
-    let plans = cohort_sizes(&cohorts, &placements);
+    let plan = scenario.rollout.plan.as_ref();
+    let (cohorts, placements) = match plan {
+        Some(plan) => rehearsal::place(plan, &people),
+        None => place(&scenario.cohorts, &people, scenario.workload.clients),
+    };
+    let plans = match plan {
+        Some(plan) => rehearsal::cohort_sizes(plan, &people),
+        None => cohort_sizes(&cohorts, &placements),
+    };
     let run_cancel = CancellationToken::new();
     let (events, events_rx) = mpsc::channel(65_536);
     let start = Instant::now();
@@ -115,7 +126,11 @@ async fn execute(
         send_times,
     });
     let run_seconds = scenario.duration.as_secs() as usize + 1;
-    let recorder = tokio::spawn(recorder::run(events_rx, cohorts.len(), run_seconds, start));
+    let starts = plan.map(|p| p.steps.iter().map(|s| s.start).collect()).unwrap_or_default();
+    let (queries, queries_rx) = mpsc::channel(8);
+    let log = StepLog::new(starts, cohorts.len());
+    let recorder =
+        tokio::spawn(recorder::run_with_steps(events_rx, (cohorts.len(), run_seconds, start), log, queries_rx));
     let health_cancel = CancellationToken::new();
     let health = tokio::spawn(selfcheck::run(health_cancel.clone()));
     let sampler = tokio::spawn(sample_server(upstream.probe(), health_cancel.clone()));
@@ -128,7 +143,15 @@ async fn execute(
         seed: scenario.seed,
         clients: scenario.workload.clients,
     };
-    let mut clients = driver::start(&drive, placements);
+    let (mut clients, controller) = match plan {
+        Some(plan) => {
+            let exposures = rehearsal::exposures(plan, &people);
+            let (clients, controller) =
+                rehearsal::start(&drive, placements, plan, exposures, (queries, start, run_cancel.clone()));
+            (clients, Some(controller))
+        }
+        None => (driver::start(&drive, placements), None),
+    };
     drop(drive);
     let interrupted = tokio::select! {
         _ = tokio::time::sleep(scenario.duration) => false,
@@ -142,13 +165,17 @@ async fn execute(
         tracing::warn!("some clients did not stop within 30 s; their last samples are lost");
         clients.abort_all();
     }
+    let rehearsed = match controller {
+        Some(controller) => Some(controller.await.context("the rehearsal controller failed")?),
+        None => None,
+    };
     drop(ctx);
     let recording = recorder.await.context("the recorder failed")?;
     health_cancel.cancel();
     let health = health.await.context("the self-check failed")?;
     let server_open = sampler.await.unwrap_or_default();
     let finished = upstream.finish(start).await;
-    Ok((Execution { recording, health, server_open, elapsed, interrupted, plans }, finished))
+    Ok((Execution { recording, health, server_open, elapsed, interrupted, plans, rehearsed }, finished))
 }
 
 /// Cohorts of the run and where each client runs.
@@ -262,6 +289,12 @@ fn build_summary(
         faults,
         harness: summary::harness_summary(&execution.health, scenario, peak_connections),
         verdicts: Vec::new(),
+        rollout: scenario
+            .rollout
+            .plan
+            .as_ref()
+            .zip(execution.rehearsed.as_ref())
+            .map(|(plan, record)| crate::rollout::summary::summarize(plan, record, &execution.recording.steps)),
         baseline: baseline.map(|b| summary::BaselineInfo {
             path: b.path.display().to_string(),
             scenario: b.baseline.scenario.clone(),

@@ -1,0 +1,213 @@
+//! The recorder's view of a rollout rehearsal: per step and cohort, the counts the rollback triggers read
+//! (attempts, failures, errors, fallbacks, latency), and per step the handovers' totals. Owned by the
+//! recorder task like every other aggregate; the rehearsal controller asks for a step's figures when it
+//! judges the step.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use tokio::sync::oneshot;
+
+use crate::record::event::{AttemptOutcome, CohortId, Event, HandoverPhase, HandoverReport, latency_histogram};
+
+/// One cohort's counts within one step.
+#[derive(Debug, Clone)]
+pub struct StepCounts {
+    /// Connection attempts.
+    pub attempts: u64,
+    /// Attempts that upgraded.
+    pub connected: u64,
+    /// Subscribers that received a give-up error.
+    pub give_up_subscribers: u64,
+    /// Protocol errors.
+    pub errors: u64,
+    /// Unified clients that fell back to legacy.
+    pub fallbacks: u64,
+    /// Delivery latency (µs).
+    pub latency: Histogram<u64>,
+    /// Failed attempts per second of the step (health checks).
+    pub failed_by_second: Vec<(u64, u64)>,
+}
+
+impl Default for StepCounts {
+    fn default() -> Self {
+        StepCounts {
+            attempts: 0,
+            connected: 0,
+            give_up_subscribers: 0,
+            errors: 0,
+            fallbacks: 0,
+            latency: latency_histogram(),
+            failed_by_second: Vec::new(),
+        }
+    }
+}
+
+/// Every handover of one step (or of the rollback).
+#[derive(Debug, Clone)]
+pub struct HandoverTotals {
+    /// Clients moved.
+    pub clients: u64,
+    /// Clients whose every subscription received on the new manager in time.
+    pub clients_preserved: u64,
+    /// Subscriptions moved.
+    pub subscriptions: u64,
+    /// Subscriptions that received on the new manager in time.
+    pub subscriptions_preserved: u64,
+    /// Sequence ids between the old manager's last message and the new one's first (consecutive streams).
+    pub lost: u64,
+    /// Sequence ids delivered by both managers (the overlap of make-before-break).
+    pub duplicated: u64,
+    /// Time without data per moved subscription (µs).
+    pub without_data: Histogram<u64>,
+    /// Time from the start of a client's handover to its last subscription receiving (µs).
+    pub took: Histogram<u64>,
+    /// When the last handover completed (run clock).
+    pub last_done: Duration,
+}
+
+impl Default for HandoverTotals {
+    fn default() -> Self {
+        HandoverTotals {
+            clients: 0,
+            clients_preserved: 0,
+            subscriptions: 0,
+            subscriptions_preserved: 0,
+            lost: 0,
+            duplicated: 0,
+            without_data: latency_histogram(),
+            took: latency_histogram(),
+            last_done: Duration::ZERO,
+        }
+    }
+}
+
+impl HandoverTotals {
+    fn add(&mut self, report: &HandoverReport) {
+        self.clients += 1;
+        self.clients_preserved += u64::from(report.preserved == report.subscriptions);
+        self.subscriptions += u64::from(report.subscriptions);
+        self.subscriptions_preserved += u64::from(report.preserved);
+        self.lost += report.lost;
+        self.duplicated += report.duplicated;
+        for (gap, subscribers) in &report.without_data {
+            self.without_data.saturating_record_n((gap.as_micros() as u64).max(1), u64::from(*subscribers).max(1));
+        }
+        self.took.saturating_record((report.took.as_micros() as u64).max(1));
+        self.last_done = self.last_done.max(report.at + report.took);
+    }
+}
+
+/// A step's figures for one cohort, as the controller asks for them.
+#[derive(Debug, Clone)]
+pub struct StepFigures {
+    /// The cohort's counts in the step.
+    pub counts: StepCounts,
+    /// The step's handovers.
+    pub handovers: HandoverTotals,
+}
+
+/// The controller's question: step `step`'s figures for `cohort`.
+#[derive(Debug)]
+pub struct StepQuery {
+    /// Step index.
+    pub step: usize,
+    /// Cohort asked about.
+    pub cohort: CohortId,
+    /// Where the answer goes.
+    pub reply: oneshot::Sender<StepFigures>,
+}
+
+/// Everything recorded per step.
+#[derive(Debug, Clone, Default)]
+pub struct StepLog {
+    starts: Vec<Duration>,
+    /// Per step, per cohort.
+    pub counts: Vec<Vec<StepCounts>>,
+    /// Per step.
+    pub handovers: Vec<HandoverTotals>,
+    /// The rollback's handovers.
+    pub rollback: HandoverTotals,
+}
+
+impl StepLog {
+    /// A log for steps starting at `starts`, with `cohorts` cohorts.
+    pub fn new(starts: Vec<Duration>, cohorts: usize) -> StepLog {
+        let n = starts.len();
+        StepLog {
+            starts,
+            counts: vec![vec![StepCounts::default(); cohorts]; n],
+            handovers: vec![HandoverTotals::default(); n],
+            rollback: HandoverTotals::default(),
+        }
+    }
+
+    fn step_of(&self, at: Duration) -> Option<usize> {
+        self.starts.iter().rposition(|start| *start <= at)
+    }
+
+    fn counts(&mut self, cohort: CohortId, at: Duration) -> Option<(&mut StepCounts, Duration)> {
+        let step = self.step_of(at)?;
+        let since = at.saturating_sub(self.starts[step]);
+        self.counts.get_mut(step)?.get_mut(cohort).map(|c| (c, since))
+    }
+
+    /// Takes what the triggers read from an event; `now` dates the events that carry no time.
+    pub fn observe(&mut self, event: &Event, now: Duration) {
+        match event {
+            Event::Attempt { cohort, at, outcome, .. } => {
+                if let Some((c, since)) = self.counts(*cohort, *at) {
+                    let connected = *outcome == AttemptOutcome::Connected;
+                    c.attempts += 1;
+                    c.connected += u64::from(connected);
+                    let second = since.as_secs() as usize;
+                    if c.failed_by_second.len() <= second {
+                        c.failed_by_second.resize(second + 1, (0, 0));
+                    }
+                    c.failed_by_second[second].0 += 1;
+                    c.failed_by_second[second].1 += u64::from(!connected);
+                }
+            }
+            Event::GaveUp { cohort, at, subscribers } => {
+                if let Some((c, _)) = self.counts(*cohort, *at) {
+                    c.give_up_subscribers += u64::from(*subscribers);
+                }
+            }
+            Event::Error { cohort, .. } => {
+                if let Some((c, _)) = self.counts(*cohort, now) {
+                    c.errors += 1;
+                }
+            }
+            Event::Fallback { cohort, at } => {
+                if let Some((c, _)) = self.counts(*cohort, *at) {
+                    c.fallbacks += 1;
+                }
+            }
+            Event::Deliveries(sample) => {
+                if let Some((c, _)) = self.counts(sample.cohort, now) {
+                    for l in &sample.latencies {
+                        c.latency.saturating_record_n(u64::from(l.latency_us), u64::from(l.subscribers));
+                    }
+                }
+            }
+            Event::Handover(report) => match report.phase {
+                HandoverPhase::Step(step) => {
+                    if let Some(totals) = self.handovers.get_mut(step) {
+                        totals.add(report);
+                    }
+                }
+                HandoverPhase::Rollback => self.rollback.add(report),
+            },
+            _ => {}
+        }
+    }
+
+    /// Answers a controller's question.
+    pub fn answer(&self, query: StepQuery) {
+        let counts = self.counts.get(query.step).and_then(|s| s.get(query.cohort)).cloned().unwrap_or_default();
+        let handovers = self.handovers.get(query.step).cloned().unwrap_or_default();
+        if query.reply.send(StepFigures { counts, handovers }).is_err() {
+            tracing::debug!("the rehearsal controller stopped before its answer");
+        }
+    }
+}

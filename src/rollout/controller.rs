@@ -1,0 +1,107 @@
+//! The rehearsal controller: at each step it sets the share of clients on the new manager (the clients
+//! whose stable hash bucket falls under it move), waits for the step's hold, asks the recorder for the
+//! step's figures and judges them against the triggers. When a trigger fires it either notes the rollback
+//! that would have happened and goes on, or performs it: every client moves back to legacy and stepping
+//! stops.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::load::driver::Target;
+use crate::record::event::{CohortId, HandoverPhase};
+use crate::record::steps::{StepFigures, StepQuery};
+use crate::rollout::evaluate::{Exposure, StepJudgement, judge_step};
+use crate::rollout::plan::{RollbackMode, RolloutPlan, Step};
+
+/// One judged step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JudgedStep {
+    /// The step.
+    pub step: Step,
+    /// Who was on the new manager.
+    pub clients_on_new: u32,
+    /// What the triggers read, and what fired.
+    pub judgement: StepJudgement,
+}
+
+/// What a rehearsal did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RehearsalRecord {
+    /// Steps judged, in order (fewer than planned when a rollback stopped it or the run was cut short).
+    pub steps: Vec<JudgedStep>,
+    /// The first step whose triggers fired.
+    pub first_rollback: Option<usize>,
+    /// When a performed rollback moved the clients back (run clock).
+    #[serde(with = "crate::chaos::fault::opt_millis")]
+    pub rolled_back_at: Option<Duration>,
+}
+
+/// What the controller drives and reads.
+#[derive(Debug)]
+pub struct Controls {
+    /// The target every rehearsal client follows.
+    pub targets: watch::Sender<Target>,
+    /// Questions to the recorder.
+    pub queries: mpsc::Sender<StepQuery>,
+    /// The new manager's cohort.
+    pub new_cohort: CohortId,
+    /// Who is on the new manager at each step.
+    pub exposures: Vec<Exposure>,
+    /// When the run started.
+    pub start: Instant,
+    /// Stops the rehearsal early.
+    pub cancel: CancellationToken,
+}
+
+async fn figures(controls: &Controls, step: usize) -> Option<StepFigures> {
+    let (reply, answer) = oneshot::channel();
+    let query = StepQuery { step, cohort: controls.new_cohort, reply };
+    controls.queries.send(query).await.ok()?;
+    answer.await.ok()
+}
+
+/// Sleeps until `at` on the run's clock; false when the run was cancelled first.
+async fn until(controls: &Controls, at: Duration) -> bool {
+    tokio::select! {
+        _ = controls.cancel.cancelled() => false,
+        _ = tokio::time::sleep_until(controls.start + at) => true,
+    }
+}
+
+fn set_target(controls: &Controls, share: f64, phase: HandoverPhase) {
+    if controls.targets.send(Target { share, phase: Some(phase) }).is_err() {
+        tracing::debug!("no rehearsal client is following the target any more");
+    }
+}
+
+/// Runs the plan's steps.
+pub async fn run(plan: &RolloutPlan, controls: Controls) -> RehearsalRecord {
+    let mut record = RehearsalRecord::default();
+    for step in &plan.steps {
+        if !until(&controls, step.start).await {
+            break;
+        }
+        set_target(&controls, step.share, HandoverPhase::Step(step.index));
+        if !until(&controls, step.judged_at).await {
+            break;
+        }
+        let Some(figures) = figures(&controls, step.index).await else { break };
+        let exposure = controls.exposures.get(step.index).copied().unwrap_or(Exposure { clients: 0, subscriptions: 0 });
+        let judgement = judge_step(&plan.triggers, &figures, exposure);
+        let fired = !judgement.fired.is_empty();
+        record.steps.push(JudgedStep { step: *step, clients_on_new: exposure.clients, judgement });
+        if fired && record.first_rollback.is_none() {
+            record.first_rollback = Some(step.index);
+            if plan.rollback == RollbackMode::Perform {
+                record.rolled_back_at = Some(controls.start.elapsed());
+                set_target(&controls, 0.0, HandoverPhase::Rollback);
+                break;
+            }
+        }
+    }
+    record
+}
