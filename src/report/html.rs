@@ -147,7 +147,11 @@ fn criterion_row(id: &str, rows: &[&Verdict], cohorts: &[&str]) -> Option<String
             notes.push(note);
         }
     }
-    let note = if notes.is_empty() { String::new() } else { format!("<span class=\"note\">{}</span>", escape(&notes.join("; "))) };
+    let note = if notes.is_empty() {
+        String::new()
+    } else {
+        format!("<span class=\"note\">{}</span>", escape(&notes.join("; ")))
+    };
     cells.push_str(&format!("<td class=\"{class}\">{words}{note}</td>"));
     cells.push_str(&td(&first.source));
     Some(cells)
@@ -244,7 +248,10 @@ mod tests {
 
     #[test]
     fn escaping_covers_markup_and_attributes() {
-        assert_eq!(escape("<script>alert('x')</script> & \"q\""), "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;");
+        assert_eq!(
+            escape("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
     }
 
     #[test]

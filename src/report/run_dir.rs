@@ -83,8 +83,12 @@ fn read_hgrm(path: &Path) -> Result<Vec<PercentilePoint>> {
     parse_hgrm(&read_text(path)?).with_context(|| format!("'{}' is not an HdrHistogram distribution", path.display()))
 }
 
-/// Reads a cohort's two latency files.
+/// Reads a cohort's two latency files; a cohort name that is no plain file-name part is refused rather
+/// than followed out of the directory.
 fn read_latency(dir: &Path, cohort: &str) -> Result<CohortLatency> {
+    if cohort.is_empty() || cohort.starts_with('.') || cohort.contains(['/', '\\', '\0']) {
+        anyhow::bail!("'{cohort}' in '{}' is not a cohort name", dir.join("summary.json").display());
+    }
     Ok(CohortLatency {
         cohort: cohort.to_owned(),
         raw: read_hgrm(&dir.join(format!("latency-{cohort}.hgrm")))?,

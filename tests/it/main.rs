@@ -9,6 +9,7 @@ mod conformance;
 mod control;
 mod harness;
 mod real_clients;
+mod reports;
 mod robustness;
 mod shipped;
 mod support;

@@ -161,9 +161,12 @@ fn draw_panel<'a, DB: DrawingBackend + 'a>(area: &'a DrawingArea<DB, Shift>, pan
         .draw()?;
     for (index, band) in panel.bands.iter().enumerate() {
         let (from, to) = visible_span(band.from, band.to, x_end);
-        let shade = ctx.draw_series(std::iter::once(Rectangle::new([(from, 0.0), (to, y_end)], FAULT_FILL.filled())))?;
+        let shade =
+            ctx.draw_series(std::iter::once(Rectangle::new([(from, 0.0), (to, y_end)], FAULT_FILL.filled())))?;
         if index == 0 {
-            shade.label("fault window").legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], FAULT_FILL.filled()));
+            shade
+                .label("fault window")
+                .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], FAULT_FILL.filled()));
         }
         let height = y_end * (0.99 - 0.05 * (index % 4) as f64);
         let style = (FAMILY, 13).into_font().color(&FAULT_TEXT);
@@ -236,7 +239,10 @@ mod tests {
 
     #[test]
     fn time_ticks_are_round_and_inside_the_run() {
-        assert_eq!(x_ticks(&XAxis::Seconds { end: 20.005 }).ticks, [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 18.0, 20.0]);
+        assert_eq!(
+            x_ticks(&XAxis::Seconds { end: 20.005 }).ticks,
+            [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 18.0, 20.0]
+        );
         let long = x_ticks(&XAxis::Seconds { end: 5400.0 }).ticks;
         assert!(long.len() <= 13 && long.windows(2).all(|w| w[1] - w[0] == 600.0), "{long:?}");
         assert_eq!((number(0.25), number(20000.0), number(1e-9)), ("0.25".into(), "20000".into(), "0".into()));
@@ -252,7 +258,9 @@ mod tests {
     fn svg_has_the_title_axis_labels_legend_and_escaped_text() {
         let svg = svg(&chart()).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("viewBox=\"0 0 960 884\""), "{}", &svg[..200]);
-        for text in ["A title", "a caption", "time (s)", "count", "solid &lt;one&gt;", "dashed", "a &amp; b", "fault window"] {
+        for text in
+            ["A title", "a caption", "time (s)", "count", "solid &lt;one&gt;", "dashed", "a &amp; b", "fault window"]
+        {
             assert!(svg.contains(text), "{text} missing");
         }
         assert!(!svg.contains("<one>"));

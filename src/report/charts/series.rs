@@ -187,7 +187,8 @@ pub fn delivery_series(summary: &RunSummary, rows: &[TimeseriesRow]) -> Chart {
             })
             .collect()
     };
-    let mut delivered = time_panel(end, "messages per second", cohort_lines(|r| r.delivered as f64), fault_bands(summary));
+    let mut delivered =
+        time_panel(end, "messages per second", cohort_lines(|r| r.delivered as f64), fault_bands(summary));
     delivered.caption = "Delivered to subscribers".to_owned();
     let mut gaps = time_panel(end, "gaps per second", cohort_lines(|r| r.gaps as f64), fault_bands(summary));
     gaps.caption = "Lost (sequence gaps)".to_owned();
@@ -256,7 +257,8 @@ mod tests {
     fn time_series_are_per_cohort_in_order_and_clamped_to_the_run() {
         let mut s = summary();
         s.run.elapsed_ms = 1500;
-        let rows = vec![row(0, "legacy", 4, 4, Some(0)), row(1, "legacy", 2, 6, Some(4)), row(0, "wsmanager", 1, 1, Some(0))];
+        let rows =
+            vec![row(0, "legacy", 4, 4, Some(0)), row(1, "legacy", 2, 6, Some(4)), row(0, "wsmanager", 1, 1, Some(0))];
         let chart = attempts_series(&s, &rows);
         let lines = &chart.panels[0].lines;
         assert_eq!(lines.len(), 4);

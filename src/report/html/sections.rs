@@ -45,7 +45,10 @@ pub(super) fn run_facts(summary: &RunSummary) -> String {
         fact("seed", &seed),
         fact("wschaos version", &summary.wschaos_version),
         fact("started (UTC)", &utc(run.started_unix_ms)),
-        fact("length", &format!("{} s{}", seconds(run.elapsed_ms), if run.interrupted { " (interrupted)" } else { "" })),
+        fact(
+            "length",
+            &format!("{} s{}", seconds(run.elapsed_ms), if run.interrupted { " (interrupted)" } else { "" }),
+        ),
         fact("upstream", &run.upstream),
         fact("cohorts", &cohorts.join("; ")),
         fact("events recorded", &run.events_recorded.to_string()),
@@ -53,28 +56,15 @@ pub(super) fn run_facts(summary: &RunSummary) -> String {
     table("facts", &[], &rows).replace("<thead><tr></tr></thead>\n", "")
 }
 
-/// Attempts, reconnects and the storm's shape per cohort.
-pub(super) fn storm(cohorts: &[CohortSummary]) -> String {
-    let rows: Vec<String> = cohorts
+/// Attempts by outcome, reconnects, give-ups and fallbacks per cohort.
+fn attempts(cohorts: &[CohortSummary]) -> String {
+    let attempts: Vec<String> = cohorts
         .iter()
         .map(|c| {
             let a = &c.attempts;
-            [
-                td(&c.name),
-                num(a.total),
-                td(&counts(&a.by_outcome)),
-                num(a.retries),
-                num(a.peak_per_second),
-                num(a.peak_retries_per_second),
-                num(a.peak_retries_per_100ms),
-                num(a.lockstep_index),
-                num(format!("{} / {}", ms(c.retry_delay_us.p50), ms(c.retry_delay_us.p99))),
-                num(a.max_per_ip_5m),
-                num(a.retry_rate_outside_faults),
-                num(a.give_ups),
-                num(a.fallbacks),
-            ]
-            .concat()
+            [td(&c.name), num(a.total), td(&counts(&a.by_outcome)), num(a.retries), num(a.retry_rate_outside_faults)]
+                .concat()
+                + &[num(a.give_ups), num(a.give_up_subscribers), num(a.fallbacks)].concat()
         })
         .collect();
     let headers = [
@@ -82,17 +72,42 @@ pub(super) fn storm(cohorts: &[CohortSummary]) -> String {
         "attempts",
         "by outcome",
         "reconnects",
+        "reconnects outside faults (/s per client)",
+        "give-ups",
+        "subscribers given up on",
+        "fallbacks to legacy",
+    ];
+    table("attempts", &headers, &attempts)
+}
+
+/// Attempts, reconnects and the storm's shape per cohort.
+pub(super) fn storm(cohorts: &[CohortSummary]) -> String {
+    let shape: Vec<String> = cohorts
+        .iter()
+        .map(|c| {
+            let a = &c.attempts;
+            [td(&c.name), num(a.peak_per_second), num(a.peak_retries_per_second), num(a.peak_retries_per_100ms)]
+                .concat()
+                + &[num(a.lockstep_index), num(ms(c.retry_delay_us.p50)), num(ms(c.retry_delay_us.p99))].concat()
+                + &num(a.max_per_ip_5m)
+        })
+        .collect();
+    let headers = [
+        "cohort",
         "peak attempts /s",
         "peak reconnects /s",
         "peak reconnects /100 ms",
         "lockstep index",
-        "retry delay p50 / p99 (ms)",
+        "retry delay p50 (ms)",
+        "retry delay p99 (ms)",
         "most attempts per IP in 5 min",
-        "retry rate outside faults (/s per client)",
-        "give-ups",
-        "fallbacks",
     ];
-    table("storm", &headers, &rows)
+    format!(
+        "{}<h3>The storm's shape</h3>\n<p>Lockstep index: the share of the busiest second's reconnects that fell in \
+         its busiest 100 ms (1: all at once; about 0.1: spread evenly).</p>\n{}",
+        attempts(cohorts),
+        table("storm", &headers, &shape)
+    )
 }
 
 fn percentile_row(cohort: &str, what: &str, p: &Percentiles) -> String {
@@ -101,7 +116,8 @@ fn percentile_row(cohort: &str, what: &str, p: &Percentiles) -> String {
         + &[num(ms(p.p999)), num(ms(p.max)), num(mean)].concat()
 }
 
-const PERCENTILE_HEADERS: [&str; 10] = ["cohort", "measure", "count", "p50", "p90", "p95", "p99", "p99.9", "max", "mean"];
+const PERCENTILE_HEADERS: [&str; 10] =
+    ["cohort", "measure", "count", "p50", "p90", "p95", "p99", "p99.9", "max", "mean"];
 
 /// Delivery latency raw and corrected, and connect time, per cohort (ms).
 pub(super) fn latency(cohorts: &[CohortSummary]) -> String {
@@ -165,8 +181,8 @@ pub(super) fn delivery(summary: &RunSummary) -> String {
     out
 }
 
-/// Connections, subscriptions and streams per cohort, and the mock's connection counts.
-pub(super) fn connections(summary: &RunSummary) -> String {
+/// Connections held per cohort.
+fn connections_held(summary: &RunSummary) -> String {
     let held: Vec<String> = summary
         .cohorts
         .iter()
@@ -176,9 +192,21 @@ pub(super) fn connections(summary: &RunSummary) -> String {
                 + &[num(k.open_at_end), td(&counts(&k.ends)), td(&counts(&c.errors))].concat()
         })
         .collect();
-    let headers =
-        ["cohort", "clients", "subscriptions", "distinct streams", "high water", "open at end", "ends by cause", "errors"];
-    let mut out = table("connections", &headers, &held);
+    let headers = [
+        "cohort",
+        "clients",
+        "subscriptions",
+        "distinct streams",
+        "high water",
+        "open at end",
+        "ends by cause",
+        "errors",
+    ];
+    table("connections", &headers, &held)
+}
+
+/// Subscriptions dropped and recovered, and the stream lifecycle, per cohort.
+fn subscriptions(summary: &RunSummary) -> String {
     let subscriptions: Vec<String> = summary
         .cohorts
         .iter()
@@ -200,11 +228,20 @@ pub(super) fn connections(summary: &RunSummary) -> String {
         "idle cleaned up",
         "streams high water",
     ];
-    out.push_str(&format!("<h3>Subscriptions and streams</h3>\n{}", table("subscriptions", &headers, &subscriptions)));
+    format!("<h3>Subscriptions and streams</h3>\n{}", table("subscriptions", &headers, &subscriptions))
+}
+
+/// Connections, subscriptions and streams per cohort, and the mock's connection counts.
+pub(super) fn connections(summary: &RunSummary) -> String {
+    let mut out = connections_held(summary) + &subscriptions(summary);
     if let Some(server) = &summary.server {
         let row = [num(server.connections_high_water), num(server.upgrades_accepted)].concat()
-            + &[td(&counts(&server.upgrades_rejected)), num(server.peak_attempts_per_second), td(&counts(&server.closes))]
-                .concat();
+            + &[
+                td(&counts(&server.upgrades_rejected)),
+                num(server.peak_attempts_per_second),
+                td(&counts(&server.closes)),
+            ]
+            .concat();
         let headers = ["connections high water", "upgrades accepted", "refused", "peak attempts /s", "closes by cause"];
         out.push_str(&format!("<h3>The mock's side</h3>\n{}", table("server-connections", &headers, &[row])));
     }
