@@ -157,7 +157,7 @@ fn draw_panel<'a, DB: DrawingBackend + 'a>(area: &'a DrawingArea<DB, Shift>, pan
         .label_style((FAMILY, 13))
         .axis_desc_style((FAMILY, 14))
         .bold_line_style(BLACK.mix(0.12))
-        .light_line_style(BLACK.mix(0.04))
+        .max_light_lines(0)
         .draw()?;
     for (index, band) in panel.bands.iter().enumerate() {
         let (from, to) = visible_span(band.from, band.to, x_end);
