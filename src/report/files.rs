@@ -1,20 +1,24 @@
 //! The files of a run directory: `summary.json` (the [`RunSummary`]), `timeseries.csv` (one row per
 //! second per cohort), `latency-<cohort>.hgrm` (HdrHistogram percentile distributions, in milliseconds)
-//! and `events.csv` (faults and notable moments), and `baseline.json` (the legacy cohort's figures, for later
-//! phases' `--baseline`). Later reports are rendered from these files alone.
+//! and `events.csv` (faults and notable moments), `baseline.json` (the legacy cohort's figures, for later
+//! phases' `--baseline`), and the reports rendered from these files alone ([`write_reports`]): `report.md`,
+//! `junit.xml`, `report.html` and `charts/*.svg|png`.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::criteria::baseline::{BASELINE_FILE, Baseline};
 use crate::record::recorder::CohortRecord;
+use crate::report::charts::{self, Chart, draw};
+use crate::report::html::{self, InlineChart};
+use crate::report::run_dir::RunDirectory;
 use crate::report::summary::RunSummary;
 
 /// One row of `timeseries.csv`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimeseriesRow {
     /// Seconds since the start of the run.
     pub second: usize,
@@ -136,15 +140,51 @@ fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
     writer.flush().with_context(|| format!("could not write '{}'", path.display()))
 }
 
-/// Renders `report.md` and `junit.xml` from the summary alone.
-pub fn write_reports(dir: &Path, summary: &RunSummary) -> Result<()> {
-    for (name, text) in
-        [("report.md", crate::report::markdown::render(summary)), ("junit.xml", crate::report::junit::render(summary))]
-    {
-        let path = dir.join(name);
-        std::fs::write(&path, text).with_context(|| format!("could not write '{}'", path.display()))?;
+/// A report rendered in memory: where it goes in the run directory, and its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportFile {
+    /// Path relative to the run directory (`report.md`, `charts/latency.svg`).
+    pub path: String,
+    /// The contents.
+    pub text: String,
+}
+
+/// Renders the text reports: each chart as SVG, `report.md`, `junit.xml`, and `report.html` with the
+/// charts inline. No I/O.
+pub fn render_reports(summary: &RunSummary, charts: &[Chart]) -> Result<Vec<ReportFile>> {
+    let mut files = Vec::new();
+    let mut inline = Vec::new();
+    for chart in charts {
+        let svg = draw::svg(chart)?;
+        files.push(ReportFile { path: format!("charts/{}.svg", chart.file_stem), text: svg.clone() });
+        inline.push(InlineChart { file_stem: chart.file_stem.to_owned(), title: chart.title.clone(), svg });
+    }
+    files.push(ReportFile { path: "report.md".into(), text: crate::report::markdown::render(summary) });
+    files.push(ReportFile { path: "junit.xml".into(), text: crate::report::junit::render(summary) });
+    files.push(ReportFile { path: "report.html".into(), text: html::render(summary, &inline)? });
+    Ok(files)
+}
+
+/// Writes every report of a run directory rendered from `run`: the text reports and the PNG charts.
+pub fn write_rendered(dir: &Path, run: &RunDirectory) -> Result<()> {
+    let charts = charts::all(run);
+    let chart_dir = dir.join("charts");
+    std::fs::create_dir_all(&chart_dir)
+        .with_context(|| format!("could not create the chart directory '{}'", chart_dir.display()))?;
+    for file in render_reports(&run.summary, &charts)? {
+        let path = dir.join(&file.path);
+        std::fs::write(&path, file.text).with_context(|| format!("could not write '{}'", path.display()))?;
+    }
+    for chart in &charts {
+        draw::write_png(chart, &chart_dir.join(format!("{}.png", chart.file_stem)))?;
     }
     Ok(())
+}
+
+/// Renders `report.md`, `junit.xml`, `report.html` and `charts/` from the run directory's files alone
+/// (`summary.json`, `timeseries.csv`, the `.hgrm` files).
+pub fn write_reports(dir: &Path) -> Result<()> {
+    write_rendered(dir, &RunDirectory::read(dir)?)
 }
 
 /// Appends the Markdown report to the GitHub Actions step summary when `GITHUB_STEP_SUMMARY` names one.
@@ -216,7 +256,7 @@ pub fn write_run(
             std::fs::write(&path, hgrm(histogram)).with_context(|| format!("could not write '{}'", path.display()))?;
         }
     }
-    write_reports(dir, summary)?;
+    write_reports(dir)?;
     append_step_summary(summary)
 }
 

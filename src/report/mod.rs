@@ -1,8 +1,12 @@
-//! What a run writes: the summary model ([`summary`]) and the files rendered from it and the run's
-//! recordings ([`files`]): `summary.json`, `timeseries.csv`, `latency-<cohort>.hgrm`, `events.csv`, and from the summary alone `report.md` ([`markdown`]) and
-//! `junit.xml` ([`junit`]).
+//! What a run writes: the summary model ([`summary`]) and the files of the run directory ([`files`]):
+//! the recordings (`summary.json`, `timeseries.csv`, `latency-<cohort>.hgrm`, `events.csv`), and the
+//! reports rendered from those files alone ([`run_dir`] reads them back): `report.md` ([`markdown`]),
+//! `junit.xml` ([`junit`]), `report.html` ([`html`]) and `charts/` ([`charts`]).
 
+pub mod charts;
 pub mod files;
+pub mod html;
 pub mod junit;
 pub mod markdown;
+pub mod run_dir;
 pub mod summary;

@@ -10,6 +10,7 @@ mod control;
 mod gate;
 mod harness;
 mod real_clients;
+mod reports;
 mod robustness;
 mod shipped;
 mod support;

@@ -1,0 +1,116 @@
+//! The run's charts: what is drawn ([`Chart`]: panels of lines and shaded fault windows, with their
+//! titles, axis labels and legends), computed from the run directory by the pure functions of [`series`],
+//! and drawn as SVG and PNG by [`draw`] with a font embedded in the binary ([`font`]). Nothing here
+//! decides what a run means; it only shows it.
+
+pub mod draw;
+pub mod font;
+pub mod series;
+
+use crate::report::run_dir::RunDirectory;
+
+/// An sRGB colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Colour {
+    /// Red.
+    pub r: u8,
+    /// Green.
+    pub g: u8,
+    /// Blue.
+    pub b: u8,
+}
+
+/// How a line is stroked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stroke {
+    /// A continuous line.
+    Solid,
+    /// A dashed line (the corrected latency, reconnects, the mock's own count).
+    Dashed,
+}
+
+/// A point of a line, in the panel's coordinates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Horizontal: seconds since the start, or log10(1/(1-percentile)).
+    pub x: f64,
+    /// Vertical, in the panel's unit.
+    pub y: f64,
+}
+
+/// One line of a panel, with its legend entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// The legend text.
+    pub label: String,
+    /// Its colour (the cohort's, the same on every chart).
+    pub colour: Colour,
+    /// Its stroke.
+    pub stroke: Stroke,
+    /// The points, in increasing x.
+    pub points: Vec<Point>,
+}
+
+/// A shaded, labelled span of the horizontal axis: a fault window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Band {
+    /// The label drawn at its top (the fault's name, or its kind).
+    pub label: String,
+    /// Start (seconds).
+    pub from: f64,
+    /// End (seconds).
+    pub to: f64,
+}
+
+/// The horizontal axis of a panel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum XAxis {
+    /// Seconds since the start of the run, from 0 to `end`.
+    Seconds {
+        /// The run's length (s).
+        end: f64,
+    },
+    /// Percentiles on the HdrHistogram scale: x = log10(1/(1-p)), from 0 to `max` (3 is 99.9 %).
+    Percentile {
+        /// The largest x shown.
+        max: f64,
+    },
+}
+
+/// One plotting area of a chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Panel {
+    /// The panel's own title (empty for a single-panel chart).
+    pub caption: String,
+    /// The horizontal axis.
+    pub x: XAxis,
+    /// The horizontal axis label, with its unit.
+    pub x_label: String,
+    /// The vertical axis label, with its unit.
+    pub y_label: String,
+    /// The lines.
+    pub lines: Vec<Line>,
+    /// Shaded spans (fault windows).
+    pub bands: Vec<Band>,
+}
+
+/// A chart as drawn: a title over one or more panels stacked vertically.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    /// File name without extension, under `charts/` (`latency`, `open-connections`, …).
+    pub file_stem: &'static str,
+    /// The title drawn at the top.
+    pub title: String,
+    /// The panels, top to bottom.
+    pub panels: Vec<Panel>,
+}
+
+/// Every chart of a run, in the order the HTML report shows them.
+pub fn all(run: &RunDirectory) -> Vec<Chart> {
+    vec![
+        series::latency_series(&run.summary, &run.latency),
+        series::open_connections_series(&run.summary, &run.timeseries),
+        series::attempts_series(&run.summary, &run.timeseries),
+        series::delivery_series(&run.summary, &run.timeseries),
+    ]
+}
