@@ -3,7 +3,10 @@
 //! Owns: reading a file, turning `toml` errors into [`ConfigIssue`]s with file, line, column and key
 //! path, locating a key path in the source for semantic (validation) errors, and two value shapes every
 //! configuration uses: human durations (`"30s"`, `"5m"`) and limits that can be switched `"off"`.
-//! It does not know any particular configuration; callers bring their own serde types.
+//! It does not know any particular configuration; callers bring their own serde types. Collecting every
+//! serde-level mistake of a file, not only the first, is [`collect`]'s work.
+
+mod collect;
 
 use std::fmt;
 use std::ops::Range;
@@ -12,6 +15,8 @@ use std::time::Duration;
 
 use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
+
+pub use collect::Collected;
 
 /// One problem in a configuration file, with where it is and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,8 +15,7 @@ pub fn load_config(path: Option<&std::path::Path>) -> Result<MockConfig, UsageEr
         return Ok(MockConfig::default());
     };
     let source = SourceFile::read(path).map_err(|e| UsageError(e.to_string()))?;
-    let raw: RawMockConfig = source.parse().map_err(|e| UsageError(e.to_string()))?;
-    MockConfig::from_raw(&raw).map_err(|issues| UsageError(source.place(issues).to_string()))
+    source.load_with(|raw: &RawMockConfig, _| MockConfig::from_raw(raw)).map_err(|e| UsageError(e.to_string()))
 }
 
 /// Runs the mock until Ctrl-C.
