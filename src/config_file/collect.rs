@@ -55,8 +55,7 @@ impl SourceFile {
             Ok(value) => return Ok(Collected { value: Some(value), issues: Vec::new(), left_out: Vec::new() }),
             Err(e) => e,
         };
-        let mut failures = Vec::new();
-        narrow::<T>(&root, &mut Vec::new(), &root, error, &mut failures);
+        let failures = failures_in::<T>(&root, error);
         let (value, left_out) = without_failures::<T>(root, &failures);
         let mut issues: Vec<ConfigIssue> =
             failures.iter().map(|f| self.issue(Some(key_path(&f.steps)), &f.error)).collect();
@@ -91,12 +90,48 @@ impl SourceFile {
         let (line, column) =
             error.span().map(|span| self.line_column(span.start)).map_or((None, None), |(l, c)| (Some(l), Some(c)));
         let key = key.filter(|k| !k.is_empty());
-        ConfigIssue { file: self.path.clone(), line, column, key, message: error.message().trim().to_owned() }
+        ConfigIssue { file: self.path.clone(), line, column, key, message: plain_expectation(error.message().trim()) }
     }
+}
+
+/// serde names Rust types in what it expected (`expected u32`); a user reads a kind of value instead.
+fn plain_expectation(message: &str) -> String {
+    const PLAIN: [(&str, &str); 12] = [
+        ("u8", "a whole number, 0 or more"),
+        ("u16", "a whole number, 0 or more"),
+        ("u32", "a whole number, 0 or more"),
+        ("u64", "a whole number, 0 or more"),
+        ("usize", "a whole number, 0 or more"),
+        ("i32", "a whole number"),
+        ("i64", "a whole number"),
+        ("f32", "a number"),
+        ("f64", "a number"),
+        ("a boolean", "true or false"),
+        ("a sequence", "an array"),
+        ("a map", "a table"),
+    ];
+    if let Some((head, name)) = message.rsplit_once("expected struct ") {
+        if !name.contains(' ') {
+            return format!("{head}expected a table");
+        }
+    }
+    for (rust, plain) in PLAIN {
+        if let Some(head) = message.strip_suffix(rust).and_then(|m| m.strip_suffix("expected ")) {
+            return format!("{head}expected {plain}");
+        }
+    }
+    message.to_owned()
 }
 
 fn attempt<T: DeserializeOwned>(document: Spanned<DeValue<'_>>) -> Result<T, toml::de::Error> {
     T::deserialize(toml::de::ValueDeserializer::from(document))
+}
+
+/// The smallest keys of `document` that fail on their own (`document` fails with `error`).
+fn failures_in<T: DeserializeOwned>(document: &Spanned<DeValue<'_>>, error: toml::de::Error) -> Vec<Failure> {
+    let mut failures = Vec::new();
+    narrow::<T>(document, &mut Vec::new(), document, error, &mut failures);
+    failures
 }
 
 /// Finds the keys under `node` (at `steps`, failing with `error`) that fail on their own. A child whose
@@ -156,18 +191,32 @@ fn isolate<'i>(node: &Spanned<DeValue<'i>>, steps: &[KeyStep]) -> Option<Spanned
     Some(Spanned::new(node.span(), only))
 }
 
+/// Rounds of leaving out keys before giving up on deserializing the rest (each round leaves out at least
+/// one key, so a document rarely needs more than two: a misspelt key, then the key it left missing).
+const MAX_ROUNDS: usize = 16;
+
 /// The document without the failing keys, deserialized, and the key paths left out. A failing array
 /// item that is a table is emptied (the other items keep their indices); any other failing item takes its
-/// array with it. When that still does not deserialize, whole top-level keys go; then nothing is left.
-fn without_failures<T: DeserializeOwned>(root: Spanned<DeValue<'_>>, failures: &[Failure]) -> (Option<T>, Vec<String>) {
-    let mut pruned = root.clone();
-    let mut left_out: Vec<Vec<KeyStep>> = failures.iter().filter_map(|f| remove(&mut pruned, &f.steps)).collect();
-    if let Ok(value) = attempt::<T>(pruned) {
-        return (Some(value), dedup_paths(left_out));
+/// array with it. Leaving a key out can make its table fail (a required key was misspelt): such tables
+/// are left out in further rounds, without being reported again.
+fn without_failures<T: DeserializeOwned>(
+    mut document: Spanned<DeValue<'_>>,
+    failures: &[Failure],
+) -> (Option<T>, Vec<String>) {
+    let mut round: Vec<Vec<KeyStep>> = failures.iter().map(|f| f.steps.clone()).collect();
+    let mut left_out = Vec::new();
+    for _ in 0..MAX_ROUNDS {
+        let removed: Vec<Vec<KeyStep>> = round.iter().filter_map(|steps| remove(&mut document, steps)).collect();
+        if removed.is_empty() {
+            break;
+        }
+        left_out.extend(removed);
+        match attempt::<T>(document.clone()) {
+            Ok(value) => return (Some(value), dedup_paths(left_out)),
+            Err(error) => round = failures_in::<T>(&document, error).into_iter().map(|f| f.steps).collect(),
+        }
     }
-    let mut pruned = root;
-    left_out = failures.iter().filter_map(|f| remove(&mut pruned, &f.steps[..f.steps.len().min(1)])).collect();
-    (attempt::<T>(pruned).ok(), dedup_paths(left_out))
+    (None, dedup_paths(left_out))
 }
 
 fn dedup_paths(paths: Vec<Vec<KeyStep>>) -> Vec<String> {
@@ -296,7 +345,7 @@ mod tests {
             ]
         );
         assert!(c.issues[1].message.contains("unknown field `evry`, expected one of `every`, `section`"), "{c:?}");
-        assert!(c.issues[2].message.contains("invalid type: string \"x\""), "{c:?}");
+        assert_eq!(c.issues[2].message, "invalid type: string \"x\", expected a whole number, 0 or more");
         let value = c.value.expect("the rest still deserializes");
         let items = value.items.unwrap();
         assert_eq!(items[0].kind.as_deref(), Some("a"), "the other items keep their place");
@@ -309,15 +358,19 @@ mod tests {
         let c = source("[section.rate]\nmax = 1\n").parse_collecting::<Doc>().unwrap();
         assert_eq!(keys(&c), [(Some(1), "section.rate".to_owned())], "on the table's header");
         assert!(c.issues[0].message.contains("missing field `window`"), "{c:?}");
-        let c = source("[section]\nrate = { max = 1, windw = \"1s\" }\n").parse_collecting::<Doc>().unwrap();
-        assert_eq!(keys(&c), [(Some(2), "section.rate.windw".to_owned())]);
+        let c = source("[section]\nrate = { max = 1, windw = \"1s\" }\ncount = 2\n").parse_collecting::<Doc>().unwrap();
+        assert_eq!(keys(&c), [(Some(2), "section.rate.windw".to_owned())], "the missing `window` is its echo");
+        assert_eq!(c.left_out, ["section.rate", "section.rate.windw"], "the table it left incomplete goes too");
+        assert_eq!(c.value.unwrap().section.unwrap().count, Some(2), "its siblings stay");
     }
 
     #[test]
     fn a_bad_scalar_item_takes_its_array_out() {
-        let c = source("names = [\"a\", 5]\nevery = \"1s\"\n").parse_collecting::<Doc>().unwrap();
-        assert_eq!(keys(&c), [(Some(1), "names[1]".to_owned())]);
-        assert_eq!(c.left_out, ["names"]);
+        let c = source("names = [\"a\", 5]\nevery = \"1s\"\nsection = 3\n").parse_collecting::<Doc>().unwrap();
+        assert_eq!(c.issues[1].message, "invalid type: integer `3`, expected a table");
+        assert_eq!(c.issues[0].message, "invalid type: integer `5`, expected a string");
+        assert_eq!(keys(&c), [(Some(1), "names[1]".to_owned()), (Some(3), "section".to_owned())]);
+        assert_eq!(c.left_out, ["names", "section"]);
         assert!(c.left_out("names[0]") && c.left_out("names") && !c.left_out("namesake"));
         assert!(c.value.unwrap().every.is_some());
     }
