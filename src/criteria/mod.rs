@@ -119,7 +119,7 @@ pub fn table() -> Vec<Criterion> {
 }
 
 /// A scenario's override of one criterion (`[criteria.latency-p95]`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawOverride {
     /// A different threshold, in the criterion's unit.

@@ -3,6 +3,7 @@
 //! inputs.
 
 pub mod raw;
+pub mod schema;
 
 use std::collections::BTreeMap;
 use std::path::Path;
