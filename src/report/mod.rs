@@ -2,6 +2,7 @@
 //! recordings ([`files`]): `summary.json`, `timeseries.csv`, `latency-<cohort>.hgrm`, `events.csv`, and from the summary alone `report.md` ([`markdown`]) and
 //! `junit.xml` ([`junit`]).
 
+pub mod compare;
 pub mod files;
 pub mod junit;
 pub mod markdown;
