@@ -5,10 +5,13 @@
 
 mod chaos;
 mod cli;
+mod compare;
 mod conformance;
 mod control;
 mod harness;
 mod real_clients;
 mod robustness;
+mod schema;
 mod shipped;
 mod support;
+mod validate;
