@@ -38,7 +38,8 @@ fn generate<T: JsonSchema>(title: &str) -> serde_json::Value {
 
 /// TOML has no null: an optional key is one that may be absent, so the `null` alternatives schemars adds
 /// for `Option` are removed (`["string", "null"]` becomes `"string"`, `anyOf: [X, null]` becomes
-/// `anyOf: [X]`, which keeps the key's description beside a reference).
+/// `allOf: [X]`, which keeps the key's description beside a reference and lets validators report what is
+/// wrong inside X rather than "not valid under any of the schemas").
 fn without_null(schema: &mut Schema) {
     let Some(object) = schema.as_object_mut() else { return };
     if let Some(Value::Array(types)) = object.get_mut("type") {
@@ -50,6 +51,11 @@ fn without_null(schema: &mut Schema) {
     }
     if let Some(Value::Array(options)) = object.get_mut("anyOf") {
         options.retain(|option| option.get("type").is_none_or(|t| t != "null"));
+        if options.len() == 1 {
+            if let Some(only) = object.remove("anyOf") {
+                object.insert("allOf".to_owned(), only);
+            }
+        }
     }
 }
 
@@ -95,7 +101,7 @@ mod tests {
         let heartbeat = resolve(&schema, &schema["definitions"]["RawHeartbeat"]);
         let ping = &heartbeat["properties"]["ping-interval"];
         assert_eq!(ping["description"], "Interval between server pings, or \"off\".");
-        let switch = resolve(&schema, &ping["anyOf"][0]);
+        let switch = resolve(&schema, &ping["allOf"][0]);
         assert_eq!(switch["anyOf"][1]["const"], "off");
         let duration = resolve(&schema, &switch["anyOf"][0]);
         assert_eq!(duration["type"], "string");

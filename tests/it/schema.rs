@@ -35,10 +35,10 @@ fn wschaos_schema_prints_json_that_names_every_top_level_key_and_forbids_others(
     assert!(mock["properties"].as_object().unwrap().contains_key("heartbeat"));
 }
 
-/// The schema of the value at `key` inside `schema` (following references, `anyOf` and map values).
+/// The schema of the value at `key` inside `schema` (following references, `anyOf`/`allOf` and map values).
 fn child<'a>(root: &'a Value, schema: &'a Value, key: &str) -> Option<&'a Value> {
     let schema = resolve(root, schema);
-    if let Some(options) = schema.get("anyOf").and_then(Value::as_array) {
+    if let Some(options) = schema.get("anyOf").or_else(|| schema.get("allOf")).and_then(Value::as_array) {
         return options.iter().find_map(|option| child(root, option, key));
     }
     schema["properties"].get(key).or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()))
@@ -53,7 +53,7 @@ fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
 
 fn items<'a>(root: &'a Value, schema: &'a Value) -> Option<&'a Value> {
     let schema = resolve(root, schema);
-    match schema.get("anyOf").and_then(Value::as_array) {
+    match schema.get("anyOf").or_else(|| schema.get("allOf")).and_then(Value::as_array) {
         Some(options) => options.iter().find_map(|option| items(root, option)),
         None => schema.get("items"),
     }
