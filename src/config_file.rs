@@ -2,9 +2,10 @@
 //!
 //! Owns: reading a file, turning `toml` errors into [`ConfigIssue`]s with file, line, column and key
 //! path, locating a key path in the source for semantic (validation) errors, and two value shapes every
-//! configuration uses: human durations (`"30s"`, `"5m"`) and limits that can be switched `"off"`.
-//! It does not know any particular configuration; callers bring their own serde types. Collecting every
-//! serde-level mistake of a file, not only the first, is [`collect`]'s work.
+//! configuration uses: human durations (`"30s"`, `"5m"`) and limits that can be switched `"off"`, with
+//! their serde forms and their JSON Schemas. It does not know any particular configuration; callers bring
+//! their own serde types. Collecting every serde-level mistake of a file, not only the first, is
+//! the work of the `collect` submodule.
 
 mod collect;
 

@@ -27,7 +27,7 @@ pub struct Collected<T> {
 impl<T> Collected<T> {
     /// Whether `key` is, or lies under, a key path that was left out: a validation problem there is an
     /// echo of a problem already reported (a default stood in for the bad value).
-    pub fn left_out(&self, key: &str) -> bool {
+    pub fn covers(&self, key: &str) -> bool {
         self.left_out.iter().any(|prefix| is_under(key, prefix))
     }
 }
@@ -77,7 +77,7 @@ impl SourceFile {
         let semantic = match validated {
             Some(Ok(value)) if collected.issues.is_empty() => return Ok(value),
             Some(Ok(_)) | None => Vec::new(),
-            Some(Err(issues)) => issues.into_iter().filter(|i| !collected.left_out(&i.key)).collect(),
+            Some(Err(issues)) => issues.into_iter().filter(|i| !collected.covers(&i.key)).collect(),
         };
         let mut all = collected.issues;
         all.extend(self.place(semantic).0);
@@ -371,7 +371,7 @@ mod tests {
         assert_eq!(c.issues[0].message, "invalid type: integer `5`, expected a string");
         assert_eq!(keys(&c), [(Some(1), "names[1]".to_owned()), (Some(3), "section".to_owned())]);
         assert_eq!(c.left_out, ["names", "section"]);
-        assert!(c.left_out("names[0]") && c.left_out("names") && !c.left_out("namesake"));
+        assert!(c.covers("names[0]") && c.covers("names") && !c.covers("namesake"));
         assert!(c.value.unwrap().every.is_some());
     }
 
