@@ -30,6 +30,61 @@ pub enum Command {
     Mock(MockArgs),
     /// Render report.md and junit.xml again from a run directory's summary.json.
     Report(ReportArgs),
+    /// Check scenario files without running them; every problem of every file at once.
+    Validate(ValidateArgs),
+    /// Print the JSON Schema of the scenario format (for editors and CI).
+    Schema(SchemaArgs),
+    /// Compare two runs' criteria and key figures side by side; exit 1 when a criterion regressed.
+    Compare(CompareArgs),
+}
+
+/// `wschaos validate`
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  wschaos validate scenarios/*.toml\n  wschaos validate --quiet scenarios/\n  \
+                        wschaos validate --mock scenarios/mock/binance-spot.toml\n\n\
+                        Each problem is printed to stderr as FILE:LINE:COLUMN: `key.path`: what is wrong and what \
+                        was expected; `ok: FILE` to stdout for each valid file. Exit 0 when every file is valid, 2 \
+                        otherwise.")]
+pub struct ValidateArgs {
+    /// Scenario files (a directory stands for the *.toml files in it).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// The files are mock configurations (`wschaos mock --config`), not scenarios.
+    #[arg(long)]
+    pub mock: bool,
+    /// Print only the problems, not `ok: FILE`.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `wschaos schema`
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  wschaos schema > scenarios/wschaos.schema.json\n  \
+                        wschaos schema --mock > scenarios/mock/wschaos-mock.schema.json\n\n\
+                        JSON Schema draft-07, generated from the scenario types; see the README for editor setup \
+                        (Taplo / Even Better TOML).")]
+pub struct SchemaArgs {
+    /// The schema of mock configuration files (`wschaos mock --config`) instead of scenarios.
+    #[arg(long)]
+    pub mock: bool,
+}
+
+/// `wschaos compare`
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  wschaos compare reports/smoke-baseline reports/smoke-20261122-061102\n  \
+                        wschaos compare --json A B > comparison.json\n\n\
+                        Exit 0 when no criterion regressed, 1 when one passed in RUN_A and fails in RUN_B, 2 when a \
+                        directory is not a run directory.")]
+pub struct CompareArgs {
+    /// The run directory compared against (the baseline).
+    #[arg(value_name = "RUN_A")]
+    pub run_a: PathBuf,
+    /// The run directory judged against it.
+    #[arg(value_name = "RUN_B")]
+    pub run_b: PathBuf,
+    /// Print JSON instead of Markdown.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `wschaos report`
@@ -122,7 +177,7 @@ impl Cli {
         match &self.command {
             Command::Run(args) => args.threads,
             Command::Mock(args) => args.threads,
-            Command::Report(_) => Some(1),
+            Command::Report(_) | Command::Validate(_) | Command::Schema(_) | Command::Compare(_) => Some(1),
         }
     }
 }

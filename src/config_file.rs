@@ -2,8 +2,12 @@
 //!
 //! Owns: reading a file, turning `toml` errors into [`ConfigIssue`]s with file, line, column and key
 //! path, locating a key path in the source for semantic (validation) errors, and two value shapes every
-//! configuration uses: human durations (`"30s"`, `"5m"`) and limits that can be switched `"off"`.
-//! It does not know any particular configuration; callers bring their own serde types.
+//! configuration uses: human durations (`"30s"`, `"5m"`) and limits that can be switched `"off"`, with
+//! their serde forms and their JSON Schemas. It does not know any particular configuration; callers bring
+//! their own serde types. Collecting every serde-level mistake of a file, not only the first, is
+//! the work of the `collect` submodule.
+
+mod collect;
 
 use std::fmt;
 use std::ops::Range;
@@ -12,6 +16,8 @@ use std::time::Duration;
 
 use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
+
+pub use collect::Collected;
 
 /// One problem in a configuration file, with where it is and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,6 +221,37 @@ impl Serialize for HumanDuration {
     }
 }
 
+/// The units `humantime` reads, in the duration pattern of the JSON Schema.
+pub(crate) const DURATION_UNITS: [&str; 40] = [
+    "nanos", "nsec", "ns", "usec", "us", "µs", "millis", "msec", "ms", "seconds", "second", "secs", "sec", "s",
+    "minutes", "minute", "mins", "min", "m", "hours", "hour", "hrs", "hr", "h", "days", "day", "d", "weeks", "week",
+    "wks", "wk", "w", "months", "month", "M", "years", "year", "yrs", "yr", "y",
+];
+
+/// Builds a schema from a JSON object literal (anything else is the schema that accepts everything).
+fn schema_object(value: serde_json::Value) -> schemars::Schema {
+    match value {
+        serde_json::Value::Object(map) => schemars::Schema::from(map),
+        _ => schemars::Schema::default(),
+    }
+}
+
+impl schemars::JsonSchema for HumanDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let units = DURATION_UNITS.join("|");
+        schema_object(serde_json::json!({
+            "type": "string",
+            "description": "A duration: a number and a unit, or several (\"30s\", \"5m\", \"1h 30m\", \"1.5s\", \"200ms\").",
+            "pattern": format!(r"^\s*(0|([0-9]+(\.[0-9]+)?\s*({units})\s*)+)$"),
+            "examples": ["30s", "5m", "200ms"],
+        }))
+    }
+}
+
 /// A limit that is either a value or switched `"off"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Switch<T> {
@@ -240,6 +277,23 @@ impl<T: Serialize> Serialize for Switch<T> {
             Switch::Off => serializer.serialize_str("off"),
             Switch::On(v) => v.serialize(serializer),
         }
+    }
+}
+
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Switch<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("Switch_{}", T::schema_name()).into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        format!("{}::Switch<{}>", module_path!(), T::schema_id()).into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let value = generator.subschema_for::<T>();
+        schema_object(serde_json::json!({
+            "anyOf": [value, { "const": "off", "description": "Switched off: the limit is not enforced." }],
+        }))
     }
 }
 

@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 use crate::chaos::control::ControlServer;
 use crate::cli::MockArgs;
 use crate::commands::{Outcome, StopSignals, UsageError};
-use crate::config_file::SourceFile;
+use crate::config_file::{ConfigIssues, SourceFile};
 use crate::mock::{MockConfig, MockServer, RawMockConfig};
 
 /// Loads and validates a mock configuration file; every problem is reported at once.
@@ -14,9 +14,12 @@ pub fn load_config(path: Option<&std::path::Path>) -> Result<MockConfig, UsageEr
     let Some(path) = path else {
         return Ok(MockConfig::default());
     };
-    let source = SourceFile::read(path).map_err(|e| UsageError(e.to_string()))?;
-    let raw: RawMockConfig = source.parse().map_err(|e| UsageError(e.to_string()))?;
-    MockConfig::from_raw(&raw).map_err(|issues| UsageError(source.place(issues).to_string()))
+    load_file(path).map_err(|e| UsageError(e.to_string()))
+}
+
+/// Loads and validates a mock configuration file, with every problem in it.
+pub fn load_file(path: &std::path::Path) -> Result<MockConfig, ConfigIssues> {
+    SourceFile::read(path)?.load_with(|raw: &RawMockConfig, _| MockConfig::from_raw(raw))
 }
 
 /// Runs the mock until Ctrl-C.

@@ -1,8 +1,11 @@
 //! What each subcommand does, and the process-level plumbing the binary needs (runtime, logging, file
 //! limits). [`run`] is the one entry point; errors bubble up as `anyhow` and `main` reports them once.
 
+mod compare;
 mod mock;
 mod run;
+mod schema;
+mod validate;
 
 use anyhow::Result;
 
@@ -52,6 +55,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             println!("{}", args.dir.join("report.md").display());
             Ok(Outcome::Success)
         }
+        Command::Validate(args) => validate::run(&args),
+        Command::Schema(args) => schema::run(&args),
+        Command::Compare(args) => compare::run(&args),
     }
 }
 

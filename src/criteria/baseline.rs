@@ -61,7 +61,7 @@ pub enum Worse {
 }
 
 /// `[[baseline.tolerance]]` as written.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawTolerance {
     /// Dotted path of a cohort metric in `summary.json` (`latency_us.p99`, `delivery.gaps`).
@@ -73,7 +73,7 @@ pub struct RawTolerance {
 }
 
 /// `[baseline]` as written.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawBaselineSettings {
     /// Tolerances per metric (default: `latency_us.p50` at most 5 % higher).

@@ -13,7 +13,7 @@ use crate::report::summary::{CohortSummary, HarnessSummary, ServerSummary};
 use crate::scenario::ManagerKind;
 
 /// `[[thresholds]]` as written.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawThreshold {
     /// Name in reports (default: the metric path).

@@ -59,7 +59,7 @@ pub enum Applies {
 }
 
 /// Which cohorts' verdicts decide the exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum GateScope {
     /// The new managers' cohorts and the harness; the legacy cohort's verdicts are the reference.
@@ -146,7 +146,7 @@ pub fn table() -> Vec<Criterion> {
 }
 
 /// A scenario's override of one criterion (`[criteria.latency-p95]`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawOverride {
     /// A different threshold, in the criterion's unit.

@@ -13,7 +13,7 @@ use crate::criteria::RawOverride;
 use crate::scenario::ManagerKind;
 
 /// A rollout phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Preset {
     /// Flag off: legacy only; establishes the baseline (000).
     #[serde(rename = "phase-0")]

@@ -15,7 +15,7 @@ use crate::config_file::{HumanDuration, KeyIssue, Switch};
 use crate::mock::market::{MarketParams, SymbolSpec, default_universe};
 
 /// What a connection's outbound queue does when it is full (a slow consumer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum QueueFullPolicy {
     /// Drop the new message and count it (the subscriber sees a sequence gap).
@@ -25,7 +25,7 @@ pub enum QueueFullPolicy {
 }
 
 /// What the server does with a `timeUnit` value it does not know.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum InvalidTimeUnit {
     /// Answer the upgrade with HTTP 400.
@@ -35,7 +35,7 @@ pub enum InvalidTimeUnit {
 }
 
 /// What SUBSCRIBE does with a well-formed stream of a symbol outside the feed's universe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum UnknownSymbols {
     /// Succeed and stay silent, as Binance does for unknown symbols in the URL.
@@ -45,7 +45,7 @@ pub enum UnknownSymbols {
 }
 
 /// What SUBSCRIBE does after answering a malformed stream name with an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum MalformedStream {
     /// Answer the error and keep the connection.
@@ -55,7 +55,7 @@ pub enum MalformedStream {
 }
 
 /// What happens to a URL that names more streams than one connection may hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum UrlOverLimit {
     /// Answer the upgrade with HTTP 400.
@@ -65,7 +65,7 @@ pub enum UrlOverLimit {
 }
 
 /// How the server ends a connection whose client did not answer pings in time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PongTimeoutAction {
     /// Send a close frame (1008 "Pong timeout").
@@ -75,7 +75,7 @@ pub enum PongTimeoutAction {
 }
 
 /// How taker orders and book changes are spaced in time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Arrivals {
     /// Evenly spaced at the configured rate (coordinated-omission correction applies).
@@ -85,7 +85,7 @@ pub enum Arrivals {
 }
 
 /// A count per window (`{ max = 300, window = "5m" }`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawRate {
     /// How many are allowed per window.
@@ -95,7 +95,7 @@ pub struct RawRate {
 }
 
 /// Per-symbol rate overrides (`[feed.symbol-rates.btcusdt]`).
-#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct SymbolRate {
     /// Taker orders per second for this symbol (each is 1–3 trades and one aggTrade).
@@ -105,7 +105,7 @@ pub struct SymbolRate {
 }
 
 /// `[server]`: connection handling.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawServer {
     /// Time a client has to send its complete upgrade request.
@@ -131,7 +131,7 @@ pub struct RawServer {
 }
 
 /// `[heartbeat]`: server pings and the pong deadline.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawHeartbeat {
     /// Interval between server pings, or "off".
@@ -145,7 +145,7 @@ pub struct RawHeartbeat {
 }
 
 /// `[limits]`: Binance's documented limits, each switchable off.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawLimits {
     /// Incoming messages (ping, pong, text, binary) per window before close 1008.
@@ -165,7 +165,7 @@ pub struct RawLimits {
 }
 
 /// `[feed]`: the simulated market.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawFeed {
     /// Symbols, most popular first (default: a universe of real spot symbols).
@@ -191,7 +191,7 @@ pub struct RawFeed {
 }
 
 /// The raw mock configuration as written in TOML.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawMockConfig {
     /// `[server]`

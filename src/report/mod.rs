@@ -1,9 +1,11 @@
 //! What a run writes: the summary model ([`summary`]) and the files of the run directory ([`files`]):
 //! the recordings (`summary.json`, `timeseries.csv`, `latency-<cohort>.hgrm`, `events.csv`), and the
 //! reports rendered from those files alone ([`run_dir`] reads them back): `report.md` ([`markdown`]),
-//! `junit.xml` ([`junit`]), `report.html` ([`html`]) and `charts/` ([`charts`]).
+//! `junit.xml` ([`junit`]), `report.html` ([`html`]) and `charts/` ([`charts`]); and two runs side by side
+//! ([`compare`]).
 
 pub mod charts;
+pub mod compare;
 pub mod files;
 pub mod html;
 pub mod junit;

@@ -13,7 +13,7 @@ use crate::criteria::preset::Preset;
 use crate::scenario::ManagerKind;
 
 /// In which order a client's old connections close and its new ones open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum HandoverOrder {
     /// The new manager opens and receives on every stream before the old one closes (no gap, some overlap).
@@ -24,7 +24,7 @@ pub enum HandoverOrder {
 }
 
 /// What happens when a trigger fires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RollbackMode {
     /// Report the step and the trigger; keep stepping (what would have happened).
@@ -35,7 +35,7 @@ pub enum RollbackMode {
 }
 
 /// The outcome the scenario expects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Expectation {
     /// Every step completes (a rollback fails the run).
@@ -46,7 +46,7 @@ pub enum Expectation {
 }
 
 /// `[rollout.triggers]`: the automatic-rollback thresholds (a preset's by default).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawTriggers {
     /// Roll back when the new cohort's error rate in a step exceeds this (%).
@@ -64,7 +64,7 @@ pub struct RawTriggers {
 }
 
 /// `[rollout]` as written.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawRollout {
     /// A rollout phase: its traffic share or steps (unless set here or in `[cohorts]`) and its gates.

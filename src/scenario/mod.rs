@@ -3,6 +3,7 @@
 //! inputs.
 
 pub mod raw;
+pub mod schema;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -229,10 +230,22 @@ pub struct Rollout {
 
 /// Loads and validates a scenario file; every problem in it is reported at once.
 pub fn load(path: &Path) -> Result<Scenario, ConfigIssues> {
-    let source = SourceFile::read(path)?;
-    let raw: RawScenario = source.parse()?;
     let fallback_name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    Scenario::from_raw(&raw, &fallback_name).map_err(|issues| source.place(issues))
+    SourceFile::read(path)?.load_with(|raw: &RawScenario, left_out: &[String]| {
+        Scenario::from_raw(&with_stand_ins(raw, left_out), &fallback_name)
+    })
+}
+
+/// A run length no other key is compared against unfavourably, standing in for a `duration` that could
+/// not be read, so that its one mistake does not also make the ramp-up and every fault "outside the run".
+const STAND_IN_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+fn with_stand_ins(raw: &RawScenario, left_out: &[String]) -> RawScenario {
+    let mut raw = raw.clone();
+    if left_out.iter().any(|key| key == "duration") {
+        raw.duration = Some(HumanDuration(STAND_IN_DURATION));
+    }
+    raw
 }
 
 fn duration_or(value: Option<HumanDuration>, default: Duration) -> Duration {

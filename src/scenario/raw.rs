@@ -14,7 +14,7 @@ use crate::mock::config::RawMockConfig;
 use crate::rollout::plan::RawRollout;
 
 /// The manager implementations the harness models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ManagerKind {
     /// The legacy `binanceConnectionManager`: one socket per `subscribe()` call, fixed reconnect delay.
@@ -37,7 +37,7 @@ impl ManagerKind {
 }
 
 /// How two managers share the population.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum CohortMode {
     /// Every listed manager runs the whole population at the same time, against the same mock.
@@ -47,7 +47,7 @@ pub enum CohortMode {
 }
 
 /// Legacy reconnect delays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum LegacyReconnect {
     /// The same delay every time.
@@ -59,7 +59,7 @@ pub enum LegacyReconnect {
 }
 
 /// `[workload.churn]`
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawChurn {
     /// How often subscribers leave and others arrive.
@@ -69,7 +69,7 @@ pub struct RawChurn {
 }
 
 /// `[workload]`
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawWorkload {
     /// Simulated clients (manager instances).
@@ -89,7 +89,7 @@ pub struct RawWorkload {
 }
 
 /// `[cohorts]`
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawCohorts {
     /// `side-by-side` or `split`.
@@ -103,7 +103,7 @@ pub struct RawCohorts {
 }
 
 /// `[managers.legacy]`
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawLegacy {
     /// Delay policy.
@@ -121,7 +121,7 @@ pub struct RawLegacy {
 }
 
 /// `[managers.wsmanager]` and the backoff part of `[managers.unified]`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawWsManager {
     /// Backoff base.
@@ -141,7 +141,7 @@ pub struct RawWsManager {
 }
 
 /// `[managers.unified]`
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawUnified {
     /// Backoff base.
@@ -163,7 +163,7 @@ pub struct RawUnified {
 }
 
 /// `[managers]`
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawManagers {
     /// The legacy manager's parameters.
@@ -175,7 +175,7 @@ pub struct RawManagers {
 }
 
 /// `[harness]`
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawHarness {
     /// Scheduler-lag p99 above which the run is marked saturated.
@@ -187,7 +187,7 @@ pub struct RawHarness {
 }
 
 /// A scenario file.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawScenario {
     /// Name used in reports and the run directory.

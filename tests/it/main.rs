@@ -5,6 +5,7 @@
 
 mod chaos;
 mod cli;
+mod compare;
 mod conformance;
 mod control;
 mod gate;
@@ -12,5 +13,7 @@ mod harness;
 mod real_clients;
 mod reports;
 mod robustness;
+mod schema;
 mod shipped;
 mod support;
+mod validate;

@@ -358,3 +358,28 @@ pub async fn settle_to(server: &MockServer, tasks: usize) {
         .await
         .unwrap_or_else(|_| panic!("tasks never settled to {tasks}: {}", server.tasks_alive()));
 }
+
+/// The `wschaos` binary built for these tests.
+pub fn wschaos_binary() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_wschaos"))
+}
+
+/// A file under the test target's scratch directory with `contents`.
+pub fn scratch_file(name: &str, contents: &str) -> std::path::PathBuf {
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+/// A fresh, empty directory under the test target's scratch directory.
+pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::remove_dir_all(&path).ok();
+    std::fs::create_dir_all(&path).unwrap();
+    path
+}
+
+/// A path inside the repository.
+pub fn repo_path(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}

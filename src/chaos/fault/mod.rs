@@ -21,7 +21,7 @@ pub use raw::RawFault;
 pub use validate::validate_all;
 
 /// The fault kinds, as written in `kind = "…"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKindName {
     /// Close selected connections (code, FIN or reset), at once or staggered.
@@ -95,7 +95,7 @@ impl FaultKindName {
 }
 
 /// How a `disconnect` or `outage` ends connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DisconnectHow {
     /// A close frame with `code` and `reason`.
@@ -107,7 +107,7 @@ pub enum DisconnectHow {
 }
 
 /// How an `outage` refuses new connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RefuseMode {
     /// Answer upgrades with an HTTP `status`.
@@ -117,7 +117,7 @@ pub enum RefuseMode {
 }
 
 /// What a `stall` keeps doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum StallMode {
     /// Nothing at all: no data, no pongs, no pings (a half-open connection).
@@ -127,7 +127,7 @@ pub enum StallMode {
 }
 
 /// What a `corrupt` fault sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum CorruptVariant {
     /// A truncated JSON text frame.

@@ -7,10 +7,11 @@ use crate::config_file::{HumanDuration, Switch};
 use crate::mock::config::RawRate;
 
 /// One fault as written: a flat table with a `kind` and the keys that kind takes.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawFault {
     /// The fault kind (required).
+    #[schemars(required)]
     pub kind: Option<FaultKindName>,
     /// A label for reports and the control API.
     pub name: Option<String>,

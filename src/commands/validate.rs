@@ -1,0 +1,66 @@
+//! `wschaos validate FILE…`: check scenario files (or mock configurations) without running anything and
+//! report every problem of every file at once. Problems go to stderr as `file:line:column: key: message`;
+//! `ok: FILE` goes to stdout for each valid file. Any invalid file makes the command a usage error (exit 2).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::cli::ValidateArgs;
+use crate::commands::{Outcome, UsageError};
+use crate::config_file::ConfigIssues;
+
+/// Validates every file named (a directory stands for the `*.toml` files directly in it).
+pub fn run(args: &ValidateArgs) -> Result<Outcome> {
+    let files = expand(&args.files)?;
+    let mut invalid = 0;
+    for file in &files {
+        match check(file, args.mock) {
+            Ok(()) if args.quiet => {}
+            Ok(()) => println!("ok: {}", file.display()),
+            Err(issues) => {
+                invalid += 1;
+                for issue in &issues.0 {
+                    eprintln!("{issue}");
+                }
+            }
+        }
+    }
+    if invalid == 0 {
+        return Ok(Outcome::Success);
+    }
+    let verdict = if files.len() == 1 {
+        "the file is invalid".to_owned()
+    } else {
+        format!("{invalid} of {} files are invalid", files.len())
+    };
+    Err(UsageError(verdict).into())
+}
+
+/// Every problem of one file, or `Ok` when it is valid.
+fn check(path: &Path, mock: bool) -> Result<(), ConfigIssues> {
+    if mock { crate::commands::mock::load_file(path).map(drop) } else { crate::scenario::load(path).map(drop) }
+}
+
+/// The files to check: each argument, with a directory replaced by its `*.toml` files in name order.
+fn expand(arguments: &[PathBuf]) -> Result<Vec<PathBuf>, UsageError> {
+    let mut files = Vec::new();
+    for argument in arguments {
+        if !argument.is_dir() {
+            files.push(argument.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(argument)
+            .map_err(|e| UsageError(format!("could not list '{}': {e}", argument.display())))?;
+        let mut tomls: Vec<PathBuf> = entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "toml"))
+            .collect();
+        if tomls.is_empty() {
+            return Err(UsageError(format!("'{}' holds no .toml files", argument.display())));
+        }
+        tomls.sort();
+        files.extend(tomls);
+    }
+    Ok(files)
+}
