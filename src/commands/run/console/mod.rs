@@ -6,10 +6,11 @@
 //! but errors. `--json`: no human text; stdout gets one `progress` JSON object per second and a final
 //! `result` object. The live figures come from the recorder's and the self-check's watch channels, read
 //! once a second: the console never touches the recorder's aggregates. The formatting is pure and lives in
-//! [`live`] and [`end`]; this file only decides where the text goes and writes it.
+//! [`live`], [`text`] and [`end`]; this file only decides where the text goes and writes it.
 
 mod end;
 mod live;
+mod text;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -25,7 +26,8 @@ use crate::record::progress::{LagReceiver, Progress};
 use crate::report::summary::RunSummary;
 use crate::scenario::Scenario;
 
-use live::{LiveFigures, LiveSetup, PlainSchedule, PlannedFault};
+use live::{LiveFigures, LiveSetup, PlannedFault};
+use text::PlainSchedule;
 
 /// Who reads the console.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,8 +139,8 @@ impl Sink {
     fn show(&mut self, figures: &LiveFigures<'_>, lag_threshold_us: u64) -> std::io::Result<()> {
         match self {
             Sink::Terminal { drawn } => {
-                let block = live::status_block(figures, lag_threshold_us);
-                let bytes = live::redraw(*drawn, &block);
+                let block = text::status_block(figures, lag_threshold_us);
+                let bytes = text::redraw(*drawn, &block);
                 *drawn = block.len();
                 write_flushed(&mut std::io::stderr().lock(), &bytes)
             }
@@ -146,7 +148,7 @@ impl Sink {
                 if !schedule.due(figures) {
                     return Ok(());
                 }
-                let line = live::plain_line(figures, lag_threshold_us);
+                let line = text::plain_line(figures, lag_threshold_us);
                 write_flushed(&mut std::io::stderr().lock(), &format!("{line}\n"))
             }
             Sink::Json => {
@@ -159,7 +161,7 @@ impl Sink {
     /// Clears what must not stay on screen once the run is over.
     fn close(&mut self) -> std::io::Result<()> {
         match self {
-            Sink::Terminal { drawn } => write_flushed(&mut std::io::stderr().lock(), &live::erase(*drawn)),
+            Sink::Terminal { drawn } => write_flushed(&mut std::io::stderr().lock(), &text::erase(*drawn)),
             Sink::Plain(_) | Sink::Json => Ok(()),
         }
     }
