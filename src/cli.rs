@@ -127,6 +127,23 @@ pub struct RunArgs {
     /// Print nothing but errors.
     #[arg(long)]
     pub quiet: bool,
+    /// Machine-readable output for CI: no human text; stdout gets one JSON object per line (NDJSON).
+    ///
+    /// Once a second: {"type":"progress", "elapsed_s", "duration_s", "phase" ("running" | "stopping"),
+    /// "cohorts": {NAME: {"open", "delivered_per_s", "attempts_per_s", "reconnects_per_s", "delivered",
+    /// "attempts", "reconnects", "gaps"}}, "faults": [{"kind", "name", "start_s", "end_s"}] (in force now),
+    /// "next_fault" (the same, or null), "harness_lag_p99_ms" (last second), "harness_lagging" (above the
+    /// scenario's saturation-lag)}.
+    ///
+    /// Last: {"type":"result", "run_dir", "report", "exit_code" (the process's), "outcome" ("passed" |
+    /// "failed" | "harness-error" | "interrupted"), "gate" (why), "elapsed_s", "failed" (verdicts failing
+    /// the gate), "verdicts" (as in summary.json), "cohorts": {NAME: {"manager", "clients",
+    /// "connections_high_water", "attempts", "reconnects", "peak_attempts_per_s", "peak_reconnects_per_s",
+    /// "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "delivered", "gaps", "subscriptions_dropped",
+    /// "subscriptions_recovered"}}, "harness": {"lag_p99_ms", "saturated", "cpu_seconds", "max_rss_mib"}}.
+    /// No result object when the run cannot start (exit 2 or 3, the error on stderr).
+    #[arg(long, conflicts_with = "quiet", verbatim_doc_comment)]
+    pub json: bool,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,

@@ -1,14 +1,21 @@
 //! The recorder: the one task that owns every aggregate of a run. Clients send it [`Event`]s over a
-//! bounded channel; when the channel closes it returns what it built. Nothing else aggregates.
+//! bounded channel; when the channel closes it returns what it built. Nothing else aggregates: once a
+//! second it publishes a small copy of its running totals ([`progress`](crate::record::progress)) for the
+//! live display.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::record::event::{CohortId, DeliverySample, Event, latency_histogram};
+use crate::record::progress::{self, PROGRESS_EVERY, Progress};
 use crate::record::steps::{StepLog, StepQuery};
+
+/// Events taken from the channel at once: fewer wake-ups under load, and the progress tick is checked
+/// between batches instead of between events.
+const BATCH: usize = 256;
 
 /// Width of the fine storm bins.
 pub const FINE_BIN: Duration = Duration::from_millis(100);
@@ -55,6 +62,8 @@ pub struct CohortRecord {
     pub retry_delay: Histogram<u64>,
     /// Attempts by outcome label.
     pub attempts: BTreeMap<String, u64>,
+    /// Reconnect attempts (not first connects).
+    pub reconnects: u64,
     /// Connection ends by label.
     pub ends: BTreeMap<String, u64>,
     /// Errors by kind.
@@ -112,6 +121,7 @@ impl Default for CohortRecord {
             detection: latency_histogram(),
             retry_delay: latency_histogram(),
             attempts: BTreeMap::new(),
+            reconnects: 0,
             ends: BTreeMap::new(),
             errors: BTreeMap::new(),
             delivered: 0,
@@ -172,6 +182,7 @@ impl CohortRecord {
         *slot(&mut self.attempts_fine, bin) += 1;
         if retry {
             *slot(&mut self.retries_fine, bin) += 1;
+            self.reconnects += 1;
         }
         if connected {
             self.connect_time.saturating_record(micros(took));
@@ -240,39 +251,64 @@ pub struct Recording {
     pub steps: StepLog,
 }
 
-/// Runs the recorder until every sender is gone; `elapsed` gives the run time of an event's arrival.
-pub async fn run(
-    events: mpsc::Receiver<Event>,
-    cohorts: usize,
-    run_seconds: usize,
-    start: tokio::time::Instant,
-) -> Recording {
-    let (_no_queries, queries) = mpsc::channel(1);
-    run_with_steps(events, (cohorts, run_seconds, start), StepLog::new(Vec::new(), cohorts), queries).await
+/// What the recorder is given besides its events.
+#[derive(Debug)]
+pub struct Setup {
+    /// Cohorts of the run.
+    pub cohorts: usize,
+    /// Length of the per-second series.
+    pub run_seconds: usize,
+    /// When the run started (events' arrival times count from it).
+    pub start: tokio::time::Instant,
+    /// Where the running totals go every [`PROGRESS_EVERY`].
+    pub progress: watch::Sender<Progress>,
+    /// Per-step counts of a rehearsal (`StepLog::default()` otherwise).
+    pub steps: StepLog,
+    /// A rehearsal controller's questions about a step.
+    pub queries: mpsc::Receiver<StepQuery>,
 }
 
-/// Runs the recorder of a rehearsal: also counts per step into `steps`, and answers the controller's
-/// questions about a step between events.
-pub async fn run_with_steps(
-    mut events: mpsc::Receiver<Event>,
-    (cohorts, run_seconds, start): (usize, usize, tokio::time::Instant),
-    steps: StepLog,
-    mut queries: mpsc::Receiver<StepQuery>,
-) -> Recording {
+impl Setup {
+    /// A setup without a rehearsal.
+    pub fn plain(
+        cohorts: usize,
+        run_seconds: usize,
+        start: tokio::time::Instant,
+        progress: watch::Sender<Progress>,
+    ) -> Setup {
+        let (_no_questions, queries) = mpsc::channel(1);
+        Setup { cohorts, run_seconds, start, progress, steps: StepLog::new(Vec::new(), cohorts), queries }
+    }
+}
+
+/// Runs the recorder until every sender is gone, publishing its running totals every [`PROGRESS_EVERY`]
+/// and answering a rehearsal controller's questions between batches; `start` gives the run time of an
+/// event's arrival.
+pub async fn run(mut events: mpsc::Receiver<Event>, setup: Setup) -> Recording {
+    let Setup { cohorts, run_seconds, start, progress, steps, mut queries } = setup;
     let mut recording = Recording { cohorts: vec![CohortRecord::default(); cohorts], events: 0, steps };
+    let mut tick = tokio::time::interval_at(start + PROGRESS_EVERY, PROGRESS_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut batch = Vec::with_capacity(BATCH);
     loop {
         tokio::select! {
             biased;
-            event = events.recv() => {
-                let Some(event) = event else { break };
-                recording.events += 1;
-                let now = start.elapsed();
-                recording.steps.observe(&event, now);
-                apply(&mut recording.cohorts, event, now);
+            _ = tick.tick() => progress::publish(&progress, &recording.cohorts, start.elapsed()),
+            received = events.recv_many(&mut batch, BATCH) => {
+                if received == 0 {
+                    break;
+                }
+                for event in batch.drain(..) {
+                    recording.events += 1;
+                    let now = start.elapsed();
+                    recording.steps.observe(&event, now);
+                    apply(&mut recording.cohorts, event, now);
+                }
             }
             Some(query) = queries.recv() => recording.steps.answer(query),
         }
     }
+    progress::publish(&progress, &recording.cohorts, start.elapsed());
     for cohort in &mut recording.cohorts {
         cohort.close_series(run_seconds);
     }
@@ -367,7 +403,8 @@ mod tests {
     async fn aggregates_storms_connections_and_latency() {
         let (tx, rx) = mpsc::channel(64);
         let start = tokio::time::Instant::now();
-        let recorder = tokio::spawn(run(rx, 2, 3, start));
+        let (progress, _) = watch::channel(Progress::start(2));
+        let recorder = tokio::spawn(run(rx, Setup::plain(2, 3, start, progress)));
         let ms = Duration::from_millis;
         for (i, at) in [ms(10), ms(20), ms(150), ms(1500)].into_iter().enumerate() {
             let outcome = if i == 2 { AttemptOutcome::Http(429) } else { AttemptOutcome::Connected };
@@ -394,6 +431,7 @@ mod tests {
         assert_eq!((&c.attempts_fine[..2], c.attempts_fine[15]), (&[2, 1][..], 1));
         assert_eq!(c.attempts["connected"], 3);
         assert_eq!(c.attempts["http-429"], 1);
+        assert_eq!(c.reconnects, 3);
         assert_eq!((c.open, c.open_high_water), (2, 3));
         assert_eq!(c.seconds.len(), 3);
         assert_eq!((c.seconds[0].open, c.seconds[1].open, c.seconds[2].open), (2, 2, 2));

@@ -1,11 +1,13 @@
 //! The harness's own health: scheduler lag sampled every 10 ms (a timer's lateness is time the runtime
 //! was too busy to run tasks, which would otherwise show up as "latency"), and the process's CPU time and
-//! resident memory each second. A run whose lag p99 passes the scenario's threshold is saturated.
+//! resident memory each second. A run whose lag p99 passes the scenario's threshold is saturated. Each
+//! second's lag p99 is also published on a watch channel for the live display.
 
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -55,8 +57,8 @@ impl Health {
     }
 }
 
-/// Samples until `cancel`.
-pub async fn run(cancel: CancellationToken) -> Health {
+/// Samples until `cancel`, publishing each second's lag p99 (µs) on `lag_p99`.
+pub async fn run(cancel: CancellationToken, lag_p99: watch::Sender<u64>) -> Health {
     let cpu_start = cpu_seconds();
     let mut health = Health {
         lag: latency_histogram(),
@@ -82,7 +84,9 @@ pub async fn run(cancel: CancellationToken) -> Health {
         }
         ticks += 1;
         if ticks % 100 == 0 {
-            health.lag_p99_per_second.push(second.value_at_quantile(0.99));
+            let p99 = second.value_at_quantile(0.99);
+            health.lag_p99_per_second.push(p99);
+            lag_p99.send_replace(p99);
             health.rss_kib_per_second.push(rss_kib());
             second.reset();
         }

@@ -277,3 +277,89 @@ fn the_exit_code_is_the_gate_0_when_every_criterion_passes_1_when_one_fails() {
         "rendered from the run directory alone"
     );
 }
+
+/// A 3-second WSManager scenario with a latency fault from 1 s to the end; the run directory is removed first.
+fn console_scenario(name: &str) -> (PathBuf, PathBuf) {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("console-{name}"));
+    std::fs::remove_dir_all(&out).ok();
+    let scenario = scratch_file(
+        &format!("console-{name}.toml"),
+        "duration = \"3s\"\n[workload]\nclients = 3\n[cohorts]\nmanagers = [\"wsmanager\"]\n\
+         [mock.feed]\nsymbols = [\"btcusdt\"]\norders-per-second = 20.0\n\
+         [[faults]]\nkind = \"latency\"\nname = \"slow\"\ndelay = \"5ms\"\nat = \"1s\"\nduration = \"1m\"\n",
+    );
+    (scenario, out)
+}
+
+fn run_console(name: &str, flag: Option<&str>) -> (std::process::Output, PathBuf) {
+    let (scenario, out) = console_scenario(name);
+    let child = wschaos()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .args(flag)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    (wait_bounded(child, Duration::from_secs(60)), out)
+}
+
+#[test]
+fn json_prints_a_progress_object_each_second_then_the_result_with_the_exit_code() {
+    let (output, out) = run_console("json", Some("--json"));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "", "no human text");
+    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let (result, progress) = lines.split_last().expect("at least the result");
+    assert!(progress.len() >= 2 && progress.iter().all(|p| p["type"] == "progress"), "{progress:?}");
+    let elapsed: Vec<f64> = progress.iter().map(|p| p["elapsed_s"].as_f64().unwrap()).collect();
+    assert!(elapsed.windows(2).all(|w| w[0] < w[1]), "elapsed increases: {elapsed:?}");
+    for p in progress {
+        assert!(p["cohorts"]["wsmanager"]["open"].is_i64() && p["cohorts"]["wsmanager"]["delivered_per_s"].is_f64());
+        let t = p["elapsed_s"].as_f64().unwrap();
+        let faults = p["faults"].as_array().unwrap();
+        let expected = if (1.0..3.0).contains(&t) { 1 } else { 0 };
+        assert_eq!(faults.len(), expected, "the latency fault is in force from 1 s to the end: {p}");
+        if expected == 1 {
+            assert_eq!((&faults[0]["kind"], &faults[0]["name"]), (&"latency".into(), &"slow".into()));
+        }
+    }
+    assert_eq!(result["type"], "result");
+    assert_eq!(result["exit_code"].as_i64().map(|c| c as i32), output.status.code());
+    assert_eq!(result["run_dir"].as_str(), out.to_str());
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(result["verdicts"], summary["verdicts"]);
+    assert!(result["cohorts"]["wsmanager"]["delivered"].as_u64().unwrap() > 0, "{result}");
+}
+
+#[test]
+fn quiet_prints_nothing_at_all() {
+    let (output, out) = run_console("quiet", Some("--quiet"));
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "");
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+    assert!(out.join("summary.json").exists());
+}
+
+#[test]
+fn a_run_in_a_log_prints_plain_progress_lines_then_the_criteria_the_figures_and_the_gate() {
+    let (output, out) = run_console("human", None);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains('\x1b'), "no control characters when stderr is not a terminal: {stderr:?}");
+    let progress: Vec<&str> = stderr.lines().filter(|l| l.starts_with("wschaos run 0:0")).collect();
+    assert!(!progress.is_empty() && progress.iter().all(|l| l.contains("| wsmanager: ")), "{stderr}");
+    assert!(progress.iter().any(|l| l.contains("fault: latency \"slow\"")), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("criterion") && lines.iter().any(|l| l.starts_with("latency-p95")), "{stdout}");
+    assert!(lines.iter().any(|l| l.starts_with("cohort ")), "{stdout}");
+    assert!(lines.contains(&format!("report: {}", out.join("report.md").display()).as_str()), "{stdout}");
+    let gate = lines.last().unwrap();
+    let code = output.status.code().unwrap();
+    assert!(gate.starts_with("gate: ") && gate.contains(&format!("(exit {code}):")), "{gate} for exit {code}");
+}

@@ -1,9 +1,11 @@
 //! `wschaos run <scenario.toml>`: run a scenario against the embedded mock (or a given upstream), record
 //! everything, and write the run directory. Ctrl-C stops the run and still writes what was measured.
 
+mod console;
 mod rehearsal;
 mod upstream;
 
+use console::{Console, Mode};
 use upstream::{Upstream, open_upstream, resolve_target, sample_server};
 
 use std::collections::HashMap;
@@ -12,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +28,7 @@ use crate::mock::config::{Arrivals, MockConfig};
 use crate::mock::market::civil_from_days;
 use crate::mock::stats::MockSnapshot;
 use crate::mock::stream_name::{StreamKind, StreamSpec};
+use crate::record::progress::Progress;
 use crate::record::steps::StepLog;
 use crate::record::{recorder, selfcheck};
 use crate::report::files::{BaselineInput, read_baseline, write_run};
@@ -51,30 +54,20 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     let started_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let mut stop = StopSignals::register().context("could not listen for Ctrl-C and SIGTERM")?;
     let upstream = open_upstream(&scenario, target, &out, args.mock_process).await?;
-    if !args.quiet {
-        eprintln!(
-            "wschaos run: {} for {:?} against {} (seed {})",
-            scenario.name,
-            scenario.duration,
-            upstream.label(),
-            scenario.seed
-        );
-    }
+    let console = Console::new(Mode::of(&args), &scenario, upstream.applies_faults());
+    console.started(&scenario, &upstream.label());
     let label = upstream.label();
-    let (execution, finished) = execute(&scenario, upstream, &mut stop).await?;
+    let (execution, finished) = execute(&scenario, upstream, &mut stop, &console).await?;
     let (snapshot, offset_ms) = finished;
     let mock_failed = snapshot.is_none() && label != "external";
     let summary =
         build_summary(&scenario, &execution, snapshot.as_ref(), offset_ms, started_unix_ms, label, baseline.as_ref());
     let records = &execution.recording.cohorts;
     write_run(&out, &summary, records, &execution.server_open, &execution.health.lag_p99_per_second)?;
-    if !args.quiet {
-        print_table(&summary, &out);
-    }
     if mock_failed {
         eprintln!("wschaos run: the mock's counters could not be read (did the mock die?); the run is not trustworthy");
     }
-    Ok(if execution.interrupted {
+    let outcome = if execution.interrupted {
         Outcome::Interrupted
     } else if summary.harness.saturated || mock_failed {
         Outcome::HarnessError
@@ -82,7 +75,9 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
         Outcome::CriteriaFailed
     } else {
         Outcome::Success
-    })
+    };
+    console.finish(outcome, &summary, &out)?;
+    Ok(outcome)
 }
 
 /// What one execution produced.
@@ -100,6 +95,7 @@ async fn execute(
     scenario: &Scenario,
     upstream: Upstream,
     stop: &mut StopSignals,
+    console: &Console,
 ) -> Result<(Execution, (Option<MockSnapshot>, u64))> {
     let symbols: Vec<String> = scenario.mock.feed.symbols.iter().map(|s| s.name.clone()).collect();
     let people = population(&scenario.workload, &symbols, scenario.seed);
@@ -128,11 +124,21 @@ async fn execute(
     let run_seconds = scenario.duration.as_secs() as usize + 1;
     let starts = plan.map(|p| p.steps.iter().map(|s| s.start).collect()).unwrap_or_default();
     let (queries, queries_rx) = mpsc::channel(8);
-    let log = StepLog::new(starts, cohorts.len());
-    let recorder =
-        tokio::spawn(recorder::run_with_steps(events_rx, (cohorts.len(), run_seconds, start), log, queries_rx));
+    let (progress, progress_rx) = watch::channel(Progress::start(cohorts.len()));
+    let setup = recorder::Setup {
+        cohorts: cohorts.len(),
+        run_seconds,
+        start,
+        progress,
+        steps: StepLog::new(starts, cohorts.len()),
+        queries: queries_rx,
+    };
+    let recorder = tokio::spawn(recorder::run(events_rx, setup));
     let health_cancel = CancellationToken::new();
-    let health = tokio::spawn(selfcheck::run(health_cancel.clone()));
+    let (lag, lag_rx) = watch::channel(0);
+    let health = tokio::spawn(selfcheck::run(health_cancel.clone(), lag));
+    let names = cohorts.iter().map(|c| c.manager.as_str().to_owned()).collect();
+    let live = console.spawn_live(names, progress_rx, lag_rx);
     let sampler = tokio::spawn(sample_server(upstream.probe(), health_cancel.clone()));
     upstream.start_faults(scenario, start, &run_cancel);
     let drive = DriveContext {
@@ -171,6 +177,9 @@ async fn execute(
     };
     drop(ctx);
     let recording = recorder.await.context("the recorder failed")?;
+    if let Some(live) = live {
+        live.await.context("the live display failed")?;
+    }
     health_cancel.cancel();
     let health = health.await.context("the self-check failed")?;
     let server_open = sampler.await.unwrap_or_default();
@@ -311,35 +320,6 @@ fn build_summary(
     };
     summary.verdicts = judge(&summary, &judging);
     summary
-}
-
-fn print_table(summary: &RunSummary, out: &std::path::Path) {
-    println!(
-        "{:<10} {:>8} {:>10} {:>9} {:>9} {:>10} {:>10} {:>12} {:>8}",
-        "cohort", "clients", "conns hwm", "attempts", "peak/s", "p50 ms", "p99 ms", "delivered", "gaps"
-    );
-    for c in &summary.cohorts {
-        println!(
-            "{:<10} {:>8} {:>10} {:>9} {:>9} {:>10.2} {:>10.2} {:>12} {:>8}",
-            c.name,
-            c.clients,
-            c.connections.high_water,
-            c.attempts.total,
-            c.attempts.peak_per_second,
-            c.latency_us.p50 as f64 / 1000.0,
-            c.latency_us.p99 as f64 / 1000.0,
-            c.delivery.delivered,
-            c.delivery.gaps
-        );
-    }
-    let h = &summary.harness;
-    let state = if h.saturated { "SATURATED: latency figures measure the harness" } else { "ok" };
-    println!(
-        "harness: scheduler lag p99 {:.1} ms ({state}), {:.0} MiB peak",
-        h.lag_p99_us as f64 / 1000.0,
-        h.max_rss_kib as f64 / 1024.0
-    );
-    println!("run directory: {}", out.display());
 }
 
 /// `reports/<name>-<UTC timestamp>`.

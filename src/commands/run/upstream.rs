@@ -67,6 +67,11 @@ impl Upstream {
         }
     }
 
+    /// Whether the scenario's fault plan is applied (an external upstream gets none).
+    pub(super) fn applies_faults(&self) -> bool {
+        !matches!(self, Upstream::External(_))
+    }
+
     /// The embedded mock's send times (bookTicker and partial-depth latency need them).
     pub(super) fn send_times(
         &self,
