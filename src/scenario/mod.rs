@@ -285,7 +285,8 @@ impl Scenario {
         let cohorts = cohorts(&raw_cohorts, &mut issues);
         let plan = rehearsal(&rollout, &workload, duration, &cohorts, &mut issues);
         let managers = managers(&raw.managers.clone().unwrap_or_default(), &mut issues);
-        let faults = faults(raw, duration, &mut issues);
+        let faults_raw = place_in_steps(raw.faults.as_deref().unwrap_or_default(), plan.as_ref(), &mut issues);
+        let faults = faults(&faults_raw, duration, &mut issues);
         let harness = raw.harness.clone().unwrap_or_default();
         let criteria = validate_overrides(&raw.criteria.clone().unwrap_or_default()).unwrap_or_else(|e| {
             issues.extend(e);
@@ -312,7 +313,7 @@ impl Scenario {
             managers,
             mock,
             mock_raw: raw.mock.clone().unwrap_or_default(),
-            faults_raw: raw.faults.clone().unwrap_or_default(),
+            faults_raw,
             faults,
             harness: HarnessSettings {
                 saturation_lag: duration_or(harness.saturation_lag, Duration::from_millis(25)),
@@ -560,8 +561,29 @@ fn managers(raw: &raw::RawManagers, issues: &mut Vec<KeyIssue>) -> ManagerSettin
     settings
 }
 
-fn faults(raw: &RawScenario, duration: Duration, issues: &mut Vec<KeyIssue>) -> Vec<Fault> {
-    let raws = raw.faults.clone().unwrap_or_default();
+/// Faults placed in a rehearsal step (`step = 3`) moved onto the run's clock: their `at` counts from the
+/// step's start.
+fn place_in_steps(raws: &[RawFault], plan: Option<&RolloutPlan>, issues: &mut Vec<KeyIssue>) -> Vec<RawFault> {
+    let mut placed = raws.to_vec();
+    for (i, fault) in placed.iter_mut().enumerate() {
+        let Some(step) = fault.step.take() else { continue };
+        let steps = plan.map_or(0, |p| p.steps.len());
+        match plan.and_then(|p| p.step_start((step as usize).checked_sub(1)?)) {
+            Some(start) => fault.at = Some(HumanDuration(start + fault.at.map_or(Duration::ZERO, |d| d.0))),
+            None if steps == 0 => issues.push(KeyIssue::new(
+                format!("faults[{i}].step"),
+                "belongs to a rehearsal ([rollout] steps or a stepped preset)",
+            )),
+            None => issues.push(KeyIssue::new(
+                format!("faults[{i}].step"),
+                format!("{step} is not a step of the rehearsal; its steps are 1 to {steps}"),
+            )),
+        }
+    }
+    placed
+}
+
+fn faults(raws: &[RawFault], duration: Duration, issues: &mut Vec<KeyIssue>) -> Vec<Fault> {
     for (i, fault) in raws.iter().enumerate() {
         if let Some(at) = fault.at.filter(|at| at.0 >= duration) {
             issues.push(KeyIssue::new(
@@ -570,7 +592,7 @@ fn faults(raw: &RawScenario, duration: Duration, issues: &mut Vec<KeyIssue>) -> 
             ));
         }
     }
-    validate_all(&raws, "faults").unwrap_or_else(|e| {
+    validate_all(raws, "faults").unwrap_or_else(|e| {
         issues.extend(e);
         Vec::new()
     })

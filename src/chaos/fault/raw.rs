@@ -15,8 +15,10 @@ pub struct RawFault {
     pub kind: Option<FaultKindName>,
     /// A label for reports and the control API.
     pub name: Option<String>,
-    /// Offset from the start of the run (default 0).
+    /// Offset from the start of the run, or of the rehearsal step given by `step` (default 0).
     pub at: Option<HumanDuration>,
+    /// In a rollout rehearsal: the step it falls in (1 is the first); `at` then counts from that step's start.
+    pub step: Option<u32>,
     /// How long it lasts (faults with a window).
     pub duration: Option<HumanDuration>,
     /// Repeat every … (within the run).

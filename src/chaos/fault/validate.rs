@@ -9,7 +9,7 @@ use crate::mock::close::{CloseHow, is_sendable_close_code};
 use crate::mock::config::Rate;
 
 /// The keys every kind accepts.
-const COMMON_KEYS: &[&str] = &["kind", "name", "at", "every"];
+const COMMON_KEYS: &[&str] = &["kind", "name", "at", "every", "step"];
 
 /// The keys each kind accepts besides the common ones.
 fn kind_keys(kind: FaultKindName) -> &'static [&'static str] {
@@ -95,6 +95,9 @@ impl Fault {
     /// Validates one raw fault; `prefix` is its key path (`faults[2]`) for messages.
     pub fn from_raw(raw: &RawFault, prefix: &str) -> Result<Fault, Vec<KeyIssue>> {
         let mut check = Check { prefix, issues: Vec::new() };
+        if raw.step.is_some() {
+            check.issue("step", "places a fault in a rehearsal step; it belongs to a scenario with [rollout] steps");
+        }
         let Some(kind_name) = raw.kind else {
             let kinds: Vec<&str> = FaultKindName::ALL.iter().map(|k| k.as_str()).collect();
             check.issue("kind", format!("is required; one of {}", kinds.join(", ")));
