@@ -11,6 +11,7 @@ mod control;
 mod gate;
 mod harness;
 mod real_clients;
+mod rehearsal;
 mod reports;
 mod robustness;
 mod schema;
