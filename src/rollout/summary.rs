@@ -189,3 +189,54 @@ pub fn summarize(plan: &RolloutPlan, record: &RehearsalRecord, log: &StepLog) ->
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::controller::JudgedStep;
+    use crate::rollout::evaluate::Fired;
+    use crate::rollout::plan::{RawRollout, validate};
+    use std::time::Duration;
+
+    fn plan(expect: Expectation) -> RolloutPlan {
+        let raw = RawRollout { steps: Some(vec![0.5, 1.0]), expect: Some(expect), ..Default::default() };
+        validate(&raw, Duration::ZERO, Duration::from_secs(60), &mut Vec::new()).unwrap()
+    }
+
+    fn judged(plan: &RolloutPlan, index: usize, fired: bool) -> JudgedStep {
+        let fired = if fired {
+            vec![Fired { trigger: "error-rate".into(), measured: 3.0, threshold: 1.0, unit: "%".into() }]
+        } else {
+            Vec::new()
+        };
+        JudgedStep {
+            step: plan.steps[index],
+            clients_on_new: 5,
+            judgement: StepJudgement { fired, ..Default::default() },
+        }
+    }
+
+    #[test]
+    fn the_outcome_is_judged_against_the_expectation() {
+        let complete = plan(Expectation::Complete);
+        let clean = RehearsalRecord {
+            steps: vec![judged(&complete, 0, false), judged(&complete, 1, false)],
+            ..Default::default()
+        };
+        let summary = summarize(&complete, &clean, &StepLog::new(vec![Duration::ZERO; 2], 2));
+        assert!(summary.outcome.completed && summary.outcome.as_expected);
+        let fired = RehearsalRecord {
+            steps: vec![judged(&complete, 0, false), judged(&complete, 1, true)],
+            first_rollback: Some(1),
+            rolled_back_at: None,
+        };
+        let summary = summarize(&complete, &fired, &StepLog::new(vec![Duration::ZERO; 2], 2));
+        assert_eq!(summary.outcome.triggers, ["error-rate 3 % > 1"]);
+        assert!(!summary.outcome.completed && !summary.outcome.as_expected);
+        let expecting = plan(Expectation::Rollback);
+        assert!(summarize(&expecting, &fired, &StepLog::new(vec![Duration::ZERO; 2], 2)).outcome.as_expected);
+        let cut_short = RehearsalRecord { steps: vec![judged(&complete, 0, false)], ..Default::default() };
+        let summary = summarize(&complete, &cut_short, &StepLog::new(vec![Duration::ZERO; 2], 2));
+        assert!(!summary.outcome.completed && !summary.steps[1].reached, "a step the run never judged is not a pass");
+    }
+}
