@@ -12,8 +12,9 @@ use clap::{Parser, Subcommand};
     name = "wschaos",
     version,
     about,
-    after_help = "Exit codes: 0 success; 1 a success criterion failed; 2 usage or configuration error; \
-                  3 harness error (run not trustworthy); 130 interrupted."
+    after_help = "Exit codes: 0 success; 1 a success criterion failed or a rehearsal would have rolled back \
+                  (the gate); 2 usage or configuration error; 3 harness error (run not trustworthy: saturated, \
+                  the mock died); 130 interrupted (the partial run is written)."
 )]
 pub struct Cli {
     /// What to do.
@@ -28,7 +29,7 @@ pub enum Command {
     Run(RunArgs),
     /// Serve the mock Binance spot market streams until Ctrl-C.
     Mock(MockArgs),
-    /// Render report.md and junit.xml again from a run directory's summary.json.
+    /// Render report.md, junit.xml, report.html and charts/ again from a run directory's files alone.
     Report(ReportArgs),
     /// Check scenario files without running them; every problem of every file at once.
     Validate(ValidateArgs),
