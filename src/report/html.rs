@@ -4,11 +4,12 @@
 //! comes from the scenario or the run (names, descriptions, notes, sources) is HTML-escaped. Pure:
 //! summary and drawn charts in, text out.
 
+mod rehearsal;
 mod sections;
 
 use std::fmt::Display;
 
-use crate::criteria::verdict::{Status, Verdict};
+use crate::criteria::verdict::{Status, Verdict, any_failed};
 use crate::report::summary::RunSummary;
 
 /// The page's frame, with `{{name}}` placeholders.
@@ -91,8 +92,20 @@ fn num(value: impl Display) -> String {
 
 /// A table from its header texts and its rows (each row's cells already markup).
 fn table(class: &str, headers: &[&str], rows: &[String]) -> String {
+    let rows: Vec<(&str, String)> = rows.iter().map(|r| ("", r.clone())).collect();
+    classed_table(class, headers, &rows)
+}
+
+/// A table whose rows carry a class each (empty: none), their cells already markup.
+fn classed_table(class: &str, headers: &[&str], rows: &[(&str, String)]) -> String {
     let head: String = headers.iter().map(|h| format!("<th>{}</th>", escape(h))).collect();
-    let body: String = rows.iter().map(|r| format!("<tr>{r}</tr>\n")).collect();
+    let body: String = rows
+        .iter()
+        .map(|(row_class, r)| match *row_class {
+            "" => format!("<tr>{r}</tr>\n"),
+            row_class => format!("<tr class=\"{}\">{r}</tr>\n", escape(row_class)),
+        })
+        .collect();
     format!("<table class=\"{class}\">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n")
 }
 
@@ -123,15 +136,40 @@ fn severity(status: Status) -> u8 {
     }
 }
 
-/// A cohort's value cell, coloured by its own verdict.
+/// A cohort's value cell, coloured by its own verdict (a failing reference in the neutral style).
 fn value_cell(verdict: Option<&&Verdict>) -> String {
     let Some(v) = verdict else { return "<td class=\"num\">–</td>".to_owned() };
-    let (class, _) = status_words(v.status);
+    let (class, _) = if is_failing_reference(v) { (REFERENCE, "") } else { status_words(v.status) };
     let value = v.measured.map_or_else(|| "–".to_owned(), |m| m.to_string());
     format!("<td class=\"num {class}\">{}</td>", escape(&value))
 }
 
-/// One criterion's row: threshold, the value per cohort, the worst verdict with the notes, the source.
+/// The style of a failing verdict that does not gate (the legacy cohort's, the reference): neutral.
+const REFERENCE: &str = "status-reference";
+
+/// A failing verdict that does not decide the exit code.
+fn is_failing_reference(v: &Verdict) -> bool {
+    !v.gates && v.status == Status::Fail
+}
+
+/// The verdict cell of a criterion: the worst gating status, each failing reference named beside it
+/// ("legacy fails: reference"), then the notes.
+fn verdict_cell(rows: &[&Verdict], note: &str) -> String {
+    let worst = rows.iter().filter(|v| v.gates).map(|v| v.status).max_by_key(|s| severity(*s));
+    let (class, words) = worst.map_or((REFERENCE, "reference only"), status_words);
+    let references: String = rows
+        .iter()
+        .filter(|v| is_failing_reference(v))
+        .map(|v| {
+            let cohort = escape(v.cohort.as_deref().unwrap_or("harness"));
+            format!("<span class=\"reference\">{cohort} fails: reference</span>")
+        })
+        .collect();
+    format!("<td class=\"{class}\">{words}{references}{note}</td>")
+}
+
+/// One criterion's row: threshold, the value per cohort, the worst gating verdict with the references and
+/// the notes, the source.
 fn criterion_row(id: &str, rows: &[&Verdict], cohorts: &[&str]) -> Option<String> {
     let first = rows.first()?;
     let mut cells = format!("<td><code>{}</code></td>", escape(id));
@@ -139,8 +177,6 @@ fn criterion_row(id: &str, rows: &[&Verdict], cohorts: &[&str]) -> Option<String
     for cohort in cohorts {
         cells.push_str(&value_cell(rows.iter().find(|v| v.cohort.as_deref() == Some(cohort))));
     }
-    let worst = rows.iter().map(|v| v.status).max_by_key(|s| severity(*s)).unwrap_or(first.status);
-    let (class, words) = status_words(worst);
     let mut notes: Vec<&str> = Vec::new();
     for note in rows.iter().map(|v| v.note.as_str()).filter(|n| !n.is_empty()) {
         if !notes.contains(&note) {
@@ -152,7 +188,7 @@ fn criterion_row(id: &str, rows: &[&Verdict], cohorts: &[&str]) -> Option<String
     } else {
         format!("<span class=\"note\">{}</span>", escape(&notes.join("; ")))
     };
-    cells.push_str(&format!("<td class=\"{class}\">{words}{note}</td>"));
+    cells.push_str(&verdict_cell(rows, &note));
     cells.push_str(&td(&first.source));
     Some(cells)
 }
@@ -182,12 +218,12 @@ fn criteria(summary: &RunSummary) -> String {
     table("criteria", &headers, &rows)
 }
 
-/// The gate in one line, coloured.
+/// The gate in one line, coloured: only verdicts that gate count (a failing reference does not).
 fn banner(summary: &RunSummary) -> String {
-    let failed = summary.verdicts.iter().filter(|v| v.status == Status::Fail).count();
+    let failed = summary.verdicts.iter().filter(|v| v.gates && v.status == Status::Fail).count();
     let (class, words) = if summary.harness.saturated {
         ("not-measurable", "Not measurable: the harness was saturated".to_owned())
-    } else if failed > 0 {
+    } else if any_failed(&summary.verdicts) {
         ("fail", format!("{failed} criteria failed"))
     } else {
         ("pass", "Every criterion passed".to_owned())
@@ -229,6 +265,7 @@ pub fn render(summary: &RunSummary, drawn: &[InlineChart]) -> Result<String, Tem
         ("banner", banner(summary)),
         ("run_facts", sections::run_facts(summary)),
         ("criteria", criteria(summary)),
+        ("rollout", rehearsal::section(summary)),
         ("charts", charts(drawn)),
         ("storm", sections::storm(&summary.cohorts)),
         ("latency", sections::latency(&summary.cohorts)),
@@ -270,6 +307,29 @@ mod tests {
         let html = render(&summary, &[]).unwrap();
         assert!(!html.contains("{{"), "every placeholder filled");
         assert!(html.contains("<td class=\"status-pass\">pass</td>"));
+    }
+
+    #[test]
+    fn a_failing_reference_is_named_neutrally_and_does_not_fail_the_banner() {
+        let mut summary: RunSummary =
+            serde_json::from_str(include_str!("../../tests/fixtures/run-smoke/summary.json")).unwrap();
+        for v in summary.verdicts.iter_mut().filter(|v| v.cohort.as_deref() == Some("legacy")) {
+            v.gates = false;
+            if v.criterion == "error-rate" {
+                v.status = Status::Fail;
+            }
+        }
+        let rows: Vec<&Verdict> = summary.verdicts.iter().filter(|v| v.criterion == "error-rate").collect();
+        let cell = verdict_cell(&rows, "");
+        assert_eq!(cell, "<td class=\"status-pass\">pass<span class=\"reference\">legacy fails: reference</span></td>");
+        assert!(value_cell(rows.first()).starts_with("<td class=\"num status-reference\">"));
+        assert_eq!(
+            verdict_cell(&rows[..1], ""),
+            "<td class=\"status-reference\">reference only<span class=\"reference\">legacy fails: reference</span></td>"
+        );
+        assert!(banner(&summary).contains("Every criterion passed"), "{}", banner(&summary));
+        summary.verdicts[1].status = Status::Fail;
+        assert!(banner(&summary).contains("1 criteria failed"), "{}", banner(&summary));
     }
 
     #[test]

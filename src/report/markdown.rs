@@ -1,6 +1,9 @@
 //! `report.md`: what a person reads before a rollout phase, rendered from the run summary alone: the
-//! scenario and run, the criteria table, then storm, recovery, delivery and connection sections, the fault
-//! timeline and the harness's health. Every scenario-supplied string is escaped for Markdown tables.
+//! scenario and run, the criteria table, the rollout rehearsal when there was one, then storm, recovery,
+//! delivery and connection sections, the fault timeline and the harness's health. Every scenario-supplied
+//! string is escaped for Markdown tables.
+
+mod rehearsal;
 
 use crate::criteria::verdict::{Status, Verdict, any_failed};
 use crate::report::summary::{CohortSummary, Percentiles, RunSummary};
@@ -176,6 +179,7 @@ pub fn render(summary: &RunSummary) -> String {
     ));
     rollout(summary, &mut out);
     criteria(summary, &mut out);
+    rehearsal::section(summary, &mut out);
     sections(&summary.cohorts, &mut out);
     out.push_str(
         "## Faults\n\n| start (s) | end (s) | kind | name | connections | handshakes |\n|---|---|---|---|---|---|\n",

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::record::steps::{HandoverTotals, StepLog};
 use crate::report::summary::Percentiles;
 use crate::rollout::controller::RehearsalRecord;
-use crate::rollout::evaluate::StepJudgement;
+use crate::rollout::evaluate::{Fired, StepJudgement};
 use crate::rollout::plan::{Expectation, HandoverOrder, RollbackMode, RolloutPlan};
 use crate::scenario::ManagerKind;
 
@@ -118,13 +118,16 @@ pub struct RolloutSummary {
     pub outcome: RolloutOutcome,
 }
 
+/// A trigger that fired, as `trigger measured unit > threshold` (`<` for the floors: connection success,
+/// subscription preservation).
+pub fn fired_text(f: &Fired) -> String {
+    let symbol =
+        if matches!(f.trigger.as_str(), "connection-success" | "subscription-preservation") { "<" } else { ">" };
+    format!("{} {} {} {symbol} {}", f.trigger, f.measured, f.unit, f.threshold)
+}
+
 fn trigger_text(judgement: &StepJudgement) -> Vec<String> {
-    let symbol = |t: &str| if matches!(t, "connection-success" | "subscription-preservation") { "<" } else { ">" };
-    judgement
-        .fired
-        .iter()
-        .map(|f| format!("{} {} {} {} {}", f.trigger, f.measured, f.unit, symbol(&f.trigger), f.threshold))
-        .collect()
+    judgement.fired.iter().map(fired_text).collect()
 }
 
 fn total(log: &StepLog) -> HandoverTotals {

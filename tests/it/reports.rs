@@ -1,8 +1,10 @@
-//! Every report format rendered from a fixed run directory (`tests/fixtures/run-smoke`, a real smoke
-//! run's recordings): snapshots of `report.md`, `junit.xml`, `report.html` and a chart's SVG; `wschaos
-//! report DIR` rendering all of them from the directory alone; and hostile scenario strings escaped in
-//! every format. Snapshots are insta's (`tests/it/snapshots/`); after an intended change, regenerate
-//! them with `INSTA_UPDATE=always cargo test --test it reports::` and review the diff.
+//! Every report format rendered from fixed run directories (`tests/fixtures/run-smoke`, a real smoke
+//! run's recordings, and `tests/fixtures/run-rehearsal`, a real three-step rollout rehearsal's): snapshots
+//! of `report.md`, `junit.xml`, `report.html` and a chart's SVG; a rehearsal whose step fired, rolled back;
+//! `wschaos report DIR` rendering all of them from the directory alone; and hostile scenario strings
+//! (trigger texts included) escaped in every format. Snapshots are insta's (`tests/it/snapshots/`); after
+//! an intended change, regenerate them with `INSTA_UPDATE=always cargo test --test it reports::` and review
+//! the diff.
 
 use std::path::{Path, PathBuf};
 
@@ -10,15 +12,21 @@ use serde_json::Value;
 use wschaos::report::files::write_reports;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/run-smoke");
+const REHEARSAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/run-rehearsal");
 
-/// A fresh copy of the fixture's files (recordings only) in a scratch directory.
+/// A fresh copy of the smoke fixture's files (recordings only) in a scratch directory.
 fn fixture_copy(name: &str) -> PathBuf {
+    copy_of(FIXTURE, name)
+}
+
+/// A fresh copy of a fixture directory's files in a scratch directory.
+fn copy_of(fixture: &str, name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("reports-{name}"));
     if dir.exists() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
     std::fs::create_dir_all(&dir).unwrap();
-    for entry in std::fs::read_dir(FIXTURE).unwrap() {
+    for entry in std::fs::read_dir(fixture).unwrap() {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
     }
@@ -34,6 +42,16 @@ fn rendered() -> &'static Path {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
         let dir = fixture_copy("snapshots");
+        write_reports(&dir).unwrap();
+        dir
+    })
+}
+
+/// The rehearsal fixture rendered once per test binary run.
+fn rendered_rehearsal() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = copy_of(REHEARSAL, "rehearsal-snapshots");
         write_reports(&dir).unwrap();
         dir
     })
@@ -57,6 +75,104 @@ fn report_html_snapshot() {
 #[test]
 fn open_connections_chart_svg_snapshot() {
     insta::assert_snapshot!("open_connections_svg", read(rendered(), "charts/open-connections.svg"));
+}
+
+#[test]
+fn rehearsal_report_md_snapshot() {
+    insta::assert_snapshot!("rehearsal_report_md", read(rendered_rehearsal(), "report.md"));
+}
+
+#[test]
+fn rehearsal_report_html_snapshot() {
+    insta::assert_snapshot!("rehearsal_report_html", read(rendered_rehearsal(), "report.html"));
+}
+
+#[test]
+fn rehearsal_open_connections_chart_svg_snapshot() {
+    insta::assert_snapshot!(
+        "rehearsal_open_connections_svg",
+        read(rendered_rehearsal(), "charts/open-connections.svg")
+    );
+}
+
+#[test]
+fn a_completed_rehearsal_shows_its_steps_in_every_format_and_chart() {
+    let dir = rendered_rehearsal();
+    let markdown = read(dir, "report.md");
+    assert!(markdown.contains("## Rollout rehearsal\n"));
+    assert!(
+        markdown.contains("Completed: every step was reached and no trigger fired. Expected to complete: as expected.")
+    );
+    assert_eq!(markdown.matches("| completed |\n").count(), 3, "{markdown}");
+    let html = read(dir, "report.html");
+    assert!(html.contains("<section id=\"rollout\">") && !html.contains("<tr class=\"rollback\">"));
+    for chart in ["open-connections", "connect-attempts", "delivery"] {
+        let svg = read(dir, &format!("charts/{chart}.svg"));
+        for label in ["25 %", "50 %", "100 %", "rollout step"] {
+            assert!(svg.contains(label), "{chart}.svg has no {label}");
+        }
+        assert!(!svg.contains("\nrollback\n"), "{chart}.svg: nothing was rolled back");
+    }
+    let junit = read(dir, "junit.xml");
+    for case in ["rollout-step-1 [wsmanager]", "rollout-step-3 [wsmanager]", "rollout-outcome [wsmanager]"] {
+        assert!(junit.contains(&format!("name=\"{case}\"")), "{case}");
+    }
+}
+
+/// The rehearsal fixture with its second step's triggers fired (error rate and a floor, connection
+/// success) and the rollback performed: every client back on legacy, the third step never started.
+fn rolled_back_copy(name: &str, trigger: &str) -> PathBuf {
+    let dir = copy_of(REHEARSAL, name);
+    let mut summary: Value = serde_json::from_str(&read(&dir, "summary.json")).unwrap();
+    let rollout = &mut summary["rollout"];
+    rollout["rollback"] = "perform".into();
+    rollout["steps"][1]["judgement"]["fired"] = serde_json::json!([
+        {"trigger": trigger, "measured": 4.25, "threshold": 1.0, "unit": "%"},
+        {"trigger": "connection-success", "measured": 97.5, "threshold": 99.0, "unit": "%"}
+    ]);
+    rollout["steps"][2]["reached"] = false.into();
+    rollout["steps"][2]["judgement"] = Value::Null;
+    rollout["rollback_handover"] = rollout["total"].clone();
+    rollout["outcome"] = serde_json::json!({
+        "completed": false,
+        "rollback_step": 1,
+        "triggers": [format!("{trigger} 4.25 % > 1"), "connection-success 97.5 % < 99"],
+        "performed": true,
+        "recovery_ms": 318,
+        "expected": "complete",
+        "as_expected": false
+    });
+    std::fs::write(dir.join("summary.json"), serde_json::to_vec_pretty(&summary).unwrap()).unwrap();
+    write_reports(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_fired_step_shows_as_a_rollback_in_every_format_and_chart() {
+    let dir = rolled_back_copy("rolled-back", "error-rate");
+    let markdown = read(&dir, "report.md");
+    assert!(
+        markdown.contains(
+            "**Rolled back at step 2 of 3 (50 %): error-rate 4.25 % &gt; 1; connection-success 97.5 % &lt; \
+             99; clients back on legacy in 318 ms**. **Expected to complete: NOT as expected**."
+        ),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| **ROLLBACK**: error-rate 4.25 % &gt; 1; connection-success 97.5 % &lt; 99 |\n"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("| 3 | 100 | 14.0 | – |") && markdown.contains("| not reached |\n"), "{markdown}");
+    assert!(markdown.contains("| the rollback, back to legacy | 20 |"), "{markdown}");
+    assert_markdown_tables_are_well_formed(&markdown);
+    let html = read(&dir, "report.html");
+    assert_eq!(html.matches("<tr class=\"rollback\">").count(), 1);
+    assert!(html.contains("<p class=\"outcome status-fail\">Rolled back at step 2 of 3 (50 %)"));
+    for chart in ["open-connections", "connect-attempts", "delivery"] {
+        let svg = read(&dir, &format!("charts/{chart}.svg"));
+        assert!(svg.contains("\nrollback\n") && svg.contains("\n50 %\n"), "{chart}.svg marks the rollback");
+        assert!(!svg.contains("100 %"), "{chart}.svg: the third step never started");
+    }
 }
 
 #[test]
@@ -101,11 +217,27 @@ fn the_html_is_self_contained() {
 const HOSTILE: &str = "<script>alert(1)</script><img src=x onerror=\"alert(2)\"> & 'q' | \"dq\"\nline two";
 const HOSTILE_COHORT: &str = "ws<b>&\"m\"|";
 
+/// The rehearsal fixture's rollout with a step whose fired trigger's name and unit are markup.
+fn hostile_rollout() -> Value {
+    let rehearsal: Value = serde_json::from_str(&read(Path::new(REHEARSAL), "summary.json")).unwrap();
+    let mut rollout = rehearsal["rollout"].clone();
+    rollout["steps"][1]["judgement"]["fired"] =
+        serde_json::json!([{"trigger": HOSTILE, "measured": 2.5, "threshold": 1.0, "unit": HOSTILE}]);
+    rollout["outcome"]["rollback_step"] = 1.into();
+    rollout["outcome"]["completed"] = false.into();
+    rollout["outcome"]["triggers"] = serde_json::json!([HOSTILE]);
+    rollout
+}
+
 /// The fixture with every scenario-supplied string replaced by markup, quotes, ampersands and pipes,
-/// and the `wsmanager` cohort renamed to one that is markup too.
+/// the `wsmanager` cohort renamed to one that is markup too, the legacy cohort's verdicts a reference,
+/// and a rehearsal whose fired trigger is markup.
 fn hostile_copy() -> PathBuf {
     let dir = fixture_copy("hostile");
     let mut summary: Value = serde_json::from_str(&read(&dir, "summary.json")).unwrap();
+    summary["rollout"] = hostile_rollout();
+    summary["scenario"]["rollout"] = serde_json::json!({"gate": "new", "preset": HOSTILE});
+    summary["baseline"] = serde_json::json!({"path": HOSTILE, "scenario": HOSTILE, "seed": 1, "started_unix_ms": 0});
     summary["scenario"]["name"] = HOSTILE.into();
     summary["scenario"]["description"] = HOSTILE.into();
     summary["faults"][0]["name"] = HOSTILE.into();
@@ -113,6 +245,9 @@ fn hostile_copy() -> PathBuf {
     for verdict in summary["verdicts"].as_array_mut().unwrap() {
         if verdict["cohort"] == "wsmanager" {
             verdict["cohort"] = HOSTILE_COHORT.into();
+        }
+        if verdict["cohort"] == "legacy" {
+            verdict["gates"] = false.into();
         }
         verdict["note"] = HOSTILE.into();
         verdict["source"] = HOSTILE.into();
@@ -144,12 +279,16 @@ fn hostile_scenario_strings_are_escaped_in_every_format() {
         "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=&quot;alert(2)&quot;&gt; &amp; &#39;q&#39;"
     ));
     assert!(html.contains("ws&lt;b&gt;&amp;&quot;m&quot;|"), "the cohort's name, escaped");
+    assert!(html.contains("<tr class=\"rollback\">") && html.contains("legacy fails: reference"));
     for chart in ["open-connections", "connect-attempts", "delivery", "latency"] {
         let svg = read(&dir, &format!("charts/{chart}.svg"));
         assert!(!svg.contains("<script") && !svg.contains("<b>"), "{chart}.svg");
     }
     assert!(read(&dir, "charts/open-connections.svg").contains("&lt;script&gt;alert(1)"), "the fault label, escaped");
-    assert_markdown_tables_are_well_formed(&read(&dir, "report.md"));
+    let markdown = read(&dir, "report.md");
+    assert_markdown_tables_are_well_formed(&markdown);
+    assert!(markdown.starts_with("# wschaos run: &lt;script&gt;"), "{markdown}");
+    assert!(markdown.contains("| **ROLLBACK**: &lt;script&gt;alert(1)"), "the trigger, escaped");
     assert_well_formed_xml(&read(&dir, "junit.xml"));
 }
 
@@ -178,7 +317,6 @@ fn assert_markdown_tables_are_well_formed(markdown: &str) {
             (false, _) => header_cells = None,
         }
     }
-    assert!(markdown.starts_with("# wschaos run: &lt;script&gt;"), "{markdown}");
 }
 
 /// A small well-formedness check: balanced elements, quoted attributes, and no `<` or bare `&` in text

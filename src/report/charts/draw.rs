@@ -11,7 +11,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::report::charts::font::{self, FAMILY};
-use crate::report::charts::{Chart, Colour, Line, Panel, Stroke, XAxis};
+use crate::report::charts::{Chart, Colour, Line, Marker, MarkerKind, Panel, Stroke, XAxis};
 
 /// Width of every chart (px).
 pub const WIDTH: u32 = 960;
@@ -23,6 +23,10 @@ const PANEL_HEIGHT: u32 = 420;
 const FAULT_FILL: RGBAColor = RGBAColor(0xf0, 0x8c, 0x00, 0.18);
 /// Fault labels.
 const FAULT_TEXT: RGBColor = RGBColor(0x8a, 0x4b, 0x00);
+/// Rollout steps: a thin dark slate line.
+const STEP_LINE: RGBColor = RGBColor(0x34, 0x3a, 0x40);
+/// A performed rollback: a thicker crimson line.
+const ROLLBACK_LINE: RGBColor = RGBColor(0xa6, 0x1e, 0x4d);
 
 /// A linear axis labelled at the positions given, and only there (plotters' `WithKeyPoints` over an
 /// `f64` range has no label formatter).
@@ -103,6 +107,18 @@ pub fn x_ticks(axis: &XAxis) -> TickedAxis {
     }
 }
 
+/// Where a marker's label goes, as a share of the vertical axis: just under the fault labels, or near the
+/// bottom when the marker stands in the right part of the panel, where the legend is.
+pub fn marker_label_height(marker: &Marker, x_end: f64) -> f64 {
+    let right = x_end > 0.0 && marker.at > 0.78 * x_end;
+    match (marker.kind, right) {
+        (MarkerKind::Step, false) => 0.80,
+        (MarkerKind::Rollback, false) => 0.75,
+        (MarkerKind::Step, true) => 0.09,
+        (MarkerKind::Rollback, true) => 0.14,
+    }
+}
+
 /// An x value as its axis label: seconds, or the percentile (`99.9%`) on the HdrHistogram scale.
 pub fn x_label(axis: &XAxis, x: f64) -> String {
     match axis {
@@ -172,6 +188,7 @@ fn draw_panel<'a, DB: DrawingBackend + 'a>(area: &'a DrawingArea<DB, Shift>, pan
         let style = (FAMILY, 13).into_font().color(&FAULT_TEXT);
         ctx.draw_series(std::iter::once(Text::new(band.label.clone(), (from, height), style)))?;
     }
+    draw_markers(&mut ctx, &panel.markers, x_end, y_end)?;
     for line in &panel.lines {
         draw_line(&mut ctx, line)?;
     }
@@ -184,6 +201,33 @@ fn draw_panel<'a, DB: DrawingBackend + 'a>(area: &'a DrawingArea<DB, Shift>, pan
 }
 
 type Context2d<'a, DB> = ChartContext<'a, DB, Cartesian2d<TickedAxis, RangedCoordf64>>;
+
+/// The markers: a vertical line each, labelled beside it; one legend entry per kind.
+fn draw_markers<'a, DB: DrawingBackend + 'a>(
+    ctx: &mut Context2d<'a, DB>,
+    markers: &[Marker],
+    x_end: f64,
+    y_end: f64,
+) -> PanelResult<DB> {
+    let mut in_legend = [false, false];
+    for marker in markers {
+        let (colour, width, name, kind) = match marker.kind {
+            MarkerKind::Step => (STEP_LINE, 1, "rollout step", 0),
+            MarkerKind::Rollback => (ROLLBACK_LINE, 2, "rollback", 1),
+        };
+        let style = ShapeStyle { color: colour.to_rgba(), filled: false, stroke_width: width };
+        let path = PathElement::new(vec![(marker.at, 0.0), (marker.at, y_end)], style);
+        let drawn = ctx.draw_series(std::iter::once(path))?;
+        if !in_legend[kind] {
+            in_legend[kind] = true;
+            drawn.label(name).legend(move |(x, y)| PathElement::new(vec![(x + 10, y - 7), (x + 10, y + 7)], style));
+        }
+        let at = (marker.at + x_end * 0.004, y_end * marker_label_height(marker, x_end));
+        let text = (FAMILY, 13).into_font().color(&colour);
+        ctx.draw_series(std::iter::once(Text::new(marker.label.clone(), at, text)))?;
+    }
+    Ok(())
+}
 
 fn draw_line<'a, DB: DrawingBackend + 'a>(ctx: &mut Context2d<'a, DB>, line: &Line) -> PanelResult<DB> {
     let Colour { r, g, b } = line.colour;
@@ -224,6 +268,10 @@ mod tests {
             y_label: "count".into(),
             lines: vec![line("solid <one>", Stroke::Solid), line("dashed", Stroke::Dashed)],
             bands: vec![crate::report::charts::Band { label: "a & b".into(), from: 1.0, to: 1.0 }],
+            markers: vec![
+                Marker { label: "25 %".into(), at: 0.5, kind: MarkerKind::Step },
+                Marker { label: "roll <back>".into(), at: 1.8, kind: MarkerKind::Rollback },
+            ],
         };
         Chart { file_stem: "test", title: "A title".into(), panels: vec![panel.clone(), panel] }
     }
@@ -249,6 +297,15 @@ mod tests {
     }
 
     #[test]
+    fn marker_labels_stay_clear_of_the_fault_labels_and_the_legend() {
+        let marker = |at, kind| Marker { label: String::new(), at, kind };
+        assert_eq!(marker_label_height(&marker(4.0, MarkerKind::Step), 24.0), 0.80);
+        assert_eq!(marker_label_height(&marker(4.0, MarkerKind::Rollback), 24.0), 0.75);
+        assert_eq!(marker_label_height(&marker(20.0, MarkerKind::Step), 24.0), 0.09, "under the legend");
+        assert_eq!(marker_label_height(&marker(20.0, MarkerKind::Rollback), 24.0), 0.14);
+    }
+
+    #[test]
     fn instant_faults_stay_visible() {
         assert_eq!(visible_span(10.0, 10.004, 20.0), (10.0, 10.1));
         assert_eq!(visible_span(5.0, 8.0, 20.0), (5.0, 8.0));
@@ -258,9 +315,19 @@ mod tests {
     fn svg_has_the_title_axis_labels_legend_and_escaped_text() {
         let svg = svg(&chart()).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("viewBox=\"0 0 960 884\""), "{}", &svg[..200]);
-        for text in
-            ["A title", "a caption", "time (s)", "count", "solid &lt;one&gt;", "dashed", "a &amp; b", "fault window"]
-        {
+        for text in [
+            "A title",
+            "a caption",
+            "time (s)",
+            "count",
+            "solid &lt;one&gt;",
+            "dashed",
+            "a &amp; b",
+            "fault window",
+            "rollout step",
+            "25 %",
+            "roll &lt;back&gt;",
+        ] {
             assert!(svg.contains(text), "{text} missing");
         }
         assert!(!svg.contains("<one>"));
@@ -282,6 +349,7 @@ mod tests {
         for panel in &mut empty.panels {
             panel.lines.iter_mut().for_each(|l| l.points.clear());
             panel.bands.clear();
+            panel.markers.clear();
         }
         assert!(svg(&empty).is_ok());
     }

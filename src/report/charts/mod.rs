@@ -1,7 +1,7 @@
-//! The run's charts: what is drawn ([`Chart`]: panels of lines and shaded fault windows, with their
-//! titles, axis labels and legends), computed from the run directory by the pure functions of [`series`],
-//! and drawn as SVG and PNG by [`draw`] with a font embedded in the binary ([`font`]). Nothing here
-//! decides what a run means; it only shows it.
+//! The run's charts: what is drawn ([`Chart`]: panels of lines, shaded fault windows and marked moments
+//! such as a rollout's steps, with their titles, axis labels and legends), computed from the run directory
+//! by the pure functions of [`series`], and drawn as SVG and PNG by [`draw`] with a font embedded in the
+//! binary ([`font`]). Nothing here decides what a run means; it only shows it.
 
 pub mod draw;
 pub mod font;
@@ -62,6 +62,26 @@ pub struct Band {
     pub to: f64,
 }
 
+/// What a marked moment is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkerKind {
+    /// A rollout step began (its share of clients moving to the new manager).
+    Step,
+    /// A performed rollback moved every client back to legacy.
+    Rollback,
+}
+
+/// A thin, labelled vertical line at one moment of the horizontal axis: distinct from fault windows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Marker {
+    /// The label drawn beside it (`25 %`, `rollback`).
+    pub label: String,
+    /// Where (seconds).
+    pub at: f64,
+    /// What it marks.
+    pub kind: MarkerKind,
+}
+
 /// The horizontal axis of a panel.
 #[derive(Debug, Clone, PartialEq)]
 pub enum XAxis {
@@ -92,6 +112,8 @@ pub struct Panel {
     pub lines: Vec<Line>,
     /// Shaded spans (fault windows).
     pub bands: Vec<Band>,
+    /// Marked moments (rollout steps, a rollback).
+    pub markers: Vec<Marker>,
 }
 
 /// A chart as drawn: a title over one or more panels stacked vertically.

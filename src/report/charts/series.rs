@@ -5,8 +5,9 @@
 //! at the end of the second they were read at, except the mock's own count, sampled at the start of each
 //! second. A cohort keeps its colour on every chart: legacy orange, WSManager blue, unified green.
 
-use crate::report::charts::{Band, Chart, Colour, Line, Panel, Point, Stroke, XAxis};
+use crate::report::charts::{Band, Chart, Colour, Line, Marker, MarkerKind, Panel, Point, Stroke, XAxis};
 use crate::report::files::TimeseriesRow;
+use crate::report::rehearsal::{rollback_moment_ms, share_percent, started_steps};
 use crate::report::run_dir::{CohortLatency, PercentilePoint};
 use crate::report::summary::RunSummary;
 use crate::scenario::ManagerKind;
@@ -63,6 +64,7 @@ pub fn latency_series(summary: &RunSummary, latency: &[CohortLatency]) -> Chart 
             y_label: "latency (ms)".to_owned(),
             lines,
             bands: Vec::new(),
+            markers: Vec::new(),
         }],
     }
 }
@@ -84,6 +86,24 @@ pub fn fault_bands(summary: &RunSummary) -> Vec<Band> {
             to: f.end_ms.unwrap_or(end).max(f.start_ms) as f64 / 1000.0,
         })
         .collect()
+}
+
+/// A rollout rehearsal's moments: each step that started, labelled with its share (`25 %`), and the
+/// rollback when one was performed; none without a rehearsal.
+pub fn rollout_markers(summary: &RunSummary) -> Vec<Marker> {
+    let Some(rollout) = &summary.rollout else { return Vec::new() };
+    let run_ms = summary.run.elapsed_ms;
+    let mut markers: Vec<Marker> = started_steps(rollout, run_ms)
+        .map(|s| Marker {
+            label: format!("{} %", share_percent(s.share)),
+            at: s.start_ms as f64 / 1000.0,
+            kind: MarkerKind::Step,
+        })
+        .collect();
+    if let Some(at) = rollback_moment_ms(rollout).filter(|at| *at <= run_ms) {
+        markers.push(Marker { label: "rollback".to_owned(), at: at as f64 / 1000.0, kind: MarkerKind::Rollback });
+    }
+    markers
 }
 
 /// Where a row's value is plotted.
@@ -111,14 +131,16 @@ fn per_second(rows: &[TimeseriesRow], cohort: &str, at: At, end: f64, value: fn(
         .collect()
 }
 
-fn time_panel(end: f64, y_label: &str, lines: Vec<Line>, bands: Vec<Band>) -> Panel {
+/// A panel over the run's time, with its fault windows shaded and the rollout's moments marked.
+fn time_panel(summary: &RunSummary, y_label: &str, lines: Vec<Line>) -> Panel {
     Panel {
         caption: String::new(),
-        x: XAxis::Seconds { end },
+        x: XAxis::Seconds { end: run_seconds(summary) },
         x_label: "time since the start of the run (s)".to_owned(),
         y_label: y_label.to_owned(),
         lines,
-        bands,
+        bands: fault_bands(summary),
+        markers: rollout_markers(summary),
     }
 }
 
@@ -134,7 +156,8 @@ fn mock_open_line(rows: &[TimeseriesRow], end: f64) -> Option<Line> {
     (!points.is_empty()).then(|| line_of("mock (all cohorts)".to_owned(), NEUTRAL, Stroke::Dashed, points))
 }
 
-/// Open connections over time per cohort (client side), the mock's own count, fault windows shaded.
+/// Open connections over time per cohort (client side), the mock's own count, fault windows shaded, rollout
+/// steps marked.
 pub fn open_connections_series(summary: &RunSummary, rows: &[TimeseriesRow]) -> Chart {
     let end = run_seconds(summary);
     let mut lines: Vec<Line> = summary
@@ -150,12 +173,12 @@ pub fn open_connections_series(summary: &RunSummary, rows: &[TimeseriesRow]) -> 
     Chart {
         file_stem: "open-connections",
         title: "Open connections per cohort".to_owned(),
-        panels: vec![time_panel(end, "open connections", lines, fault_bands(summary))],
+        panels: vec![time_panel(summary, "open connections", lines)],
     }
 }
 
 /// Connection attempts per second per cohort (solid) and the reconnects among them (dashed): the
-/// reconnect storm, fault windows shaded.
+/// reconnect storm, fault windows shaded, rollout steps marked.
 pub fn attempts_series(summary: &RunSummary, rows: &[TimeseriesRow]) -> Chart {
     let end = run_seconds(summary);
     let mut lines = Vec::new();
@@ -169,12 +192,12 @@ pub fn attempts_series(summary: &RunSummary, rows: &[TimeseriesRow]) -> Chart {
     Chart {
         file_stem: "connect-attempts",
         title: "Connection attempts per second (the reconnect storm)".to_owned(),
-        panels: vec![time_panel(end, "attempts per second", lines, fault_bands(summary))],
+        panels: vec![time_panel(summary, "attempts per second", lines)],
     }
 }
 
 /// Messages delivered per second per cohort, and sequence gaps (lost messages) per second, in two
-/// panels, fault windows shaded.
+/// panels, fault windows shaded, rollout steps marked.
 pub fn delivery_series(summary: &RunSummary, rows: &[TimeseriesRow]) -> Chart {
     let end = run_seconds(summary);
     let cohort_lines = |value: fn(&TimeseriesRow) -> f64| -> Vec<Line> {
@@ -187,10 +210,9 @@ pub fn delivery_series(summary: &RunSummary, rows: &[TimeseriesRow]) -> Chart {
             })
             .collect()
     };
-    let mut delivered =
-        time_panel(end, "messages per second", cohort_lines(|r| r.delivered as f64), fault_bands(summary));
+    let mut delivered = time_panel(summary, "messages per second", cohort_lines(|r| r.delivered as f64));
     delivered.caption = "Delivered to subscribers".to_owned();
-    let mut gaps = time_panel(end, "gaps per second", cohort_lines(|r| r.gaps as f64), fault_bands(summary));
+    let mut gaps = time_panel(summary, "gaps per second", cohort_lines(|r| r.gaps as f64));
     gaps.caption = "Lost (sequence gaps)".to_owned();
     Chart {
         file_stem: "delivery",
@@ -271,6 +293,32 @@ mod tests {
         let mock = open.panels[0].lines.last().unwrap();
         assert_eq!((mock.label.as_str(), mock.points.len()), ("mock (all cohorts)", 2));
         assert_eq!(delivery_series(&s, &rows).panels.len(), 2);
+    }
+
+    #[test]
+    fn rollout_steps_and_a_performed_rollback_are_marked_on_every_time_panel() {
+        let mut s = summary();
+        assert!(rollout_markers(&s).is_empty(), "no rehearsal, no marker");
+        s.run.elapsed_ms = 24_000;
+        s.rollout = Some(crate::report::rehearsal::tests::rolled_back("error-rate"));
+        let markers = rollout_markers(&s);
+        let marker = |label: &str, at, kind| Marker { label: label.into(), at, kind };
+        assert_eq!(
+            markers,
+            [
+                marker("25 %", 4.0, MarkerKind::Step),
+                marker("50 %", 9.0, MarkerKind::Step),
+                marker("rollback", 14.0, MarkerKind::Rollback)
+            ],
+            "the step after a performed rollback never started"
+        );
+        let panels = [open_connections_series(&s, &[]), attempts_series(&s, &[]), delivery_series(&s, &[])]
+            .into_iter()
+            .flat_map(|c| c.panels);
+        assert!(panels.into_iter().all(|p| p.markers == markers));
+        assert!(latency_series(&s, &[]).panels[0].markers.is_empty(), "not on the percentile axis");
+        s.run.elapsed_ms = 12_000;
+        assert_eq!(rollout_markers(&s).len(), 2, "a rollback after the run's end is not drawn");
     }
 
     #[test]

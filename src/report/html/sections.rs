@@ -29,7 +29,24 @@ fn fact(name: &str, value: &str) -> String {
     format!("<th>{}</th>{}", escape(name), td(value))
 }
 
-/// Seed, version, start, length, upstream and the cohorts.
+/// What decides the exit code, the rollout preset and the baseline compared with, when there are these.
+fn gate_facts(summary: &RunSummary) -> Vec<String> {
+    let rollout = &summary.scenario["rollout"];
+    let gate = match rollout["gate"].as_str() {
+        Some("all") => "every cohort",
+        _ => "the new manager; the legacy cohort's figures are the reference",
+    };
+    let mut rows = vec![fact("gate", gate)];
+    if let Some(preset) = rollout["preset"].as_str() {
+        rows.push(fact("rollout preset", preset));
+    }
+    if let Some(b) = &summary.baseline {
+        rows.push(fact("baseline", &format!("{} (scenario {}, seed {})", b.path, b.scenario, b.seed)));
+    }
+    rows
+}
+
+/// Seed, version, start, length, upstream, the cohorts, the gate's scope, the preset and the baseline.
 pub(super) fn run_facts(summary: &RunSummary) -> String {
     let run = &summary.run;
     let seed = match &summary.scenario["seed"] {
@@ -41,7 +58,7 @@ pub(super) fn run_facts(summary: &RunSummary) -> String {
         .iter()
         .map(|c| format!("{} ({} clients, {} subscriptions)", c.name, c.clients, c.subscriptions))
         .collect();
-    let rows = [
+    let mut rows = vec![
         fact("seed", &seed),
         fact("wschaos version", &summary.wschaos_version),
         fact("started (UTC)", &utc(run.started_unix_ms)),
@@ -53,6 +70,7 @@ pub(super) fn run_facts(summary: &RunSummary) -> String {
         fact("cohorts", &cohorts.join("; ")),
         fact("events recorded", &run.events_recorded.to_string()),
     ];
+    rows.extend(gate_facts(summary));
     table("facts", &[], &rows).replace("<thead><tr></tr></thead>\n", "")
 }
 
