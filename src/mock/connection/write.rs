@@ -39,10 +39,10 @@ impl Connection {
                     if let Some(ended) = self.apply_controls().await {
                         return Some(ended);
                     }
-                    if pending.is_none() {
-                        return None;
+                    if pending.is_some() {
+                        continue;
                     }
-                    continue;
+                    return None;
                 }
                 result = write_batch(&mut self.ws, &mut pending, rx, self.chaos.as_deref_mut()) => result,
             };
