@@ -111,7 +111,12 @@ pub fn lookup(value: &serde_json::Value, path: &[String]) -> Option<f64> {
     node.as_f64()
 }
 
+/// The unit of a metric from its name or the name of what holds it (`latency_us.p99`: µs); a histogram's
+/// `count` is a count, whatever the histogram measures.
 fn unit_of(path: &[String]) -> &'static str {
+    if path.last().is_some_and(|step| step == "count") {
+        return "";
+    }
     const SUFFIXES: [(&str, &str); 6] =
         [("_us", "µs"), ("_ms", "ms"), ("_kib", "KiB"), ("_bytes", "bytes"), ("_seconds", "s"), ("_per_second", "/s")];
     path.iter()
@@ -211,9 +216,11 @@ mod tests {
             raw("errors.protocol"),
             raw("harness.lag_p99_us"),
             raw("server.messages_dropped"),
+            raw("detection_us.count"),
         ])
         .unwrap();
         assert_eq!(ok[1].unit, "µs");
+        assert_eq!(ok[5].unit, "", "a count of silent sockets, not microseconds");
         assert_eq!(ok[3].scope, MetricScope::Harness);
         assert_eq!(ok[0].comparison, Comparison::AtMost);
     }

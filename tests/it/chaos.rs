@@ -293,6 +293,31 @@ async fn latency_delays_every_message_of_the_selected_connections() {
 }
 
 #[tokio::test]
+async fn a_message_held_by_latency_is_not_lost_when_faults_end() {
+    let server = start(fast_config()).await;
+    let mut slow = trader(&server, "127.0.7.2").await;
+    let latency =
+        server.inject(&fault("kind = \"latency\"\ndelay = \"1s\"\njitter = \"10ms\"\nsources = [\"127.0.7.2\"]"));
+    let other = server.inject(&fault("kind = \"burst\"\nfactor = 2.0\nsymbols = [\"ethusdt\"]"));
+    // The first delayed message: the writer has flushed it and now holds the next one until its due time.
+    let mut ids = Vec::new();
+    loop {
+        let v = next_json(&mut slow).await;
+        ids.push(v["t"].as_u64().unwrap());
+        if wschaos::mock::time::now_micros() - v["E"].as_u64().unwrap() >= 900_000 {
+            break;
+        }
+    }
+    // Two fault ends reach the connection while it holds that message, each waking its writer.
+    server.remove_fault(other);
+    server.remove_fault(latency);
+    for _ in 0..50 {
+        ids.push(next_json(&mut slow).await["t"].as_u64().unwrap());
+    }
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "every trade id once, in order: {ids:?}");
+}
+
+#[tokio::test]
 async fn burst_multiplies_the_event_rate_of_the_selected_symbols() {
     let server = start(config("[heartbeat]\nping-interval = \"off\"\n[feed]\nsymbols = [\"btcusdt\", \"ethusdt\"]\norders-per-second = 20.0\n")).await;
     let mut ws = connect(&server, "/ws/btcusdt@aggTrade?timeUnit=MICROSECOND").await;

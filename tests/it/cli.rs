@@ -20,7 +20,7 @@ fn scratch_file(name: &str, contents: &str) -> PathBuf {
 }
 
 /// Waits for the child to exit, at most `limit`; kills it and fails otherwise.
-fn wait_bounded(child: Child, limit: Duration) -> std::process::Output {
+pub(crate) fn wait_bounded(child: Child, limit: Duration) -> std::process::Output {
     let pid = child.id();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || tx.send(child.wait_with_output()));

@@ -1,11 +1,44 @@
-//! Shipped files stay true: the annotated mock configuration equals the defaults, and every scenario in
-//! `scenarios/` validates.
+//! Shipped files stay true: the annotated mock configuration equals the defaults, every scenario in
+//! `scenarios/` validates and tells what it is, and the short ones are run through the binary and still
+//! tell their story: judged by the exit code and the figures in `summary.json` that carry it.
+//!
+//! The runs are debug builds sharing a loaded machine with the other tests, so each runs from a test copy
+//! that only widens the harness's saturation threshold (and, for the rollout phases, the latency noise
+//! floor): what is judged is the managers' behaviour, not the machine's speed. Some are shortened with
+//! `--duration` to the part of their story the assertions need.
 
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use wschaos::criteria::verdict::{Status, Verdict};
 use wschaos::mock::MockConfig;
+use wschaos::report::summary::{CohortSummary, RunSummary};
+use wschaos::scenario::RawScenario;
 
-fn repo(path: &str) -> std::path::PathBuf {
+fn repo(path: &str) -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
+
+/// Every scenario the README lists, and whether a test below runs it.
+const SHIPPED: [(&str, bool); 16] = [
+    ("smoke", false),
+    ("reconnect-storm", false),
+    ("scale-10k", false),
+    ("phase-0", true),
+    ("phase-1", true),
+    ("phase-2", false),
+    ("phase-3", false),
+    ("blue-green", false),
+    ("gradual", false),
+    ("outage-restart", true),
+    ("burst", true),
+    ("half-open", true),
+    ("slow-consumer", true),
+    ("daily-expiry", true),
+    ("connect-limit-ban", true),
+    ("soak", false),
+];
 
 #[test]
 fn the_annotated_mock_configuration_is_the_default() {
@@ -15,14 +48,242 @@ fn the_annotated_mock_configuration_is_the_default() {
 
 #[test]
 fn every_shipped_scenario_validates() {
+    for (name, _) in SHIPPED {
+        let path = repo(&format!("scenarios/{name}.toml"));
+        assert!(path.exists(), "{} is shipped", path.display());
+        let raw: RawScenario = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(raw.name.as_deref(), Some(name), "{} names itself", path.display());
+        assert!(raw.description.as_deref().is_some_and(|d| !d.is_empty()), "{} has a description", path.display());
+        assert!(
+            std::fs::read_to_string(&path).unwrap().starts_with("# "),
+            "{} opens with a comment that tells its story",
+            path.display()
+        );
+    }
     let mut checked = 0;
     for entry in std::fs::read_dir(repo("scenarios")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             let scenario = wschaos::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
             assert!(!scenario.description.is_empty(), "{} tells its story", path.display());
+            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+            assert!(SHIPPED.iter().any(|(name, _)| *name == stem), "{stem} is listed in SHIPPED and the README");
             checked += 1;
         }
     }
-    assert!(checked >= 2, "smoke and reconnect-storm at least");
+    assert_eq!(checked, SHIPPED.len());
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    for (name, _) in SHIPPED {
+        assert!(readme.contains(&format!("`{name}.toml`")), "the README lists {name}.toml");
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("shipped-{name}"))
+}
+
+/// A test copy of a shipped scenario with `[harness]` keys set (everything else as shipped).
+fn test_copy(name: &str, harness: &[(&str, &str)]) -> PathBuf {
+    let text = std::fs::read_to_string(repo(&format!("scenarios/{name}.toml"))).unwrap();
+    let mut table: toml::Table = toml::from_str(&text).unwrap();
+    let section = table.entry("harness").or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    for (key, value) in harness {
+        section.as_table_mut().unwrap().insert((*key).to_owned(), toml::Value::String((*value).to_owned()));
+    }
+    let path = scratch(name).with_extension("toml");
+    std::fs::write(&path, toml::to_string(&table).unwrap()).unwrap();
+    path
+}
+
+/// A finished run: its exit code and summary.
+struct Run {
+    code: Option<i32>,
+    summary: RunSummary,
+}
+
+impl Run {
+    fn cohort(&self, name: &str) -> &CohortSummary {
+        self.summary.cohort(name).unwrap_or_else(|| panic!("a {name} cohort"))
+    }
+
+    fn verdict(&self, criterion: &str, cohort: &str) -> &Verdict {
+        self.summary
+            .verdicts
+            .iter()
+            .find(|v| v.criterion == criterion && v.cohort.as_deref() == Some(cohort))
+            .unwrap_or_else(|| panic!("no verdict {criterion} for {cohort}"))
+    }
+
+    fn status(&self, criterion: &str, cohort: &str) -> Status {
+        self.verdict(criterion, cohort).status
+    }
+
+    /// The gating verdicts that did not pass, for assertion messages.
+    fn failures(&self) -> Vec<String> {
+        let failed = self.summary.verdicts.iter().filter(|v| v.gates && v.status == Status::Fail);
+        failed.map(|v| format!("{} [{:?}] measured {:?}", v.criterion, v.cohort, v.measured)).collect()
+    }
+}
+
+/// Runs shipped scenario `name` through the binary for `seconds`, from a test copy with a generous
+/// saturation threshold, latency differences within 100 ms taken as a debug build's noise on a shared
+/// machine (not a regression), and `harness` keys; with `args`; killed if it does not finish in time.
+fn run(name: &str, seconds: u64, harness: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut keys = vec![("saturation-lag", "1s"), ("latency-floor", "100ms")];
+    keys.extend_from_slice(harness);
+    let file = test_copy(name, &keys);
+    let out = scratch(name);
+    let child = Command::new(env!("CARGO_BIN_EXE_wschaos"))
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .args(["--quiet", "--duration", &format!("{seconds}s")])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = crate::cli::wait_bounded(child, Duration::from_secs(seconds + 60));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary = std::fs::read(out.join("summary.json")).unwrap_or_else(|e| panic!("{name}: {e}\n{stderr}"));
+    Run { code: output.status.code(), summary: serde_json::from_slice(&summary).unwrap() }
+}
+
+/// Legacy waited exactly its fixed second before every retry and reconnected in lockstep; WSManager's
+/// delays are spread by full jitter over (0, 1 s) and its reconnects less bunched.
+fn fixed_delay_against_full_jitter(legacy: &CohortSummary, ws: &CohortSummary) {
+    let (fixed, jittered) = (&legacy.retry_delay_us, &ws.retry_delay_us);
+    assert!((995_000..=1_005_000).contains(&fixed.p50) && fixed.p99 <= 1_005_000, "{fixed:?}");
+    assert!(jittered.p99 > jittered.p50 + 200_000, "{jittered:?}");
+    assert!(
+        legacy.attempts.lockstep_index > ws.attempts.lockstep_index + 0.2,
+        "{:?} {:?}",
+        legacy.attempts,
+        ws.attempts
+    );
+}
+
+fn outcome(cohort: &CohortSummary, outcome: &str) -> u64 {
+    cohort.attempts.by_outcome.get(outcome).copied().unwrap_or(0)
+}
+
+fn ends(cohort: &CohortSummary, how: &str) -> u64 {
+    cohort.connections.ends.get(how).copied().unwrap_or(0)
+}
+
+#[test]
+fn phase_0_writes_the_baseline_and_phase_1_passes_its_gates_against_it() {
+    let phase0 = run("phase-0", 5, &[], &[]);
+    assert_eq!(phase0.code, Some(0), "{:?}", phase0.failures());
+    assert_eq!(phase0.summary.cohorts.len(), 1, "legacy only");
+    assert_eq!(phase0.cohort("legacy").connections.high_water, 40 * 32, "a socket per subscription");
+    let baseline = scratch("phase-0").join("baseline.json");
+    assert!(baseline.exists(), "phase 0 writes the baseline");
+
+    let phase1 = run("phase-1", 5, &[], &["--baseline", scratch("phase-0").to_str().unwrap()]);
+    assert_eq!(phase1.code, Some(0), "every phase-1 gate passes: {:?}", phase1.failures());
+    assert_eq!(phase1.summary.baseline.as_ref().unwrap().scenario, "phase-0");
+    let (legacy, ws) = (phase1.cohort("legacy"), phase1.cohort("wsmanager"));
+    assert_eq!(legacy.clients + ws.clients, 40);
+    assert!((1..=8).contains(&ws.clients), "about 10 % on WSManager: {}", ws.clients);
+    for gate in ["connection-leaks", "error-rate-regression", "latency-regression", "connection-reduction"] {
+        assert_eq!(phase1.status(gate, "wsmanager"), Status::Pass, "{gate}: {:?}", phase1.verdict(gate, "wsmanager"));
+    }
+    assert_eq!(phase1.status("baseline:latency_us.p50", "wsmanager"), Status::Pass);
+    assert_eq!(ws.connections.high_water as u64, ws.distinct_streams, "one socket per distinct stream per client");
+}
+
+#[test]
+fn half_open_sockets_are_detected_by_wsmanager_and_never_by_legacy() {
+    // The silent stall (3 s to 11 s), its detection, and legacy's sockets talking again after it (their
+    // loss shows as a gap once data resumes); the stale act starts later.
+    let run = run("half-open", 12, &[], &[]);
+    assert_eq!(run.code, Some(0), "{:?}", run.failures());
+    let (legacy, ws) = (run.cohort("legacy"), run.cohort("wsmanager"));
+    assert!(ws.detection_us.count > 0 && ends(ws, "silent") == ws.detection_us.count, "{:?}", ws.connections);
+    assert!(ws.detection_us.p50 >= 3_000_000, "found after the 3 s liveness: {:?}", ws.detection_us);
+    assert_eq!(legacy.detection_us.count, 0, "legacy has no liveness check");
+    assert_eq!(ends(legacy, "silent"), 0);
+    assert_eq!(run.status("reconnection-success", "wsmanager"), Status::Pass);
+    let found = run.verdict("custom:silent sockets detected", "legacy");
+    assert_eq!((found.status, found.gates), (Status::Fail, false), "legacy's reference row shows the finding");
+    assert!(
+        legacy.delivery.gaps > ws.delivery.gaps,
+        "legacy lost the whole stall: {} vs {}",
+        legacy.delivery.gaps,
+        ws.delivery.gaps
+    );
+}
+
+#[test]
+fn an_upstream_restart_meets_legacy_in_lockstep_and_wsmanager_spread_by_jitter() {
+    // The announced restart (3 s to 7 s, 503 with Retry-After) and the recovery after it.
+    let run = run("outage-restart", 10, &[], &[]);
+    assert_eq!(run.code, Some(0), "{:?}", run.failures());
+    let (legacy, ws) = (run.cohort("legacy"), run.cohort("wsmanager"));
+    assert_eq!(ends(legacy, "close-1012") as i64, legacy.connections.high_water, "every socket got 1012");
+    fixed_delay_against_full_jitter(legacy, ws);
+    assert!(outcome(legacy, "http-503") > 2 * outcome(ws, "http-503"), "{:?} {:?}", legacy.attempts, ws.attempts);
+    for criterion in ["reconnection-success", "subscription-preservation", "recovery-time"] {
+        assert_eq!(run.status(criterion, "wsmanager"), Status::Pass, "{:?}", run.verdict(criterion, "wsmanager"));
+    }
+}
+
+#[test]
+fn a_market_burst_costs_legacy_a_read_per_subscription_and_loses_nothing() {
+    // The burst and its added delay (5 s to 11 s), and the calm after.
+    let run = run("burst", 12, &[], &[]);
+    assert_eq!(run.code, Some(0), "{:?}", run.failures());
+    let (legacy, ws) = (run.cohort("legacy"), run.cohort("wsmanager"));
+    assert!(legacy.delivery.received > 5 * ws.delivery.received, "{:?} {:?}", legacy.delivery, ws.delivery);
+    for cohort in [legacy, ws] {
+        assert_eq!(cohort.delivery.gaps, 0, "{}: nothing lost in the burst or when its delay ends", cohort.name);
+        assert!(cohort.latency_us.p50 >= 10_000, "{}: the added delay reached subscribers", cohort.name);
+    }
+    assert_eq!(run.status("connection-reduction", "wsmanager"), Status::Pass);
+}
+
+#[test]
+fn slow_consumers_are_closed_1008_and_their_subscribers_recover() {
+    // The slow connections (from 4 s) and the burst that overflows their queues (6 s to 10 s).
+    let run = run("slow-consumer", 11, &[], &[]);
+    assert_eq!(run.code, Some(0), "{:?}", run.failures());
+    let server = run.summary.server.as_ref().unwrap();
+    assert!(server.closes.get("slow-consumer").copied().unwrap_or(0) > 0, "{:?}", server.closes);
+    for cohort in ["legacy", "wsmanager"] {
+        assert!(ends(run.cohort(cohort), "close-1008") > 0, "{cohort}: {:?}", run.cohort(cohort).connections);
+        assert_eq!(run.status("reconnection-success", cohort), Status::Pass, "{cohort}");
+    }
+}
+
+#[test]
+fn the_daily_expiry_reconnects_every_socket_legacy_in_lockstep() {
+    // The first expiry wave (5 s) and its reconnects.
+    let run = run("daily-expiry", 10, &[], &[]);
+    assert_eq!(run.code, Some(0), "{:?}", run.failures());
+    let (legacy, ws) = (run.cohort("legacy"), run.cohort("wsmanager"));
+    for cohort in [legacy, ws] {
+        assert!(
+            ends(cohort, "close-1001") as i64 >= cohort.connections.high_water,
+            "{}: every socket expired",
+            cohort.name
+        );
+        assert_eq!(run.status("reconnection-success", &cohort.name), Status::Pass, "{}", cohort.name);
+    }
+    fixed_delay_against_full_jitter(legacy, ws);
+}
+
+#[test]
+fn a_storm_under_per_ip_limits_bans_legacy_and_not_wsmanager() {
+    // The drop at 3 s, the shedding until 11 s, and the first second after it.
+    let run = run("connect-limit-ban", 12, &[], &[]);
+    assert_eq!(run.code, Some(0), "{:?}", run.failures());
+    let (legacy, ws) = (run.cohort("legacy"), run.cohort("wsmanager"));
+    assert!(outcome(legacy, "http-418") > 100, "legacy's addresses are banned: {:?}", legacy.attempts);
+    assert!(outcome(ws, "http-418") <= 10, "{:?}", ws.attempts);
+    let budget = run.verdict("per-ip-connect-budget", "legacy");
+    assert_eq!((budget.status, budget.gates), (Status::Fail, false), "over 300 attempts per address: {budget:?}");
+    assert_eq!(run.status("per-ip-connect-budget", "wsmanager"), Status::Pass);
+    assert_eq!(run.status("reconnection-success", "wsmanager"), Status::Pass);
 }

@@ -18,29 +18,41 @@ const MAX_BATCH: usize = 256;
 
 impl Connection {
     /// Writes `first` and whatever else is queued (up to a batch), then flushes once. A control or a
-    /// shutdown interrupts a write that a stalled client or a latency fault is holding up.
+    /// shutdown interrupts a write that a stalled client or a latency fault is holding up; the message not
+    /// yet written is kept through that: it waits again, or goes out at once if the control ended the fault.
     pub(super) async fn write_queued(
         &mut self,
         first: Outgoing,
         rx: &mut mpsc::Receiver<Outgoing>,
         cancel: &CancellationToken,
     ) -> Option<CloseCause> {
-        if self.stall().is_some() {
-            discard_queued(rx);
-            return None;
-        }
-        let written = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return Some(CloseCause::Shutdown),
-            _ = self.outbox.control_ready() => return self.apply_controls().await,
-            result = write_batch(&mut self.ws, first, rx, self.chaos.as_deref_mut()) => result,
-        };
-        match written {
-            Ok(n) => {
-                self.shared.stats.frames_written(n);
-                None
+        let mut pending = Some(first);
+        loop {
+            if self.stall().is_some() {
+                discard_queued(rx);
+                return None;
             }
-            Err(e) => Some(self.on_error(e).await),
+            let written = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Some(CloseCause::Shutdown),
+                _ = self.outbox.control_ready() => {
+                    if let Some(ended) = self.apply_controls().await {
+                        return Some(ended);
+                    }
+                    if pending.is_some() {
+                        continue;
+                    }
+                    return None;
+                }
+                result = write_batch(&mut self.ws, &mut pending, rx, self.chaos.as_deref_mut()) => result,
+            };
+            return match written {
+                Ok(n) => {
+                    self.shared.stats.frames_written(n);
+                    None
+                }
+                Err(e) => Some(self.on_error(e).await),
+            };
         }
     }
 
@@ -58,34 +70,34 @@ fn discard_queued(rx: &mut mpsc::Receiver<Outgoing>) {
     while rx.try_recv().is_ok() {}
 }
 
-/// Feeds `first` and up to a batch of further queued messages, then flushes; returns how many frames.
+/// Feeds `pending` and up to a batch of further queued messages, then flushes; returns how many frames.
+/// A message stays in `pending` until it is turned into frames, so a caller that stops this future (a
+/// control arrived) still has it.
 async fn write_batch(
     ws: &mut Socket,
-    first: Outgoing,
+    pending: &mut Option<Outgoing>,
     rx: &mut mpsc::Receiver<Outgoing>,
     mut chaos: Option<&mut ConnChaos>,
 ) -> Result<u64, WsError> {
     let mut frames = Vec::new();
     let mut written = 0;
     let mut taken = 0;
-    let mut next = Some(first);
-    while let Some(message) = next {
+    while let Some(message) = pending.as_ref() {
         taken += 1;
+        if let Some(due) = chaos.as_deref_mut().and_then(|c| c.due(message)).filter(|due| *due > Instant::now()) {
+            ws.flush().await?;
+            tokio::time::sleep_until(due).await;
+        }
+        let Some(message) = pending.take() else { break };
         match chaos.as_deref_mut() {
             None => frames.push(Message::Text(message.text)),
-            Some(chaos) => {
-                if let Some(due) = chaos.due(&message).filter(|due| *due > Instant::now()) {
-                    ws.flush().await?;
-                    tokio::time::sleep_until(due).await;
-                }
-                chaos.frames(message, &mut frames);
-            }
+            Some(chaos) => chaos.frames(message, &mut frames),
         }
         for frame in frames.drain(..) {
             ws.feed(frame).await?;
             written += 1;
         }
-        next = if taken < MAX_BATCH { rx.try_recv().ok() } else { None };
+        *pending = if taken < MAX_BATCH { rx.try_recv().ok() } else { None };
     }
     ws.flush().await?;
     Ok(written)
