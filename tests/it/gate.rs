@@ -2,7 +2,6 @@
 //! judged against it with `--baseline`, scenario thresholds on any metric, and legacy as the reference.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -15,25 +14,12 @@ fn scratch(name: &str) -> PathBuf {
 /// harness's speed or run-to-run latency noise.
 fn run(name: &str, extra: &str, args: &[&str]) -> (Option<i32>, Value, String) {
     let extra = format!("[harness]\nlatency-floor = \"100ms\"\nsaturation-lag = \"1s\"\n{extra}");
-    let out = scratch(&format!("phase-{name}"));
-    let scenario = scratch(&format!("phase-{name}.toml"));
     let text = format!(
         "duration = \"3s\"\n[workload]\nclients = 6\nsubscribers-per-client = 30\n\
          [mock.feed]\nsymbols = [\"btcusdt\", \"ethusdt\"]\norders-per-second = 20.0\n{extra}"
     );
-    std::fs::write(&scenario, text).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_wschaos"))
-        .arg("run")
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&out)
-        .arg("--quiet")
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let summary = std::fs::read(out.join("summary.json")).map_or(Value::Null, |b| serde_json::from_slice(&b).unwrap());
-    (output.status.code(), summary, stderr)
+    let ran = crate::support::run_scenario(&format!("phase-{name}"), &text, args);
+    (ran.code, ran.summary, ran.stderr)
 }
 
 fn verdict<'a>(summary: &'a Value, id: &str, cohort: &str) -> &'a Value {

@@ -2,17 +2,12 @@
 //! handed over; a clean make-before-break rehearsal, a fault at one step that rolls it back (performed, with
 //! the clients back on legacy), and break-before-make's data gap.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use serde_json::Value;
 
 /// Runs a rehearsal of 12 clients (5 subscribers each on a busy trade stream and a bookTicker) with the given
 /// `[rollout]` keys and extra TOML; the exit code and the summary. The harness's speed, run-to-run latency
 /// noise and the connections a population this small saves are not what these tests judge.
 fn rehearse(name: &str, rollout: &str, extra: &str) -> (Option<i32>, Value, String) {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let (scenario, out) = (dir.join(format!("rehearsal-{name}.toml")), dir.join(format!("rehearsal-{name}")));
     let text = format!(
         "duration = \"13s\"\n[workload]\nclients = 12\nsubscribers-per-client = 5\nramp-up = \"1s\"\n\
          kinds = {{ trade = 1, bookTicker = 1 }}\npopularity-exponent = 0.0\n\
@@ -21,18 +16,8 @@ fn rehearse(name: &str, rollout: &str, extra: &str) -> (Option<i32>, Value, Stri
          [criteria.connection-reduction]\nenabled = false\n\
          [rollout]\nsteps = [0.5, 1.0]\nwarmup = \"1s\"\nhold = \"4s\"\nhandover-deadline = \"3s\"\n{rollout}\n{extra}"
     );
-    std::fs::write(&scenario, text).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_wschaos"))
-        .arg("run")
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&out)
-        .arg("--quiet")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let summary = std::fs::read(out.join("summary.json")).map_or(Value::Null, |b| serde_json::from_slice(&b).unwrap());
-    (output.status.code(), summary, stderr)
+    let ran = crate::support::run_scenario(&format!("rehearsal-{name}"), &text, &[]);
+    (ran.code, ran.summary, ran.stderr)
 }
 
 /// The new cohort's verdict of a criterion.

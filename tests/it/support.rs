@@ -383,3 +383,34 @@ pub fn scratch_dir(name: &str) -> std::path::PathBuf {
 pub fn repo_path(path: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
+
+/// What a `wschaos run` through the binary gave: its exit code, its `summary.json` (null when none was
+/// written) and its stderr.
+pub struct Ran {
+    /// The exit code.
+    pub code: Option<i32>,
+    /// The run's summary.
+    pub summary: Value,
+    /// What it printed on stderr.
+    pub stderr: String,
+}
+
+/// Writes `text` as scenario `<name>.toml` under the test scratch directory and runs it with `--quiet` and
+/// `args`, into the run directory `<name>/` beside it.
+pub fn run_scenario(name: &str, text: &str, args: &[&str]) -> Ran {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let (scenario, out) = (dir.join(format!("{name}.toml")), dir.join(name));
+    std::fs::write(&scenario, text).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wschaos"))
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .arg("--quiet")
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let summary = std::fs::read(out.join("summary.json")).map_or(Value::Null, |b| serde_json::from_slice(&b).unwrap());
+    Ran { code: output.status.code(), summary, stderr }
+}
