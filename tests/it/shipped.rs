@@ -237,8 +237,16 @@ fn a_market_burst_costs_legacy_a_read_per_subscription_and_loses_nothing() {
     assert_eq!(run.code, Some(0), "{:?}", run.failures());
     let (legacy, ws) = (run.cohort("legacy"), run.cohort("wsmanager"));
     assert!(legacy.delivery.received > 5 * ws.delivery.received, "{:?} {:?}", legacy.delivery, ws.delivery);
+    // Nothing is lost in the burst or when its delay ends. On a loaded test machine the mock may shed a
+    // message at a full queue (its slow-consumer policy, counted as dropped); any loss beyond those is a bug.
+    let dropped = run.summary.server.as_ref().map_or(0, |s| s.messages_dropped);
+    assert!(
+        legacy.delivery.gaps + ws.delivery.gaps <= dropped,
+        "{:?} {:?}, {dropped} dropped",
+        legacy.delivery,
+        ws.delivery
+    );
     for cohort in [legacy, ws] {
-        assert_eq!(cohort.delivery.gaps, 0, "{}: nothing lost in the burst or when its delay ends", cohort.name);
         assert!(cohort.latency_us.p50 >= 10_000, "{}: the added delay reached subscribers", cohort.name);
     }
     assert_eq!(run.status("connection-reduction", "wsmanager"), Status::Pass);
