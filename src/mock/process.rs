@@ -32,6 +32,9 @@ impl MockProcess {
         let text = toml::to_string(config).context("could not write the mock configuration")?;
         std::fs::write(&config_path, text).with_context(|| format!("could not write '{}'", config_path.display()))?;
         let exe = std::env::current_exe().context("could not find the wschaos executable")?;
+        let log_path = dir.join("mock.log");
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("could not create the mock's log '{}'", log_path.display()))?;
         let mut child = Command::new(exe)
             .args([
                 "mock",
@@ -45,14 +48,17 @@ impl MockProcess {
             ])
             .arg(&config_path)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::from(log))
             .kill_on_drop(true)
             .spawn()
             .context("could not start the mock process")?;
         let stdout = child.stdout.take().ok_or_else(|| anyhow!("the mock process has no stdout"))?;
         let (addr, control) = tokio::time::timeout(Duration::from_secs(10), read_banner(stdout))
             .await
-            .map_err(|_| anyhow!("the mock process did not print its address within 10 s"))??;
+            .map_err(|_| {
+                anyhow!("the mock process did not print its address within 10 s (see '{}')", log_path.display())
+            })?
+            .with_context(|| format!("the mock process did not start (see '{}')", log_path.display()))?;
         Ok(MockProcess { child, addr, control })
     }
 
