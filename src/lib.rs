@@ -5,6 +5,7 @@
 
 pub mod chaos;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config_file;
 pub mod criteria;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+use crate::clock::sleep_until;
 use crate::load::population::{ClientPlan, StreamDraw, SubscriberPlan, churn_round, on_new_manager};
 use crate::manager::upstream::RunContext;
 use crate::manager::{ClientSpec, Command, run_client};
@@ -228,13 +229,6 @@ async fn drive_rehearsal_client(ctx: DriveContext, placement: Placement, mut reh
         }
     }
     handover::stop(running).await;
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
-    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::sleep_until;
 use crate::manager::backoff::Backoff;
 use crate::manager::tap::{Mark, Tap};
 use crate::manager::wire::{Sequence, Sequences, parse};
@@ -537,13 +538,6 @@ async fn close_quietly(ws: &mut Socket) {
     let closing = tokio::time::timeout(Duration::from_secs(1), ws.close(None));
     if !matches!(closing.await, Ok(Ok(()))) {
         tracing::debug!("upstream did not take our close in time");
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
     }
 }
 

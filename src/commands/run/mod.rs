@@ -222,17 +222,20 @@ fn place(cohorts: &Cohorts, people: &[ClientPlan], clients: u32) -> (Vec<Cohort>
 fn cohort_sizes(cohorts: &[Cohort], placements: &[Placement]) -> Vec<CohortPlan> {
     cohorts
         .iter()
-        .map(|c| {
-            let mut plan = CohortPlan { manager: c.manager, clients: 0, subscriptions: 0, distinct_streams: 0 };
-            for p in placements.iter().filter(|p| p.cohort.id == c.id) {
-                let streams: Vec<&String> = p.plan.subscribers.iter().flat_map(|s| s.streams.iter()).collect();
-                plan.clients += 1;
-                plan.subscriptions += streams.len() as u64;
-                plan.distinct_streams += streams.iter().collect::<std::collections::HashSet<_>>().len() as u64;
-            }
-            plan
-        })
+        .map(|c| planned(c.manager, placements.iter().filter(|p| p.cohort.id == c.id).map(|p| &p.plan)))
         .collect()
+}
+
+/// A cohort of `manager` serving `clients`: their subscriptions, and their distinct streams per client.
+fn planned<'a>(manager: ManagerKind, clients: impl Iterator<Item = &'a ClientPlan>) -> CohortPlan {
+    let mut plan = CohortPlan { manager, clients: 0, subscriptions: 0, distinct_streams: 0 };
+    for client in clients {
+        let streams: Vec<&String> = client.subscribers.iter().flat_map(|s| s.streams.iter()).collect();
+        plan.clients += 1;
+        plan.subscriptions += streams.len() as u64;
+        plan.distinct_streams += streams.iter().collect::<std::collections::HashSet<_>>().len() as u64;
+    }
+    plan
 }
 
 /// The feed's nominal interval per stream (µs), when arrivals are evenly spaced (coordinated-omission

@@ -25,24 +25,12 @@ pub fn place(plan: &RolloutPlan, people: &[ClientPlan]) -> (Vec<Cohort>, Vec<Pla
     (cohorts, placements)
 }
 
-fn sizes(manager: ManagerKind, clients: &[&ClientPlan]) -> CohortPlan {
-    let mut plan = CohortPlan { manager, clients: 0, subscriptions: 0, distinct_streams: 0 };
-    for client in clients {
-        let streams: Vec<&String> = client.subscribers.iter().flat_map(|s| s.streams.iter()).collect();
-        plan.clients += 1;
-        plan.subscriptions += streams.len() as u64;
-        plan.distinct_streams += streams.iter().collect::<std::collections::HashSet<_>>().len() as u64;
-    }
-    plan
-}
-
 /// Each cohort as planned: legacy serves every client (before the first step), the new manager the clients
 /// of the largest share.
 pub fn cohort_sizes(plan: &RolloutPlan, people: &[ClientPlan]) -> Vec<CohortPlan> {
     let top = plan.steps.iter().map(|s| s.share).fold(0.0, f64::max);
-    let everyone: Vec<&ClientPlan> = people.iter().collect();
-    let moved: Vec<&ClientPlan> = people.iter().filter(|p| on_new_manager(p.id, top)).collect();
-    vec![sizes(ManagerKind::Legacy, &everyone), sizes(plan.new_manager, &moved)]
+    let moved = people.iter().filter(|p| on_new_manager(p.id, top));
+    vec![super::planned(ManagerKind::Legacy, people.iter()), super::planned(plan.new_manager, moved)]
 }
 
 /// Who is on the new manager at each step.

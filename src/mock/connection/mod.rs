@@ -24,6 +24,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
 
 use crate::chaos::fault::StallMode;
+use crate::clock::sleep_until;
 use crate::mock::config::{MalformedStream, PongTimeoutAction};
 use crate::mock::conn_chaos::ConnChaos;
 use crate::mock::hub::{ConnId, Outbox, Outgoing};
@@ -244,12 +245,5 @@ impl Connection {
             Ok(()) => None,
             Err(e) => Some(self.on_error(e).await),
         }
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
     }
 }
