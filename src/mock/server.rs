@@ -92,7 +92,7 @@ impl MockServer {
         seed: u64,
         cancel: CancellationToken,
     ) -> Result<MockServer, MockError> {
-        let listener = TcpListener::bind(listen).await.map_err(|source| MockError::Bind { addr: listen, source })?;
+        let listener = bind_listener(listen).map_err(|source| MockError::Bind { addr: listen, source })?;
         let addr = listener.local_addr().map_err(|source| MockError::Bind { addr: listen, source })?;
         let shared = Arc::new(shared_state(config, seed, cancel));
         shared.spawner.spawn(feed::run(shared.clone(), seed, shared.cancel.clone()));
@@ -268,9 +268,23 @@ async fn accept_loop(listener: TcpListener, addr: SocketAddr, shared: Arc<Shared
     }
 }
 
+/// Pending connections the kernel queues before `accept`: a reconnect storm of thousands of sockets must not
+/// overflow it, or the overflow waits a second for the client's SYN retry (a tail that is the rig's, not the
+/// manager's). The kernel caps it at `net.core.somaxconn` (4096 by default).
+const LISTEN_BACKLOG: u32 = 65_535;
+
+/// Binds a listener on `addr` with address reuse (a restarted mock rebinds its port at once) and a deep
+/// accept queue.
+fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 async fn rebind(addr: SocketAddr) -> Option<TcpListener> {
     for _ in 0..50 {
-        match TcpListener::bind(addr).await {
+        match bind_listener(addr) {
             Ok(listener) => return Some(listener),
             Err(e) => {
                 tracing::warn!("could not rebind {addr} after an outage: {e}; retrying");

@@ -3,8 +3,9 @@
 //! tell their story: judged by the exit code and the figures in `summary.json` that carry it.
 //!
 //! The runs are debug builds sharing a loaded machine with the other tests, so each runs from a test copy
-//! that only widens the harness's saturation threshold (and, for the rollout phases, the latency noise
-//! floor): what is judged is the managers' behaviour, not the machine's speed. Some are shortened with
+//! that widens the harness's saturation threshold and the latency noise floor and switches off the absolute
+//! latency limits: what is judged is the managers' behaviour (counts, close codes, storm shapes, recovery),
+//! not the machine's speed. Some are shortened with
 //! `--duration` to the part of their story the assertions need.
 
 use std::path::PathBuf;
@@ -82,13 +83,25 @@ fn scratch(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("shipped-{name}"))
 }
 
-/// A test copy of a shipped scenario with `[harness]` keys set (everything else as shipped).
+/// The criteria whose thresholds a debug build cannot meet on a loaded machine whatever the managers do: the
+/// absolute latency limits. In a debug build the mock, the harness and the kernel add tens of milliseconds
+/// under load, so these are judged by the release smoke gate and the rig-check tests, not here.
+const RIG_BOUND: [&str; 2] = ["latency-p50", "latency-p95"];
+
+/// A test copy of a shipped scenario with `[harness]` keys set and the [`RIG_BOUND`] criteria switched off
+/// (everything else as shipped).
 fn test_copy(name: &str, harness: &[(&str, &str)]) -> PathBuf {
     let text = std::fs::read_to_string(repo(&format!("scenarios/{name}.toml"))).unwrap();
     let mut table: toml::Table = toml::from_str(&text).unwrap();
     let section = table.entry("harness").or_insert_with(|| toml::Value::Table(toml::Table::new()));
     for (key, value) in harness {
         section.as_table_mut().unwrap().insert((*key).to_owned(), toml::Value::String((*value).to_owned()));
+    }
+    let criteria = table.entry("criteria").or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    for id in RIG_BOUND {
+        let mut off = toml::Table::new();
+        off.insert("enabled".to_owned(), toml::Value::Boolean(false));
+        criteria.as_table_mut().unwrap().insert(id.to_owned(), toml::Value::Table(off));
     }
     let path = scratch(name).with_extension("toml");
     std::fs::write(&path, toml::to_string(&table).unwrap()).unwrap();
