@@ -167,7 +167,7 @@ fn route(api: &Api, head: &RequestHead, body: &[u8]) -> Reply {
     let path = head.target.split('?').next().unwrap_or("");
     match (head.method.as_str(), path) {
         ("GET", "/faults") => Reply::json(200, &serde_json::json!({ "records": api.shared.chaos.records() })),
-        ("POST", "/faults") => add_fault(api, body),
+        ("POST", "/faults") => add_fault(api, body, query_seed(&head.target)),
         ("DELETE", p) if p.starts_with("/faults/") => remove_fault(api, &p["/faults/".len()..]),
         ("POST", "/reset") => {
             let active = api.shared.chaos.active().len();
@@ -192,7 +192,14 @@ fn route(api: &Api, head: &RequestHead, body: &[u8]) -> Reply {
     }
 }
 
-fn add_fault(api: &Api, body: &[u8]) -> Reply {
+/// `?seed=N` on `POST /faults`: the occurrence's seed, so that a harness driving this mock makes the same
+/// selections and draws as its embedded mock would.
+fn query_seed(target: &str) -> Option<u64> {
+    let query = target.split_once('?')?.1;
+    query.split('&').find_map(|pair| pair.strip_prefix("seed=")?.parse().ok())
+}
+
+fn add_fault(api: &Api, body: &[u8], seed: Option<u64>) -> Reply {
     let raw: RawFault = match serde_json::from_slice(body) {
         Ok(raw) => raw,
         Err(e) => return Reply::error(400, &format!("the body is not a fault: {e}")),
@@ -206,7 +213,7 @@ fn add_fault(api: &Api, body: &[u8]) -> Reply {
         }
     };
     let number = api.injected.fetch_add(1, Ordering::Relaxed);
-    let seed = occurrence_seed(api.shared.seed, usize::MAX, number);
+    let seed = seed.unwrap_or_else(|| occurrence_seed(api.shared.seed, usize::MAX, number));
     let shared = api.shared.clone();
     if fault.timing.at.is_zero() {
         let id = inject::start_now(&shared, &fault, seed, fault.window());

@@ -96,7 +96,7 @@ impl Revert {
 fn apply(shared: &Arc<Shared>, id: FaultId, fault: &Fault, seed: u64, until: Option<Instant>) -> usize {
     let select = &fault.select;
     match &fault.kind {
-        FaultKind::Disconnect { how, stagger } => disconnect(shared, chosen(shared, select, seed), how, *stagger),
+        FaultKind::Disconnect { how, stagger } => disconnect(shared, chosen(shared, id, select, seed), how, *stagger),
         FaultKind::Outage { notice, notice_lead, how, refuse } => {
             outage(shared, id, (*notice, *notice_lead), how.clone(), refuse.clone())
         }
@@ -152,7 +152,7 @@ fn apply(shared: &Arc<Shared>, id: FaultId, fault: &Fault, seed: u64, until: Opt
         }
         FaultKind::MaxLifetime { age } => {
             shared.chaos.add_lifetime(id, select.clone(), *age);
-            let chosen = chosen(shared, select, seed);
+            let chosen = chosen(shared, id, select, seed);
             for connection in &chosen {
                 connection.outbox.control(Control::Lifetime(*age));
             }
@@ -165,9 +165,10 @@ fn apply(shared: &Arc<Shared>, id: FaultId, fault: &Fault, seed: u64, until: Opt
     }
 }
 
-/// The connections a fault selects: matching source and streams, then the seeded share.
-fn chosen(shared: &Shared, select: &Selection, seed: u64) -> Vec<ConnectionInfo> {
-    let candidates: Vec<ConnectionInfo> = shared
+/// The connections a fault selects: matching source and streams, then the seeded share drawn over their
+/// stable identities (see [`Selection::choose`]). What was selected is recorded on the fault.
+fn chosen(shared: &Shared, id: FaultId, select: &Selection, seed: u64) -> Vec<ConnectionInfo> {
+    let candidates: Vec<(ConnectionInfo, Vec<Arc<str>>)> = shared
         .hub
         .connections_with_streams()
         .into_iter()
@@ -175,9 +176,62 @@ fn chosen(shared: &Shared, select: &Selection, seed: u64) -> Vec<ConnectionInfo>
             select.source_matches(c.peer.ip())
                 && (!select.filters_streams() || streams.iter().any(|s| select.stream_matches(s)))
         })
-        .map(|(c, _)| c)
         .collect();
-    select.choose(&candidates, seed)
+    let keys = stable_identities(&candidates);
+    let keyed: Vec<(u64, usize)> = keys.into_iter().zip(0..candidates.len()).collect();
+    let picked = select.choose(&keyed, seed);
+    shared.chaos.selected(id, picked.iter().map(|(_, i)| (candidates[*i].0.peer.ip(), candidates[*i].1.as_slice())));
+    picked.into_iter().map(|(key, i)| with_key(candidates[i].0.clone(), key)).collect()
+}
+
+/// A connection with the stable identity its per-connection randomness is keyed on.
+fn with_key(mut connection: ConnectionInfo, key: u64) -> ConnectionInfo {
+    connection.stable_key = key;
+    connection
+}
+
+/// Each candidate's stable identity: its source address and the streams it holds, and its rank among the
+/// candidates that share both (a client's sockets on the same stream are interchangeable), never the
+/// connection id, which follows accept order.
+fn stable_identities(candidates: &[(ConnectionInfo, Vec<Arc<str>>)]) -> Vec<u64> {
+    let base: Vec<u64> = candidates
+        .iter()
+        .map(|(c, streams)| {
+            let mut names: Vec<&str> = streams.iter().map(|s| &**s).collect();
+            names.sort_unstable();
+            identity_hash(c.peer.ip(), &names)
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    order.sort_by_key(|i| (base[*i], candidates[*i].0.id));
+    let mut keys = vec![0; candidates.len()];
+    let mut rank = 0u64;
+    for (n, i) in order.iter().enumerate() {
+        rank = if n > 0 && base[order[n - 1]] == base[*i] { rank + 1 } else { 0 };
+        keys[*i] = mix(base[*i] ^ rank.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    }
+    keys
+}
+
+/// FNV-1a over a source address and stream names: stable across runs, processes and Rust releases.
+fn identity_hash(source: std::net::IpAddr, streams: &[&str]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    let octets = match source {
+        std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+        std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+    };
+    for byte in octets.iter().chain(streams.iter().flat_map(|s| s.as_bytes().iter().chain(b"/"))) {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// SplitMix64's finaliser: spreads a key's bits before it seeds a generator.
+pub fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// The symbols of the universe a feed fault selects.
@@ -194,9 +248,10 @@ fn per_connection(
     until: Option<Instant>,
     kind: ConnFault,
 ) -> usize {
-    let chosen = chosen(shared, select, seed);
+    let chosen = chosen(shared, id, select, seed);
     for connection in &chosen {
-        let control = Control::Fault { fault: id, kind: kind.clone(), until, seed: seed ^ connection.id };
+        // Each connection draws from its own generator: the occurrence's seed mixed with its stable identity.
+        let control = Control::Fault { fault: id, kind: kind.clone(), until, seed: mix(seed ^ connection.stable_key) };
         connection.outbox.control(control);
     }
     chosen.len()

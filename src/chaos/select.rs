@@ -5,9 +5,6 @@
 
 use std::net::IpAddr;
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use serde::Serialize;
 
 /// A `*` glob (`btcusdt@*`, `*@depth*`, `eth*`).
@@ -129,12 +126,14 @@ impl Selection {
         !self.streams.is_empty() || !self.symbols.is_empty()
     }
 
-    /// Picks the share of `candidates` (already filtered) with `seed`: the same seed and candidates give
-    /// the same choice. Rounds to the nearest whole connection.
-    pub fn choose<T: Clone>(&self, candidates: &[T], seed: u64) -> Vec<T> {
+    /// Picks the share of `candidates` (already filtered), each given with its stable identity: the ones
+    /// whose identity, mixed with `seed`, ranks lowest. The same seed and identities give the same choice
+    /// whatever order the candidates come in; another seed, another choice. Rounds to the nearest whole
+    /// connection; the choice keeps the candidates' order.
+    pub fn choose<T: Clone>(&self, candidates: &[(u64, T)], seed: u64) -> Vec<(u64, T)> {
         let wanted = (candidates.len() as f64 * self.share).round() as usize;
         let mut order: Vec<usize> = (0..candidates.len()).collect();
-        order.shuffle(&mut StdRng::seed_from_u64(seed));
+        order.sort_by_key(|i| (crate::chaos::inject::mix(seed ^ candidates[*i].0), *i));
         order.truncate(wanted);
         order.sort_unstable();
         order.into_iter().map(|i| candidates[i].clone()).collect()
@@ -168,14 +167,19 @@ mod tests {
     }
 
     #[test]
-    fn shares_are_seeded_and_rounded() {
+    fn shares_are_seeded_over_stable_identities_whatever_the_order_and_rounded() {
         let selection = Selection { share: 0.3, ..Selection::default() };
-        let ids: Vec<u32> = (0..10).collect();
-        let a = selection.choose(&ids, 7);
+        let keyed: Vec<(u64, u32)> = (0..10).map(|i| (1000 + u64::from(i) * 7919, i)).collect();
+        let a = selection.choose(&keyed, 7);
         assert_eq!(a.len(), 3);
-        assert_eq!(a, selection.choose(&ids, 7));
-        assert_ne!(a, selection.choose(&ids, 8));
-        assert_eq!(Selection::default().choose(&ids, 1), ids);
+        assert_eq!(a, selection.choose(&keyed, 7));
+        assert_ne!(a, selection.choose(&keyed, 8));
+        let mut reversed = keyed.clone();
+        reversed.reverse();
+        let mut b = selection.choose(&reversed, 7);
+        b.reverse();
+        assert_eq!(a, b, "accept order does not change who is chosen");
+        assert_eq!(Selection::default().choose(&keyed, 1), keyed);
     }
 
     #[test]

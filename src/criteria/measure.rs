@@ -74,12 +74,17 @@ pub fn cohort(id: &str, c: &CohortSummary, summary: &RunSummary) -> Measure {
         "error-rate" => value(error_rate(c), "no operations"),
         "latency-p50" if c.latency_us.count > 0 => latency(c.latency_us.p50, saturated),
         "latency-p95" if c.latency_us.count > 0 => latency(c.latency_us.p95, saturated),
+        "staleness-p99" if c.staleness_us.count > 0 => latency(c.staleness_us.p99, saturated),
+        "staleness-p99" => Measure::NotApplicable("staleness is measured against the embedded mock's record only"),
         "latency-p50" | "latency-p95" => Measure::NotApplicable("no message carried a time"),
         "retry-rate" => Measure::Value(c.attempts.retry_rate_outside_faults),
         "connection-success" => value(percent(c.attempts.connected as f64, c.attempts.total as f64), "no attempts"),
         "message-delivery" => {
-            let received = c.delivery.steady_received as f64;
-            value(percent(received, received + c.delivery.steady_gaps as f64), "nothing received outside fault windows")
+            let delivered = c.delivery.steady_delivered as f64;
+            value(
+                percent(delivered, delivered + c.delivery.steady_gaps as f64),
+                "nothing received outside fault windows",
+            )
         }
         "connection-preservation" | "consecutive-failures" | "subscription-preservation"
             if summary.rollout.is_some() && c.manager != crate::scenario::ManagerKind::Legacy =>

@@ -118,7 +118,8 @@ macro_rules! criterion {
 }
 
 /// The built-in table, in the order of `success-criteria.md` (one criterion per line, as in the document),
-/// then the gates that only rollout phases switch on (`error-rate-regression`, `connection-leaks`).
+/// then the gates that are off unless a preset or the scenario switches them on (`error-rate-regression`,
+/// `connection-leaks`, `staleness-p99`).
 #[rustfmt::skip]
 pub fn table() -> Vec<Criterion> {
     vec![
@@ -130,7 +131,7 @@ pub fn table() -> Vec<Criterion> {
         criterion!("latency-regression", "new cohort's p95 vs the legacy cohort (or a stored baseline)", AtMost, 5.0, "% worse", None, None, NewVsLegacy, "000 phase-1 validation, success metrics"),
         criterion!("retry-rate", "reconnect attempts per second per manager instance outside fault windows", Below, 0.1, "/s", Some(0.5), Some(1.0), Each, "000 success metrics, alert table; 003"),
         criterion!("connection-success", "successful upgrades / connection attempts", Above, 99.0, "%", None, Some(95.0), Each, "004 technical metrics, rollback triggers; 002"),
-        criterion!("message-delivery", "messages received / received plus lost (sequence gaps) on the subscribed streams", Above, 99.9, "%", None, None, Each, "004"),
+        criterion!("message-delivery", "subscriber-deliveries / delivered plus lost (gaps against the upstream's record) on the subscribed streams", Above, 99.9, "%", None, None, Each, "004"),
         criterion!("reconnection-success", "dropped subscriptions that received data again", Above, 95.0, "%", None, None, Each, "004"),
         criterion!("subscription-preservation", "subscriptions active before a disconnect or handover active again after", AtLeast, 100.0, "%", None, None, Each, "001"),
         criterion!("connection-preservation", "connections kept through a blue-green handover", Above, 95.0, "%", None, None, New, "001"),
@@ -142,6 +143,7 @@ pub fn table() -> Vec<Criterion> {
         criterion!("consecutive-failures", "consecutive failed health checks before rollback", Below, 3.0, "checks", None, None, Each, "002"),
         criterion!("error-rate-regression", "new cohort's error rate minus the legacy cohort's (or the baseline's)", AtMost, 0.0, "points", None, None, NewVsLegacy, "000 phase-1 gate (\"no error rate increase\")", opt_in),
         criterion!("connection-leaks", "connections still open after every client of the cohort stopped", AtMost, 0.0, "connections", None, None, Each, "000 phase-1 gate (\"no connection leaks\")", opt_in),
+        criterion!("staleness-p99", "how far live subscriptions are behind the upstream, sampled at fixed instants, 99th percentile (a stall or an outage fails it even when latency passes)", Below, 500.0, "ms", None, None, Each, "measurement-truth.md (age of information); 004 rollback trigger (500 ms)", opt_in),
     ]
 }
 
@@ -184,8 +186,8 @@ mod tests {
     #[test]
     fn the_table_has_every_criterion_once() {
         let ids: Vec<&str> = table().iter().map(|c| c.id).collect();
-        assert_eq!(ids.len(), 20);
-        assert_eq!(table().iter().filter(|c| c.opt_in).count(), 2, "two phase gates are off by default");
+        assert_eq!(ids.len(), 21);
+        assert_eq!(table().iter().filter(|c| c.opt_in).count(), 3, "two phase gates and staleness are off by default");
         let unique: std::collections::HashSet<&&str> = ids.iter().collect();
         assert_eq!(unique.len(), ids.len());
         let p95 = table().into_iter().find(|c| c.id == "latency-p95").unwrap();

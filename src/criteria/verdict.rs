@@ -429,6 +429,7 @@ mod judging {
             verdicts: Vec::new(),
             baseline: None,
             rollout: None,
+            streams: Vec::new(),
         }
     }
 

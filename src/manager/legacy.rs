@@ -53,7 +53,7 @@ impl Legacy {
             return;
         }
         self.opened += 1;
-        let audience = Arc::new(Audience::default());
+        let audience = Arc::new(Audience::new(&self.ctx, self.spec.cohort));
         audience.set(&stream, 1);
         let stop = self.ctx.cancel.child_token();
         let retry = Retry {

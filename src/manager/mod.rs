@@ -8,7 +8,9 @@
 
 pub mod backoff;
 pub mod legacy;
+mod reading;
 pub mod tap;
+pub mod track;
 pub mod unified;
 pub mod upstream;
 pub mod wire;

@@ -60,7 +60,7 @@ impl Unified {
             seed: self.spec.seed ^ (index as u64 + 1) ^ (self.tasks.len() as u64) << 32,
             tap: self.spec.tap.clone(),
         };
-        let audience = Arc::new(Audience::default());
+        let audience = Arc::new(Audience::new(&self.ctx, self.spec.cohort));
         let (commands, receiver) = mpsc::channel(1024);
         let stop = self.ctx.cancel.child_token();
         let (ctx, task_audience, task_stop) = (self.ctx.clone(), audience.clone(), stop.clone());

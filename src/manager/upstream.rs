@@ -23,11 +23,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::sleep_until;
 use crate::manager::backoff::Backoff;
-use crate::manager::tap::{Mark, Tap};
-use crate::manager::wire::{Sequence, Sequences, parse};
-use crate::mock::market::SymbolId;
-use crate::mock::send_times::{SendTimes, Untimed};
-use crate::record::event::{AttemptOutcome, CohortId, ConnectionEnd, DeliverySample, Event, LatencySample};
+use crate::manager::reading::Reading;
+use crate::manager::tap::Tap;
+use crate::mock::time::now_micros;
+use crate::record::event::{AttemptOutcome, CohortId, ConnectionEnd, Event};
+use crate::record::freshness::{Freshness, Watch};
 
 /// What every upstream of a run shares.
 #[derive(Debug)]
@@ -40,26 +40,12 @@ pub struct RunContext {
     pub events: mpsc::Sender<Event>,
     /// Stops every client.
     pub cancel: CancellationToken,
-    /// Nominal interval between events per stream name, µs (coordinated-omission correction).
-    pub intervals: HashMap<String, u32>,
-    /// The embedded mock's send times of update ids, for the kinds without `E`, with its symbol ids.
-    pub send_times: Option<(Arc<SendTimes>, HashMap<String, SymbolId>)>,
-}
-
-impl RunContext {
-    /// When the message of `stream` with update id `id` was sent, for bookTicker and partial depth.
-    fn sent_at(&self, stream: &str, id: u64) -> Option<u64> {
-        let (times, symbols) = self.send_times.as_ref()?;
-        let (symbol, kind) = stream.split_once('@')?;
-        let kind = if kind == "bookTicker" {
-            Untimed::BookTicker
-        } else if kind.starts_with("depth") && kind.len() > "depth".len() && !kind.starts_with("depth@") {
-            Untimed::PartialDepth
-        } else {
-            return None;
-        };
-        times.lookup(*symbols.get(symbol)?, kind, id)
-    }
+    /// The upstream's publication record and the staleness watches (`None` when the upstream keeps no
+    /// record this process can read: sequence ids are then checked where they are consecutive).
+    pub freshness: Option<Arc<Freshness>>,
+    /// Events published this close to the end of a socket's accounting are not owed yet (in flight, or
+    /// held by an injected delay).
+    pub settle: Duration,
 }
 
 impl RunContext {
@@ -144,26 +130,47 @@ impl UpstreamSpec {
     }
 }
 
-/// Subscribers per stream on one upstream, shared with the manager that owns it, and when it last saw
-/// traffic (for idle cleanup).
+/// Subscribers per stream on one upstream, shared with the manager that owns it, when it last saw
+/// traffic (for idle cleanup), and each subscribed stream's staleness watch.
 #[derive(Debug)]
 pub struct Audience {
     state: Mutex<AudienceState>,
+    cohort: CohortId,
+    freshness: Option<Arc<Freshness>>,
 }
 
 #[derive(Debug)]
 struct AudienceState {
-    streams: HashMap<String, u32>,
+    streams: HashMap<String, Subscribed>,
     last_traffic: Instant,
+    subscriptions: u64,
 }
 
-impl Default for Audience {
-    fn default() -> Self {
-        Audience { state: Mutex::new(AudienceState { streams: HashMap::new(), last_traffic: Instant::now() }) }
-    }
+/// One subscribed stream: its subscribers, which subscription of the stream this is (a stream left and
+/// subscribed again on the same socket is a new one), and its watch.
+#[derive(Debug)]
+struct Subscribed {
+    subscribers: u32,
+    generation: u64,
+    watch: Option<Arc<Watch>>,
+}
+
+/// A stream as a message finds it: its subscribers and which subscription it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heard {
+    /// Subscribers of the stream on this socket (0: nobody wants it).
+    pub subscribers: u32,
+    /// Which subscription of the stream.
+    pub generation: u64,
 }
 
 impl Audience {
+    /// The audience of one upstream of `cohort` in the run `ctx`.
+    pub fn new(ctx: &RunContext, cohort: CohortId) -> Self {
+        let state = AudienceState { streams: HashMap::new(), last_traffic: Instant::now(), subscriptions: 0 };
+        Audience { state: Mutex::new(state), cohort, freshness: ctx.freshness.clone() }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, AudienceState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -173,26 +180,51 @@ impl Audience {
         self.lock().last_traffic.elapsed()
     }
 
-    /// Notes a message on `stream` (it is traffic) and returns the stream's subscribers: one lock per message.
-    fn on_message(&self, stream: &str) -> u32 {
+    /// Notes a message on `stream` (it is traffic) and returns how the stream stands: one lock per message.
+    pub(crate) fn on_message(&self, stream: &str) -> Heard {
         let mut state = self.lock();
         state.last_traffic = Instant::now();
-        state.streams.get(stream).copied().unwrap_or(0)
+        state.streams.get(stream).map_or(Heard { subscribers: 0, generation: 0 }, |s| Heard {
+            subscribers: s.subscribers,
+            generation: s.generation,
+        })
+    }
+
+    /// The staleness watch of a subscribed stream.
+    pub(crate) fn watch_of(&self, stream: &str) -> Option<Arc<Watch>> {
+        self.lock().streams.get(stream)?.watch.clone()
     }
 
     /// Sets the subscriber count of a stream (0 removes it).
     pub fn set(&self, stream: &str, subscribers: u32) {
-        let streams = &mut self.lock().streams;
+        let mut state = self.lock();
         if subscribers == 0 {
-            streams.remove(stream);
-        } else {
-            streams.insert(stream.to_owned(), subscribers);
+            if let Some(gone) = state.streams.remove(stream) {
+                if let Some(watch) = gone.watch {
+                    watch.set_subscribers(0);
+                }
+            }
+            return;
         }
+        if let Some(subscribed) = state.streams.get_mut(stream) {
+            subscribed.subscribers = subscribers;
+            if let Some(watch) = &subscribed.watch {
+                watch.set_subscribers(subscribers);
+            }
+            return;
+        }
+        state.subscriptions += 1;
+        let watch = self.freshness.as_ref().and_then(|f| f.watch(self.cohort, stream, now_micros()));
+        if let Some(watch) = &watch {
+            watch.set_subscribers(subscribers);
+        }
+        let generation = state.subscriptions;
+        state.streams.insert(stream.to_owned(), Subscribed { subscribers, generation, watch });
     }
 
     /// Subscribers of a stream.
     pub fn get(&self, stream: &str) -> u32 {
-        self.lock().streams.get(stream).copied().unwrap_or(0)
+        self.lock().streams.get(stream).map_or(0, |s| s.subscribers)
     }
 
     /// Every stream with its count.
@@ -202,7 +234,14 @@ impl Audience {
 
     /// Subscriptions carried in total.
     pub fn total(&self) -> u32 {
-        self.lock().streams.values().sum()
+        self.lock().streams.values().map(|s| s.subscribers).sum()
+    }
+
+    /// Every subscribed stream with its subscribers, generation and watch, for the end of the accounting.
+    pub(crate) fn owed(&self) -> Vec<(String, Heard, Option<Arc<Watch>>)> {
+        let state = self.lock();
+        let heard = |s: &Subscribed| Heard { subscribers: s.subscribers, generation: s.generation };
+        state.streams.iter().map(|(name, s)| (name.clone(), heard(s), s.watch.clone())).collect()
     }
 }
 
@@ -239,10 +278,15 @@ pub async fn run(
     stop: CancellationToken,
 ) -> Exit {
     let mut rng = StdRng::seed_from_u64(spec.seed);
-    let mut state = Reading::new(&spec);
+    let raw_stream = match &spec.endpoint {
+        Endpoint::Raw(stream) => Some(stream.clone()),
+        Endpoint::Combined => None,
+    };
+    let mut state = Reading::new(spec.cohort, raw_stream, spec.tap.clone());
     loop {
         let reconnecting = state.outage.is_some();
         let Some(ws) = connect_with_retries(&ctx, &spec, &stop, reconnecting, &mut rng, &audience).await else {
+            state.close(&ctx, &audience).await;
             if stop.is_cancelled() {
                 abandon(&ctx, &spec, state.outage.take()).await;
                 return Exit::Stopped;
@@ -251,7 +295,7 @@ pub async fn run(
         };
         match session(&ctx, &spec, ws, &audience, &mut commands, &stop, &mut state).await {
             None => {
-                state.flush(&ctx).await;
+                state.close(&ctx, &audience).await;
                 abandon(&ctx, &spec, state.outage.take()).await;
                 let end = Event::Ended {
                     cohort: spec.cohort,
@@ -373,50 +417,6 @@ fn ws_outcome(e: &WsError) -> AttemptOutcome {
     }
 }
 
-/// What the reading side keeps across reconnects: sequences (so loss across a drop is a gap), the batch of
-/// latencies waiting for the recorder, and when the current outage started.
-struct Reading {
-    cohort: CohortId,
-    raw_stream: Option<String>,
-    sequences: Sequences,
-    sample: DeliverySample,
-    last_flush: Instant,
-    /// The current outage: when the socket first dropped and how many subscriptions it dropped.
-    outage: Option<(Instant, u32)>,
-    tap: Option<Arc<Tap>>,
-}
-
-impl Reading {
-    fn new(spec: &UpstreamSpec) -> Self {
-        let raw_stream = match &spec.endpoint {
-            Endpoint::Raw(stream) => Some(stream.clone()),
-            Endpoint::Combined => None,
-        };
-        Reading {
-            cohort: spec.cohort,
-            raw_stream,
-            sequences: Sequences::default(),
-            sample: empty_sample(spec.cohort),
-            last_flush: Instant::now(),
-            outage: None,
-            tap: spec.tap.clone(),
-        }
-    }
-
-    async fn flush(&mut self, ctx: &RunContext) {
-        self.last_flush = Instant::now();
-        if self.sample.received == 0 && self.sample.malformed == 0 {
-            return;
-        }
-        let sample = std::mem::replace(&mut self.sample, empty_sample(self.cohort));
-        ctx.report(Event::Deliveries(Box::new(sample))).await;
-    }
-}
-
-fn empty_sample(cohort: CohortId) -> DeliverySample {
-    DeliverySample { cohort, delivered: 0, received: 0, gaps: 0, duplicates: 0, malformed: 0, latencies: Vec::new() }
-}
-
 /// How often a socket hands its deliveries to the recorder.
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
 
@@ -465,65 +465,17 @@ async fn session(
             message = ws.next() => {
                 last_traffic = Instant::now();
                 match message {
-                    Some(Ok(Message::Text(text))) => on_text(ctx, state, audience, text.as_str()).await,
+                    Some(Ok(Message::Text(text))) => state.on_text(ctx, audience, text.as_str()).await,
                     Some(Ok(Message::Close(frame))) => {
                         return Some(frame.map_or(ConnectionEnd::Abnormal, |f| ConnectionEnd::Closed(u16::from(f.code))));
                     }
-                    Some(Ok(Message::Binary(_))) => state.sample.malformed += 1,
+                    Some(Ok(Message::Binary(_))) => state.malformed(),
                     Some(Ok(_)) => {}
                     Some(Err(e)) => return Some(end_of(&e)),
                     None => return Some(ConnectionEnd::Abnormal),
                 }
             }
         }
-    }
-}
-
-async fn on_text(ctx: &RunContext, state: &mut Reading, audience: &Audience, text: &str) {
-    let Some(message) = parse(text, state.raw_stream.is_none()) else {
-        state.sample.malformed += 1;
-        return;
-    };
-    if message.is_response {
-        if message.is_error {
-            ctx.report(Event::Error { cohort: state.cohort, kind: "request-refused" }).await;
-        }
-        return;
-    }
-    let stream = message.stream.or(state.raw_stream.as_deref()).unwrap_or("");
-    let subscribers = audience.on_message(stream);
-    state.sample.received += 1;
-    if subscribers == 0 {
-        return;
-    }
-    let check = state.sequences.check(stream, &message);
-    state.sample.gaps += check.missing;
-    state.sample.duplicates += u64::from(check.duplicate);
-    state.sample.delivered += u64::from(subscribers);
-    if let Some(tap) = &state.tap {
-        tap.note(stream, Mark::new(message.sequence, ctx.now()));
-    }
-    let untimed = match (message.event_time, message.sequence) {
-        (None, Sequence::UpdateId(id)) => ctx.sent_at(stream, id),
-        _ => None,
-    };
-    if let Some(sent) = message.event_time.or(untimed) {
-        let latency_us = crate::mock::time::now_micros().saturating_sub(sent).clamp(1, u64::from(u32::MAX)) as u32;
-        let interval_us = ctx.intervals.get(stream).copied().unwrap_or(0);
-        state.sample.latencies.push(LatencySample { latency_us, interval_us, subscribers });
-    }
-    if let Some((since, dropped)) = state.outage.take() {
-        let recovered = audience.total().min(dropped);
-        let after = since.elapsed();
-        ctx.report(Event::Recovered { cohort: state.cohort, at: ctx.now(), after, subscribers: recovered }).await;
-        if dropped > recovered {
-            // Subscribers that left the shared socket while it was recovering.
-            ctx.report(Event::Abandoned { cohort: state.cohort, subscriptions: dropped - recovered, waited: after })
-                .await;
-        }
-    }
-    if state.sample.latencies.len() >= 4096 {
-        state.flush(ctx).await;
     }
 }
 

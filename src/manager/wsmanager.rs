@@ -45,7 +45,7 @@ impl WsManager {
             return false;
         }
         self.generation += 1;
-        let audience = Arc::new(Audience::default());
+        let audience = Arc::new(Audience::new(&self.ctx, self.spec.cohort));
         audience.set(&stream, 1);
         let stop = self.ctx.cancel.child_token();
         let retry = Retry {

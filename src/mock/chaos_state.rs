@@ -45,6 +45,12 @@ pub struct FaultRecord {
     pub touched: u64,
     /// Upgrades it refused, delayed or held (handshake faults).
     pub handshakes: u64,
+    /// The source addresses of the connections it acted on, sorted.
+    #[serde(default)]
+    pub sources: Vec<std::net::IpAddr>,
+    /// How many of the connections it acted on held each stream.
+    #[serde(default)]
+    pub streams: std::collections::BTreeMap<String, u64>,
 }
 
 /// What the handshake path must do with an upgrade.
@@ -117,10 +123,41 @@ struct Active<T> {
     ended: CancellationToken,
 }
 
+/// Per-source draws of a handshake rule: the n-th upgrade from a source draws from the rule's seed, the
+/// source and n, so the same seed refuses the same clients' same attempts whatever order clients arrive in.
+#[derive(Debug, Default)]
+struct SourceDraws {
+    seed: u64,
+    attempts: HashMap<IpAddr, u64>,
+}
+
+impl SourceDraws {
+    fn new(seed: u64) -> Self {
+        SourceDraws { seed, attempts: HashMap::new() }
+    }
+
+    /// A uniform draw in [0, 1) for the next upgrade from `ip`, and a generator for anything else it needs.
+    fn next(&mut self, ip: IpAddr) -> (f64, StdRng) {
+        let n = self.attempts.entry(ip).or_default();
+        *n += 1;
+        let source = match ip {
+            IpAddr::V4(v4) => u64::from(u32::from(v4)),
+            IpAddr::V6(v6) => {
+                let b = v6.octets();
+                u64::from_be_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]])
+            }
+        };
+        let key = crate::chaos::inject::mix(
+            self.seed ^ crate::chaos::inject::mix(source) ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        ((key >> 11) as f64 / (1u64 << 53) as f64, StdRng::seed_from_u64(key))
+    }
+}
+
 #[derive(Debug, Default)]
 struct Rules {
     reverts: Vec<(FaultId, Revert)>,
-    handshake: Vec<Active<HandshakeRule>>,
+    handshake: Vec<Active<(HandshakeRule, SourceDraws)>>,
     bursts: Vec<Active<(Vec<SymbolId>, f64)>>,
     depth_gaps: Vec<Active<(Vec<SymbolId>, f64)>>,
     lifetimes: Vec<Active<(Selection, Duration)>>,
@@ -161,8 +198,17 @@ impl ChaosState {
     /// Opens a record for a fault starting now and returns its id.
     pub fn begin(&self, kind: FaultKindName, name: Option<String>) -> FaultId {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let record =
-            FaultRecord { id, kind, name, started_ms: self.now_ms(), ended_ms: None, touched: 0, handshakes: 0 };
+        let record = FaultRecord {
+            id,
+            kind,
+            name,
+            started_ms: self.now_ms(),
+            ended_ms: None,
+            touched: 0,
+            handshakes: 0,
+            sources: Vec::new(),
+            streams: std::collections::BTreeMap::new(),
+        };
         self.records.send_modify(|r| r.push(record));
         id
     }
@@ -172,6 +218,25 @@ impl ChaosState {
         self.records.send_modify(|records| {
             if let Some(r) = records.iter_mut().find(|r| r.id == id) {
                 r.touched += connections;
+            }
+        });
+    }
+
+    /// Records which connections a fault selected: their source addresses and the streams they held.
+    pub fn selected<'a>(
+        &self,
+        id: FaultId,
+        connections: impl Iterator<Item = (std::net::IpAddr, &'a [std::sync::Arc<str>])>,
+    ) {
+        self.records.send_modify(|records| {
+            let Some(r) = records.iter_mut().find(|r| r.id == id) else { return };
+            for (source, streams) in connections {
+                if let Err(at) = r.sources.binary_search(&source) {
+                    r.sources.insert(at, source);
+                }
+                for stream in streams {
+                    *r.streams.entry(stream.to_string()).or_default() += 1;
+                }
             }
         });
     }
@@ -243,7 +308,12 @@ impl ChaosState {
     /// Adds a handshake rule for fault `id`, with its seeded generator.
     pub fn add_handshake_rule(&self, id: FaultId, rule: HandshakeRule, seed: u64) -> CancellationToken {
         let ended = CancellationToken::new();
-        self.rules().handshake.push(Active { fault: id, rule, rng: StdRng::seed_from_u64(seed), ended: ended.clone() });
+        self.rules().handshake.push(Active {
+            fault: id,
+            rule: (rule, SourceDraws::new(seed)),
+            rng: StdRng::seed_from_u64(seed),
+            ended: ended.clone(),
+        });
         ended
     }
 
@@ -352,9 +422,9 @@ fn drain_fault<T>(list: &mut Vec<Active<T>>, id: FaultId) -> Vec<CancellationTok
     tokens
 }
 
-fn judge(active: &mut Active<HandshakeRule>, ip: IpAddr, now: Instant) -> HandshakeVerdict {
-    let rng = &mut active.rng;
-    match &mut active.rule {
+fn judge(active: &mut Active<(HandshakeRule, SourceDraws)>, ip: IpAddr, now: Instant) -> HandshakeVerdict {
+    let (rule, draws) = &mut active.rule;
+    match rule {
         HandshakeRule::Outage { status, retry_after } => {
             HandshakeVerdict::Refuse { status: *status, retry_after: *retry_after }
         }
@@ -365,7 +435,7 @@ fn judge(active: &mut Active<HandshakeRule>, ip: IpAddr, now: Instant) -> Handsh
             if bans.get(&ip).is_some_and(|until| *until > now) {
                 return HandshakeVerdict::Refuse { status: 418, retry_after: Some(ban.as_secs().max(1)) };
             }
-            if rng.random::<f64>() >= *probability {
+            if draws.next(ip).0 >= *probability {
                 return HandshakeVerdict::Proceed;
             }
             let count = strikes.entry(ip).or_default();
@@ -377,13 +447,17 @@ fn judge(active: &mut Active<HandshakeRule>, ip: IpAddr, now: Instant) -> Handsh
             HandshakeVerdict::Refuse { status: *status, retry_after: *retry_after }
         }
         HandshakeRule::Slow { delay, jitter, hang, probability, select } => {
-            if !select.source_matches(ip) || rng.random::<f64>() >= *probability {
+            if !select.source_matches(ip) {
+                return HandshakeVerdict::Proceed;
+            }
+            let (draw, mut rng) = draws.next(ip);
+            if draw >= *probability {
                 return HandshakeVerdict::Proceed;
             }
             if *hang {
                 return HandshakeVerdict::Hang(active.ended.clone());
             }
-            HandshakeVerdict::Delay(jittered(*delay, *jitter, rng))
+            HandshakeVerdict::Delay(jittered(*delay, *jitter, &mut rng))
         }
     }
 }

@@ -18,9 +18,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::mock::config::{Arrivals, FeedConfig};
-use crate::mock::hub::{FeedKey, Hub};
+use crate::mock::hub::FeedKey;
 use crate::mock::market::{Market, Payload, SymbolId, render_array};
-use crate::mock::send_times::Untimed;
 use crate::mock::server::Shared;
 use crate::mock::stats::FeedLag;
 use crate::mock::stream_name::{DepthSpeed, KlineInterval, StreamKind};
@@ -171,73 +170,82 @@ pub async fn run(shared: Arc<Shared>, seed: u64, cancel: CancellationToken) {
 fn run_job(shared: &Shared, job: Job, tickers_since: &mut Micros) {
     let now = now_micros();
     let mut market = shared.market.lock().unwrap_or_else(|p| p.into_inner());
-    let hub = &shared.hub;
     match job {
         Job::Order(symbol) => {
             let outcome = market.taker_order(symbol, now);
             for trade in &outcome.trades {
-                publish(hub, symbol, StreamKind::Trade, trade);
+                publish(shared, symbol, StreamKind::Trade, trade, now);
             }
-            publish(hub, symbol, StreamKind::AggTrade, &outcome.agg_trade);
+            publish(shared, symbol, StreamKind::AggTrade, &outcome.agg_trade, now);
             if let Some(block) = &outcome.block_trade {
-                publish(hub, symbol, StreamKind::BlockTrade, block);
+                publish(shared, symbol, StreamKind::BlockTrade, block, now);
             }
-            shared.send_times.record(symbol, Untimed::BookTicker, outcome.book_ticker.seq(), now);
-            publish(hub, symbol, StreamKind::BookTicker, &outcome.book_ticker);
+            publish(shared, symbol, StreamKind::BookTicker, &outcome.book_ticker, now);
         }
         Job::BookChange(symbol) => {
             let ticker = market.book_change(symbol, now);
-            shared.send_times.record(symbol, Untimed::BookTicker, ticker.seq(), now);
-            publish(hub, symbol, StreamKind::BookTicker, &ticker);
+            publish(shared, symbol, StreamKind::BookTicker, &ticker, now);
         }
         Job::Depth(speed) => depth_window(shared, &mut market, speed, now),
         Job::Tickers => {
-            tickers(hub, &market, now, *tickers_since);
+            tickers(shared, &market, now, *tickers_since);
             *tickers_since = now;
         }
-        Job::Klines => klines(hub, &mut market, now, |i| i != KlineInterval::S1),
-        Job::KlinesOneSecond => klines(hub, &mut market, now, |i| i == KlineInterval::S1),
+        Job::Klines => klines(shared, &mut market, now, |i| i != KlineInterval::S1),
+        Job::KlinesOneSecond => klines(shared, &mut market, now, |i| i == KlineInterval::S1),
     }
 }
 
-fn publish(hub: &Hub, symbol: SymbolId, kind: StreamKind, payload: &impl Payload) {
+/// The key that identifies an event to a subscriber: its sequence id, or its event time (`now`, which is
+/// what `E` renders) for the kinds without one.
+fn identifying(seq: u64, now: Micros) -> u64 {
+    if seq == 0 { now } else { seq }
+}
+
+fn publish(shared: &Shared, symbol: SymbolId, kind: StreamKind, payload: &impl Payload, now: Micros) {
     let key = FeedKey { symbol: Some(symbol), kind };
-    hub.publish(key, payload.seq(), |unit, out| payload.render(unit, out));
+    shared.publications.record(key, identifying(payload.seq(), now), now);
+    shared.hub.publish(key, payload.seq(), |unit, out| payload.render(unit, out));
 }
 
 /// Closes a depth window for every symbol (so `U` always follows the previous `u`), publishing the diffs
 /// and partial books that have subscribers.
 fn depth_window(shared: &Shared, market: &mut Market, speed: DepthSpeed, now: Micros) {
-    let hub = &shared.hub;
     for symbol in 0..market.symbols() as SymbolId {
         if let Some(diff) = market.diff_depth(symbol, speed, now) {
-            // A depth-gap fault withholds the event: the next one's `U` no longer follows this `u`.
-            if !shared.chaos.withhold_depth(symbol) {
-                publish(hub, symbol, StreamKind::DiffDepth(speed), &diff);
+            // A depth-gap fault withholds the event (the next one's `U` no longer follows this `u`); it is
+            // in the record all the same: subscribers should have had it.
+            let key = FeedKey { symbol: Some(symbol), kind: StreamKind::DiffDepth(speed) };
+            if shared.chaos.withhold_depth(symbol) {
+                shared.publications.record(key, identifying(diff.seq(), now), now);
+            } else {
+                publish(shared, symbol, key.kind, &diff, now);
             }
         }
     }
-    for key in hub.active_keys(|k| matches!(k, StreamKind::PartialDepth(_, s) if s == speed)) {
+    for key in shared.hub.active_keys(|k| matches!(k, StreamKind::PartialDepth(_, s) if s == speed)) {
         if let (Some(symbol), StreamKind::PartialDepth(levels, _)) = (key.symbol, key.kind) {
             let partial = market.partial_depth(symbol, levels);
-            shared.send_times.record(symbol, Untimed::PartialDepth, partial.seq(), now);
-            publish(hub, symbol, key.kind, &partial);
+            publish(shared, symbol, key.kind, &partial, now);
         }
     }
 }
 
-fn tickers(hub: &Hub, market: &Market, now: Micros, since: Micros) {
-    for key in hub.active_keys(is_ticker_kind) {
-        match (key.symbol, key.kind) {
-            (Some(s), StreamKind::MiniTicker) => publish(hub, s, key.kind, &market.mini_ticker(s, now)),
-            (Some(s), StreamKind::Ticker) => publish(hub, s, key.kind, &market.ticker(s, now)),
-            (Some(s), StreamKind::RollingTicker(w)) => publish(hub, s, key.kind, &market.rolling_ticker(s, w, now)),
-            (Some(s), StreamKind::AvgPrice) => publish(hub, s, key.kind, &market.avg_price(s, now)),
-            (Some(s), StreamKind::ReferencePrice) => publish(hub, s, key.kind, &market.reference_price(s, now)),
-            (None, StreamKind::AllMiniTickers) => all_market(hub, key, market, since, |s| market.mini_ticker(s, now)),
-            (None, StreamKind::AllTickers) => all_market(hub, key, market, since, |s| market.ticker(s, now)),
+fn tickers(shared: &Shared, market: &Market, now: Micros, since: Micros) {
+    for key in shared.hub.active_keys(is_ticker_kind) {
+        let kind = key.kind;
+        match (key.symbol, kind) {
+            (Some(s), StreamKind::MiniTicker) => publish(shared, s, kind, &market.mini_ticker(s, now), now),
+            (Some(s), StreamKind::Ticker) => publish(shared, s, kind, &market.ticker(s, now), now),
+            (Some(s), StreamKind::RollingTicker(w)) => publish(shared, s, kind, &market.rolling_ticker(s, w, now), now),
+            (Some(s), StreamKind::AvgPrice) => publish(shared, s, kind, &market.avg_price(s, now), now),
+            (Some(s), StreamKind::ReferencePrice) => publish(shared, s, kind, &market.reference_price(s, now), now),
+            (None, StreamKind::AllMiniTickers) => {
+                all_market(shared, key, market, (since, now), |s| market.mini_ticker(s, now))
+            }
+            (None, StreamKind::AllTickers) => all_market(shared, key, market, (since, now), |s| market.ticker(s, now)),
             (None, StreamKind::AllRollingTickers(w)) => {
-                all_market(hub, key, market, since, |s| market.rolling_ticker(s, w, now))
+                all_market(shared, key, market, (since, now), |s| market.rolling_ticker(s, w, now))
             }
             _ => {}
         }
@@ -260,20 +268,27 @@ fn is_ticker_kind(kind: StreamKind) -> bool {
 
 /// Publishes an all-market array of the symbols that changed since the previous period (nothing when
 /// none did, as Binance sends only changed symbols).
-fn all_market<T: Payload>(hub: &Hub, key: FeedKey, market: &Market, since: Micros, item: impl Fn(SymbolId) -> T) {
+fn all_market<T: Payload>(
+    shared: &Shared,
+    key: FeedKey,
+    market: &Market,
+    (since, now): (Micros, Micros),
+    item: impl Fn(SymbolId) -> T,
+) {
     let items: Vec<T> =
         (0..market.symbols() as SymbolId).filter(|s| market.changed_since(*s, since)).map(item).collect();
     if !items.is_empty() {
-        hub.publish(key, 0, |unit, out| render_array(&items, unit, out));
+        shared.publications.record(key, now, now);
+        shared.hub.publish(key, 0, |unit, out| render_array(&items, unit, out));
     }
 }
 
-fn klines(hub: &Hub, market: &mut Market, now: Micros, wanted: impl Fn(KlineInterval) -> bool) {
-    let keys = hub.active_keys(|k| matches!(k, StreamKind::Kline { interval, .. } if wanted(interval)));
+fn klines(shared: &Shared, market: &mut Market, now: Micros, wanted: impl Fn(KlineInterval) -> bool) {
+    let keys = shared.hub.active_keys(|k| matches!(k, StreamKind::Kline { interval, .. } if wanted(interval)));
     for key in keys {
         if let (Some(symbol), StreamKind::Kline { interval, utc8 }) = (key.symbol, key.kind) {
             let kline = market.kline(symbol, interval, utc8, now);
-            publish(hub, symbol, key.kind, &kline);
+            publish(shared, symbol, key.kind, &kline, now);
         }
     }
 }

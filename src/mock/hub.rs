@@ -193,6 +193,9 @@ pub struct ConnectionInfo {
     pub opened_at: Instant,
     /// Its sending side.
     pub outbox: Arc<Outbox>,
+    /// The stable identity a fault's selection gave it (its source, streams and rank among their twins;
+    /// 0 outside a selection).
+    pub stable_key: u64,
 }
 
 /// Figures of one stream name.
@@ -255,7 +258,7 @@ impl Hub {
         let mut state = self.lock();
         state.next_conn += 1;
         let id = state.next_conn;
-        let info = ConnectionInfo { id, peer, endpoint, opened_at: Instant::now(), outbox };
+        let info = ConnectionInfo { id, peer, endpoint, opened_at: Instant::now(), outbox, stable_key: 0 };
         state.connections.insert(id, info);
         id
     }

@@ -106,8 +106,8 @@ pub async fn connections_open(control: SocketAddr) -> Result<u64> {
 }
 
 /// Injects a fault now through the control API at `control`.
-pub async fn inject(control: SocketAddr, fault: &RawFault) -> Result<()> {
-    request(control, "POST", "/faults", &serde_json::to_string(fault)?).await.map(|_| ())
+pub async fn inject(control: SocketAddr, fault: &RawFault, seed: u64) -> Result<()> {
+    request(control, "POST", &format!("/faults?seed={seed}"), &serde_json::to_string(fault)?).await.map(|_| ())
 }
 
 async fn read_banner(stdout: tokio::process::ChildStdout) -> Result<(SocketAddr, SocketAddr)> {

@@ -29,7 +29,7 @@ use crate::mock::hub::{ConnectionInfo, Control, Hub};
 use crate::mock::limits::ConnectBudget;
 use crate::mock::market::Market;
 use crate::mock::protocol::SessionRules;
-use crate::mock::send_times::SendTimes;
+use crate::mock::publications::Publications;
 use crate::mock::stats::{MockSnapshot, MockStats};
 use crate::mock::tasks::Spawner;
 use crate::mock::time::now_micros;
@@ -72,8 +72,8 @@ pub struct Shared {
     pub ws_config: WebSocketConfig,
     /// The run seed (faults derive per-connection seeds from it).
     pub seed: u64,
-    /// When recent bookTicker and partial-depth update ids were sent (their payloads have no `E`).
-    pub send_times: Arc<SendTimes>,
+    /// What the feed published, per feed key (the harness measures loss and staleness against it).
+    pub publications: Arc<Publications>,
 }
 
 /// A running mock upstream.
@@ -120,9 +120,9 @@ impl MockServer {
         &self.shared
     }
 
-    /// When recent update ids of the kinds without an event time were sent.
-    pub fn send_times(&self) -> Arc<SendTimes> {
-        self.shared.send_times.clone()
+    /// The feed's record of what it published.
+    pub fn publications(&self) -> Arc<Publications> {
+        self.shared.publications.clone()
     }
 
     /// A copy of every counter, per-stream figure and fault record.
@@ -238,7 +238,7 @@ fn shared_state(config: MockConfig, seed: u64, cancel: CancellationToken) -> Sha
         cancel,
         ws_config,
         seed,
-        send_times: Arc::new(SendTimes::default()),
+        publications: Arc::new(Publications::default()),
         config,
     }
 }

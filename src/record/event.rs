@@ -70,35 +70,104 @@ impl ConnectionEnd {
     }
 }
 
-/// One delivery latency, the feed's nominal interval for its stream (0 when it has none), and how many
-/// subscribers received the message (each is one latency observation).
+/// One delivery latency and how many subscribers received the message (each is one latency observation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LatencySample {
-    /// Event time to subscriber callback, µs.
+    /// Event time (or, for the kinds without one, publication time) to subscriber callback, µs.
     pub latency_us: u32,
-    /// Expected time between events of the stream, µs (coordinated-omission correction).
-    pub interval_us: u32,
     /// Subscribers that received the message at this latency.
     pub subscribers: u32,
+    /// When it was received (ms since the start of the run).
+    pub at_ms: u32,
 }
 
-/// Deliveries seen by one socket since its last sample.
+/// Delivery counts of one stream, in subscriber-deliveries: `delivered + gaps − late` is what the upstream
+/// published on it while it was subscribed (from its first event on), duplicates apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamTally {
+    /// Socket messages read on the stream.
+    pub received: u64,
+    /// Distinct events handed to subscribers (late arrivals included).
+    pub delivered: u64,
+    /// Events skipped, or owed and never received when the accounting ended.
+    pub gaps: u64,
+    /// Of the gaps, events that arrived later out of order (not lost).
+    pub late: u64,
+    /// Events received again.
+    pub duplicates: u64,
+}
+
+impl StreamTally {
+    /// Nothing counted.
+    pub fn is_empty(&self) -> bool {
+        *self == StreamTally::default()
+    }
+
+    /// Adds another tally.
+    pub fn add(&mut self, other: &StreamTally) {
+        self.received += other.received;
+        self.delivered += other.delivered;
+        self.gaps += other.gaps;
+        self.late += other.late;
+        self.duplicates += other.duplicates;
+    }
+
+    /// Lost: skipped and never arrived.
+    pub fn lost(&self) -> u64 {
+        self.gaps.saturating_sub(self.late)
+    }
+}
+
+/// Deliveries seen by one socket since its last sample, in subscriber-deliveries.
 #[derive(Debug, Clone)]
 pub struct DeliverySample {
     /// Cohort.
     pub cohort: CohortId,
-    /// Messages handed to subscribers (one per subscriber of the stream).
+    /// Distinct events handed to subscribers (one per subscriber of the stream).
     pub delivered: u64,
     /// Messages received from the upstream.
     pub received: u64,
-    /// Sequence ids skipped (trade ids, depth update ids).
+    /// Events skipped, or owed and never received.
     pub gaps: u64,
-    /// Sequence ids seen twice or going backwards.
+    /// Of the gaps, events that arrived later out of order.
+    pub late: u64,
+    /// Events received again.
     pub duplicates: u64,
     /// Messages that could not be parsed.
     pub malformed: u64,
     /// Latencies of the messages that carried an event time (recorded once per subscriber).
     pub latencies: Vec<LatencySample>,
+    /// Per stream name.
+    pub streams: Vec<(String, StreamTally)>,
+    /// Subscriptions whose accounting ended: the longest time without data (µs) and their subscribers.
+    pub without_data: Vec<(u64, u32)>,
+}
+
+impl DeliverySample {
+    /// An empty sample of `cohort`.
+    pub fn empty(cohort: CohortId) -> Self {
+        DeliverySample {
+            cohort,
+            delivered: 0,
+            received: 0,
+            gaps: 0,
+            late: 0,
+            duplicates: 0,
+            malformed: 0,
+            latencies: Vec::new(),
+            streams: Vec::new(),
+            without_data: Vec::new(),
+        }
+    }
+
+    /// Nothing to report.
+    pub fn is_empty(&self) -> bool {
+        self.received == 0
+            && self.malformed == 0
+            && self.gaps == 0
+            && self.streams.is_empty()
+            && self.without_data.is_empty()
+    }
 }
 
 /// Which move a handover belongs to.

@@ -1,8 +1,10 @@
 //! Recording a run: the events clients report ([`event`]), the one task that aggregates them
-//! ([`recorder`]) with its per-step view of rollout rehearsals ([`steps`]), the running totals it publishes
-//! for the live display ([`progress`]), and the harness's own health ([`selfcheck`]).
+//! ([`recorder`]) with its per-step view of rollout rehearsals ([`steps`]) and its staleness samples of every
+//! live subscription ([`freshness`]), the running totals it publishes for the live display ([`progress`]),
+//! and the harness's own health ([`selfcheck`]).
 
 pub mod event;
+pub mod freshness;
 pub mod progress;
 pub mod recorder;
 pub mod selfcheck;

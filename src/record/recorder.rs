@@ -4,12 +4,15 @@
 //! live display.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, watch};
 
-use crate::record::event::{CohortId, DeliverySample, Event, latency_histogram};
+use crate::mock::time::now_micros;
+use crate::record::event::{CohortId, DeliverySample, Event, StreamTally, latency_histogram};
+use crate::record::freshness::Freshness;
 use crate::record::progress::{self, PROGRESS_EVERY, Progress};
 use crate::record::steps::{StepLog, StepQuery};
 
@@ -43,15 +46,49 @@ pub struct Second {
     pub retries: u64,
     /// Messages received from the upstream.
     pub received: u64,
+    /// Delivery latency p50 and p99 of the messages recorded in this second (µs; 0 without any).
+    pub latency_p50_us: u64,
+    /// See `latency_p50_us`.
+    pub latency_p99_us: u64,
+    /// Staleness p50 and p99 of the samples taken in this second (µs; 0 without any).
+    pub staleness_p50_us: u64,
+    /// See `staleness_p50_us`.
+    pub staleness_p99_us: u64,
 }
+
+/// A coarse histogram (two significant digits) for the per-second and per-window figures.
+fn coarse_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, crate::record::event::LATENCY_MAX_US, 2).expect("constant histogram bounds are valid")
+}
+
+/// Latency and staleness over one stretch of the run (a second, a fault window, the time outside them).
+#[derive(Debug, Clone)]
+pub struct Stretch {
+    /// Delivery latency (µs).
+    pub latency: Histogram<u64>,
+    /// Staleness (µs).
+    pub staleness: Histogram<u64>,
+}
+
+impl Default for Stretch {
+    fn default() -> Self {
+        Stretch { latency: coarse_histogram(), staleness: coarse_histogram() }
+    }
+}
+
+/// Seconds still open for samples: a socket hands its latencies over up to a flush interval late, so the
+/// last few seconds stay open and are summarised into their [`Second`] once later samples are past them.
+const OPEN_SECONDS: usize = 3;
 
 /// Everything recorded about one cohort.
 #[derive(Debug, Clone)]
 pub struct CohortRecord {
-    /// Delivery latency (µs), raw.
+    /// Delivery latency (µs): event time to subscriber callback, one value per subscriber-delivery.
     pub latency: Histogram<u64>,
-    /// Delivery latency (µs), corrected for coordinated omission.
-    pub latency_corrected: Histogram<u64>,
+    /// Staleness (µs), sampled at fixed instants for every live subscription (one value per subscriber).
+    pub staleness: Histogram<u64>,
+    /// Per subscription, the longest time without data while the upstream published on its stream (µs).
+    pub without_data: Histogram<u64>,
     /// TCP connect + upgrade (µs).
     pub connect_time: Histogram<u64>,
     /// Drop to first message again (µs), per affected connection.
@@ -72,10 +109,14 @@ pub struct CohortRecord {
     pub delivered: u64,
     /// Messages received from the upstream.
     pub received: u64,
-    /// Sequence ids missing.
+    /// Subscriber-deliveries skipped, or owed and never received.
     pub gaps: u64,
-    /// Sequence repeats.
+    /// Of the gaps, the ones that arrived later out of order.
+    pub late: u64,
+    /// Subscriber-deliveries received again.
     pub duplicates: u64,
+    /// Per stream name.
+    pub streams: BTreeMap<String, StreamTally>,
     /// Unparseable messages.
     pub malformed: u64,
     /// Give-ups and the subscribers that got the error.
@@ -109,13 +150,20 @@ pub struct CohortRecord {
     /// Largest number of attempts one client made within any 5 minutes.
     pub max_attempts_per_ip_5m: u64,
     per_client: HashMap<u32, VecDeque<Duration>>,
+    /// The seconds still open, by second.
+    open_seconds: BTreeMap<usize, Stretch>,
+    /// Per fault window of the plan (in plan order), and outside every window.
+    pub windows: Vec<Stretch>,
+    /// Outside every fault window.
+    pub outside: Stretch,
 }
 
 impl Default for CohortRecord {
     fn default() -> Self {
         CohortRecord {
             latency: latency_histogram(),
-            latency_corrected: latency_histogram(),
+            staleness: latency_histogram(),
+            without_data: latency_histogram(),
             connect_time: latency_histogram(),
             recovery: latency_histogram(),
             detection: latency_histogram(),
@@ -127,7 +175,9 @@ impl Default for CohortRecord {
             delivered: 0,
             received: 0,
             gaps: 0,
+            late: 0,
             duplicates: 0,
+            streams: BTreeMap::new(),
             malformed: 0,
             gave_up: 0,
             gave_up_subscribers: 0,
@@ -145,6 +195,9 @@ impl Default for CohortRecord {
             seconds: Vec::new(),
             max_attempts_per_ip_5m: 0,
             per_client: HashMap::new(),
+            open_seconds: BTreeMap::new(),
+            windows: Vec::new(),
+            outside: Stretch::default(),
         }
     }
 }
@@ -205,18 +258,31 @@ impl CohortRecord {
         self.max_attempts_per_ip_5m = self.max_attempts_per_ip_5m.max(window.len() as u64);
     }
 
-    fn deliveries(&mut self, sample: &DeliverySample, at: Duration) {
+    fn deliveries(&mut self, sample: &DeliverySample, at: Duration, windows: &[(Duration, Duration)]) {
         self.delivered += sample.delivered;
         self.received += sample.received;
         self.gaps += sample.gaps;
+        self.late += sample.late;
         self.duplicates += sample.duplicates;
         self.malformed += sample.malformed;
         for l in &sample.latencies {
             let (value, count) = (u64::from(l.latency_us), u64::from(l.subscribers));
             self.latency.saturating_record_n(value, count);
-            if self.latency_corrected.record_n_correct(value, count, u64::from(l.interval_us)).is_err() {
-                self.latency_corrected.saturating_record_n(value, count);
+            let when = Duration::from_millis(u64::from(l.at_ms));
+            for stretch in self.stretches(when, windows) {
+                stretch.latency.saturating_record_n(value, count);
             }
+        }
+        for (name, tally) in &sample.streams {
+            match self.streams.get_mut(name) {
+                Some(total) => total.add(tally),
+                None => {
+                    self.streams.insert(name.clone(), *tally);
+                }
+            }
+        }
+        for (waited, subscribers) in &sample.without_data {
+            self.without_data.saturating_record_n((*waited).max(1), u64::from(*subscribers));
         }
         let second = self.second(at);
         second.delivered += sample.delivered;
@@ -224,8 +290,66 @@ impl CohortRecord {
         second.gaps += sample.gaps;
     }
 
+    /// One staleness sample of a subscription with `subscribers`, taken at `at`.
+    fn staleness(&mut self, value_us: u64, subscribers: u32, at: Duration, windows: &[(Duration, Duration)]) {
+        let value = value_us.max(1);
+        self.staleness.saturating_record_n(value, u64::from(subscribers));
+        for stretch in self.stretches(at, windows) {
+            stretch.staleness.saturating_record_n(value, u64::from(subscribers));
+        }
+    }
+
+    /// The stretches a sample taken at `at` belongs to: its second, and each fault window it falls in or
+    /// else the time outside them.
+    fn stretches(&mut self, at: Duration, windows: &[(Duration, Duration)]) -> Vec<&mut Stretch> {
+        let second = self.open_second(at.as_secs() as usize);
+        if self.windows.len() < windows.len() {
+            self.windows.resize_with(windows.len(), Stretch::default);
+        }
+        let mut out = Vec::with_capacity(2);
+        let inside: Vec<bool> = windows.iter().map(|(from, to)| *from <= at && at < *to).collect();
+        let any = inside.iter().any(|i| *i);
+        let CohortRecord { open_seconds, windows: stretches, outside, .. } = self;
+        out.push(open_seconds.get_mut(&second).expect("opened above"));
+        for (stretch, inside) in stretches.iter_mut().zip(inside) {
+            if inside {
+                out.push(stretch);
+            }
+        }
+        if !any {
+            out.push(outside);
+        }
+        out
+    }
+
+    /// Opens second `second` (a sample older than every open second joins the oldest), summarising the
+    /// seconds that are now too old to receive samples; returns the second the sample joins.
+    fn open_second(&mut self, second: usize) -> usize {
+        let oldest = self.open_seconds.keys().next().copied();
+        let second = oldest.map_or(second, |o| second.max(o));
+        self.open_seconds.entry(second).or_default();
+        while self.open_seconds.len() > OPEN_SECONDS {
+            let Some((old, stretch)) = self.open_seconds.pop_first() else { break };
+            self.summarise_second(old, &stretch);
+        }
+        second
+    }
+
+    fn summarise_second(&mut self, index: usize, stretch: &Stretch) {
+        let quantiles = |h: &Histogram<u64>| {
+            if h.is_empty() { (0, 0) } else { (h.value_at_quantile(0.5), h.value_at_quantile(0.99)) }
+        };
+        let (latency, staleness) = (quantiles(&stretch.latency), quantiles(&stretch.staleness));
+        let second = slot(&mut self.seconds, index);
+        (second.latency_p50_us, second.latency_p99_us) = latency;
+        (second.staleness_p50_us, second.staleness_p99_us) = staleness;
+    }
+
     /// Fills seconds without events with the open count carried forward, up to `length` seconds.
     fn close_series(&mut self, length: usize) {
+        while let Some((index, stretch)) = self.open_seconds.pop_first() {
+            self.summarise_second(index, &stretch);
+        }
         if self.seconds.len() < length {
             self.seconds.resize(length, Second::default());
         }
@@ -266,6 +390,10 @@ pub struct Setup {
     pub steps: StepLog,
     /// A rehearsal controller's questions about a step.
     pub queries: mpsc::Receiver<StepQuery>,
+    /// The staleness watches and how often to sample them (`None`: staleness is not measured).
+    pub freshness: Option<(Arc<Freshness>, Duration)>,
+    /// The fault plan's windows (start, end since the start of the run) that get figures of their own.
+    pub windows: Vec<(Duration, Duration)>,
 }
 
 impl Setup {
@@ -277,7 +405,16 @@ impl Setup {
         progress: watch::Sender<Progress>,
     ) -> Setup {
         let (_no_questions, queries) = mpsc::channel(1);
-        Setup { cohorts, run_seconds, start, progress, steps: StepLog::new(Vec::new(), cohorts), queries }
+        Setup {
+            cohorts,
+            run_seconds,
+            start,
+            progress,
+            steps: StepLog::new(Vec::new(), cohorts),
+            queries,
+            freshness: None,
+            windows: Vec::new(),
+        }
     }
 }
 
@@ -285,15 +422,23 @@ impl Setup {
 /// and answering a rehearsal controller's questions between batches; `start` gives the run time of an
 /// event's arrival.
 pub async fn run(mut events: mpsc::Receiver<Event>, setup: Setup) -> Recording {
-    let Setup { cohorts, run_seconds, start, progress, steps, mut queries } = setup;
+    let Setup { cohorts, run_seconds, start, progress, steps, mut queries, freshness, windows } = setup;
     let mut recording = Recording { cohorts: vec![CohortRecord::default(); cohorts], events: 0, steps };
     let mut tick = tokio::time::interval_at(start + PROGRESS_EVERY, PROGRESS_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let every = freshness.as_ref().map_or(Duration::from_secs(3600), |(_, every)| *every);
+    let mut staleness_tick = tokio::time::interval_at(start + every, every);
+    staleness_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         tokio::select! {
             biased;
             _ = tick.tick() => progress::publish(&progress, &recording.cohorts, start.elapsed()),
+            _ = staleness_tick.tick(), if freshness.is_some() => {
+                if let Some((watches, _)) = &freshness {
+                    sample_staleness(watches, &mut recording.cohorts, start.elapsed(), &windows);
+                }
+            }
             received = events.recv_many(&mut batch, BATCH) => {
                 if received == 0 {
                     break;
@@ -302,7 +447,7 @@ pub async fn run(mut events: mpsc::Receiver<Event>, setup: Setup) -> Recording {
                     recording.events += 1;
                     let now = start.elapsed();
                     recording.steps.observe(&event, now);
-                    apply(&mut recording.cohorts, event, now);
+                    apply(&mut recording.cohorts, event, now, &windows);
                 }
             }
             Some(query) = queries.recv() => recording.steps.answer(query),
@@ -315,11 +460,25 @@ pub async fn run(mut events: mpsc::Receiver<Event>, setup: Setup) -> Recording {
     recording
 }
 
+/// One staleness sample of every live subscription.
+fn sample_staleness(
+    freshness: &Freshness,
+    cohorts: &mut [CohortRecord],
+    at: Duration,
+    windows: &[(Duration, Duration)],
+) {
+    freshness.sample(now_micros(), |id, value, subscribers| {
+        if let Some(c) = cohorts.get_mut(id) {
+            c.staleness(value, subscribers, at, windows);
+        }
+    });
+}
+
 fn cohort(cohorts: &mut [CohortRecord], id: CohortId) -> Option<&mut CohortRecord> {
     cohorts.get_mut(id)
 }
 
-fn apply(cohorts: &mut [CohortRecord], event: Event, now: Duration) {
+fn apply(cohorts: &mut [CohortRecord], event: Event, now: Duration, windows: &[(Duration, Duration)]) {
     match event {
         Event::Attempt { cohort: id, client, at, outcome, took, retry, waited } => {
             if let Some(c) = cohort(cohorts, id) {
@@ -382,7 +541,7 @@ fn apply(cohorts: &mut [CohortRecord], event: Event, now: Duration) {
         }
         Event::Deliveries(sample) => {
             if let Some(c) = cohort(cohorts, sample.cohort) {
-                c.deliveries(&sample, now);
+                c.deliveries(&sample, now, windows);
             }
         }
         Event::Error { cohort: id, kind } => {
@@ -416,13 +575,16 @@ mod tests {
             .await
             .unwrap();
         let sample = DeliverySample {
-            cohort: 1,
             delivered: 3,
             received: 2,
             gaps: 1,
-            duplicates: 0,
-            malformed: 0,
-            latencies: vec![LatencySample { latency_us: 5000, interval_us: 1000, subscribers: 1 }],
+            latencies: vec![LatencySample { latency_us: 5000, subscribers: 2, at_ms: 1200 }],
+            streams: vec![(
+                "btcusdt@trade".to_owned(),
+                StreamTally { delivered: 3, gaps: 1, ..StreamTally::default() },
+            )],
+            without_data: vec![(250_000, 2)],
+            ..DeliverySample::empty(1)
         };
         tx.send(Event::Deliveries(Box::new(sample))).await.unwrap();
         drop(tx);
@@ -437,8 +599,11 @@ mod tests {
         assert_eq!((c.seconds[0].open, c.seconds[1].open, c.seconds[2].open), (2, 2, 2));
         assert_eq!(c.max_attempts_per_ip_5m, 4);
         assert_eq!(c.subscriptions_dropped, 4);
-        assert_eq!(c.latency.len(), 1);
-        assert_eq!(c.latency_corrected.len(), 5, "5 ms late at a 1 ms interval adds 4 corrected samples");
+        assert_eq!(c.latency.len(), 2, "one latency per subscriber that got the message, nothing invented");
+        assert_eq!(c.streams["btcusdt@trade"].delivered, 3);
+        assert_eq!((c.without_data.len(), c.without_data.max() / 1000), (2, 250));
+        assert_eq!(c.seconds[1].latency_p50_us / 1000, 5, "the second it was received in");
+        assert_eq!(c.outside.latency.len(), 2, "no fault windows: all outside");
         assert_eq!(recording.cohorts[0].attempts.len(), 0);
     }
 }

@@ -36,12 +36,24 @@ pub struct TimeseriesRow {
     pub ended: u64,
     /// Client-side open connections at the end of the second.
     pub open: i64,
-    /// Messages delivered to subscribers.
+    /// Subscriber-deliveries.
     pub delivered: u64,
-    /// Sequence ids missing.
+    /// Subscriber-deliveries skipped or owed and never received.
     pub gaps: u64,
     /// Silent sockets detected.
     pub detections: u64,
+    /// Delivery latency p50 of the messages recorded in that second (µs; empty without any).
+    #[serde(default)]
+    pub latency_p50_us: Option<u64>,
+    /// Delivery latency p99 in that second (µs).
+    #[serde(default)]
+    pub latency_p99_us: Option<u64>,
+    /// Staleness p50 of the samples taken in that second (µs; empty without any).
+    #[serde(default)]
+    pub staleness_p50_us: Option<u64>,
+    /// Staleness p99 in that second (µs).
+    #[serde(default)]
+    pub staleness_p99_us: Option<u64>,
     /// Server-side open connections (the mock's count; all cohorts).
     pub server_open: Option<u64>,
     /// Harness scheduler-lag p99 in that second (µs).
@@ -70,6 +82,10 @@ pub fn timeseries(
                 delivered: s.delivered,
                 gaps: s.gaps,
                 detections: s.detections,
+                latency_p50_us: (s.latency_p99_us > 0).then_some(s.latency_p50_us),
+                latency_p99_us: (s.latency_p99_us > 0).then_some(s.latency_p99_us),
+                staleness_p50_us: (s.staleness_p99_us > 0).then_some(s.staleness_p50_us),
+                staleness_p99_us: (s.staleness_p99_us > 0).then_some(s.staleness_p99_us),
                 server_open: server_open.get(second).copied(),
                 harness_lag_p99_us: lag.get(second).copied(),
             });
@@ -116,7 +132,11 @@ pub fn events(summary: &RunSummary) -> Vec<EventRow> {
     let mut rows = vec![EventRow { time_ms: 0, event: "run-start".into(), detail: summary.run.upstream.clone() }];
     for fault in &summary.faults {
         let label = fault.name.clone().unwrap_or_else(|| fault.kind.clone());
-        let detail = format!("{label}: {} connections, {} handshakes", fault.touched, fault.handshakes);
+        let mut detail = format!("{label}: {} connections, {} handshakes", fault.touched, fault.handshakes);
+        if !fault.sources.is_empty() {
+            let streams: Vec<String> = fault.streams.iter().map(|(s, n)| format!("{s}={n}")).collect();
+            detail += &format!("; sources {}; streams {}", fault.sources.join(" "), streams.join(" "));
+        }
         rows.push(EventRow {
             time_ms: fault.start_ms,
             event: format!("fault-start:{}", fault.kind),
@@ -251,8 +271,8 @@ pub fn write_run(
     write_csv(&dir.join("timeseries.csv"), &timeseries(summary, records, server_open, lag))?;
     write_csv(&dir.join("events.csv"), &events(summary))?;
     for (cohort, record) in summary.cohorts.iter().zip(records) {
-        for (suffix, histogram) in [("", &record.latency), ("-corrected", &record.latency_corrected)] {
-            let path = dir.join(format!("latency-{}{suffix}.hgrm", cohort.name));
+        for (prefix, histogram) in [("latency", &record.latency), ("staleness", &record.staleness)] {
+            let path = dir.join(format!("{prefix}-{}.hgrm", cohort.name));
             std::fs::write(&path, hgrm(histogram)).with_context(|| format!("could not write '{}'", path.display()))?;
         }
     }

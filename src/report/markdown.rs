@@ -109,21 +109,30 @@ fn sections(cohorts: &[CohortSummary], out: &mut String) {
     out.push_str("\n## Latency (ms, event time to subscriber)\n\n| cohort | count | p50 | p95 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|\n");
     for c in cohorts {
         out.push_str(&percentiles_row(&c.name, &c.latency_us));
-        out.push_str(&percentiles_row(&format!("{} (corrected)", c.name), &c.latency_corrected_us));
+    }
+    out.push_str("\n## Staleness (ms behind the upstream, sampled at fixed instants; what latency cannot see)\n\n| cohort | samples | p50 | p95 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|\n");
+    for c in cohorts {
+        out.push_str(&percentiles_row(&c.name, &c.staleness_us));
+        out.push_str(&percentiles_row(
+            &format!("{} (longest time without data, per subscription)", c.name),
+            &c.without_data_us,
+        ));
     }
     out.push_str("\n## Recovery (ms)\n\n| cohort | from the drop: count | p50 | p95 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|\n");
     for c in cohorts {
         out.push_str(&percentiles_row(&c.name, &c.recovery_us));
     }
-    out.push_str("\n## Delivery and connections\n\n| cohort | delivered | received | lost (gaps) | repeated | connections (high water) | subscriptions dropped / recovered | give-ups | silent sockets detected |\n|---|---|---|---|---|---|---|---|---|\n");
+    out.push_str("\n## Delivery and connections\n\nSubscriber-deliveries (a shared socket's event counts once per subscriber it serves): published = delivered + lost.\n\n| cohort | published | delivered | lost | late | repeated | received (socket messages) | connections (high water) | subscriptions dropped / recovered | give-ups | silent sockets detected |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
     for c in cohorts {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} / {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} |\n",
             cell(&c.name),
+            c.delivery.published,
             c.delivery.delivered,
-            c.delivery.received,
-            c.delivery.gaps,
+            c.delivery.lost,
+            c.delivery.late,
             c.delivery.duplicates,
+            c.delivery.received,
             c.connections.high_water,
             c.connections.subscriptions_dropped,
             c.connections.subscriptions_recovered,

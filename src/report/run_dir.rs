@@ -18,15 +18,15 @@ pub struct PercentilePoint {
     pub value_ms: f64,
 }
 
-/// A cohort's delivery latency distributions, raw and corrected for coordinated omission.
+/// A cohort's delivery latency and staleness distributions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CohortLatency {
     /// Cohort name.
     pub cohort: String,
     /// From `latency-<cohort>.hgrm`.
     pub raw: Vec<PercentilePoint>,
-    /// From `latency-<cohort>-corrected.hgrm`.
-    pub corrected: Vec<PercentilePoint>,
+    /// From `staleness-<cohort>.hgrm`.
+    pub staleness: Vec<PercentilePoint>,
 }
 
 /// Everything the reports are rendered from.
@@ -92,7 +92,7 @@ fn read_latency(dir: &Path, cohort: &str) -> Result<CohortLatency> {
     Ok(CohortLatency {
         cohort: cohort.to_owned(),
         raw: read_hgrm(&dir.join(format!("latency-{cohort}.hgrm")))?,
-        corrected: read_hgrm(&dir.join(format!("latency-{cohort}-corrected.hgrm")))?,
+        staleness: read_hgrm(&dir.join(format!("staleness-{cohort}.hgrm")))?,
     })
 }
 

@@ -14,7 +14,7 @@ use crate::record::selfcheck::Health;
 use crate::scenario::{ManagerKind, Scenario};
 
 /// Version of the `summary.json` format; raised on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Percentiles of a histogram, in its unit (µs).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -109,23 +109,136 @@ pub struct Connections {
     pub subscriptions_abandoned: u64,
 }
 
-/// Messages.
+/// Messages, in subscriber-deliveries (a shared socket's event counts once per subscriber it serves) except
+/// `received`: `delivered + lost = published`, duplicates apart.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
-    /// Messages delivered to subscribers (one per subscriber).
+    /// Distinct events handed to subscribers (late arrivals included).
     pub delivered: u64,
-    /// Messages received from the upstream.
+    /// Socket messages read from the upstream.
     pub received: u64,
-    /// Sequence ids missing (lost messages).
+    /// Events skipped in a stream, or owed and never received when a socket's accounting ended.
     pub gaps: u64,
-    /// Repeated or backwards sequence ids.
+    /// Of the gaps, events that arrived later out of order.
+    #[serde(default)]
+    pub late: u64,
+    /// Lost: gaps that never arrived.
+    #[serde(default)]
+    pub lost: u64,
+    /// What the upstream published on the subscribed streams while they were subscribed (from each one's
+    /// first event on): `delivered + lost`.
+    #[serde(default)]
+    pub published: u64,
+    /// Events received again.
     pub duplicates: u64,
     /// Unparseable or binary messages.
     pub malformed: u64,
-    /// Messages received outside fault windows (and their recovery allowance).
+    /// Socket messages received outside fault windows (and their recovery allowance).
     pub steady_received: u64,
-    /// Sequence ids missing outside fault windows.
+    /// Subscriber-deliveries outside fault windows.
+    #[serde(default)]
+    pub steady_delivered: u64,
+    /// Gaps outside fault windows.
     pub steady_gaps: u64,
+}
+
+/// Latency and staleness over a stretch of the run (µs; two significant digits).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StretchFigures {
+    /// Delivery latency.
+    pub latency_us: Percentiles,
+    /// Staleness.
+    pub staleness_us: Percentiles,
+}
+
+impl StretchFigures {
+    /// The figures of a recorded stretch.
+    pub fn of(stretch: &crate::record::recorder::Stretch) -> Self {
+        StretchFigures {
+            latency_us: Percentiles::of(&stretch.latency),
+            staleness_us: Percentiles::of(&stretch.staleness),
+        }
+    }
+}
+
+/// One fault window of the plan and the figures inside it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowFigures {
+    /// The window.
+    #[serde(flatten)]
+    pub window: WindowLabel,
+    /// Inside it.
+    #[serde(flatten)]
+    pub figures: StretchFigures,
+}
+
+/// Which fault window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowLabel {
+    /// The fault's label.
+    pub name: Option<String>,
+    /// Its kind.
+    pub kind: String,
+    /// Start and end (ms since the start of the run), as planned.
+    pub start_ms: u64,
+    /// See `start_ms`.
+    pub end_ms: u64,
+}
+
+/// Fills a cohort's per-window figures from its record, for the plan's `windows`.
+pub fn stretch_figures(cohort: &mut CohortSummary, record: &CohortRecord, windows: &[WindowLabel]) {
+    let empty = crate::record::recorder::Stretch::default();
+    cohort.fault_windows = windows
+        .iter()
+        .enumerate()
+        .map(|(i, w)| WindowFigures {
+            window: w.clone(),
+            figures: StretchFigures::of(record.windows.get(i).unwrap_or(&empty)),
+        })
+        .collect();
+}
+
+/// One stream name across the run: the upstream's record of it and each cohort's delivery.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamSummary {
+    /// The name as subscribed.
+    pub name: String,
+    /// The mock's counts for it, when the mock's counters were read.
+    pub server: Option<ServerStream>,
+    /// Per cohort name.
+    pub cohorts: BTreeMap<String, StreamDelivery>,
+}
+
+/// The mock's counts for one stream name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerStream {
+    /// Events published while it had subscribers.
+    pub published: u64,
+    /// Sequence id of the first and last of them (none for kinds without one).
+    pub first_id: Option<u64>,
+    /// See `first_id`.
+    pub last_id: Option<u64>,
+    /// Messages queued to its subscribers' connections.
+    pub sent: u64,
+    /// Messages the mock dropped at full queues.
+    pub dropped: u64,
+}
+
+/// One cohort's delivery on one stream, in subscriber-deliveries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamDelivery {
+    /// Socket messages read.
+    pub received: u64,
+    /// Distinct events delivered.
+    pub delivered: u64,
+    /// Lost.
+    pub lost: u64,
+    /// Delivered late, out of order.
+    pub late: u64,
+    /// Received again.
+    pub duplicates: u64,
+    /// `delivered + lost`.
+    pub published: u64,
 }
 
 /// WSManager stream lifecycle.
@@ -154,10 +267,22 @@ pub struct CohortSummary {
     pub subscriptions: u64,
     /// Distinct streams per client at start, summed over the clients.
     pub distinct_streams: u64,
-    /// Delivery latency (µs), raw.
+    /// Delivery latency (µs): event time to subscriber callback, per subscriber-delivery. Open loop: the
+    /// event time is the intended time, so nothing is corrected.
     pub latency_us: Percentiles,
-    /// Delivery latency (µs), corrected for coordinated omission.
-    pub latency_corrected_us: Percentiles,
+    /// Staleness (µs): sampled at fixed instants for every live subscription, how long ago the upstream
+    /// published the first event it has not received (0 when caught up); empty when not measured.
+    #[serde(default)]
+    pub staleness_us: Percentiles,
+    /// Per subscription, the longest time without data while the upstream published on its stream (µs).
+    #[serde(default)]
+    pub without_data_us: Percentiles,
+    /// Latency and staleness inside each fault window of the plan (those with a length, in plan order).
+    #[serde(default)]
+    pub fault_windows: Vec<WindowFigures>,
+    /// Latency and staleness outside every fault window.
+    #[serde(default)]
+    pub outside_faults: StretchFigures,
     /// Connect time (µs).
     pub connect_time_us: Percentiles,
     /// Time to recovery after a drop (µs), per connection from its drop.
@@ -242,6 +367,12 @@ pub struct FaultWindow {
     pub touched: u64,
     /// Handshakes it refused, delayed or held.
     pub handshakes: u64,
+    /// Source addresses of the connections it selected, sorted (one per client).
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// How many of the connections it selected held each stream.
+    #[serde(default)]
+    pub streams: BTreeMap<String, u64>,
 }
 
 /// The run itself.
@@ -289,6 +420,9 @@ pub struct RunSummary {
     /// The rollout rehearsal, when the scenario steps traffic over.
     #[serde(default)]
     pub rollout: Option<crate::rollout::summary::RolloutSummary>,
+    /// Per stream name: the mock's record and each cohort's delivery.
+    #[serde(default)]
+    pub streams: Vec<StreamSummary>,
 }
 
 /// Which stored baseline a run was judged against.
@@ -314,7 +448,10 @@ impl CohortSummary {
             subscriptions: 0,
             distinct_streams: 0,
             latency_us: Percentiles::default(),
-            latency_corrected_us: Percentiles::default(),
+            staleness_us: Percentiles::default(),
+            without_data_us: Percentiles::default(),
+            fault_windows: Vec::new(),
+            outside_faults: StretchFigures::default(),
             connect_time_us: Percentiles::default(),
             recovery_us: Percentiles::default(),
             recovery_from_fault_end_us: Percentiles::default(),
@@ -401,7 +538,10 @@ pub fn cohort_summary(
         subscriptions,
         distinct_streams,
         latency_us: Percentiles::of(&record.latency),
-        latency_corrected_us: Percentiles::of(&record.latency_corrected),
+        staleness_us: Percentiles::of(&record.staleness),
+        without_data_us: Percentiles::of(&record.without_data),
+        fault_windows: Vec::new(),
+        outside_faults: StretchFigures::of(&record.outside),
         connect_time_us: Percentiles::of(&record.connect_time),
         recovery_us: Percentiles::of(&record.recovery),
         recovery_from_fault_end_us: Percentiles::of(&recovery_from_fault_end(&record.recoveries, faults)),
@@ -446,9 +586,13 @@ pub fn cohort_summary(
             delivered: record.delivered,
             received: record.received,
             gaps: record.gaps,
+            late: record.late,
+            lost: record.gaps.saturating_sub(record.late),
+            published: record.delivered + record.gaps.saturating_sub(record.late),
             duplicates: record.duplicates,
             malformed: record.malformed,
             steady_received: quiet.iter().map(|s| s.received).sum(),
+            steady_delivered: quiet.iter().map(|s| s.delivered).sum(),
             steady_gaps: quiet.iter().map(|s| s.gaps).sum(),
         },
         streams: Streams {
@@ -501,6 +645,38 @@ pub fn server_summary(snapshot: &MockSnapshot) -> ServerSummary {
     }
 }
 
+/// Per stream name, the mock's counts (when read) beside each cohort's delivery.
+pub fn stream_summaries(cohorts: &[(String, &CohortRecord)], snapshot: Option<&MockSnapshot>) -> Vec<StreamSummary> {
+    let mut streams: BTreeMap<String, StreamSummary> = BTreeMap::new();
+    fn entry<'a>(streams: &'a mut BTreeMap<String, StreamSummary>, name: &str) -> &'a mut StreamSummary {
+        streams.entry(name.to_owned()).or_insert_with(|| StreamSummary { name: name.to_owned(), ..Default::default() })
+    }
+    for (cohort, record) in cohorts {
+        for (name, t) in &record.streams {
+            let lost = t.lost();
+            let delivery = StreamDelivery {
+                received: t.received,
+                delivered: t.delivered,
+                lost,
+                late: t.late,
+                duplicates: t.duplicates,
+                published: t.delivered + lost,
+            };
+            entry(&mut streams, name).cohorts.insert(cohort.clone(), delivery);
+        }
+    }
+    for s in snapshot.map(|s| s.streams.as_slice()).unwrap_or_default() {
+        entry(&mut streams, &s.name).server = Some(ServerStream {
+            published: s.events_published,
+            first_id: s.first_seq,
+            last_id: s.last_seq,
+            sent: s.messages_sent,
+            dropped: s.messages_dropped,
+        });
+    }
+    streams.into_values().collect()
+}
+
 /// Fault windows from the mock's records, relative to the run start (`offset_ms` after the mock started).
 pub fn fault_windows(records: &[FaultRecord], offset_ms: u64) -> Vec<FaultWindow> {
     records
@@ -512,6 +688,8 @@ pub fn fault_windows(records: &[FaultRecord], offset_ms: u64) -> Vec<FaultWindow
             end_ms: r.ended_ms.map(|e| e.saturating_sub(offset_ms)),
             touched: r.touched,
             handshakes: r.handshakes,
+            sources: r.sources.iter().map(ToString::to_string).collect(),
+            streams: r.streams.clone(),
         })
         .collect()
 }
@@ -557,6 +735,8 @@ mod tests {
             end_ms: Some(end_ms),
             touched: 0,
             handshakes: 0,
+            sources: Vec::new(),
+            streams: Default::default(),
         };
         let faults = vec![window(30_000, 30_004), window(60_000, 70_000)];
         let s = Duration::from_millis;
@@ -579,6 +759,8 @@ mod tests {
             end_ms: Some(3200),
             touched: 1,
             handshakes: 0,
+            sources: Vec::new(),
+            streams: Default::default(),
         }];
         let marked: Vec<usize> = (0..8).filter(|s| in_fault(&faults, *s, Duration::from_secs(2))).collect();
         assert_eq!(marked, [2, 3, 4, 5]);

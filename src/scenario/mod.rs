@@ -175,6 +175,9 @@ pub struct HarnessSettings {
     /// Latency differences up to this are measurement noise, not a regression.
     #[serde(with = "crate::chaos::fault::millis")]
     pub latency_floor: Duration,
+    /// How often every live subscription's staleness is sampled.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub staleness_every: Duration,
 }
 
 /// A validated scenario.
@@ -308,6 +311,7 @@ impl Scenario {
                 saturation_lag: duration_or(harness.saturation_lag, Duration::from_millis(25)),
                 recovery_deadline: duration_or(harness.recovery_deadline, Duration::from_secs(60)),
                 latency_floor: duration_or(harness.latency_floor, Duration::from_millis(1)),
+                staleness_every: duration_or(harness.staleness_every, Duration::from_millis(100)),
             },
             criteria,
             rollout: Rollout { preset: rollout.preset, gate: rollout.gate.unwrap_or_default(), plan },

@@ -184,6 +184,8 @@ pub struct RawHarness {
     pub recovery_deadline: Option<HumanDuration>,
     /// Latency differences up to this are measurement noise, not a regression (default 1ms).
     pub latency_floor: Option<HumanDuration>,
+    /// How often every live subscription's staleness is sampled (default 100ms).
+    pub staleness_every: Option<HumanDuration>,
 }
 
 /// A scenario file.

@@ -8,7 +8,6 @@ mod upstream;
 use console::{Console, Mode};
 use upstream::{Upstream, open_upstream, resolve_target, sample_server};
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -24,10 +23,8 @@ use crate::criteria::verdict::{Judging, any_failed, judge};
 use crate::load::driver::{self, Cohort, DriveContext, Placement};
 use crate::load::population::{ClientPlan, StreamDraw, on_new_manager, population};
 use crate::manager::upstream::RunContext;
-use crate::mock::config::{Arrivals, MockConfig};
 use crate::mock::market::civil_from_days;
 use crate::mock::stats::MockSnapshot;
-use crate::mock::stream_name::{StreamKind, StreamSpec};
 use crate::record::progress::Progress;
 use crate::record::steps::StepLog;
 use crate::record::{recorder, selfcheck};
@@ -111,15 +108,14 @@ async fn execute(
     let run_cancel = CancellationToken::new();
     let (events, events_rx) = mpsc::channel(65_536);
     let start = Instant::now();
-    let intervals = intervals(&scenario.mock, &people);
-    let send_times = upstream.send_times(&symbols);
+    let freshness = upstream.freshness(&symbols);
     let ctx = Arc::new(RunContext {
         target: upstream.addr(),
         start,
         events,
         cancel: run_cancel.clone(),
-        intervals,
-        send_times,
+        freshness: freshness.clone(),
+        settle: settle(scenario),
     });
     let run_seconds = scenario.duration.as_secs() as usize + 1;
     let starts = plan.map(|p| p.steps.iter().map(|s| s.start).collect()).unwrap_or_default();
@@ -132,6 +128,8 @@ async fn execute(
         progress,
         steps: StepLog::new(starts, cohorts.len()),
         queries: queries_rx,
+        freshness: freshness.map(|f| (f, scenario.harness.staleness_every)),
+        windows: planned_windows(scenario).iter().map(|w| (w.start, w.end)).collect(),
     };
     let recorder = tokio::spawn(recorder::run(events_rx, setup));
     let health_cancel = CancellationToken::new();
@@ -238,31 +236,24 @@ fn planned<'a>(manager: ManagerKind, clients: impl Iterator<Item = &'a ClientPla
     plan
 }
 
-/// The feed's nominal interval per stream (µs), when arrivals are evenly spaced (coordinated-omission
-/// correction needs a fixed rate).
-fn intervals(mock: &MockConfig, people: &[ClientPlan]) -> HashMap<String, u32> {
-    let mut map = HashMap::new();
-    if mock.feed.arrivals != Arrivals::Fixed {
-        return map;
-    }
-    let per_second = |rate: f64| if rate > 0.0 { (1e6 / rate) as u32 } else { 0 };
-    for stream in people.iter().flat_map(|c| c.subscribers.iter().flat_map(|s| s.streams.iter())) {
-        let Some(spec) = StreamSpec::parse(stream) else { continue };
-        let Some(index) = spec.symbol.and_then(|s| mock.feed.symbols.iter().position(|x| x.name == s)) else {
-            continue;
-        };
-        let (orders, book) = (mock.feed.orders_per_second[index], mock.feed.book_changes_per_second[index]);
-        let interval = match spec.kind {
-            StreamKind::Trade => per_second(orders * 2.0),
-            StreamKind::AggTrade => per_second(orders),
-            StreamKind::BookTicker => per_second(orders + book),
-            StreamKind::DiffDepth(speed) | StreamKind::PartialDepth(_, speed) => (speed.millis() * 1000) as u32,
-            StreamKind::Kline { .. } => mock.feed.kline_period.as_micros() as u32,
-            _ => mock.feed.ticker_period.as_micros() as u32,
-        };
-        map.insert(stream.clone(), interval);
-    }
-    map
+/// Fault windows of the plan that get latency and staleness figures of their own: those with a length,
+/// the first [`WINDOWS_JUDGED`] of them.
+fn planned_windows(scenario: &Scenario) -> Vec<crate::chaos::plan::Occurrence> {
+    let plan = crate::chaos::plan::FaultPlan::build(&scenario.faults, scenario.seed, scenario.duration);
+    plan.occurrences.into_iter().filter(|o| o.end > o.start).take(WINDOWS_JUDGED).collect()
+}
+
+/// Fault windows with figures of their own, at most.
+const WINDOWS_JUDGED: usize = 64;
+
+/// How close to the end of a socket's accounting an event may be published and still be in flight: a
+/// second, plus the longest delay a latency fault of the scenario holds messages for.
+fn settle(scenario: &Scenario) -> Duration {
+    let held = scenario.faults.iter().filter_map(|f| match f.kind {
+        crate::chaos::fault::FaultKind::Latency { delay, jitter } => Some(delay + jitter),
+        _ => None,
+    });
+    Duration::from_secs(1) + held.max().unwrap_or(Duration::ZERO)
 }
 
 fn build_summary(
@@ -282,8 +273,29 @@ fn build_summary(
         .iter()
         .zip(&execution.plans)
         .map(|(record, plan)| summary::cohort_summary(record, *plan, &faults, grace))
+        .collect::<Vec<_>>();
+    let windows = planned_windows(scenario);
+    let labels: Vec<summary::WindowLabel> = windows
+        .iter()
+        .map(|w| summary::WindowLabel {
+            name: scenario.faults.get(w.fault).and_then(|f| f.name.clone()),
+            kind: scenario.faults.get(w.fault).map_or_else(String::new, |f| f.kind.name().as_str().to_owned()),
+            start_ms: w.start.as_millis() as u64,
+            end_ms: w.end.as_millis() as u64,
+        })
+        .collect();
+    let cohorts: Vec<_> = cohorts
+        .into_iter()
+        .zip(&execution.recording.cohorts)
+        .map(|(mut c, record)| {
+            summary::stretch_figures(&mut c, record, &labels);
+            c
+        })
         .collect();
     let peak_connections: i64 = cohorts.iter().map(|c| c.connections.high_water).sum();
+    let named: Vec<(String, &recorder::CohortRecord)> =
+        cohorts.iter().map(|c| c.name.clone()).zip(&execution.recording.cohorts).collect();
+    let streams = summary::stream_summaries(&named, snapshot);
     let mut summary = RunSummary {
         schema_version: SCHEMA_VERSION,
         wschaos_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -301,6 +313,7 @@ fn build_summary(
         faults,
         harness: summary::harness_summary(&execution.health, scenario, peak_connections),
         verdicts: Vec::new(),
+        streams,
         rollout: scenario
             .rollout
             .plan

@@ -2,7 +2,6 @@
 //! one process), or an upstream given with `--target`; and what of the mock the harness can see during and
 //! after the run (open connections, fault plan, final counters).
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +17,7 @@ use crate::load::population::{ClientPlan, on_new_manager, population};
 use crate::mock::MockServer;
 use crate::mock::process::MockProcess;
 use crate::mock::stats::MockSnapshot;
+use crate::record::freshness::{Freshness, Resolver};
 use crate::scenario::{Cohorts, ManagerKind, Scenario};
 
 /// File descriptors kept free for the harness itself (files, the recorder, the runtime).
@@ -72,16 +72,12 @@ impl Upstream {
         !matches!(self, Upstream::External(_))
     }
 
-    /// The embedded mock's send times (bookTicker and partial-depth latency need them).
-    pub(super) fn send_times(
-        &self,
-        symbols: &[String],
-    ) -> Option<(Arc<crate::mock::send_times::SendTimes>, HashMap<String, u16>)> {
+    /// Staleness watches over the embedded mock's publication record. A mock in its own process or an
+    /// external upstream keeps no record this process can read: staleness is then not measured and loss is
+    /// counted from consecutive ids only.
+    pub(super) fn freshness(&self, symbols: &[String]) -> Option<Arc<Freshness>> {
         match self {
-            Upstream::Embedded(m) => {
-                let ids = symbols.iter().enumerate().map(|(i, s)| (s.clone(), i as u16)).collect();
-                Some((m.send_times(), ids))
-            }
+            Upstream::Embedded(m) => Some(Arc::new(Freshness::new(Resolver::new(m.publications(), symbols)))),
             _ => None,
         }
     }
@@ -153,7 +149,7 @@ fn child_faults(control: SocketAddr, scenario: &Scenario, plan: FaultPlan, start
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep_until(start + occurrence.start) => {}
             }
-            if let Err(e) = crate::mock::process::inject(control, &raw).await {
+            if let Err(e) = crate::mock::process::inject(control, &raw, occurrence.seed).await {
                 tracing::warn!("could not inject a fault into the mock process: {e:#}");
             }
         });

@@ -44,7 +44,7 @@ impl Connection {
             // Nothing is read while silent, so no pong can be owed.
             self.heartbeat.owed_since = None;
         }
-        let chaos = self.chaos.get_or_insert_with(|| Box::new(ConnChaos::new(seed ^ self.id)));
+        let chaos = self.chaos.get_or_insert_with(|| Box::new(ConnChaos::new(seed)));
         chaos.start(fault, kind, until);
     }
 

@@ -86,7 +86,7 @@ async fn write_batch(
         taken += 1;
         if let Some(due) = chaos.as_deref_mut().and_then(|c| c.due(message)).filter(|due| *due > Instant::now()) {
             ws.flush().await?;
-            tokio::time::sleep_until(due).await;
+            crate::clock::sleep_until_precise(due).await;
         }
         let Some(message) = pending.take() else { break };
         match chaos.as_deref_mut() {

@@ -25,7 +25,7 @@ pub struct Colour {
 pub enum Stroke {
     /// A continuous line.
     Solid,
-    /// A dashed line (the corrected latency, reconnects, the mock's own count).
+    /// A dashed line (staleness, reconnects, the mock's own count).
     Dashed,
 }
 

@@ -40,14 +40,13 @@ fn percentile_points(points: &[PercentilePoint]) -> Vec<Point> {
     points.iter().filter_map(|p| percentile_x(p.quantile).map(|x| Point { x, y: p.value_ms })).collect()
 }
 
-/// Delivery latency by percentile per cohort, raw (solid) and corrected for coordinated omission
-/// (dashed), from the `.hgrm` files.
+/// Delivery latency (solid) and staleness (dashed) by percentile per cohort, from the `.hgrm` files.
 pub fn latency_series(summary: &RunSummary, latency: &[CohortLatency]) -> Chart {
     let mut lines = Vec::new();
     for cohort in latency {
         let colour = cohort_colour(summary, &cohort.cohort);
         for (suffix, stroke, points) in
-            [("raw", Stroke::Solid, &cohort.raw), ("corrected", Stroke::Dashed, &cohort.corrected)]
+            [("latency", Stroke::Solid, &cohort.raw), ("staleness", Stroke::Dashed, &cohort.staleness)]
         {
             let label = format!("{} {suffix}", cohort.cohort);
             lines.push(Line { label, colour, stroke, points: percentile_points(points) });
@@ -56,7 +55,7 @@ pub fn latency_series(summary: &RunSummary, latency: &[CohortLatency]) -> Chart 
     let widest = lines.iter().flat_map(|l| l.points.iter().map(|p| p.x)).fold(0.0, f64::max);
     Chart {
         file_stem: "latency",
-        title: "Delivery latency by percentile (event time to subscriber)".to_owned(),
+        title: "Delivery latency (solid) and staleness (dashed) by percentile".to_owned(),
         panels: vec![Panel {
             caption: String::new(),
             x: XAxis::Percentile { max: widest.ceil().max(2.0) },
@@ -244,6 +243,10 @@ mod tests {
             delivered: 10 * second as u64,
             gaps: 1,
             detections: 0,
+            latency_p50_us: None,
+            latency_p99_us: None,
+            staleness_p50_us: None,
+            staleness_p99_us: None,
             server_open,
             harness_lag_p99_us: None,
         }
@@ -258,18 +261,18 @@ mod tests {
     }
 
     #[test]
-    fn latency_has_a_raw_and_a_corrected_line_per_cohort_in_the_cohort_colour() {
+    fn latency_has_a_latency_and_a_staleness_line_per_cohort_in_the_cohort_colour() {
         let s = summary();
         let point = |quantile, value_ms| PercentilePoint { quantile, value_ms };
         let latency = vec![CohortLatency {
             cohort: "wsmanager".into(),
             raw: vec![point(0.0, 1.0), point(0.99, 5.0), point(1.0, 9.0)],
-            corrected: vec![point(0.0, 1.0), point(0.999, 20.0)],
+            staleness: vec![point(0.0, 1.0), point(0.999, 20.0)],
         }];
         let chart = latency_series(&s, &latency);
         let lines = &chart.panels[0].lines;
         let labels: Vec<&str> = lines.iter().map(|l| l.label.as_str()).collect();
-        assert_eq!(labels, ["wsmanager raw", "wsmanager corrected"]);
+        assert_eq!(labels, ["wsmanager latency", "wsmanager staleness"]);
         assert_eq!((lines[0].colour, lines[0].stroke, lines[1].stroke), (WSMANAGER, Stroke::Solid, Stroke::Dashed));
         assert_eq!(lines[0].points.len(), 2, "the 100 % line has no place on a log scale");
         assert_eq!(chart.panels[0].x, XAxis::Percentile { max: 3.0 });
@@ -332,6 +335,8 @@ mod tests {
             end_ms,
             touched: 1,
             handshakes: 0,
+            sources: Vec::new(),
+            streams: Default::default(),
         };
         s.faults = vec![window(Some("half-open"), 5_000, Some(8_000)), window(None, 20_000, None)];
         let bands = fault_bands(&s);

@@ -137,16 +137,20 @@ fn percentile_row(cohort: &str, what: &str, p: &Percentiles) -> String {
 const PERCENTILE_HEADERS: [&str; 10] =
     ["cohort", "measure", "count", "p50", "p90", "p95", "p99", "p99.9", "max", "mean"];
 
-/// Delivery latency raw and corrected, and connect time, per cohort (ms).
+/// Delivery latency, staleness, time without data and connect time, per cohort (ms).
 pub(super) fn latency(cohorts: &[CohortSummary]) -> String {
     let mut rows = Vec::new();
     for c in cohorts {
-        rows.push(percentile_row(&c.name, "delivery, raw", &c.latency_us));
-        rows.push(percentile_row(&c.name, "delivery, corrected for coordinated omission", &c.latency_corrected_us));
+        rows.push(percentile_row(&c.name, "delivery latency", &c.latency_us));
+        rows.push(percentile_row(&c.name, "staleness (sampled)", &c.staleness_us));
+        rows.push(percentile_row(&c.name, "longest time without data", &c.without_data_us));
         rows.push(percentile_row(&c.name, "connect time", &c.connect_time_us));
     }
     format!(
-        "<p>Milliseconds, from each event's own time to the subscriber's callback.</p>\n{}",
+        "<p>Milliseconds. Delivery latency: from each event's own time to the subscriber's callback (open loop: \
+         nothing corrected). Staleness: sampled at fixed instants for every live subscription, how long ago the \
+         upstream published the first event it has not received (0 when caught up); a stalled or \
+         disconnected subscriber shows here, not in latency.</p>\n{}",
         table("latency", &PERCENTILE_HEADERS, &rows)
     )
 }
@@ -387,6 +391,8 @@ mod tests {
             end_ms: None,
             touched: 0,
             handshakes: 0,
+            sources: Vec::new(),
+            streams: Default::default(),
         };
         let bar = timeline_bar(&fault, 20_000);
         assert_eq!(bar, "<span style=\"left:25.00%;width:75.00%\" title=\"a&quot;b\">a&quot;b</span>");

@@ -1,0 +1,305 @@
+//! The reading side of one upstream, kept across its reconnects: every message accounted to the subscribers
+//! of its stream (latency from the event time, or from the upstream's record for the kinds without one;
+//! delivery, loss, late arrivals and duplicates in subscriber-deliveries through [`Track`]; the longest time
+//! without data), the staleness watch moved forward, the recovery of an outage, and the batch waiting for
+//! the recorder. Where the upstream keeps no record this process can read, consecutive sequence ids are
+//! checked instead (trade, aggTrade, diff depth) and the other kinds go unaccounted.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use crate::manager::tap::{Mark, Tap};
+use crate::manager::track::{Delivery, Track};
+use crate::manager::upstream::{Audience, Heard, RunContext};
+use crate::manager::wire::{Read, Sequence, Sequences, parse};
+use crate::mock::publications::{Index, KeyRecord};
+use crate::mock::time::{Micros, now_micros};
+use crate::record::event::{CohortId, DeliverySample, Event, LatencySample, StreamTally};
+use crate::record::freshness::Watch;
+
+/// Latencies batched before a socket hands them to the recorder early.
+const BATCH_LATENCIES: usize = 4096;
+
+/// One stream's accounting on this socket.
+#[derive(Debug)]
+struct StreamState {
+    /// Which subscription of the stream it accounts (a new one starts afresh).
+    generation: u64,
+    record: Option<Arc<KeyRecord>>,
+    watch: Option<Arc<Watch>>,
+    track: Track,
+    /// Subscribers when last heard.
+    subscribers: u32,
+    /// The longest time without data so far (µs).
+    longest_wait: u64,
+    /// Since the last flush.
+    tally: StreamTally,
+}
+
+/// What the reading side keeps across reconnects.
+pub(crate) struct Reading {
+    cohort: CohortId,
+    raw_stream: Option<String>,
+    streams: HashMap<String, StreamState>,
+    /// Consecutive-id checks where no record resolves a message.
+    sequences: Sequences,
+    sample: DeliverySample,
+    /// When the batch last went to the recorder.
+    pub last_flush: Instant,
+    /// The current outage: when the socket first dropped and how many subscriptions it dropped.
+    pub outage: Option<(Instant, u32)>,
+    tap: Option<Arc<Tap>>,
+}
+
+impl Reading {
+    /// The reading side of a raw (`Some(stream)`) or combined upstream of `cohort`.
+    pub fn new(cohort: CohortId, raw_stream: Option<String>, tap: Option<Arc<Tap>>) -> Self {
+        Reading {
+            cohort,
+            raw_stream,
+            streams: HashMap::new(),
+            sequences: Sequences::default(),
+            sample: DeliverySample::empty(cohort),
+            last_flush: Instant::now(),
+            outage: None,
+            tap,
+        }
+    }
+
+    /// Hands the batch to the recorder.
+    pub async fn flush(&mut self, ctx: &RunContext) {
+        self.last_flush = Instant::now();
+        for (name, state) in &mut self.streams {
+            if !state.tally.is_empty() {
+                self.sample.streams.push((name.clone(), std::mem::take(&mut state.tally)));
+            }
+        }
+        if self.sample.is_empty() {
+            return;
+        }
+        let sample = std::mem::replace(&mut self.sample, DeliverySample::empty(self.cohort));
+        ctx.report(Event::Deliveries(Box::new(sample))).await;
+    }
+
+    /// Ends the accounting when the upstream stops or gives up: what was published up to the settle cut-off
+    /// and never arrived is lost, every subscription's longest time without data is reported, and the batch
+    /// goes to the recorder.
+    pub async fn close(&mut self, ctx: &RunContext, audience: &Audience) {
+        let now = now_micros();
+        let cut_off = now.saturating_sub(ctx.settle.as_micros() as Micros);
+        let owed = audience.owed();
+        for (name, heard, watch) in &owed {
+            let current = self.streams.get_mut(name).filter(|s| s.generation == heard.generation);
+            match current {
+                Some(state) => close_stream(&mut self.sample, state, heard.subscribers, (cut_off, now)),
+                None => {
+                    let lost = never_received(&mut self.sample, watch.as_deref(), heard.subscribers, (cut_off, now));
+                    if lost > 0 {
+                        self.sample.streams.push((name.clone(), StreamTally { gaps: lost, ..StreamTally::default() }));
+                    }
+                }
+            }
+        }
+        if self.raw_stream.is_some() {
+            // A raw socket stops right after its subscriber leaves: what it owed up to then still counts.
+            for (name, state) in &mut self.streams {
+                if !owed.iter().any(|(n, _, _)| n == name) {
+                    let subscribers = state.subscribers;
+                    close_stream(&mut self.sample, state, subscribers, (cut_off, now));
+                }
+            }
+        }
+        self.streams.clear();
+        self.flush(ctx).await;
+    }
+
+    /// Accounts one text message.
+    pub async fn on_text(&mut self, ctx: &RunContext, audience: &Audience, text: &str) {
+        let Some(message) = parse(text, self.raw_stream.is_none()) else {
+            self.sample.malformed += 1;
+            return;
+        };
+        if message.is_response {
+            if message.is_error {
+                ctx.report(Event::Error { cohort: self.cohort, kind: "request-refused" }).await;
+            }
+            return;
+        }
+        let stream = message.stream.or(self.raw_stream.as_deref()).unwrap_or("").to_owned();
+        let heard = audience.on_message(&stream);
+        self.sample.received += 1;
+        if heard.subscribers == 0 {
+            return;
+        }
+        let now = now_micros();
+        let published = self.account(ctx, audience, &stream, &message, heard, now);
+        if let Some(tap) = &self.tap {
+            tap.note(&stream, Mark::new(message.sequence, ctx.now()));
+        }
+        if let Some(sent) = message.event_time.or(published) {
+            let latency_us = now.saturating_sub(sent).clamp(1, u64::from(u32::MAX)) as u32;
+            let at_ms = ctx.now().as_millis() as u32;
+            self.sample.latencies.push(LatencySample { latency_us, subscribers: heard.subscribers, at_ms });
+        }
+        self.recover(ctx, audience).await;
+        if self.sample.latencies.len() >= BATCH_LATENCIES {
+            self.flush(ctx).await;
+        }
+    }
+
+    /// Accounts a message of `stream` heard by `heard.subscribers`; returns its publication time when the
+    /// record has it.
+    fn account(
+        &mut self,
+        ctx: &RunContext,
+        audience: &Audience,
+        stream: &str,
+        message: &Read<'_>,
+        heard: Heard,
+        now: Micros,
+    ) -> Option<Micros> {
+        let state = stream_state(&mut self.streams, ctx, audience, stream, heard.generation);
+        state.subscribers = heard.subscribers;
+        state.tally.received += 1;
+        let record = state.record.clone();
+        let index = record.as_ref().and_then(|r| r.index_of(identifying_key(message)?));
+        let Some(index) = index else {
+            let delivery = consecutive_check(&mut self.sequences, stream, message, heard.subscribers);
+            add(&mut self.sample, &mut state.tally, delivery);
+            return None;
+        };
+        let record = record.as_deref()?;
+        let waiting_since = match state.track.next() {
+            Some(next) => record.published_at(next),
+            None => state.watch.as_ref().and_then(|w| record.published_at(record.first_at_or_after(w.since()))),
+        };
+        let delivery = state.track.receive(index, heard.subscribers);
+        if delivery.advanced > 0 {
+            let waited = waiting_since.map_or(0, |at| now.saturating_sub(at));
+            state.longest_wait = state.longest_wait.max(waited);
+        }
+        if let (Some(watch), Some(next)) = (&state.watch, state.track.next()) {
+            watch.received_until(next);
+        }
+        add(&mut self.sample, &mut state.tally, delivery);
+        record.published_at(index)
+    }
+
+    async fn recover(&mut self, ctx: &RunContext, audience: &Audience) {
+        let Some((since, dropped)) = self.outage.take() else { return };
+        let recovered = audience.total().min(dropped);
+        let after = since.elapsed();
+        ctx.report(Event::Recovered { cohort: self.cohort, at: ctx.now(), after, subscribers: recovered }).await;
+        if dropped > recovered {
+            // Subscribers that left the shared socket while it was recovering.
+            ctx.report(Event::Abandoned { cohort: self.cohort, subscriptions: dropped - recovered, waited: after })
+                .await;
+        }
+    }
+
+    /// A binary frame where text was expected.
+    pub fn malformed(&mut self) {
+        self.sample.malformed += 1;
+    }
+}
+
+/// The accounting of `stream`, started afresh for a new subscription of it.
+fn stream_state<'a>(
+    streams: &'a mut HashMap<String, StreamState>,
+    ctx: &RunContext,
+    audience: &Audience,
+    stream: &str,
+    generation: u64,
+) -> &'a mut StreamState {
+    let fresh = || StreamState {
+        generation,
+        record: ctx.freshness.as_ref().and_then(|f| f.record_of(stream)),
+        watch: audience.watch_of(stream),
+        track: Track::default(),
+        subscribers: 0,
+        longest_wait: 0,
+        tally: StreamTally::default(),
+    };
+    let state = streams.entry(stream.to_owned()).or_insert_with(fresh);
+    if state.generation != generation {
+        // Left and subscribed again on this socket: a new subscription, accounted afresh.
+        let tally = std::mem::take(&mut state.tally);
+        *state = fresh();
+        state.tally = tally;
+    }
+    state
+}
+
+/// The key the upstream's record identifies the message's event by: its sequence id, or its event time for
+/// the kinds without one.
+fn identifying_key(message: &Read<'_>) -> Option<u64> {
+    match message.sequence {
+        Sequence::Trade(id) | Sequence::AggTrade(id) | Sequence::UpdateId(id) => Some(id),
+        Sequence::Depth { last, .. } => Some(last),
+        Sequence::None => message.event_time,
+    }
+}
+
+/// Without a record: consecutive ids only (a broken depth chain counts one missing event).
+fn consecutive_check(sequences: &mut Sequences, stream: &str, message: &Read<'_>, subscribers: u32) -> Delivery {
+    let n = u64::from(subscribers);
+    let check = sequences.check(stream, message);
+    if check.duplicate {
+        return Delivery { duplicates: n, ..Delivery::default() };
+    }
+    Delivery { delivered: n, gaps: check.missing * n, ..Delivery::default() }
+}
+
+fn add(sample: &mut DeliverySample, tally: &mut StreamTally, d: Delivery) {
+    sample.delivered += d.delivered;
+    sample.gaps += d.gaps;
+    sample.late += d.late;
+    sample.duplicates += d.duplicates;
+    tally.delivered += d.delivered;
+    tally.gaps += d.gaps;
+    tally.late += d.late;
+    tally.duplicates += d.duplicates;
+}
+
+/// Closes a stream that received: the events owed up to the cut-off that never came are lost, and the time
+/// since the first of them counts as time without data.
+fn close_stream(
+    sample: &mut DeliverySample,
+    state: &mut StreamState,
+    subscribers: u32,
+    (cut_off, now): (Micros, Micros),
+) {
+    if let Some(record) = state.record.clone() {
+        if let Some(next) = state.track.next() {
+            let owed_until: Index = record.published_by(cut_off);
+            let lost = state.track.close(owed_until, subscribers);
+            add(sample, &mut state.tally, Delivery { gaps: lost, ..Delivery::default() });
+            if let Some(at) = record.published_at(next).filter(|at| *at <= cut_off) {
+                state.longest_wait = state.longest_wait.max(now.saturating_sub(at));
+            }
+        }
+    }
+    if subscribers > 0 && state.record.is_some() {
+        sample.without_data.push((state.longest_wait, subscribers));
+    }
+}
+
+/// Closes a subscription that never received anything: everything published on its stream from its start to
+/// the cut-off is lost (returned, in subscriber-deliveries), and it was without data all that time.
+fn never_received(
+    sample: &mut DeliverySample,
+    watch: Option<&Watch>,
+    subscribers: u32,
+    (cut_off, now): (Micros, Micros),
+) -> u64 {
+    let Some(watch) = watch else { return 0 };
+    let record = watch.record();
+    let first = record.first_at_or_after(watch.since());
+    let lost = record.published_by(cut_off).saturating_sub(first) * u64::from(subscribers);
+    sample.gaps += lost;
+    let waited = record.published_at(first).filter(|at| *at <= cut_off).map_or(0, |at| now.saturating_sub(at));
+    sample.without_data.push((waited, subscribers));
+    lost
+}
