@@ -111,8 +111,8 @@ impl Reading {
                 }
             }
         }
-        self.streams.clear();
         self.flush(ctx).await;
+        self.streams.clear();
     }
 
     /// Accounts one text message.

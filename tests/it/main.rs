@@ -8,6 +8,7 @@ mod cli;
 mod compare;
 mod conformance;
 mod control;
+mod figures;
 mod gate;
 mod harness;
 mod real_clients;
