@@ -127,16 +127,24 @@ impl Reading {
             }
             return;
         }
-        let stream = message.stream.or(self.raw_stream.as_deref()).unwrap_or("").to_owned();
-        let heard = audience.on_message(&stream);
+        let stream = message.stream.or(self.raw_stream.as_deref()).unwrap_or("");
+        let heard = audience.on_message(stream);
         self.sample.received += 1;
         if heard.subscribers == 0 {
             return;
         }
         let now = now_micros();
-        let published = self.account(ctx, audience, &stream, &message, heard, now);
+        let published = account(
+            &mut self.streams,
+            &mut self.sequences,
+            &mut self.sample,
+            (ctx, audience),
+            (stream, &message),
+            heard,
+            now,
+        );
         if let Some(tap) = &self.tap {
-            tap.note(&stream, Mark::new(message.sequence, ctx.now()));
+            tap.note(stream, Mark::new(message.sequence, ctx.now()));
         }
         if let Some(sent) = message.event_time.or(published) {
             let latency_us = now.saturating_sub(sent).clamp(1, u64::from(u32::MAX)) as u32;
@@ -147,44 +155,6 @@ impl Reading {
         if self.sample.latencies.len() >= BATCH_LATENCIES {
             self.flush(ctx).await;
         }
-    }
-
-    /// Accounts a message of `stream` heard by `heard.subscribers`; returns its publication time when the
-    /// record has it.
-    fn account(
-        &mut self,
-        ctx: &RunContext,
-        audience: &Audience,
-        stream: &str,
-        message: &Read<'_>,
-        heard: Heard,
-        now: Micros,
-    ) -> Option<Micros> {
-        let state = stream_state(&mut self.streams, ctx, audience, stream, heard.generation);
-        state.subscribers = heard.subscribers;
-        state.tally.received += 1;
-        let record = state.record.clone();
-        let index = record.as_ref().and_then(|r| r.index_of(identifying_key(message)?));
-        let Some(index) = index else {
-            let delivery = consecutive_check(&mut self.sequences, stream, message, heard.subscribers);
-            add(&mut self.sample, &mut state.tally, delivery);
-            return None;
-        };
-        let record = record.as_deref()?;
-        let waiting_since = match state.track.next() {
-            Some(next) => record.published_at(next),
-            None => state.watch.as_ref().and_then(|w| record.published_at(record.first_at_or_after(w.since()))),
-        };
-        let delivery = state.track.receive(index, heard.subscribers);
-        if delivery.advanced > 0 {
-            let waited = waiting_since.map_or(0, |at| now.saturating_sub(at));
-            state.longest_wait = state.longest_wait.max(waited);
-        }
-        if let (Some(watch), Some(next)) = (&state.watch, state.track.next()) {
-            watch.received_until(next);
-        }
-        add(&mut self.sample, &mut state.tally, delivery);
-        record.published_at(index)
     }
 
     async fn recover(&mut self, ctx: &RunContext, audience: &Audience) {
@@ -205,6 +175,44 @@ impl Reading {
     }
 }
 
+/// Accounts a message of `stream` heard by `heard.subscribers`; returns its publication time when the
+/// record has it.
+fn account(
+    streams: &mut HashMap<String, StreamState>,
+    sequences: &mut Sequences,
+    sample: &mut DeliverySample,
+    (ctx, audience): (&RunContext, &Audience),
+    (stream, message): (&str, &Read<'_>),
+    heard: Heard,
+    now: Micros,
+) -> Option<Micros> {
+    let state = stream_state(streams, ctx, audience, stream, heard.generation);
+    state.subscribers = heard.subscribers;
+    state.tally.received += 1;
+    let record = state.record.clone();
+    let index = record.as_ref().and_then(|r| r.index_of(identifying_key(message)?));
+    let Some(index) = index else {
+        let delivery = consecutive_check(sequences, stream, message, heard.subscribers);
+        add(sample, &mut state.tally, delivery);
+        return None;
+    };
+    let record = record.as_deref()?;
+    let waiting_since = match state.track.next() {
+        Some(next) => record.published_at(next),
+        None => state.watch.as_ref().and_then(|w| record.published_at(record.first_at_or_after(w.since()))),
+    };
+    let delivery = state.track.receive(index, heard.subscribers);
+    if delivery.advanced > 0 {
+        let waited = waiting_since.map_or(0, |at| now.saturating_sub(at));
+        state.longest_wait = state.longest_wait.max(waited);
+    }
+    if let (Some(watch), Some(next)) = (&state.watch, state.track.next()) {
+        watch.received_until(next);
+    }
+    add(sample, &mut state.tally, delivery);
+    record.published_at(index)
+}
+
 /// The accounting of `stream`, started afresh for a new subscription of it.
 fn stream_state<'a>(
     streams: &'a mut HashMap<String, StreamState>,
@@ -222,7 +230,10 @@ fn stream_state<'a>(
         longest_wait: 0,
         tally: StreamTally::default(),
     };
-    let state = streams.entry(stream.to_owned()).or_insert_with(fresh);
+    if !streams.contains_key(stream) {
+        streams.insert(stream.to_owned(), fresh());
+    }
+    let state = streams.get_mut(stream).expect("inserted above");
     if state.generation != generation {
         // Left and subscribed again on this socket: a new subscription, accounted afresh.
         let tally = std::mem::take(&mut state.tally);

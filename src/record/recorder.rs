@@ -269,9 +269,7 @@ impl CohortRecord {
             let (value, count) = (u64::from(l.latency_us), u64::from(l.subscribers));
             self.latency.saturating_record_n(value, count);
             let when = Duration::from_millis(u64::from(l.at_ms));
-            for stretch in self.stretches(when, windows) {
-                stretch.latency.saturating_record_n(value, count);
-            }
+            self.record_stretches(when, windows, (value, count), |s| &mut s.latency);
         }
         for (name, tally) in &sample.streams {
             match self.streams.get_mut(name) {
@@ -294,32 +292,35 @@ impl CohortRecord {
     fn staleness(&mut self, value_us: u64, subscribers: u32, at: Duration, windows: &[(Duration, Duration)]) {
         let value = value_us.max(1);
         self.staleness.saturating_record_n(value, u64::from(subscribers));
-        for stretch in self.stretches(at, windows) {
-            stretch.staleness.saturating_record_n(value, u64::from(subscribers));
-        }
+        self.record_stretches(at, windows, (value, u64::from(subscribers)), |s| &mut s.staleness);
     }
 
-    /// The stretches a sample taken at `at` belongs to: its second, and each fault window it falls in or
-    /// else the time outside them.
-    fn stretches(&mut self, at: Duration, windows: &[(Duration, Duration)]) -> Vec<&mut Stretch> {
+    /// Records `value` (`count` times) into the stretches a sample taken at `at` belongs to: its second, and
+    /// each fault window it falls in, or else the time outside them; `pick` chooses latency or staleness.
+    fn record_stretches(
+        &mut self,
+        at: Duration,
+        windows: &[(Duration, Duration)],
+        (value, count): (u64, u64),
+        pick: fn(&mut Stretch) -> &mut Histogram<u64>,
+    ) {
         let second = self.open_second(at.as_secs() as usize);
+        if let Some(stretch) = self.open_seconds.get_mut(&second) {
+            pick(stretch).saturating_record_n(value, count);
+        }
         if self.windows.len() < windows.len() {
             self.windows.resize_with(windows.len(), Stretch::default);
         }
-        let mut out = Vec::with_capacity(2);
-        let inside: Vec<bool> = windows.iter().map(|(from, to)| *from <= at && at < *to).collect();
-        let any = inside.iter().any(|i| *i);
-        let CohortRecord { open_seconds, windows: stretches, outside, .. } = self;
-        out.push(open_seconds.get_mut(&second).expect("opened above"));
-        for (stretch, inside) in stretches.iter_mut().zip(inside) {
-            if inside {
-                out.push(stretch);
+        let mut inside_any = false;
+        for ((from, to), stretch) in windows.iter().zip(self.windows.iter_mut()) {
+            if *from <= at && at < *to {
+                inside_any = true;
+                pick(stretch).saturating_record_n(value, count);
             }
         }
-        if !any {
-            out.push(outside);
+        if !inside_any {
+            pick(&mut self.outside).saturating_record_n(value, count);
         }
-        out
     }
 
     /// Opens second `second` (a sample older than every open second joins the oldest), summarising the

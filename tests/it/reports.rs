@@ -195,11 +195,11 @@ fn wschaos_report_renders_every_format_from_the_run_directory_alone() {
 #[test]
 fn a_directory_without_its_recordings_is_a_usage_error_naming_the_file() {
     let dir = fixture_copy("missing");
-    std::fs::remove_file(dir.join("latency-wsmanager-corrected.hgrm")).unwrap();
+    std::fs::remove_file(dir.join("staleness-wsmanager.hgrm")).unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_wschaos")).arg("report").arg(&dir).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("latency-wsmanager-corrected.hgrm"), "{stderr}");
+    assert!(stderr.contains("staleness-wsmanager.hgrm"), "{stderr}");
     assert!(!dir.join("report.html").exists());
 }
 
@@ -260,9 +260,9 @@ fn hostile_copy() -> PathBuf {
         read(&dir, "timeseries.csv").replace(",wsmanager,", &format!(",{quoted},")),
     )
     .unwrap();
-    for suffix in ["", "-corrected"] {
-        let from = dir.join(format!("latency-wsmanager{suffix}.hgrm"));
-        std::fs::rename(from, dir.join(format!("latency-{HOSTILE_COHORT}{suffix}.hgrm"))).unwrap();
+    for prefix in ["latency", "staleness"] {
+        let from = dir.join(format!("{prefix}-wsmanager.hgrm"));
+        std::fs::rename(from, dir.join(format!("{prefix}-{HOSTILE_COHORT}.hgrm"))).unwrap();
     }
     dir
 }
