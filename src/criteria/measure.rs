@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use crate::criteria::baseline::{Tolerance, worse_by};
+use crate::criteria::baseline::{Tolerance, Worse, worse_by};
 use crate::criteria::custom::{MetricScope, Threshold, lookup};
+use crate::criteria::interval;
 use crate::report::summary::{CohortSummary, RunSummary};
 
 /// A measurement, or why there is none.
@@ -15,6 +16,18 @@ pub enum Measure {
     Value(f64),
     /// A value with a remark the report shows beside it.
     Noted(f64, String),
+    /// A comparative value with its 95 % interval: it fails only when the interval's favourable end fails
+    /// too (a difference within the noise is no regression).
+    Interval {
+        /// The point estimate.
+        value: f64,
+        /// The interval's ends.
+        low: f64,
+        /// See `low`.
+        high: f64,
+        /// What the interval was drawn from.
+        note: String,
+    },
     /// No finite value, and a failure all the same (a change from a zero baseline).
     Exceeded(String),
     /// Nothing to judge, and why.
@@ -30,6 +43,24 @@ pub enum Reference<'a> {
     Legacy(&'a CohortSummary),
     /// A stored baseline's cohort.
     Baseline(&'a CohortSummary),
+}
+
+impl<'a> Reference<'a> {
+    /// The cohort compared with.
+    pub fn cohort(self) -> &'a CohortSummary {
+        match self {
+            Reference::Legacy(c) | Reference::Baseline(c) => c,
+        }
+    }
+
+    /// The interval of `new` against the reference's `series`: seconds in pairs within one run, apart
+    /// against a baseline.
+    fn interval(self, new: &[u64], series: &[u64], seed: u64) -> Option<interval::Estimate> {
+        match self {
+            Reference::Legacy(_) => interval::paired(new, series, seed),
+            Reference::Baseline(_) => interval::unpaired(new, series, seed),
+        }
+    }
 }
 
 fn percent(part: f64, whole: f64) -> Option<f64> {
@@ -127,8 +158,9 @@ fn connection_reduction(new: &CohortSummary, legacy: &CohortSummary) -> Measure 
     }
 }
 
-fn latency_regression(new: &CohortSummary, reference: &CohortSummary, floor: Duration) -> Measure {
-    let (n, r) = (new.latency_us.p95, reference.latency_us.p95);
+fn latency_regression(new: &CohortSummary, reference: Reference<'_>, floor: Duration, seed: u64) -> Measure {
+    let cohort = reference.cohort();
+    let (n, r) = (new.latency_us.p95, cohort.latency_us.p95);
     if r == 0 || new.latency_us.count == 0 {
         return Measure::NotApplicable("no latency to compare");
     }
@@ -137,7 +169,23 @@ fn latency_regression(new: &CohortSummary, reference: &CohortSummary, floor: Dur
     if floor_us > 0 && n.abs_diff(r) <= floor_us && worse > 0.0 {
         return Measure::Noted(0.0, format!("{worse:.1} % worse, within the {} ms noise floor", floor.as_millis()));
     }
-    Measure::Value(worse)
+    with_interval(worse, reference.interval(&new.latency_per_second.p95_us, &cohort.latency_per_second.p95_us, seed))
+}
+
+/// A comparative value with the interval of its per-second counterpart, when there are enough seconds.
+fn with_interval(value: f64, estimate: Option<interval::Estimate>) -> Measure {
+    match estimate {
+        Some(e) => Measure::Interval {
+            value,
+            low: e.low,
+            high: e.high,
+            note: format!(
+                "95 % interval [{:.1}, {:.1}] % from {} seconds (bootstrap of the per-second figures)",
+                e.low, e.high, e.seconds
+            ),
+        },
+        None => Measure::Noted(value, "no interval: fewer than 5 seconds with latency on both sides".to_owned()),
+    }
 }
 
 /// Measures a criterion of a new cohort against its reference.
@@ -157,7 +205,9 @@ pub fn compared(
             Reference::Baseline(_) => Measure::NotApplicable("needs both cohorts in the same run"),
         },
         "latency-regression" if summary.harness.saturated => Measure::NotMeasurable("the harness was saturated"),
-        "latency-regression" => latency_regression(new, cohort, floor),
+        "latency-regression" => {
+            latency_regression(new, reference, floor, summary.scenario["seed"].as_u64().unwrap_or(0))
+        }
         "error-rate-regression" => match (error_rate(new), error_rate(cohort)) {
             (Some(n), Some(r)) => Measure::Value(n - r),
             _ => Measure::NotApplicable("no operations to compare"),
@@ -193,7 +243,23 @@ pub fn tolerance(t: &Tolerance, new: &CohortSummary, baseline: &CohortSummary, f
         Ok(worse) if is_latency && floor_us > 0.0 && (now - before).abs() <= floor_us && worse > 0.0 => {
             Measure::Noted(0.0, format!("{worse:.1} % worse, within the {} ms noise floor", floor.as_millis()))
         }
-        Ok(worse) => Measure::Noted(worse, format!("baseline {before}, now {now}")),
+        Ok(worse) => {
+            match (new.latency_per_second.of_metric(&t.path), baseline.latency_per_second.of_metric(&t.path)) {
+                (Some(series), Some(before_series)) if t.worse == Worse::Increase => {
+                    let estimate = interval::unpaired(series, before_series, 0);
+                    match with_interval(worse, estimate) {
+                        Measure::Interval { value, low, high, note } => Measure::Interval {
+                            value,
+                            low,
+                            high,
+                            note: format!("baseline {before}, now {now}; {note}"),
+                        },
+                        other => other,
+                    }
+                }
+                _ => Measure::Noted(worse, format!("baseline {before}, now {now}")),
+            }
+        }
         Err(why) => Measure::Exceeded(why),
     }
 }

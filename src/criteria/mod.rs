@@ -12,6 +12,7 @@ use crate::config_file::KeyIssue;
 
 pub mod baseline;
 pub mod custom;
+pub mod interval;
 pub mod measure;
 pub mod preset;
 pub mod verdict;

@@ -57,10 +57,17 @@ pub struct Verdict {
     /// Whether it decides the exit code (false: the legacy cohort's figures, shown as the reference).
     #[serde(default = "gates_by_default")]
     pub gates: bool,
+    /// A comparative figure's 95 % interval (low, high), in the criterion's unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<[f64; 2]>,
 }
 
 fn gates_by_default() -> bool {
     true
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
 }
 
 fn meets(comparison: Comparison, value: f64, threshold: f64) -> bool {
@@ -84,10 +91,16 @@ struct Judged<'a> {
 
 impl Judged<'_> {
     fn verdict(self, measure: Measure, enabled: bool) -> Verdict {
+        let mut interval = None;
         let (measured, status, note) = match measure {
             _ if !enabled => (None, Status::Disabled, "disabled by the scenario".to_owned()),
             Measure::Value(v) => self.judge_value(v, String::new()),
             Measure::Noted(v, note) => self.judge_value(v, note),
+            Measure::Interval { value, low, high, note } => {
+                let (measured, status, note) = self.judge_interval(value, (low, high), note);
+                interval = Some([round3(low), round3(high)]);
+                (measured, status, note)
+            }
             Measure::Exceeded(why) => (None, Status::Fail, why),
             Measure::NotApplicable(why) => (None, Status::NotApplicable, why.to_owned()),
             Measure::NotMeasurable(why) => (None, Status::NotMeasurable, why.to_owned()),
@@ -103,13 +116,28 @@ impl Judged<'_> {
             note,
             source: self.source,
             gates: true,
+            interval,
         }
     }
 
     fn judge_value(&self, v: f64, note: String) -> (Option<f64>, Status, String) {
-        let v = (v * 1000.0).round() / 1000.0;
+        let v = round3(v);
         let status = if meets(self.comparison, v, self.threshold) { Status::Pass } else { Status::Fail };
         (Some(v), status, note)
+    }
+
+    /// A comparative value fails only when its interval's favourable end fails as well: a difference that
+    /// is not beyond the noise is no regression.
+    fn judge_interval(&self, v: f64, (low, high): (f64, f64), note: String) -> (Option<f64>, Status, String) {
+        let favourable = match self.comparison {
+            Comparison::Below | Comparison::AtMost => low,
+            Comparison::Above | Comparison::AtLeast => high,
+        };
+        let (measured, status, note) = self.judge_value(v, note);
+        if status == Status::Fail && meets(self.comparison, favourable, self.threshold) {
+            return (measured, Status::Pass, format!("within the noise: {note}"));
+        }
+        (measured, status, note)
     }
 }
 
@@ -492,5 +520,33 @@ mod judging {
         let regression = find(&verdicts, "latency-regression", "wsmanager");
         assert_eq!(regression.status, Status::Pass, "0.2 ms is inside a 1 ms noise floor: {}", regression.note);
         assert!(regression.note.contains("noise floor"));
+    }
+
+    /// A cohort whose per-second p95 is `level_us` with ±20 % seeded noise over 30 seconds (and whose run-wide
+    /// p95 is the level).
+    fn noisy(manager: ManagerKind, level_us: u64, seed: u64, high_water: i64) -> CohortSummary {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut c = cohort(manager, level_us, high_water);
+        c.latency_per_second.p95_us = (0..30).map(|_| (level_us as f64 * rng.random_range(0.8..1.2)) as u64).collect();
+        c
+    }
+
+    #[test]
+    fn a_regression_must_be_beyond_the_interval_of_the_per_second_figures() {
+        // 6 % worse on the run-wide p95 but within the per-second noise: no regression.
+        let within =
+            run(vec![noisy(ManagerKind::Legacy, 20_000, 1, 100), noisy(ManagerKind::Wsmanager, 21_200, 2, 10)]);
+        let v = find(&judge(&within, &Judging::defaults()), "latency-regression", "wsmanager").clone();
+        assert_eq!((v.status, v.measured), (Status::Pass, Some(6.0)), "{}", v.note);
+        let [low, high] = v.interval.unwrap();
+        assert!(low < 5.0 && high > 5.0, "{low} {high}");
+        assert!(v.note.starts_with("within the noise"), "{}", v.note);
+        // 40 % worse: beyond it.
+        let beyond =
+            run(vec![noisy(ManagerKind::Legacy, 20_000, 1, 100), noisy(ManagerKind::Wsmanager, 28_000, 2, 10)]);
+        let v = find(&judge(&beyond, &Judging::defaults()), "latency-regression", "wsmanager").clone();
+        assert_eq!(v.status, Status::Fail, "{v:?}");
+        assert!(v.interval.unwrap()[0] > 5.0);
     }
 }

@@ -49,6 +49,8 @@ pub struct Second {
     /// Delivery latency p50 and p99 of the messages recorded in this second (µs; 0 without any).
     pub latency_p50_us: u64,
     /// See `latency_p50_us`.
+    pub latency_p95_us: u64,
+    /// See `latency_p50_us`.
     pub latency_p99_us: u64,
     /// Staleness p50 and p99 of the samples taken in this second (µs; 0 without any).
     pub staleness_p50_us: u64,
@@ -338,12 +340,16 @@ impl CohortRecord {
 
     fn summarise_second(&mut self, index: usize, stretch: &Stretch) {
         let quantiles = |h: &Histogram<u64>| {
-            if h.is_empty() { (0, 0) } else { (h.value_at_quantile(0.5), h.value_at_quantile(0.99)) }
+            if h.is_empty() {
+                (0, 0, 0)
+            } else {
+                (h.value_at_quantile(0.5), h.value_at_quantile(0.95), h.value_at_quantile(0.99))
+            }
         };
         let (latency, staleness) = (quantiles(&stretch.latency), quantiles(&stretch.staleness));
         let second = slot(&mut self.seconds, index);
-        (second.latency_p50_us, second.latency_p99_us) = latency;
-        (second.staleness_p50_us, second.staleness_p99_us) = staleness;
+        (second.latency_p50_us, second.latency_p95_us, second.latency_p99_us) = latency;
+        (second.staleness_p50_us, _, second.staleness_p99_us) = staleness;
     }
 
     /// Fills seconds without events with the open count carried forward, up to `length` seconds.

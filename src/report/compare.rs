@@ -10,7 +10,7 @@ use crate::criteria::verdict::{Status, Verdict};
 use crate::report::summary::{CohortSummary, RunSummary};
 
 /// Version of the `wschaos compare --json` format; raised on any incompatible change.
-pub const COMPARE_SCHEMA_VERSION: u32 = 1;
+pub const COMPARE_SCHEMA_VERSION: u32 = 2;
 
 /// One run as the comparison names it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -68,8 +68,13 @@ pub struct CriterionRow {
     pub status_a: Option<Status>,
     /// B's verdict.
     pub status_b: Option<Status>,
-    /// How the verdict moved.
+    /// How the verdict moved: a latency criterion's pass → fail is a regression only when B's latency is
+    /// worse than A's beyond the 95 % interval of the per-second figures (`interval`).
     pub change: Change,
+    /// For latency criteria: how much worse B's per-second latency is than A's, in percent, as a 95 %
+    /// interval (low, high).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<[f64; 2]>,
 }
 
 /// B − A: absolute, and in percent of A (`None` when a value is missing, or A is 0 for the percentage).
@@ -103,6 +108,30 @@ pub struct FigureRow {
     pub b: Option<f64>,
     /// B − A, and relative to A.
     pub difference: Difference,
+    /// For latency figures: how much worse B is than A in percent, as a 95 % interval (low, high) from a
+    /// bootstrap of each run's per-second figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<[f64; 2]>,
+}
+
+/// How much worse run B's latency quantile `q` (`p50`, `p95`, `p99`) of `cohort` is than run A's: a 95 %
+/// interval in percent from a bootstrap of their per-second figures.
+fn latency_interval(a: &RunSummary, b: &RunSummary, cohort: Option<&str>, q: &str) -> Option<[f64; 2]> {
+    let path = ["latency_us".to_owned(), q.to_owned()];
+    let (ca, cb) = (a.cohort(cohort?)?, b.cohort(cohort?)?);
+    let (sa, sb) = (ca.latency_per_second.of_metric(&path)?, cb.latency_per_second.of_metric(&path)?);
+    let e = crate::criteria::interval::unpaired(sb, sa, 0)?;
+    Some([round(e.low, 1), round(e.high, 1)])
+}
+
+/// The latency quantile a criterion or figure judges, if any.
+fn latency_quantile(id: &str) -> Option<&'static str> {
+    match id {
+        "latency-p50" | "latency-p50-ms" => Some("p50"),
+        "latency-p95" | "latency-p95-ms" => Some("p95"),
+        "latency-p99-ms" => Some("p99"),
+        _ => None,
+    }
 }
 
 /// Two runs compared.
@@ -137,7 +166,15 @@ pub struct NamedRun<'a> {
 
 /// Compares run B with run A.
 pub fn compare(a: NamedRun<'_>, b: NamedRun<'_>) -> RunComparison {
-    let criteria = criteria_rows(&a.summary.verdicts, &b.summary.verdicts);
+    let mut criteria = criteria_rows(&a.summary.verdicts, &b.summary.verdicts);
+    for row in &mut criteria {
+        let Some(q) = latency_quantile(&row.criterion) else { continue };
+        row.interval = latency_interval(a.summary, b.summary, row.cohort.as_deref(), q);
+        if row.change == Change::Regressed && row.interval.is_some_and(|[low, _]| low <= 0.0) {
+            // B failed its threshold, but its latency is not worse than A's beyond the noise.
+            row.change = Change::Changed;
+        }
+    }
     let count = |change: Change| criteria.iter().filter(|row| row.change == change).count();
     RunComparison {
         schema_version: COMPARE_SCHEMA_VERSION,
@@ -212,6 +249,7 @@ fn row(either: &Verdict, a: Option<&Verdict>, b: Option<&Verdict>) -> CriterionR
         status_a,
         status_b,
         change: change(status_a, status_b),
+        interval: None,
     }
 }
 
@@ -252,7 +290,8 @@ fn figure_rows(a: &RunSummary, b: &RunSummary) -> Vec<FigureRow> {
         for (i, (figure, _)) in ids.iter().enumerate() {
             let (va, vb) = (fa.map(|f| f[i].1), fb.map(|f| f[i].1));
             let difference = Difference::of(va, vb);
-            rows.push(FigureRow { cohort: name.to_owned(), figure, a: va, b: vb, difference });
+            let interval = latency_quantile(figure).and_then(|q| latency_interval(a, b, Some(name), q));
+            rows.push(FigureRow { cohort: name.to_owned(), figure, a: va, b: vb, difference, interval });
         }
     }
     rows
@@ -276,6 +315,45 @@ mod tests {
 
     fn verdict_mut<'s>(s: &'s mut RunSummary, criterion: &str, cohort: &str) -> &'s mut Verdict {
         s.verdicts.iter_mut().find(|v| v.criterion == criterion && v.cohort.as_deref() == Some(cohort)).unwrap()
+    }
+
+    /// `summary` with wsmanager's per-second p95 a noisy series around `level_ms` (±20 %, seeded) and its
+    /// latency-p95 verdict at that level against a 100 ms threshold.
+    fn at_level(summary: &RunSummary, level_ms: f64, seed: u64) -> RunSummary {
+        use rand::{Rng, SeedableRng};
+        let mut s = summary.clone();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let series: Vec<u64> = (0..30).map(|_| (level_ms * 1000.0 * rng.random_range(0.8..1.2)) as u64).collect();
+        let mean = series.iter().sum::<u64>() as f64 / 30_000.0;
+        let c = s.cohorts.iter_mut().find(|c| c.name == "wsmanager").unwrap();
+        c.latency_per_second.p95_us = series;
+        let v = verdict_mut(&mut s, "latency-p95", "wsmanager");
+        (v.threshold, v.measured) = (100.0, Some(mean));
+        v.status = if mean < 100.0 { Status::Pass } else { Status::Fail };
+        s
+    }
+
+    #[test]
+    fn the_same_latency_twice_is_no_regression_ten_times_out_of_ten_and_a_real_shift_is() {
+        let base = fixture();
+        let mut flips = 0;
+        for seed in 0..10 {
+            // Both around the threshold: B's verdict may flip on noise alone.
+            let (a, b) = (at_level(&base, 99.5, seed), at_level(&base, 99.5, seed + 50));
+            let c = compare(named(&a), named(&b));
+            let row =
+                c.criteria.iter().find(|r| r.criterion == "latency-p95" && r.cohort.as_deref() == Some("wsmanager"));
+            let row = row.unwrap();
+            assert_ne!(row.change, Change::Regressed, "seed {seed}: {row:?}");
+            assert!(row.interval.is_some(), "{row:?}");
+            flips += usize::from(row.status_a != row.status_b);
+        }
+        assert!(flips > 0, "the verdict did flip on noise in some of the pairs");
+        let (a, b) = (at_level(&base, 80.0, 1), at_level(&base, 130.0, 2));
+        let c = compare(named(&a), named(&b));
+        let row = c.criteria.iter().find(|r| r.criterion == "latency-p95" && r.cohort.as_deref() == Some("wsmanager"));
+        assert_eq!(row.unwrap().change, Change::Regressed, "{row:?}");
+        assert_eq!(c.regressions, 1);
     }
 
     fn named(summary: &RunSummary) -> NamedRun<'_> {

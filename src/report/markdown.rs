@@ -48,8 +48,10 @@ fn criteria(summary: &RunSummary, out: &mut String) {
         let Some(first) = rows.first() else { continue };
         out.push_str(&format!("| `{id}` | {} {} {} |", first.comparison.symbol(), first.threshold, cell(&first.unit)));
         for name in &cohorts {
-            let value = rows.iter().find(|v| v.cohort.as_deref() == Some(name)).and_then(|v| v.measured);
-            out.push_str(&format!(" {} |", value.map_or_else(|| "–".to_owned(), |m| m.to_string())));
+            let row = rows.iter().find(|v| v.cohort.as_deref() == Some(name));
+            let value = row.and_then(|v| v.measured).map_or_else(|| "–".to_owned(), |m| m.to_string());
+            let interval = row.and_then(|v| v.interval).map(|[low, high]| format!(" (95 %: {low} … {high})"));
+            out.push_str(&format!(" {value}{} |", interval.unwrap_or_default()));
         }
         out.push_str(&format!(" {} | {} |\n", verdict_cell(&rows), cell(&first.source)));
     }

@@ -142,6 +142,32 @@ pub struct Delivery {
     pub steady_gaps: u64,
 }
 
+/// Per-second delivery latency percentiles (µs, two significant digits; 0 without a sample).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySeries {
+    /// Median of each second.
+    pub p50_us: Vec<u64>,
+    /// 95th percentile of each second.
+    pub p95_us: Vec<u64>,
+    /// 99th percentile of each second.
+    pub p99_us: Vec<u64>,
+}
+
+impl LatencySeries {
+    /// The series of a latency metric path (`latency_us.p50`, `.p95`, `.p99`).
+    pub fn of_metric(&self, path: &[String]) -> Option<&[u64]> {
+        match path {
+            [first, q] if first == "latency_us" => match q.as_str() {
+                "p50" => Some(&self.p50_us),
+                "p95" => Some(&self.p95_us),
+                "p99" => Some(&self.p99_us),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 /// Latency and staleness over a stretch of the run (µs; two significant digits).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StretchFigures {
@@ -283,6 +309,10 @@ pub struct CohortSummary {
     /// Latency and staleness outside every fault window.
     #[serde(default)]
     pub outside_faults: StretchFigures,
+    /// Delivery latency percentiles of each second of the run (µs; 0 for a second without a sample): what
+    /// comparative figures draw their confidence intervals from.
+    #[serde(default)]
+    pub latency_per_second: LatencySeries,
     /// Connect time (µs).
     pub connect_time_us: Percentiles,
     /// Time to recovery after a drop (µs), per connection from its drop.
@@ -452,6 +482,7 @@ impl CohortSummary {
             without_data_us: Percentiles::default(),
             fault_windows: Vec::new(),
             outside_faults: StretchFigures::default(),
+            latency_per_second: LatencySeries::default(),
             connect_time_us: Percentiles::default(),
             recovery_us: Percentiles::default(),
             recovery_from_fault_end_us: Percentiles::default(),
@@ -542,6 +573,11 @@ pub fn cohort_summary(
         without_data_us: Percentiles::of(&record.without_data),
         fault_windows: Vec::new(),
         outside_faults: StretchFigures::of(&record.outside),
+        latency_per_second: LatencySeries {
+            p50_us: record.seconds.iter().map(|s| s.latency_p50_us).collect(),
+            p95_us: record.seconds.iter().map(|s| s.latency_p95_us).collect(),
+            p99_us: record.seconds.iter().map(|s| s.latency_p99_us).collect(),
+        },
         connect_time_us: Percentiles::of(&record.connect_time),
         recovery_us: Percentiles::of(&record.recovery),
         recovery_from_fault_end_us: Percentiles::of(&recovery_from_fault_end(&record.recoveries, faults)),

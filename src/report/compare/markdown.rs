@@ -61,11 +61,11 @@ fn headline(c: &RunComparison, out: &mut String) {
 
 fn criteria(rows: &[CriterionRow], out: &mut String) {
     out.push_str("## Criteria\n\n");
-    out.push_str("| criterion | cohort | threshold | A | B | Δ | Δ % | A verdict | B verdict | change |\n");
-    out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    out.push_str("| criterion | cohort | threshold | A | B | Δ | Δ % | A verdict | B verdict | change | B worse than A, 95 % |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
     for row in rows {
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             cell(&row.criterion),
             cell(row.cohort.as_deref().unwrap_or("harness")),
             threshold(row),
@@ -75,9 +75,14 @@ fn criteria(rows: &[CriterionRow], out: &mut String) {
             status(row.status_a),
             status(row.status_b),
             marker(row.change),
+            interval(row.interval),
         ));
     }
-    out.push('\n');
+    out.push_str(
+        "\nA latency criterion that passed in A and fails in B is a regression only when B's latency is worse than \
+         A's beyond the 95 % interval (a bootstrap of both runs' per-second figures); otherwise it is marked \
+         `changed`.\n\n",
+    );
 }
 
 fn threshold(row: &CriterionRow) -> String {
@@ -89,17 +94,25 @@ fn threshold(row: &CriterionRow) -> String {
 }
 
 fn figures(rows: &[FigureRow], out: &mut String) {
-    out.push_str("## Key figures\n\n| cohort | figure | A | B | Δ | Δ % |\n|---|---|---|---|---|---|\n");
+    out.push_str(
+        "## Key figures\n\n| cohort | figure | A | B | Δ | Δ % | B worse than A, 95 % |\n|---|---|---|---|---|---|---|\n",
+    );
     for row in rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} |\n",
             cell(&row.cohort),
             row.figure,
             number(row.a),
             number(row.b),
-            differences(row.difference)
+            differences(row.difference),
+            interval(row.interval)
         ));
     }
+}
+
+/// A 95 % interval in percent, `–` without one.
+fn interval(range: Option<[f64; 2]>) -> String {
+    range.map_or_else(|| "–".to_owned(), |[low, high]| format!("[{}, {}] %", signed(low, ""), signed(high, "")))
 }
 
 /// The Δ and Δ % cells.
@@ -171,10 +184,10 @@ mod tests {
         assert!(text.contains("| B | `b\\|c` | tiny | 2026-11-22 07:29:42 | 3.0 s |"), "{text}");
         assert!(
             text.contains(
-                "| `latency-p95` | legacy | < 100 → 120 ms | 2.391 | 150 | +147.609 | +6173.5 % | pass | **FAIL** | **REGRESSION** |"
+                "| `latency-p95` | legacy | < 100 → 120 ms | 2.391 | 150 | +147.609 | +6173.5 % | pass | **FAIL** | **REGRESSION** | – |"
             ),
             "{text}"
         );
-        assert!(text.contains("| wsmanager | latency-p95-ms | 1.956 | 1.956 | 0 | 0 % |"), "{text}");
+        assert!(text.contains("| wsmanager | latency-p95-ms | 1.956 | 1.956 | 0 | 0 % | – |"), "{text}");
     }
 }
