@@ -67,7 +67,7 @@ fn the_same_run_twice_exits_0_and_json_is_for_machines() {
     let output = wschaos_binary().args(["compare", "--json"]).arg(&a).arg(&b).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     let json: Value = serde_json::from_slice(&output.stdout).expect("--json prints JSON");
-    assert_eq!((json["schema_version"].as_u64(), json["regressions"].as_u64()), (Some(1), Some(1)));
+    assert_eq!((json["schema_version"].as_u64(), json["regressions"].as_u64()), (Some(2), Some(1)));
     let rows = json["criteria"].as_array().unwrap();
     let p95 = rows.iter().find(|r| r["criterion"] == "latency-p95" && r["cohort"] == "wsmanager").unwrap();
     assert_eq!(p95["change"], "regressed");
