@@ -99,12 +99,12 @@ pub(super) fn criteria_table(summary: &RunSummary) -> String {
 /// The cohort figures (connections, attempts, latency, delivery) and the harness's health.
 pub(super) fn cohort_table(summary: &RunSummary) -> String {
     let mut out = format!(
-        "{:<10} {:>8} {:>10} {:>9} {:>9} {:>10} {:>10} {:>12} {:>8}\n",
-        "cohort", "clients", "conns hwm", "attempts", "peak/s", "p50 ms", "p99 ms", "delivered", "gaps"
+        "{:<10} {:>8} {:>10} {:>9} {:>9} {:>10} {:>10} {:>12} {:>12} {:>8}\n",
+        "cohort", "clients", "conns hwm", "attempts", "peak/s", "p50 ms", "p99 ms", "stale p99 ms", "delivered", "lost"
     );
     for c in &summary.cohorts {
         out.push_str(&format!(
-            "{:<10} {:>8} {:>10} {:>9} {:>9} {:>10.2} {:>10.2} {:>12} {:>8}\n",
+            "{:<10} {:>8} {:>10} {:>9} {:>9} {:>10.2} {:>10.2} {:>12.2} {:>12} {:>8}\n",
             c.name,
             c.clients,
             c.connections.high_water,
@@ -112,8 +112,9 @@ pub(super) fn cohort_table(summary: &RunSummary) -> String {
             c.attempts.peak_per_second,
             c.latency_us.p50 as f64 / 1000.0,
             c.latency_us.p99 as f64 / 1000.0,
+            c.staleness_us.p99 as f64 / 1000.0,
             c.delivery.delivered,
-            c.delivery.gaps
+            c.delivery.lost
         ));
     }
     let h = &summary.harness;
@@ -197,7 +198,11 @@ struct CohortResult {
     latency_p50_ms: f64,
     latency_p95_ms: f64,
     latency_p99_ms: f64,
+    staleness_p99_ms: f64,
+    without_data_max_ms: f64,
+    published: u64,
     delivered: u64,
+    lost: u64,
     gaps: u64,
     subscriptions_dropped: u64,
     subscriptions_recovered: u64,
@@ -217,7 +222,11 @@ impl CohortResult {
             latency_p50_ms: ms(c.latency_us.p50),
             latency_p95_ms: ms(c.latency_us.p95),
             latency_p99_ms: ms(c.latency_us.p99),
+            staleness_p99_ms: ms(c.staleness_us.p99),
+            without_data_max_ms: ms(c.without_data_us.max),
+            published: c.delivery.published,
             delivered: c.delivery.delivered,
+            lost: c.delivery.lost,
             gaps: c.delivery.gaps,
             subscriptions_dropped: c.connections.subscriptions_dropped,
             subscriptions_recovered: c.connections.subscriptions_recovered,
