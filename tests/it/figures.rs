@@ -184,6 +184,72 @@ async fn delivery_adds_up_in_subscriber_deliveries_for_every_stream_kind_and_man
     }
 }
 
+/// A legacy and a WSManager cohort (4 clients × 6 subscribers on btcusdt's trade, aggTrade, bookTicker and
+/// partial depth) under `faults` for 7 s, with the `[mock]` tables in `mock`: every cohort's and stream's
+/// delivery must add up, and the fault's loss must be counted.
+async fn loss_under(name: &str, mock: &str, faults: &str) -> RunSummary {
+    let scenario = format!(
+        r#"
+        duration = "7s"
+        seed = 6
+        [workload]
+        clients = 4
+        subscribers-per-client = 6
+        popularity-exponent = 0.0
+        kinds = {{ trade = 1, aggTrade = 1, bookTicker = 1, depth5 = 1 }}
+        [cohorts]
+        managers = ["legacy", "wsmanager"]
+        [managers.legacy]
+        delay = "500ms"
+        [managers.wsmanager]
+        base-delay = "500ms"
+        [mock.feed]
+        symbols = ["btcusdt"]
+        orders-per-second = 20.0
+        book-changes-per-second = 20.0
+        {mock}
+        {faults}
+        "#
+    );
+    let (summary, _) = run(name, &scenario).await;
+    for cohort in &summary.cohorts {
+        let d = &cohort.delivery;
+        assert_eq!(d.published, d.delivered + d.lost, "{name} {}: {d:?}", cohort.name);
+        let streams: Vec<_> = summary.streams.iter().filter_map(|s| s.cohorts.get(&cohort.name)).collect();
+        assert_eq!(streams.iter().map(|s| s.published).sum::<u64>(), d.published, "{name} {}", cohort.name);
+        assert_eq!(streams.iter().map(|s| s.lost).sum::<u64>(), d.lost, "{name} {}", cohort.name);
+        assert!(d.lost > 0, "{name} {}: the fault's loss is counted: {d:?}", cohort.name);
+        assert!(d.delivered > 0, "{name} {}: {d:?}", cohort.name);
+    }
+    summary
+}
+
+#[tokio::test]
+async fn a_stall_s_loss_is_counted_and_adds_up() {
+    // Silent until the end of the run: nothing arrives after it begins, so the loss is only found when the
+    // sockets' accounting ends.
+    loss_under("loss-stall", "", "[[faults]]\nkind = \"stall\"\nat = \"4s\"\nmode = \"silent\"").await;
+}
+
+#[tokio::test]
+async fn an_outage_s_loss_is_counted_and_adds_up() {
+    let outage = "[[faults]]\nkind = \"outage\"\nat = \"2s\"\nduration = \"2s\"\nrefuse = \"tcp\"";
+    let summary = loss_under("loss-outage", "", outage).await;
+    for cohort in &summary.cohorts {
+        assert!(cohort.staleness_us.max >= 1_500_000, "{}: down for 2 s: {:?}", cohort.name, cohort.staleness_us);
+    }
+}
+
+#[tokio::test]
+async fn a_slow_consumer_s_loss_is_counted_and_adds_up() {
+    // Queues of 8 messages and a 150 ms path: a burst overflows them and the mock drops (its policy).
+    let mock = "[mock.server]\noutbound-queue = 8\non-queue-full = \"drop\"";
+    let faults = "[[faults]]\nkind = \"latency\"\nat = \"1s\"\nduration = \"4s\"\ndelay = \"150ms\"\njitter = \"0ms\"\n\
+                  [[faults]]\nkind = \"burst\"\nat = \"2s\"\nduration = \"2s\"\nsymbols = [\"btcusdt\"]\nfactor = 20.0";
+    let summary = loss_under("loss-slow", mock, faults).await;
+    assert!(summary.server.as_ref().unwrap().messages_dropped > 0, "the mock shed at full queues");
+}
+
 /// The next `n` trade ids a raw subscriber receives (after what was already waiting).
 async fn ids_seen(ws: &mut Client, n: usize) -> BTreeSet<u64> {
     while ws.next().now_or_never().is_some() {}
