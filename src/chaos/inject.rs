@@ -191,8 +191,9 @@ fn with_key(mut connection: ConnectionInfo, key: u64) -> ConnectionInfo {
 }
 
 /// Each candidate's stable identity: its source address and the streams it holds, and its rank among the
-/// candidates that share both (a client's sockets on the same stream are interchangeable), never the
-/// connection id, which follows accept order.
+/// candidates that share both. Twins (a client's sockets on the same stream) are interchangeable: accept
+/// order decides which twin gets which rank, never how many of a client's sockets are chosen or which
+/// streams they carry.
 fn stable_identities(candidates: &[(ConnectionInfo, Vec<Arc<str>>)]) -> Vec<u64> {
     let base: Vec<u64> = candidates
         .iter()
@@ -251,7 +252,9 @@ fn per_connection(
     let chosen = chosen(shared, id, select, seed);
     for connection in &chosen {
         // Each connection draws from its own generator: the occurrence's seed mixed with its stable identity.
-        let control = Control::Fault { fault: id, kind: kind.clone(), until, seed: mix(seed ^ connection.stable_key) };
+        // (Apart from the draw that selected it: another constant, so the two are unrelated.)
+        let own = mix(seed ^ connection.stable_key ^ 0x5EED_0FC0_77EC_7105);
+        let control = Control::Fault { fault: id, kind: kind.clone(), until, seed: own };
         connection.outbox.control(control);
     }
     chosen.len()

@@ -169,22 +169,25 @@ fn latency_regression(new: &CohortSummary, reference: Reference<'_>, floor: Dura
     if floor_us > 0 && n.abs_diff(r) <= floor_us && worse > 0.0 {
         return Measure::Noted(0.0, format!("{worse:.1} % worse, within the {} ms noise floor", floor.as_millis()));
     }
-    with_interval(worse, reference.interval(&new.latency_per_second.p95_us, &cohort.latency_per_second.p95_us, seed))
+    let estimate = reference.interval(&new.latency_per_second.p95_us, &cohort.latency_per_second.p95_us, seed);
+    with_interval(worse, estimate, "p95")
 }
 
-/// A comparative value with the interval of its per-second counterpart, when there are enough seconds.
-fn with_interval(value: f64, estimate: Option<interval::Estimate>) -> Measure {
+/// A comparative figure judged on its per-second estimate with that estimate's interval, when there are
+/// enough seconds (the run-wide value `run_wide` is noted); the run-wide value alone otherwise.
+fn with_interval(run_wide: f64, estimate: Option<interval::Estimate>, quantile: &str) -> Measure {
     match estimate {
         Some(e) => Measure::Interval {
-            value,
+            value: e.value,
             low: e.low,
             high: e.high,
             note: format!(
-                "95 % interval [{:.1}, {:.1}] % from {} seconds (bootstrap of the per-second figures)",
-                e.low, e.high, e.seconds
+                "per-second {quantile} {:.1} % worse, 95 % interval [{:.1}, {:.1}] % from {} seconds; run-wide {quantile} \
+                 {run_wide:.1} %",
+                e.value, e.low, e.high, e.seconds
             ),
         },
-        None => Measure::Noted(value, "no interval: fewer than 5 seconds with latency on both sides".to_owned()),
+        None => Measure::Noted(run_wide, "no interval: fewer than 5 seconds with latency on both sides".to_owned()),
     }
 }
 
@@ -247,7 +250,8 @@ pub fn tolerance(t: &Tolerance, new: &CohortSummary, baseline: &CohortSummary, f
             match (new.latency_per_second.of_metric(&t.path), baseline.latency_per_second.of_metric(&t.path)) {
                 (Some(series), Some(before_series)) if t.worse == Worse::Increase => {
                     let estimate = interval::unpaired(series, before_series, 0);
-                    match with_interval(worse, estimate) {
+                    let quantile = t.path.last().map_or("latency", String::as_str);
+                    match with_interval(worse, estimate, quantile) {
                         Measure::Interval { value, low, high, note } => Measure::Interval {
                             value,
                             low,

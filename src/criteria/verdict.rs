@@ -538,7 +538,8 @@ mod judging {
         let within =
             run(vec![noisy(ManagerKind::Legacy, 20_000, 1, 100), noisy(ManagerKind::Wsmanager, 21_200, 2, 10)]);
         let v = find(&judge(&within, &Judging::defaults()), "latency-regression", "wsmanager").clone();
-        assert_eq!((v.status, v.measured), (Status::Pass, Some(6.0)), "{}", v.note);
+        assert_eq!(v.status, Status::Pass, "{}", v.note);
+        assert!(v.measured.unwrap() > 5.0 && v.note.contains("run-wide p95 6.0 %"), "{v:?}");
         let [low, high] = v.interval.unwrap();
         assert!(low < 5.0 && high > 5.0, "{low} {high}");
         assert!(v.note.starts_with("within the noise"), "{}", v.note);

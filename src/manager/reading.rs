@@ -68,8 +68,13 @@ impl Reading {
         }
     }
 
-    /// Hands the batch to the recorder.
-    pub async fn flush(&mut self, ctx: &RunContext) {
+    /// Ends the accounting of the subscriptions that ended, then hands the batch to the recorder.
+    pub async fn flush(&mut self, ctx: &RunContext, audience: &Audience) {
+        self.settle_departed(ctx, audience);
+        self.send(ctx).await;
+    }
+
+    async fn send(&mut self, ctx: &RunContext) {
         self.last_flush = Instant::now();
         for (name, state) in &mut self.streams {
             if !state.tally.is_empty() {
@@ -83,36 +88,27 @@ impl Reading {
         ctx.report(Event::Deliveries(Box::new(sample))).await;
     }
 
-    /// Ends the accounting when the upstream stops or gives up: what was published up to the settle cut-off
-    /// and never arrived is lost, every subscription's longest time without data is reported, and the batch
-    /// goes to the recorder.
+    /// Ends the accounting when the upstream stops or gives up: the subscriptions that ended earlier at the
+    /// time they ended, the others now; what was published up to the settle cut-off and never arrived is
+    /// lost, every subscription's longest time without data is reported, and the batch goes to the recorder.
     pub async fn close(&mut self, ctx: &RunContext, audience: &Audience) {
+        self.settle_departed(ctx, audience);
         let now = now_micros();
-        let cut_off = now.saturating_sub(ctx.settle.as_micros() as Micros);
-        let owed = audience.owed();
-        for (name, heard, watch) in &owed {
-            let current = self.streams.get_mut(name).filter(|s| s.generation == heard.generation);
-            match current {
-                Some(state) => close_stream(&mut self.sample, state, heard.subscribers, (cut_off, now)),
-                None => {
-                    let lost = never_received(&mut self.sample, watch.as_deref(), heard.subscribers, (cut_off, now));
-                    if lost > 0 {
-                        self.sample.streams.push((name.clone(), StreamTally { gaps: lost, ..StreamTally::default() }));
-                    }
-                }
-            }
+        for (name, heard, watch) in audience.owed() {
+            self.end_subscription(ctx, &name, heard, watch.as_deref(), now);
         }
-        if self.raw_stream.is_some() {
-            // A raw socket stops right after its subscriber leaves: what it owed up to then still counts.
-            for (name, state) in &mut self.streams {
-                if !owed.iter().any(|(n, _, _)| n == name) {
-                    let subscribers = state.subscribers;
-                    close_stream(&mut self.sample, state, subscribers, (cut_off, now));
-                }
-            }
-        }
-        self.flush(ctx).await;
+        self.send(ctx).await;
         self.streams.clear();
+    }
+
+    /// Ends the accounting of every subscription whose last subscriber left, as of the time it left.
+    fn settle_departed(&mut self, ctx: &RunContext, audience: &Audience) {
+        settle_departed(&mut self.streams, &mut self.sample, ctx, audience);
+    }
+
+    /// Ends one subscription's accounting at `at` (µs since the epoch).
+    fn end_subscription(&mut self, ctx: &RunContext, name: &str, heard: Heard, watch: Option<&Watch>, at: Micros) {
+        end_subscription(&mut self.streams, &mut self.sample, ctx, (name, heard, watch), at);
     }
 
     /// Accounts one text message.
@@ -130,11 +126,15 @@ impl Reading {
         let stream = message.stream.or(self.raw_stream.as_deref()).unwrap_or("");
         let heard = audience.on_message(stream);
         self.sample.received += 1;
+        if heard.departures {
+            // A subscription that ended is settled before a newer one of the same stream is accounted.
+            settle_departed(&mut self.streams, &mut self.sample, ctx, audience);
+        }
         if heard.subscribers == 0 {
             return;
         }
         let now = now_micros();
-        let published = account(
+        let accounted = account(
             &mut self.streams,
             &mut self.sequences,
             &mut self.sample,
@@ -146,14 +146,18 @@ impl Reading {
         if let Some(tap) = &self.tap {
             tap.note(stream, Mark::new(message.sequence, ctx.now()));
         }
-        if let Some(sent) = message.event_time.or(published) {
+        let sent = match accounted {
+            Accounted::Repeat => None,
+            Accounted::Event(published) => message.event_time.or(published),
+        };
+        if let Some(sent) = sent {
             let latency_us = now.saturating_sub(sent).clamp(1, u64::from(u32::MAX)) as u32;
             let at_ms = ctx.now().as_millis() as u32;
             self.sample.latencies.push(LatencySample { latency_us, subscribers: heard.subscribers, at_ms });
         }
         self.recover(ctx, audience).await;
         if self.sample.latencies.len() >= BATCH_LATENCIES {
-            self.flush(ctx).await;
+            self.flush(ctx, audience).await;
         }
     }
 
@@ -175,8 +179,51 @@ impl Reading {
     }
 }
 
-/// Accounts a message of `stream` heard by `heard.subscribers`; returns its publication time when the
-/// record has it.
+/// Ends the accounting of every subscription whose last subscriber left, as of the time it left.
+fn settle_departed(
+    streams: &mut HashMap<String, StreamState>,
+    sample: &mut DeliverySample,
+    ctx: &RunContext,
+    audience: &Audience,
+) {
+    for gone in audience.take_departed() {
+        let heard = Heard { subscribers: gone.subscribers, generation: gone.generation, departures: false };
+        end_subscription(streams, sample, ctx, (&gone.stream, heard, gone.watch.as_deref()), gone.at);
+    }
+}
+
+/// Ends one subscription's accounting at `at` (µs since the epoch).
+fn end_subscription(
+    streams: &mut HashMap<String, StreamState>,
+    sample: &mut DeliverySample,
+    ctx: &RunContext,
+    (name, heard, watch): (&str, Heard, Option<&Watch>),
+    at: Micros,
+) {
+    let settle = ctx.settle.as_micros() as Micros;
+    let cut_off = at.saturating_sub(settle);
+    let current = streams.get(name).is_some_and(|s| s.generation == heard.generation);
+    if let Some(mut state) = current.then(|| streams.remove(name)).flatten() {
+        close_stream(sample, &mut state, heard.subscribers, (cut_off, at));
+        sample.streams.push((name.to_owned(), std::mem::take(&mut state.tally)));
+        return;
+    }
+    let from = watch.map_or(0, |w| w.since() + settle);
+    let lost = never_received(sample, watch, heard.subscribers, (from, cut_off, at));
+    if lost > 0 {
+        sample.streams.push((name.to_owned(), StreamTally { gaps: lost, ..StreamTally::default() }));
+    }
+}
+
+/// What a message was to the accounting.
+enum Accounted {
+    /// An event (its publication time, when the record has it).
+    Event(Option<Micros>),
+    /// A partial book sent again unchanged: not a new event, and no latency of its own.
+    Repeat,
+}
+
+/// Accounts a message of `stream` heard by `heard.subscribers`.
 fn account(
     streams: &mut HashMap<String, StreamState>,
     sequences: &mut Sequences,
@@ -185,20 +232,27 @@ fn account(
     (stream, message): (&str, &Read<'_>),
     heard: Heard,
     now: Micros,
-) -> Option<Micros> {
+) -> Accounted {
     let state = stream_state(streams, ctx, audience, stream, heard.generation);
     state.subscribers = heard.subscribers;
     state.tally.received += 1;
-    let record = state.record.clone();
-    let index = record.as_ref().and_then(|r| r.index_of(identifying_key(message)?));
-    let Some(index) = index else {
+    let Some(record) = state.record.clone() else {
+        // No record of what the upstream published: consecutive ids are all there is to check.
         let delivery = consecutive_check(sequences, stream, message, heard.subscribers);
         add(sample, &mut state.tally, delivery);
-        return None;
+        return Accounted::Event(None);
     };
-    let record = record.as_deref()?;
+    let Some(index) = identifying_key(message).and_then(|key| record.index_of(key)) else {
+        // Not in the record (forgotten, or never published): counted apart, outside the identity.
+        sample.unresolved += 1;
+        state.tally.unresolved += 1;
+        return Accounted::Event(None);
+    };
+    if matches!(message.sequence, Sequence::Snapshot(_)) && state.track.next() == Some(index + 1) {
+        return Accounted::Repeat;
+    }
     let waiting_since = match state.track.next() {
-        Some(next) => record.published_at(next),
+        Some(next) => record.published_no_later_than(next),
         None => state.watch.as_ref().and_then(|w| record.published_at(record.first_at_or_after(w.since()))),
     };
     let delivery = state.track.receive(index, heard.subscribers);
@@ -210,7 +264,7 @@ fn account(
         watch.received_until(next);
     }
     add(sample, &mut state.tally, delivery);
-    record.published_at(index)
+    Accounted::Event(record.published_at(index))
 }
 
 /// The accounting of `stream`, started afresh for a new subscription of it.
@@ -247,7 +301,7 @@ fn stream_state<'a>(
 /// the kinds without one.
 fn identifying_key(message: &Read<'_>) -> Option<u64> {
     match message.sequence {
-        Sequence::Trade(id) | Sequence::AggTrade(id) | Sequence::UpdateId(id) => Some(id),
+        Sequence::Trade(id) | Sequence::AggTrade(id) | Sequence::UpdateId(id) | Sequence::Snapshot(id) => Some(id),
         Sequence::Depth { last, .. } => Some(last),
         Sequence::None => message.event_time,
     }
@@ -280,37 +334,39 @@ fn close_stream(
     sample: &mut DeliverySample,
     state: &mut StreamState,
     subscribers: u32,
-    (cut_off, now): (Micros, Micros),
+    (cut_off, at): (Micros, Micros),
 ) {
     if let Some(record) = state.record.clone() {
         if let Some(next) = state.track.next() {
             let owed_until: Index = record.published_by(cut_off);
             let lost = state.track.close(owed_until, subscribers);
             add(sample, &mut state.tally, Delivery { gaps: lost, ..Delivery::default() });
-            if let Some(at) = record.published_at(next).filter(|at| *at <= cut_off) {
-                state.longest_wait = state.longest_wait.max(now.saturating_sub(at));
+            if let Some(first_missing) = record.published_no_later_than(next).filter(|t| *t <= cut_off) {
+                state.longest_wait = state.longest_wait.max(at.saturating_sub(first_missing));
             }
         }
-    }
-    if subscribers > 0 && state.record.is_some() {
-        sample.without_data.push((state.longest_wait, subscribers));
+        if subscribers > 0 {
+            sample.without_data.push((state.longest_wait, subscribers));
+        }
     }
 }
 
-/// Closes a subscription that never received anything: everything published on its stream from its start to
-/// the cut-off is lost (returned, in subscriber-deliveries), and it was without data all that time.
+/// Closes a subscription that never received anything: everything published on its stream from `from` (its
+/// start plus the settle time it had to reach the upstream) to the cut-off is lost (returned, in
+/// subscriber-deliveries), and it was without data all that time.
 fn never_received(
     sample: &mut DeliverySample,
     watch: Option<&Watch>,
     subscribers: u32,
-    (cut_off, now): (Micros, Micros),
+    (from, cut_off, at): (Micros, Micros, Micros),
 ) -> u64 {
     let Some(watch) = watch else { return 0 };
     let record = watch.record();
-    let first = record.first_at_or_after(watch.since());
+    let first = record.first_at_or_after(from);
     let lost = record.published_by(cut_off).saturating_sub(first) * u64::from(subscribers);
     sample.gaps += lost;
-    let waited = record.published_at(first).filter(|at| *at <= cut_off).map_or(0, |at| now.saturating_sub(at));
+    let first_owed = record.published_at(record.first_at_or_after(watch.since()));
+    let waited = first_owed.filter(|t| *t <= cut_off).map_or(0, |t| at.saturating_sub(t));
     sample.without_data.push((waited, subscribers));
     lost
 }

@@ -28,7 +28,7 @@ impl Mark {
         let (first_id, last_id) = match sequence {
             Sequence::Trade(id) | Sequence::AggTrade(id) => (Some(id), Some(id)),
             Sequence::Depth { first, last } => (Some(first), Some(last)),
-            Sequence::UpdateId(_) | Sequence::None => (None, None),
+            Sequence::UpdateId(_) | Sequence::Snapshot(_) | Sequence::None => (None, None),
         };
         Mark { first_id, last_id, at }
     }

@@ -1,7 +1,8 @@
 //! One logical upstream connection of a simulated client: connect (from the client's own loopback address,
 //! with a time limit), read, detect silence, reconnect under the manager's backoff, give up after its
-//! attempt limit; and for every message, account the delivery to each subscriber of its stream: latency
-//! from the event time, sequence gaps and repeats, recovery after a drop.
+//! attempt limit; every message goes to the reading side ([`reading`](crate::manager::reading)), which
+//! accounts it to each subscriber of its stream. The [`Audience`] it shares with its manager holds the
+//! subscribers per stream, their staleness watches and the subscriptions that ended.
 //!
 //! Everything it measures goes to the recorder as small events and batched samples.
 
@@ -144,6 +145,23 @@ struct AudienceState {
     streams: HashMap<String, Subscribed>,
     last_traffic: Instant,
     subscriptions: u64,
+    departed: Vec<Departed>,
+}
+
+/// A subscription whose last subscriber left, waiting for the reading side to end its accounting at the
+/// time it left.
+#[derive(Debug)]
+pub(crate) struct Departed {
+    /// The stream.
+    pub stream: String,
+    /// Which subscription of it.
+    pub generation: u64,
+    /// When the last subscriber left (µs since the epoch).
+    pub at: u64,
+    /// Subscribers it had before.
+    pub subscribers: u32,
+    /// Its watch.
+    pub watch: Option<Arc<Watch>>,
 }
 
 /// One subscribed stream: its subscribers, which subscription of the stream this is (a stream left and
@@ -162,12 +180,19 @@ pub struct Heard {
     pub subscribers: u32,
     /// Which subscription of the stream.
     pub generation: u64,
+    /// Subscriptions ended and not yet settled by the reading side.
+    pub departures: bool,
 }
 
 impl Audience {
     /// The audience of one upstream of `cohort` in the run `ctx`.
     pub fn new(ctx: &RunContext, cohort: CohortId) -> Self {
-        let state = AudienceState { streams: HashMap::new(), last_traffic: Instant::now(), subscriptions: 0 };
+        let state = AudienceState {
+            streams: HashMap::new(),
+            last_traffic: Instant::now(),
+            subscriptions: 0,
+            departed: Vec::new(),
+        };
         Audience { state: Mutex::new(state), cohort, freshness: ctx.freshness.clone() }
     }
 
@@ -184,9 +209,11 @@ impl Audience {
     pub(crate) fn on_message(&self, stream: &str) -> Heard {
         let mut state = self.lock();
         state.last_traffic = Instant::now();
-        state.streams.get(stream).map_or(Heard { subscribers: 0, generation: 0 }, |s| Heard {
+        let departures = !state.departed.is_empty();
+        state.streams.get(stream).map_or(Heard { subscribers: 0, generation: 0, departures }, |s| Heard {
             subscribers: s.subscribers,
             generation: s.generation,
+            departures,
         })
     }
 
@@ -200,9 +227,16 @@ impl Audience {
         let mut state = self.lock();
         if subscribers == 0 {
             if let Some(gone) = state.streams.remove(stream) {
-                if let Some(watch) = gone.watch {
+                if let Some(watch) = &gone.watch {
                     watch.set_subscribers(0);
                 }
+                state.departed.push(Departed {
+                    stream: stream.to_owned(),
+                    generation: gone.generation,
+                    at: now_micros(),
+                    subscribers: gone.subscribers,
+                    watch: gone.watch,
+                });
             }
             return;
         }
@@ -237,10 +271,15 @@ impl Audience {
         self.lock().streams.values().map(|s| s.subscribers).sum()
     }
 
+    /// The subscriptions that ended since the last call.
+    pub(crate) fn take_departed(&self) -> Vec<Departed> {
+        std::mem::take(&mut self.lock().departed)
+    }
+
     /// Every subscribed stream with its subscribers, generation and watch, for the end of the accounting.
     pub(crate) fn owed(&self) -> Vec<(String, Heard, Option<Arc<Watch>>)> {
         let state = self.lock();
-        let heard = |s: &Subscribed| Heard { subscribers: s.subscribers, generation: s.generation };
+        let heard = |s: &Subscribed| Heard { subscribers: s.subscribers, generation: s.generation, departures: false };
         state.streams.iter().map(|(name, s)| (name.clone(), heard(s), s.watch.clone())).collect()
     }
 }
@@ -461,7 +500,7 @@ async fn session(
                 drop(ws);
                 return Some(ConnectionEnd::Silent);
             }
-            _ = tokio::time::sleep_until(flush_at) => state.flush(ctx).await,
+            _ = tokio::time::sleep_until(flush_at) => state.flush(ctx, audience).await,
             message = ws.next() => {
                 last_traffic = Instant::now();
                 match message {

@@ -99,8 +99,11 @@ pub enum Sequence {
         /// `u`
         last: u64,
     },
-    /// bookTicker `u` or partial depth `lastUpdateId`: increasing, not consecutive.
+    /// bookTicker `u`: increasing, not consecutive.
     UpdateId(u64),
+    /// Partial depth `lastUpdateId`: the book's update id, sent again every window while the book is
+    /// unchanged (a repeat is not a duplicate).
+    Snapshot(u64),
     /// No sequence.
     None,
 }
@@ -156,7 +159,7 @@ fn read<'a>(stream: Option<&'a str>, p: &Payload<'a>) -> Read<'a> {
         (Some("aggTrade"), _, Some(a), ..) => Sequence::AggTrade(a),
         (Some("depthUpdate"), _, _, Some(first), Some(last), _) => Sequence::Depth { first, last },
         (None, _, _, _, Some(u), _) => Sequence::UpdateId(u),
-        (None, _, _, _, _, Some(id)) => Sequence::UpdateId(id),
+        (None, _, _, _, _, Some(id)) => Sequence::Snapshot(id),
         _ => Sequence::None,
     };
     Read { stream, event_time: p.event_time.0, sequence, is_response: false, is_error: false }
@@ -182,6 +185,8 @@ impl Sequences {
             Sequence::Trade(id) | Sequence::AggTrade(id) => (id, id, true),
             Sequence::Depth { first, last } => (first, last, true),
             Sequence::UpdateId(id) => (id, id, false),
+            Sequence::Snapshot(id) if self.0.get(stream) == Some(&id) => return Check::default(),
+            Sequence::Snapshot(id) => (id, id, false),
             Sequence::None => return Check::default(),
         };
         let Some(previous) = self.0.get(stream).copied() else {

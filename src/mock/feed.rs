@@ -204,7 +204,9 @@ fn identifying(seq: u64, now: Micros) -> u64 {
 
 fn publish(shared: &Shared, symbol: SymbolId, kind: StreamKind, payload: &impl Payload, now: Micros) {
     let key = FeedKey { symbol: Some(symbol), kind };
-    shared.publications.record(key, identifying(payload.seq(), now), now);
+    // A block trade's message is read by its event time (its id is not a field subscribers check).
+    let id = if kind == StreamKind::BlockTrade { now } else { identifying(payload.seq(), now) };
+    shared.publications.record(key, id, now);
     shared.hub.publish(key, payload.seq(), |unit, out| payload.render(unit, out));
 }
 

@@ -9,9 +9,12 @@
 //! subscriber should have had it.
 //!
 //! Each key keeps its most recent [`REMEMBERED`] events (indices stay absolute), so a long run's memory is
-//! bounded; a lookup of a forgotten event finds nothing.
+//! bounded; a lookup of a forgotten event finds nothing. Nothing is recorded until a reader enables the
+//! record ([`Publications::enable`]: the harness does for its embedded mock), so a standalone mock keeps
+//! no record at all.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::mock::hub::FeedKey;
@@ -62,6 +65,16 @@ impl KeyRecord {
         Some(entries.base + position as Index)
     }
 
+    /// When event `index` was published; for a forgotten one, when the oldest remembered was (it was
+    /// published no later); `None` when it has not been published.
+    pub fn published_no_later_than(&self, index: Index) -> Option<Micros> {
+        let entries = self.read();
+        if index < entries.base {
+            return entries.events.front().map(|(_, at)| *at);
+        }
+        entries.events.get(usize::try_from(index - entries.base).ok()?).map(|(_, at)| *at)
+    }
+
     /// When event `index` was published, if it is remembered and has been published.
     pub fn published_at(&self, index: Index) -> Option<Micros> {
         let entries = self.read();
@@ -98,12 +111,20 @@ impl KeyRecord {
 #[derive(Debug, Default)]
 pub struct Publications {
     keys: RwLock<HashMap<FeedKey, Arc<KeyRecord>>>,
+    enabled: AtomicBool,
 }
 
 impl Publications {
-    /// Records that the feed published event `key` on `feed` at `at`.
+    /// Starts recording (a reader is there to use the record).
+    pub fn enable(&self) {
+        self.enabled.store(true, Ordering::Relaxed);
+    }
+
+    /// Records that the feed published event `key` on `feed` at `at` (nothing unless enabled).
     pub fn record(&self, feed: FeedKey, key: u64, at: Micros) {
-        self.of(feed).push(key, at);
+        if self.enabled.load(Ordering::Relaxed) {
+            self.of(feed).push(key, at);
+        }
     }
 
     /// The record of `feed` (an empty one, filled from now on, when nothing was published on it yet).
@@ -134,6 +155,7 @@ mod tests {
         assert_eq!(record.index_of(101), None, "never published");
         assert_eq!(record.published_at(20), Some(1_020));
         assert_eq!(record.published_at(3), None);
+        assert_eq!(record.published_no_later_than(3), Some(1_010), "forgotten: the oldest remembered");
         assert_eq!(record.first_at_or_after(1_020), 20);
         assert_eq!(record.published_by(1_020), 21);
         assert_eq!(record.first_at_or_after(u64::MAX), record.published());
@@ -144,6 +166,9 @@ mod tests {
         let publications = Publications::default();
         let trade = FeedKey { symbol: Some(0), kind: StreamKind::Trade };
         let other = FeedKey { symbol: Some(1), kind: StreamKind::Trade };
+        publications.record(trade, 6, 60);
+        assert_eq!(publications.of(trade).published(), 0, "nothing recorded until enabled");
+        publications.enable();
         publications.record(trade, 7, 70);
         let record = publications.of(trade);
         publications.record(trade, 8, 80);

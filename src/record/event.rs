@@ -95,6 +95,8 @@ pub struct StreamTally {
     pub late: u64,
     /// Events received again.
     pub duplicates: u64,
+    /// Messages that could not be placed in the upstream's record (outside the identity).
+    pub unresolved: u64,
 }
 
 impl StreamTally {
@@ -110,6 +112,7 @@ impl StreamTally {
         self.gaps += other.gaps;
         self.late += other.late;
         self.duplicates += other.duplicates;
+        self.unresolved += other.unresolved;
     }
 
     /// Lost: skipped and never arrived.
@@ -135,6 +138,8 @@ pub struct DeliverySample {
     pub duplicates: u64,
     /// Messages that could not be parsed.
     pub malformed: u64,
+    /// Messages that could not be placed in the upstream's record.
+    pub unresolved: u64,
     /// Latencies of the messages that carried an event time (recorded once per subscriber).
     pub latencies: Vec<LatencySample>,
     /// Per stream name.
@@ -154,6 +159,7 @@ impl DeliverySample {
             late: 0,
             duplicates: 0,
             malformed: 0,
+            unresolved: 0,
             latencies: Vec::new(),
             streams: Vec::new(),
             without_data: Vec::new(),
@@ -164,6 +170,7 @@ impl DeliverySample {
     pub fn is_empty(&self) -> bool {
         self.received == 0
             && self.malformed == 0
+            && self.unresolved == 0
             && self.gaps == 0
             && self.streams.is_empty()
             && self.without_data.is_empty()

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use crate::mock::hub::FeedKey;
 use crate::mock::market::SymbolId;
 use crate::mock::publications::{Index, KeyRecord, Publications};
-use crate::mock::stream_name::StreamSpec;
+use crate::mock::stream_name::{StreamKind, StreamSpec};
 use crate::mock::time::Micros;
 use crate::record::event::CohortId;
 
@@ -76,7 +76,7 @@ impl Watch {
 /// none that is published.
 pub fn staleness(record: &KeyRecord, next: Option<Index>, since: Micros, now: Micros) -> u64 {
     let first_missing = next.unwrap_or_else(|| record.first_at_or_after(since));
-    match record.published_at(first_missing) {
+    match record.published_no_later_than(first_missing) {
         Some(published) => now.saturating_sub(published),
         None => 0,
     }
@@ -90,21 +90,38 @@ pub struct Resolver {
 }
 
 impl Resolver {
-    /// A resolver over `publications` for the feed's `symbols` (in feed order).
+    /// A resolver over `publications` for the feed's `symbols` (in feed order); the record is enabled.
     pub fn new(publications: Arc<Publications>, symbols: &[String]) -> Self {
+        publications.enable();
         let symbols = symbols.iter().enumerate().map(|(i, s)| (s.clone(), i as SymbolId)).collect();
         Resolver { publications, symbols }
     }
 
-    /// The record of the stream `name`, when it names a stream of the feed.
+    /// The record of the stream `name`, when it names a stream of the feed whose messages a subscriber can
+    /// place in it (the all-market arrays and `referencePrice` carry no key the record is kept by).
     pub fn record_of(&self, name: &str) -> Option<Arc<KeyRecord>> {
         let spec = StreamSpec::parse(name)?;
+        if !resolvable(spec.kind) {
+            return None;
+        }
         let symbol = match &spec.symbol {
             Some(s) => Some(*self.symbols.get(s)?),
             None => None,
         };
         Some(self.publications.of(FeedKey { symbol, kind: spec.kind }))
     }
+}
+
+/// Whether a subscriber's message of this kind names the event it carries: a sequence id, or an event time
+/// on a payload that is one object.
+fn resolvable(kind: StreamKind) -> bool {
+    !matches!(
+        kind,
+        StreamKind::AllMiniTickers
+            | StreamKind::AllTickers
+            | StreamKind::AllRollingTickers(_)
+            | StreamKind::ReferencePrice
+    )
 }
 
 /// Every live watch of a run.
@@ -157,7 +174,6 @@ impl Freshness {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mock::stream_name::StreamKind;
 
     fn freshness() -> (Arc<Publications>, Freshness) {
         let publications = Arc::new(Publications::default());
@@ -198,6 +214,7 @@ mod tests {
         publications.record(trade, 2, 1_100);
         assert_eq!(watch.staleness(1_200), 100);
         assert!(freshness.watch(0, "ethusdt@trade", 0).is_none(), "not a symbol of the feed");
+        assert!(freshness.watch(0, "!miniTicker@arr", 0).is_none(), "no key to place its messages by");
         drop(watch);
         let mut samples = 0;
         freshness.sample(2_000, |_, _, _| samples += 1);

@@ -46,7 +46,7 @@ pub struct Second {
     pub retries: u64,
     /// Messages received from the upstream.
     pub received: u64,
-    /// Delivery latency p50 and p99 of the messages recorded in this second (µs; 0 without any).
+    /// Delivery latency p50, p95 and p99 of the messages received in this second (µs; 0 without any).
     pub latency_p50_us: u64,
     /// See `latency_p50_us`.
     pub latency_p95_us: u64,
@@ -119,6 +119,8 @@ pub struct CohortRecord {
     pub duplicates: u64,
     /// Per stream name.
     pub streams: BTreeMap<String, StreamTally>,
+    /// Messages that could not be placed in the upstream's record.
+    pub unresolved: u64,
     /// Unparseable messages.
     pub malformed: u64,
     /// Give-ups and the subscribers that got the error.
@@ -180,6 +182,7 @@ impl Default for CohortRecord {
             late: 0,
             duplicates: 0,
             streams: BTreeMap::new(),
+            unresolved: 0,
             malformed: 0,
             gave_up: 0,
             gave_up_subscribers: 0,
@@ -267,6 +270,7 @@ impl CohortRecord {
         self.late += sample.late;
         self.duplicates += sample.duplicates;
         self.malformed += sample.malformed;
+        self.unresolved += sample.unresolved;
         for l in &sample.latencies {
             let (value, count) = (u64::from(l.latency_us), u64::from(l.subscribers));
             self.latency.saturating_record_n(value, count);

@@ -131,6 +131,9 @@ pub struct Delivery {
     pub published: u64,
     /// Events received again.
     pub duplicates: u64,
+    /// Messages that could not be placed in the upstream's record (outside the identity; 0 normally).
+    #[serde(default)]
+    pub unresolved: u64,
     /// Unparseable or binary messages.
     pub malformed: u64,
     /// Socket messages received outside fault windows (and their recovery allowance).
@@ -263,6 +266,9 @@ pub struct StreamDelivery {
     pub late: u64,
     /// Received again.
     pub duplicates: u64,
+    /// Not placed in the upstream's record.
+    #[serde(default)]
+    pub unresolved: u64,
     /// `delivered + lost`.
     pub published: u64,
 }
@@ -626,6 +632,7 @@ pub fn cohort_summary(
             lost: record.gaps.saturating_sub(record.late),
             published: record.delivered + record.gaps.saturating_sub(record.late),
             duplicates: record.duplicates,
+            unresolved: record.unresolved,
             malformed: record.malformed,
             steady_received: quiet.iter().map(|s| s.received).sum(),
             steady_delivered: quiet.iter().map(|s| s.delivered).sum(),
@@ -696,6 +703,7 @@ pub fn stream_summaries(cohorts: &[(String, &CohortRecord)], snapshot: Option<&M
                 lost,
                 late: t.late,
                 duplicates: t.duplicates,
+                unresolved: t.unresolved,
                 published: t.delivered + lost,
             };
             entry(&mut streams, name).cohorts.insert(cohort.clone(), delivery);

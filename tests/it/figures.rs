@@ -136,7 +136,8 @@ async fn a_stall_shows_in_staleness_and_time_without_data_where_latency_sees_not
 
 #[tokio::test]
 async fn delivery_adds_up_in_subscriber_deliveries_for_every_stream_kind_and_manager() {
-    // A fifth of the messages dropped from 1 s to 4 s on every connection; a mass disconnect at 4.5 s.
+    // A fifth of the messages dropped from 1 s to 4 s on every connection; a mass disconnect at 4.5 s;
+    // subscribers leaving and arriving every second (a unified socket unsubscribes and subscribes again).
     let scenario = r#"
         duration = "7s"
         seed = 5
@@ -144,9 +145,12 @@ async fn delivery_adds_up_in_subscriber_deliveries_for_every_stream_kind_and_man
         clients = 4
         subscribers-per-client = 6
         popularity-exponent = 0.0
-        kinds = { trade = 1, aggTrade = 1, bookTicker = 1, depth5 = 1 }
+        kinds = { trade = 1, aggTrade = 1, bookTicker = 1, "depth5@100ms" = 1 }
+        [workload.churn]
+        every = "1s"
+        share = 0.2
         [cohorts]
-        managers = ["legacy", "wsmanager"]
+        managers = ["legacy", "wsmanager", "unified"]
         [mock.feed]
         symbols = ["btcusdt"]
         orders-per-second = 20.0
@@ -169,18 +173,29 @@ async fn delivery_adds_up_in_subscriber_deliveries_for_every_stream_kind_and_man
         let streams: Vec<_> = summary.streams.iter().filter_map(|s| s.cohorts.get(&cohort.name)).collect();
         assert_eq!(streams.iter().map(|s| s.lost).sum::<u64>(), d.lost, "per stream adds up to the cohort");
         assert_eq!(streams.iter().map(|s| s.delivered).sum::<u64>(), d.delivered);
+        assert_eq!(d.unresolved, 0, "{}: every message placed in the upstream's record", cohort.name);
+        assert_eq!(
+            d.duplicates, 0,
+            "{}: a drop fault repeats nothing (a partial book sent again is no repeat)",
+            cohort.name
+        );
     }
     let loss = |cohort: &str, kind: &str| {
         let s = summary.streams.iter().find(|s| s.name == format!("btcusdt@{kind}")).unwrap();
         let d = &s.cohorts[cohort];
         (d.lost as f64 / d.published as f64, d.lost)
     };
-    for kind in ["trade", "aggTrade", "bookTicker", "depth5"] {
+    for kind in ["trade", "aggTrade", "bookTicker", "depth5@100ms"] {
         let (legacy, lost) = loss("legacy", kind);
-        let (ws, ws_lost) = loss("wsmanager", kind);
-        assert!(lost > 0 && ws_lost > 0, "{kind}: loss is counted without consecutive ids too ({lost}, {ws_lost})");
-        // Both lose about a fifth of three seconds' worth, plus the reconnect: in the same unit they compare.
-        assert!(ws > legacy / 3.0 && ws < legacy * 3.0, "{kind}: legacy {legacy:.3} vs WSManager {ws:.3}");
+        for other in ["wsmanager", "unified"] {
+            let (share, other_lost) = loss(other, kind);
+            assert!(
+                lost > 0 && other_lost > 0,
+                "{kind}: loss is counted without consecutive ids too ({lost}, {other_lost})"
+            );
+            // Each loses about a fifth of three seconds' worth, plus the reconnect: in one unit they compare.
+            assert!(share > legacy / 3.0 && share < legacy * 3.0, "{kind}: legacy {legacy:.3} vs {other} {share:.3}");
+        }
     }
 }
 
