@@ -78,7 +78,7 @@ pub enum PongTimeoutAction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Arrivals {
-    /// Evenly spaced at the configured rate (coordinated-omission correction applies).
+    /// Evenly spaced at the configured rate.
     Fixed,
     /// Exponentially distributed gaps with the configured mean rate.
     Poisson,
