@@ -187,6 +187,10 @@ pub struct MockArgs {
     /// Require `Authorization: Bearer TOKEN` on the control API (needed to expose it beyond loopback).
     #[arg(long, env = "WSCHAOS_CONTROL_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     pub control_token: Option<String>,
+    /// Keep a record of every event published, served as `GET /publications` on the control API (what a
+    /// harness in another process measures loss and staleness against; memory grows with the feed's rate).
+    #[arg(long)]
+    pub record_publications: bool,
 }
 
 impl Cli {

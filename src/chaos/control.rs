@@ -179,17 +179,35 @@ fn route(api: &Api, head: &RequestHead, body: &[u8]) -> Reply {
             let figures = serde_json::json!({ "connections_open": stats.open_connections() });
             Reply::json(200, &figures)
         }
+        ("GET", "/publications") => publications(api, &head.target),
         ("GET", "/metrics") => Reply(200, "text/plain; version=0.0.4", metrics::render(&snapshot(&api.shared))),
         ("GET", "/stats") => match serde_json::to_value(snapshot(&api.shared)) {
             Ok(value) => Reply::json(200, &value),
             Err(e) => Reply::error(500, &e.to_string()),
         },
-        (_, "/faults" | "/reset" | "/metrics" | "/stats" | "/health") => Reply::error(405, "method not allowed here"),
+        (_, "/faults" | "/reset" | "/metrics" | "/stats" | "/health" | "/publications") => {
+            Reply::error(405, "method not allowed here")
+        }
         _ => Reply::error(
             404,
             "no such endpoint; see GET /faults, POST /faults, DELETE /faults/N, POST /reset, GET /metrics, GET /stats",
         ),
     }
+}
+
+/// Events published per page of `GET /publications`, at most.
+const PUBLICATIONS_PAGE: usize = 50_000;
+
+/// `GET /publications?from=N`: the events the feed published from position N on (a page of them), for a
+/// harness measuring against this mock's record from another process. Empty unless the mock was started
+/// with `--record-publications`.
+fn publications(api: &Api, target: &str) -> Reply {
+    let from = target
+        .split_once('?')
+        .and_then(|(_, q)| q.split('&').find_map(|p| p.strip_prefix("from=")?.parse().ok()))
+        .unwrap_or(0);
+    let (next, events) = api.shared.publications.since(from, PUBLICATIONS_PAGE);
+    Reply::json(200, &serde_json::json!({ "next": next, "events": events }))
 }
 
 /// `?seed=N` on `POST /faults`: the occurrence's seed, so that a harness driving this mock makes the same

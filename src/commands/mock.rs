@@ -35,6 +35,9 @@ pub async fn run(args: MockArgs) -> Result<Outcome> {
     let mut stop = StopSignals::register().context("could not listen for Ctrl-C and SIGTERM")?;
     let cancel = CancellationToken::new();
     let server = MockServer::start(config, args.listen, args.seed, cancel.clone()).await?;
+    if args.record_publications {
+        server.publications().enable_log();
+    }
     let url = server.url();
     println!("wschaos mock: Binance spot market streams on {url} (seed {})", args.seed);
     println!("  raw:      {url}/ws/btcusdt@trade");

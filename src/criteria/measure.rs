@@ -106,7 +106,9 @@ pub fn cohort(id: &str, c: &CohortSummary, summary: &RunSummary) -> Measure {
         "latency-p50" if c.latency_us.count > 0 => latency(c.latency_us.p50, saturated),
         "latency-p95" if c.latency_us.count > 0 => latency(c.latency_us.p95, saturated),
         "staleness-p99" if c.staleness_us.count > 0 => latency(c.staleness_us.p99, saturated),
-        "staleness-p99" => Measure::NotApplicable("staleness is measured against the embedded mock's record only"),
+        "staleness-p99" => {
+            Measure::NotApplicable("staleness needs the mock's record: not measured against an external upstream")
+        }
         "latency-p50" | "latency-p95" => Measure::NotApplicable("no message carried a time"),
         "retry-rate" => Measure::Value(c.attempts.retry_rate_outside_faults),
         "connection-success" => value(percent(c.attempts.connected as f64, c.attempts.total as f64), "no attempts"),

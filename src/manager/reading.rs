@@ -36,7 +36,24 @@ struct StreamState {
     longest_wait: u64,
     /// Since the last flush.
     tally: StreamTally,
+    /// Messages of events not yet in a mirrored record (a mock in its own process), in arrival order.
+    pending: std::collections::VecDeque<Pending>,
 }
+
+/// A message waiting for its event to reach the mirrored record.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    key: u64,
+    snapshot: bool,
+    subscribers: u32,
+    /// Received at (µs since the epoch) and, for the kinds without an event time, its run time (ms) for the
+    /// latency sample taken once it resolves.
+    received: Micros,
+    untimed_at_ms: Option<u32>,
+}
+
+/// How long a message may wait for its event to reach a mirrored record before it counts as unresolved.
+const PENDING_FOR: Micros = 2_000_000;
 
 /// What the reading side keeps across reconnects.
 pub(crate) struct Reading {
@@ -76,6 +93,10 @@ impl Reading {
 
     async fn send(&mut self, ctx: &RunContext) {
         self.last_flush = Instant::now();
+        let now = now_micros();
+        for state in self.streams.values_mut() {
+            drain_pending(state, &mut self.sample, now, false);
+        }
         for (name, state) in &mut self.streams {
             if !state.tally.is_empty() {
                 self.sample.streams.push((name.clone(), std::mem::take(&mut state.tally)));
@@ -92,6 +113,10 @@ impl Reading {
     /// time they ended, the others now; what was published up to the settle cut-off and never arrived is
     /// lost, every subscription's longest time without data is reported, and the batch goes to the recorder.
     pub async fn close(&mut self, ctx: &RunContext, audience: &Audience) {
+        if !ctx.record_lag.is_zero() && self.streams.values().any(|s| !s.pending.is_empty()) {
+            // Messages still waiting for a mirrored record: give the mirror the time it may lag.
+            tokio::time::sleep(ctx.record_lag).await;
+        }
         self.settle_departed(ctx, audience);
         let now = now_micros();
         for (name, heard, watch) in audience.owed() {
@@ -148,6 +173,7 @@ impl Reading {
         }
         let sent = match accounted {
             Accounted::Repeat => None,
+            Accounted::Deferred => message.event_time,
             Accounted::Event(published) => message.event_time.or(published),
         };
         if let Some(sent) = sent {
@@ -204,6 +230,7 @@ fn end_subscription(
     let cut_off = at.saturating_sub(settle);
     let current = streams.get(name).is_some_and(|s| s.generation == heard.generation);
     if let Some(mut state) = current.then(|| streams.remove(name)).flatten() {
+        drain_pending(&mut state, sample, at, true);
         close_stream(sample, &mut state, heard.subscribers, (cut_off, at));
         sample.streams.push((name.to_owned(), std::mem::take(&mut state.tally)));
         return;
@@ -221,6 +248,8 @@ enum Accounted {
     Event(Option<Micros>),
     /// A partial book sent again unchanged: not a new event, and no latency of its own.
     Repeat,
+    /// Waiting for its event to reach a mirrored record (its latency, if it has no event time, is taken then).
+    Deferred,
 }
 
 /// Accounts a message of `stream` heard by `heard.subscribers`.
@@ -242,29 +271,83 @@ fn account(
         add(sample, &mut state.tally, delivery);
         return Accounted::Event(None);
     };
-    let Some(index) = identifying_key(message).and_then(|key| record.index_of(key)) else {
-        // Not in the record (forgotten, or never published): counted apart, outside the identity.
-        sample.unresolved += 1;
-        state.tally.unresolved += 1;
-        return Accounted::Event(None);
-    };
-    if matches!(message.sequence, Sequence::Snapshot(_)) && state.track.next() == Some(index + 1) {
-        return Accounted::Repeat;
+    drain_pending(state, sample, now, false);
+    let snapshot = matches!(message.sequence, Sequence::Snapshot(_));
+    let key = identifying_key(message);
+    let index = key.and_then(|k| record.index_of(k));
+    let newer_than_recorded = |k: u64| record.key_range().is_none_or(|(_, last)| k > last);
+    match (index, key) {
+        (Some(index), _) if state.pending.is_empty() => {
+            let applied = apply(state, sample, (index, snapshot, heard.subscribers), now);
+            applied.map_or(Accounted::Repeat, |_| Accounted::Event(record.published_at(index)))
+        }
+        (_, Some(k)) if !state.pending.is_empty() || newer_than_recorded(k) => {
+            // A mirrored record may not have the event yet: account it once it does, in arrival order.
+            let untimed_at_ms = message.event_time.is_none().then(|| ctx.now().as_millis() as u32);
+            let pending = Pending { key: k, snapshot, subscribers: heard.subscribers, received: now, untimed_at_ms };
+            state.pending.push_back(pending);
+            Accounted::Deferred
+        }
+        _ => {
+            // Not in the record (forgotten, or never published): counted apart, outside the identity.
+            sample.unresolved += 1;
+            state.tally.unresolved += 1;
+            Accounted::Event(None)
+        }
+    }
+}
+
+/// Accounts event `index` received at `received` by `subscribers`; `None` for a partial book sent again
+/// unchanged.
+fn apply(
+    state: &mut StreamState,
+    sample: &mut DeliverySample,
+    (index, snapshot, subscribers): (Index, bool, u32),
+    received: Micros,
+) -> Option<()> {
+    let record = state.record.clone()?;
+    if snapshot && state.track.next() == Some(index + 1) {
+        return None;
     }
     let waiting_since = match state.track.next() {
         Some(next) => record.published_no_later_than(next),
         None => state.watch.as_ref().and_then(|w| record.published_at(record.first_at_or_after(w.since()))),
     };
-    let delivery = state.track.receive(index, heard.subscribers);
+    let delivery = state.track.receive(index, subscribers);
     if delivery.advanced > 0 {
-        let waited = waiting_since.map_or(0, |at| now.saturating_sub(at));
+        let waited = waiting_since.map_or(0, |at| received.saturating_sub(at));
         state.longest_wait = state.longest_wait.max(waited);
     }
     if let (Some(watch), Some(next)) = (&state.watch, state.track.next()) {
         watch.received_until(next);
     }
     add(sample, &mut state.tally, delivery);
-    Accounted::Event(record.published_at(index))
+    Some(())
+}
+
+/// Accounts the waiting messages whose events have reached the mirrored record, in arrival order; one that
+/// waited too long (or every one, when `last`) counts as unresolved.
+fn drain_pending(state: &mut StreamState, sample: &mut DeliverySample, now: Micros, last: bool) {
+    let Some(record) = state.record.clone() else { return };
+    while let Some(p) = state.pending.front().copied() {
+        match record.index_of(p.key) {
+            Some(index) => {
+                state.pending.pop_front();
+                let applied = apply(state, sample, (index, p.snapshot, p.subscribers), p.received);
+                if let (Some(()), Some(at_ms), Some(published)) = (applied, p.untimed_at_ms, record.published_at(index))
+                {
+                    let latency_us = p.received.saturating_sub(published).clamp(1, u64::from(u32::MAX)) as u32;
+                    sample.latencies.push(LatencySample { latency_us, subscribers: p.subscribers, at_ms });
+                }
+            }
+            None if last || now.saturating_sub(p.received) > PENDING_FOR => {
+                state.pending.pop_front();
+                sample.unresolved += 1;
+                state.tally.unresolved += 1;
+            }
+            None => break,
+        }
+    }
 }
 
 /// The accounting of `stream`, started afresh for a new subscription of it.
@@ -283,6 +366,7 @@ fn stream_state<'a>(
         subscribers: 0,
         longest_wait: 0,
         tally: StreamTally::default(),
+        pending: std::collections::VecDeque::new(),
     };
     if !streams.contains_key(stream) {
         streams.insert(stream.to_owned(), fresh());

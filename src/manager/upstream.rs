@@ -47,6 +47,9 @@ pub struct RunContext {
     /// Events published this close to the end of a socket's accounting are not owed yet (in flight, or
     /// held by an injected delay).
     pub settle: Duration,
+    /// How far the record this process reads may lag the mock's own (a mirror of a mock in its own
+    /// process; zero for the embedded mock's).
+    pub record_lag: Duration,
 }
 
 impl RunContext {

@@ -35,7 +35,7 @@ pub type StreamId = u32;
 
 /// What the feed publishes under: a symbol (none for all-market streams) and a kind. Several names can
 /// share a key (`btcusdt@depth` and `btcusdt@depth@1000ms`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 pub struct FeedKey {
     /// The symbol, or `None` for `!…@arr` streams.
     pub symbol: Option<SymbolId>,

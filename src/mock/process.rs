@@ -44,6 +44,7 @@ impl MockProcess {
                 "127.0.0.1:0",
                 "--seed",
                 &seed.to_string(),
+                "--record-publications",
                 "--config",
             ])
             .arg(&config_path)
@@ -103,6 +104,58 @@ pub async fn connections_open(control: SocketAddr) -> Result<u64> {
     let body = request(control, "GET", "/health", "").await?;
     let value: serde_json::Value = serde_json::from_str(&body)?;
     value["connections_open"].as_u64().ok_or_else(|| anyhow!("unexpected /health answer: {body}"))
+}
+
+/// Mirrors the child's record of what it published into `into`, fetching what is new every `every`, until
+/// `stop`. A harness in this process measures loss and staleness against the mirror: it lags the child's
+/// own record by up to `every` plus a request, so an event in flight may be seen as published that much late.
+pub async fn mirror_publications(
+    control: SocketAddr,
+    into: std::sync::Arc<crate::mock::publications::Publications>,
+    every: Duration,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let mut from = 0u64;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        loop {
+            match fetch_publications(control, from).await {
+                Ok((next, events)) => {
+                    let full = events.len() >= 50_000;
+                    for (key, id, at) in events {
+                        into.record(key, id, at);
+                    }
+                    from = next;
+                    if !full {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!("could not read the mock's publications: {e:#}");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn fetch_publications(
+    control: SocketAddr,
+    from: u64,
+) -> Result<(u64, Vec<crate::mock::publications::Published>)> {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        next: u64,
+        events: Vec<crate::mock::publications::Published>,
+    }
+    let body = request(control, "GET", &format!("/publications?from={from}"), "").await?;
+    let page: Page = serde_json::from_str(&body).context("unexpected /publications answer")?;
+    Ok((page.next, page.events))
 }
 
 /// Injects a fault now through the control API at `control`.

@@ -107,11 +107,25 @@ impl KeyRecord {
     }
 }
 
+/// Events kept for a reader in another process ([`Publications::since`]), at most.
+pub const LOGGED: usize = 1 << 20;
+
+/// One published event, as a reader in another process fetches it.
+pub type Published = (FeedKey, u64, Micros);
+
+/// Every event of every key in publication order, for a reader in another process.
+#[derive(Debug, Default)]
+struct Log {
+    base: u64,
+    events: VecDeque<Published>,
+}
+
 /// Every feed key's record.
 #[derive(Debug, Default)]
 pub struct Publications {
     keys: RwLock<HashMap<FeedKey, Arc<KeyRecord>>>,
     enabled: AtomicBool,
+    log: std::sync::Mutex<Option<Log>>,
 }
 
 impl Publications {
@@ -120,11 +134,37 @@ impl Publications {
         self.enabled.store(true, Ordering::Relaxed);
     }
 
+    /// Starts recording for a reader in another process too: every event is also kept in one log, in
+    /// publication order, that [`Publications::since`] pages through.
+    pub fn enable_log(&self) {
+        *self.log.lock().unwrap_or_else(|p| p.into_inner()) = Some(Log::default());
+        self.enable();
+    }
+
     /// Records that the feed published event `key` on `feed` at `at` (nothing unless enabled).
     pub fn record(&self, feed: FeedKey, key: u64, at: Micros) {
-        if self.enabled.load(Ordering::Relaxed) {
-            self.of(feed).push(key, at);
+        if !self.enabled.load(Ordering::Relaxed) {
+            return;
         }
+        self.of(feed).push(key, at);
+        if let Some(log) = self.log.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            if log.events.len() == LOGGED {
+                log.events.pop_front();
+                log.base += 1;
+            }
+            log.events.push_back((feed, key, at));
+        }
+    }
+
+    /// Up to `max` logged events from position `from` on, and the position after them (events already
+    /// dropped from the log are skipped).
+    pub fn since(&self, from: u64, max: usize) -> (u64, Vec<Published>) {
+        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(log) = log.as_ref() else { return (from, Vec::new()) };
+        let start = from.max(log.base);
+        let skip = usize::try_from(start - log.base).unwrap_or(usize::MAX);
+        let events: Vec<Published> = log.events.iter().skip(skip).take(max).copied().collect();
+        (start + events.len() as u64, events)
     }
 
     /// The record of `feed` (an empty one, filled from now on, when nothing was published on it yet).
@@ -159,6 +199,21 @@ mod tests {
         assert_eq!(record.first_at_or_after(1_020), 20);
         assert_eq!(record.published_by(1_020), 21);
         assert_eq!(record.first_at_or_after(u64::MAX), record.published());
+    }
+
+    #[test]
+    fn the_log_pages_through_every_event_in_order() {
+        let publications = Publications::default();
+        publications.enable_log();
+        let trade = FeedKey { symbol: Some(0), kind: StreamKind::Trade };
+        for i in 0..5 {
+            publications.record(trade, 10 + i, 100 + i);
+        }
+        let (next, first) = publications.since(0, 3);
+        assert_eq!((next, first.len(), first[0]), (3, 3, (trade, 10, 100)));
+        let (next, rest) = publications.since(next, 10);
+        assert_eq!((next, rest.len(), rest[1]), (5, 2, (trade, 14, 104)));
+        assert_eq!(publications.since(next, 10), (5, Vec::new()));
     }
 
     #[test]

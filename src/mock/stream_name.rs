@@ -7,7 +7,7 @@
 use std::fmt;
 
 /// Kline intervals accepted after `@kline_` (`1M` is a month, `1m` a minute).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum KlineInterval {
     /// `1s`
     S1,
@@ -101,7 +101,7 @@ impl KlineInterval {
 }
 
 /// The rolling windows of `@ticker_<w>` and `!ticker_<w>@arr`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum TickerWindow {
     /// `1h`
     H1,
@@ -141,7 +141,7 @@ impl TickerWindow {
 }
 
 /// Update speed of the depth streams.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum DepthSpeed {
     /// `@100ms`
     Ms100,
@@ -160,7 +160,7 @@ impl DepthSpeed {
 }
 
 /// Levels of a partial book depth stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum DepthLevels {
     /// `depth5`
     L5,
@@ -182,7 +182,7 @@ impl DepthLevels {
 }
 
 /// What kind of events a stream carries. Per-symbol kinds pair with a symbol in [`StreamSpec`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum StreamKind {
     /// `<s>@trade`
     Trade,

@@ -265,6 +265,50 @@ async fn a_slow_consumer_s_loss_is_counted_and_adds_up() {
     assert!(summary.server.as_ref().unwrap().messages_dropped > 0, "the mock shed at full queues");
 }
 
+#[test]
+fn with_the_mock_in_its_own_process_the_same_figures_are_measured_against_its_mirrored_record() {
+    let scenario = r#"
+        name = "figures-child"
+        duration = "6s"
+        seed = 8
+        [workload]
+        clients = 3
+        subscribers-per-client = 4
+        popularity-exponent = 0.0
+        kinds = { trade = 1, bookTicker = 1, "depth5@100ms" = 1 }
+        [cohorts]
+        managers = ["legacy", "wsmanager"]
+        [mock.feed]
+        symbols = ["btcusdt"]
+        orders-per-second = 20.0
+        book-changes-per-second = 20.0
+        [harness]
+        saturation-lag = "1s"
+        [[faults]]
+        kind = "drop-messages"
+        at = "1s"
+        duration = "3s"
+        probability = 0.2
+    "#;
+    let ran = run_scenario("figures-child", scenario, &["--mock-process"]);
+    assert!(matches!(ran.code, Some(0 | 1)), "{}", ran.stderr);
+    let summary: RunSummary = serde_json::from_value(ran.summary).unwrap();
+    assert_eq!(summary.run.upstream, "child-process");
+    for cohort in &summary.cohorts {
+        let d = &cohort.delivery;
+        assert_eq!(d.published, d.delivered + d.lost, "{}: {d:?}", cohort.name);
+        assert!(d.unresolved * 1000 <= d.received, "{}: placed in the mirrored record: {d:?}", cohort.name);
+        assert!(cohort.staleness_us.count > 0, "{}: staleness measured", cohort.name);
+        let book = summary.streams.iter().find(|s| s.name == "btcusdt@bookTicker").unwrap();
+        assert!(book.cohorts[&cohort.name].lost > 0, "{}: bookTicker loss counted", cohort.name);
+        assert!(
+            cohort.latency_us.count >= d.delivered * 9 / 10,
+            "{}: bookTicker timed from the record too",
+            cohort.name
+        );
+    }
+}
+
 /// The next `n` trade ids a raw subscriber receives (after what was already waiting).
 async fn ids_seen(ws: &mut Client, n: usize) -> BTreeSet<u64> {
     while ws.next().now_or_never().is_some() {}

@@ -108,7 +108,9 @@ async fn execute(
     let run_cancel = CancellationToken::new();
     let (events, events_rx) = mpsc::channel(65_536);
     let start = Instant::now();
-    let freshness = upstream.freshness(&symbols);
+    // A child mock's record is mirrored until every client has ended its accounting.
+    let mirror_stop = CancellationToken::new();
+    let (freshness, record_lag) = upstream.freshness(&symbols, &mirror_stop);
     let ctx = Arc::new(RunContext {
         target: upstream.addr(),
         start,
@@ -116,6 +118,7 @@ async fn execute(
         cancel: run_cancel.clone(),
         freshness: freshness.clone(),
         settle: settle(scenario),
+        record_lag,
     });
     let run_seconds = scenario.duration.as_secs() as usize + 1;
     let starts = plan.map(|p| p.steps.iter().map(|s| s.start).collect()).unwrap_or_default();
@@ -169,6 +172,7 @@ async fn execute(
         tracing::warn!("some clients did not stop within 30 s; their last samples are lost");
         clients.abort_all();
     }
+    mirror_stop.cancel();
     let rehearsed = match controller {
         Some(controller) => Some(controller.await.context("the rehearsal controller failed")?),
         None => None,

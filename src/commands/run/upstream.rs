@@ -72,13 +72,25 @@ impl Upstream {
         !matches!(self, Upstream::External(_))
     }
 
-    /// Staleness watches over the embedded mock's publication record. A mock in its own process or an
-    /// external upstream keeps no record this process can read: staleness is then not measured and loss is
-    /// counted from consecutive ids only.
-    pub(super) fn freshness(&self, symbols: &[String]) -> Option<Arc<Freshness>> {
+    /// Staleness watches over the mock's publication record: the embedded mock's own, or a mirror of a
+    /// child mock's fetched through its control API every [`MIRROR_EVERY`] until `stop`. An external
+    /// upstream keeps no record this process can read: staleness is then not measured and loss is counted
+    /// from consecutive ids only.
+    /// Also returns how far the record this process reads may lag the mock's own.
+    pub(super) fn freshness(&self, symbols: &[String], stop: &CancellationToken) -> (Option<Arc<Freshness>>, Duration) {
         match self {
-            Upstream::Embedded(m) => Some(Arc::new(Freshness::new(Resolver::new(m.publications(), symbols)))),
-            _ => None,
+            Upstream::Embedded(m) => {
+                (Some(Arc::new(Freshness::new(Resolver::new(m.publications(), symbols)))), Duration::ZERO)
+            }
+            Upstream::Child(p) => {
+                let mirror = Arc::new(crate::mock::publications::Publications::default());
+                let freshness = Arc::new(Freshness::new(Resolver::new(mirror.clone(), symbols)));
+                let mirroring =
+                    crate::mock::process::mirror_publications(p.control(), mirror, MIRROR_EVERY, stop.clone());
+                tokio::spawn(mirroring);
+                (Some(freshness), 3 * MIRROR_EVERY)
+            }
+            Upstream::External(_) => (None, Duration::ZERO),
         }
     }
 
@@ -128,6 +140,9 @@ impl Upstream {
         }
     }
 }
+
+/// How often a child mock's record is mirrored.
+const MIRROR_EVERY: Duration = Duration::from_millis(20);
 
 /// Posts each occurrence of the plan to a child mock's control API at its time.
 fn child_faults(control: SocketAddr, scenario: &Scenario, plan: FaultPlan, start: Instant, cancel: &CancellationToken) {
