@@ -53,7 +53,7 @@ struct Pending {
 }
 
 /// How long a message may wait for its event to reach a mirrored record before it counts as unresolved.
-const PENDING_FOR: Micros = 2_000_000;
+const PENDING_FOR: Micros = 5_000_000;
 
 /// What the reading side keeps across reconnects.
 pub(crate) struct Reading {

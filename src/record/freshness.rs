@@ -157,16 +157,31 @@ impl Freshness {
         Some(watch)
     }
 
-    /// Samples every live watch at `now`: `visit(cohort, staleness µs, subscribers)`. Watches whose owner is
-    /// gone are forgotten.
+    /// Samples every live watch at `now`: `visit(cohort, staleness µs, subscribers)`, once per distinct
+    /// cohort and value with the subscribers added up (thousands of caught-up subscriptions of one stream
+    /// cost one histogram record). Watches whose owner is gone are forgotten.
     pub fn sample(&self, now: Micros, mut visit: impl FnMut(CohortId, u64, u32)) {
-        let mut watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
-        watches.retain(|w| Arc::strong_count(w) > 1);
-        for watch in watches.iter() {
-            let subscribers = watch.subscribers.load(Ordering::Relaxed);
-            if subscribers > 0 {
-                visit(watch.cohort, watch.staleness(now), subscribers);
+        let mut by_value: HashMap<(CohortId, u64), u32> = HashMap::new();
+        let mut known: HashMap<(*const KeyRecord, Option<Index>, Micros), u64> = HashMap::new();
+        {
+            let mut watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
+            watches.retain(|w| Arc::strong_count(w) > 1);
+            for watch in watches.iter() {
+                let subscribers = watch.subscribers.load(Ordering::Relaxed);
+                if subscribers == 0 {
+                    continue;
+                }
+                let next = watch.next();
+                let since = if next.is_some() { 0 } else { watch.since };
+                let value = *known
+                    .entry((Arc::as_ptr(&watch.record), next, since))
+                    .or_insert_with(|| staleness(&watch.record, next, since, now));
+                let total = by_value.entry((watch.cohort, value)).or_default();
+                *total = total.saturating_add(subscribers);
             }
+        }
+        for ((cohort, value), subscribers) in by_value {
+            visit(cohort, value, subscribers);
         }
     }
 }
