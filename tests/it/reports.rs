@@ -183,7 +183,7 @@ fn wschaos_report_renders_every_format_from_the_run_directory_alone() {
     for file in ["report.md", "junit.xml", "report.html"] {
         assert_eq!(read(&dir, file), read(rendered(), file), "{file} as the library renders it");
     }
-    for stem in ["latency", "open-connections", "connect-attempts", "delivery"] {
+    for stem in ["latency", "latency-over-time", "open-connections", "connect-attempts", "delivery"] {
         assert_eq!(read(&dir, &format!("charts/{stem}.svg")), read(rendered(), &format!("charts/{stem}.svg")));
         let png = std::fs::read(dir.join(format!("charts/{stem}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000, "{stem}.png: {} bytes", png.len());
@@ -211,7 +211,7 @@ fn the_html_is_self_contained() {
         let found: Vec<&str> = html.lines().filter(|l| l.contains(outside) && !l.contains("xmlns")).take(3).collect();
         assert!(found.is_empty(), "{outside}: {found:?}");
     }
-    assert_eq!(html.matches("<svg").count(), 4, "every chart inline");
+    assert_eq!(html.matches("<svg").count(), 5, "every chart inline");
 }
 
 const HOSTILE: &str = "<script>alert(1)</script><img src=x onerror=\"alert(2)\"> & 'q' | \"dq\"\nline two";

@@ -131,6 +131,7 @@ pub struct Chart {
 pub fn all(run: &RunDirectory) -> Vec<Chart> {
     vec![
         series::latency_series(&run.summary, &run.latency),
+        series::latency_over_time_series(&run.summary, &run.timeseries),
         series::open_connections_series(&run.summary, &run.timeseries),
         series::attempts_series(&run.summary, &run.timeseries),
         series::delivery_series(&run.summary, &run.timeseries),

@@ -195,6 +195,44 @@ pub fn attempts_series(summary: &RunSummary, rows: &[TimeseriesRow]) -> Chart {
     }
 }
 
+/// One optional value per second of one cohort (seconds without one are left out), in milliseconds.
+fn per_second_ms(
+    rows: &[TimeseriesRow],
+    cohort: &str,
+    end: f64,
+    value: fn(&TimeseriesRow) -> Option<u64>,
+) -> Vec<Point> {
+    rows.iter()
+        .filter(|r| r.cohort == cohort)
+        .filter_map(|r| Some(Point { x: (r.second as f64 + 0.5).min(end), y: value(r)? as f64 / 1000.0 }))
+        .collect()
+}
+
+/// Latency where it happened: delivery latency p50 (solid) and p99 (dashed) per second per cohort, and
+/// staleness p99 per second, in two panels, fault windows shaded, rollout steps marked.
+pub fn latency_over_time_series(summary: &RunSummary, rows: &[TimeseriesRow]) -> Chart {
+    let end = run_seconds(summary);
+    let (mut latency, mut staleness) = (Vec::new(), Vec::new());
+    for c in &summary.cohorts {
+        let colour = cohort_colour(summary, &c.name);
+        let p50 = per_second_ms(rows, &c.name, end, |r| r.latency_p50_us);
+        latency.push(line_of(format!("{} p50", c.name), colour, Stroke::Solid, p50));
+        let p99 = per_second_ms(rows, &c.name, end, |r| r.latency_p99_us);
+        latency.push(line_of(format!("{} p99", c.name), colour, Stroke::Dashed, p99));
+        let stale = per_second_ms(rows, &c.name, end, |r| r.staleness_p99_us);
+        staleness.push(line_of(format!("{} p99", c.name), colour, Stroke::Solid, stale));
+    }
+    let mut latency = time_panel(summary, "ms", latency);
+    latency.caption = "Delivery latency per second".to_owned();
+    let mut staleness = time_panel(summary, "ms", staleness);
+    staleness.caption = "Staleness per second (behind the upstream)".to_owned();
+    Chart {
+        file_stem: "latency-over-time",
+        title: "Latency and staleness over the run".to_owned(),
+        panels: vec![latency, staleness],
+    }
+}
+
 /// Messages delivered per second per cohort, and sequence gaps (lost messages) per second, in two
 /// panels, fault windows shaded, rollout steps marked.
 pub fn delivery_series(summary: &RunSummary, rows: &[TimeseriesRow]) -> Chart {
@@ -212,7 +250,7 @@ pub fn delivery_series(summary: &RunSummary, rows: &[TimeseriesRow]) -> Chart {
     let mut delivered = time_panel(summary, "messages per second", cohort_lines(|r| r.delivered as f64));
     delivered.caption = "Delivered to subscribers".to_owned();
     let mut gaps = time_panel(summary, "gaps per second", cohort_lines(|r| r.gaps as f64));
-    gaps.caption = "Lost (sequence gaps)".to_owned();
+    gaps.caption = "Lost (gaps, in subscriber-deliveries)".to_owned();
     Chart {
         file_stem: "delivery",
         title: "Messages delivered and lost per second".to_owned(),
@@ -322,6 +360,19 @@ mod tests {
         assert!(latency_series(&s, &[]).panels[0].markers.is_empty(), "not on the percentile axis");
         s.run.elapsed_ms = 12_000;
         assert_eq!(rollout_markers(&s).len(), 2, "a rollback after the run's end is not drawn");
+    }
+
+    #[test]
+    fn latency_over_time_leaves_out_the_seconds_without_a_sample() {
+        let summary = summary();
+        let mut rows = vec![row(0, "legacy", 1, 1, None), row(1, "legacy", 1, 1, None)];
+        (rows[1].latency_p50_us, rows[1].latency_p99_us, rows[1].staleness_p99_us) =
+            (Some(2_000), Some(9_000), Some(500));
+        let chart = latency_over_time_series(&summary, &rows);
+        assert_eq!(chart.panels.len(), 2);
+        let p99 = chart.panels[0].lines.iter().find(|l| l.label == "legacy p99").unwrap();
+        assert_eq!(p99.points, [Point { x: 1.5, y: 9.0 }], "second 0 had no sample");
+        assert_eq!(chart.panels[1].lines[0].points, [Point { x: 1.5, y: 0.5 }]);
     }
 
     #[test]
