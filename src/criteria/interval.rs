@@ -87,6 +87,58 @@ pub fn unpaired(new: &[u64], reference: &[u64], seed: u64) -> Option<Estimate> {
     interval(value, resampled, a.len().min(b.len()))
 }
 
+/// One cohort's error rate as per-second parts: failed operations and attempts per second, and the
+/// operations outside them (its subscriptions), which every resample keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct Operations<'a> {
+    /// Failed operations per second.
+    pub failed: &'a [u64],
+    /// Attempts per second.
+    pub attempts: &'a [u64],
+    /// Operations not in any second (subscriptions).
+    pub fixed: u64,
+}
+
+impl Operations<'_> {
+    /// The error rate (%) of the seconds `picks`, or of every second.
+    fn rate(&self, picks: Option<&[usize]>) -> Option<f64> {
+        let (failed, attempts): (u64, u64) = match picks {
+            Some(p) => p.iter().fold((0, 0), |(f, a), i| (f + at(self.failed, *i), a + at(self.attempts, *i))),
+            None => (self.failed.iter().sum(), self.attempts.iter().sum()),
+        };
+        let operations = attempts + self.fixed;
+        (operations > 0).then(|| 100.0 * failed as f64 / operations as f64)
+    }
+
+    fn seconds(&self) -> usize {
+        self.failed.len().max(self.attempts.len())
+    }
+}
+
+fn at(series: &[u64], i: usize) -> u64 {
+    series.get(i).copied().unwrap_or(0)
+}
+
+/// How many points `new`'s error rate is above `reference`'s, resampling seconds in pairs (the same run,
+/// `paired`) or apart (a baseline).
+pub fn error_points(new: Operations<'_>, reference: Operations<'_>, paired: bool, seed: u64) -> Option<Estimate> {
+    let (n, r) = (new.seconds(), reference.seconds());
+    if n < MIN_SECONDS || r < MIN_SECONDS {
+        return None;
+    }
+    let value = new.rate(None)? - reference.rate(None)?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut draw = |len: usize| -> Vec<usize> { (0..len).map(|_| rng.random_range(0..len)).collect() };
+    let resampled = (0..RESAMPLES)
+        .filter_map(|_| {
+            let a = draw(n);
+            let b = if paired && n == r { a.clone() } else { draw(r) };
+            Some(new.rate(Some(&a))? - reference.rate(Some(&b))?)
+        })
+        .collect();
+    interval(value, resampled, n.min(r))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +157,21 @@ mod tests {
             assert!(e.low <= 5.0, "no regression beyond 5 %: {e:?}");
             assert!(e.low < e.value && e.value < e.high, "{e:?}");
         }
+    }
+
+    #[test]
+    fn an_error_rate_difference_carries_its_interval() {
+        let burst: Vec<u64> = (0..30).map(|s| if s == 10 { 40 } else { 0 }).collect();
+        let calm = vec![0; 30];
+        let attempts = vec![10; 30];
+        let new = Operations { failed: &burst, attempts: &attempts, fixed: 100 };
+        let reference = Operations { failed: &calm, attempts: &attempts, fixed: 100 };
+        let e = error_points(new, reference, true, 1).unwrap();
+        assert!((e.value - 10.0).abs() < 0.01, "40 failures in 400 operations: {e:?}");
+        assert!(e.low <= 0.0 && e.high > 10.0, "one bad second: the interval reaches zero: {e:?}");
+        let steady: Vec<u64> = vec![2; 30];
+        let e = error_points(Operations { failed: &steady, ..new }, reference, true, 1).unwrap();
+        assert!(e.low > 10.0, "a failure rate in every second is beyond the noise: {e:?}");
     }
 
     #[test]

@@ -175,6 +175,30 @@ fn latency_regression(new: &CohortSummary, reference: Reference<'_>, floor: Dura
     with_interval(worse, estimate, "p95")
 }
 
+/// The error-rate difference (points) with the interval of a bootstrap over the run's seconds.
+fn error_regression(new: &CohortSummary, reference: Reference<'_>, points: f64, seed: u64) -> Measure {
+    fn parts(c: &CohortSummary) -> interval::Operations<'_> {
+        interval::Operations {
+            failed: &c.operations_per_second.failed,
+            attempts: &c.operations_per_second.attempts,
+            fixed: c.subscriptions,
+        }
+    }
+    let paired = matches!(reference, Reference::Legacy(_));
+    match interval::error_points(parts(new), parts(reference.cohort()), paired, seed) {
+        Some(e) => Measure::Interval {
+            value: points,
+            low: e.low,
+            high: e.high,
+            note: format!(
+                "95 % interval [{:.3}, {:.3}] points from {} seconds (bootstrap of the per-second operations)",
+                e.low, e.high, e.seconds
+            ),
+        },
+        None => Measure::Noted(points, "no interval: fewer than 5 seconds on both sides".to_owned()),
+    }
+}
+
 /// A comparative figure judged on its per-second estimate with that estimate's interval, when there are
 /// enough seconds (the run-wide value `run_wide` is noted); the run-wide value alone otherwise.
 fn with_interval(run_wide: f64, estimate: Option<interval::Estimate>, quantile: &str) -> Measure {
@@ -214,7 +238,9 @@ pub fn compared(
             latency_regression(new, reference, floor, summary.scenario["seed"].as_u64().unwrap_or(0))
         }
         "error-rate-regression" => match (error_rate(new), error_rate(cohort)) {
-            (Some(n), Some(r)) => Measure::Value(n - r),
+            (Some(n), Some(r)) => {
+                error_regression(new, reference, n - r, summary.scenario["seed"].as_u64().unwrap_or(0))
+            }
             _ => Measure::NotApplicable("no operations to compare"),
         },
         _ => Measure::NotApplicable("not measured by this run"),

@@ -32,6 +32,9 @@ pub struct Second {
     pub connected: u64,
     /// Attempts that failed.
     pub failed: u64,
+    /// Subscribers that got a give-up error, and protocol errors (with the failed attempts: the failed
+    /// operations of the error rate).
+    pub errors: u64,
     /// Connections that ended.
     pub ended: u64,
     /// Client-side open connections at the end of the second.
@@ -528,10 +531,11 @@ fn apply(cohorts: &mut [CohortRecord], event: Event, now: Duration, windows: &[(
                 c.second(at).detections += 1;
             }
         }
-        Event::GaveUp { cohort: id, subscribers, .. } => {
+        Event::GaveUp { cohort: id, at, subscribers } => {
             if let Some(c) = cohort(cohorts, id) {
                 c.gave_up += 1;
                 c.gave_up_subscribers += u64::from(subscribers);
+                c.second(at).errors += u64::from(subscribers);
             }
         }
         Event::Fallback { cohort: id, .. } => {
@@ -558,6 +562,7 @@ fn apply(cohorts: &mut [CohortRecord], event: Event, now: Duration, windows: &[(
         Event::Error { cohort: id, kind } => {
             if let Some(c) = cohort(cohorts, id) {
                 *c.errors.entry(kind.to_owned()).or_default() += 1;
+                c.second(now).errors += 1;
             }
         }
         Event::Handover(_) => {}

@@ -145,6 +145,15 @@ pub struct Delivery {
     pub steady_gaps: u64,
 }
 
+/// Per-second operations of a cohort.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OperationSeries {
+    /// Failed attempts, give-up errors and protocol errors of each second.
+    pub failed: Vec<u64>,
+    /// Connection attempts of each second.
+    pub attempts: Vec<u64>,
+}
+
 /// Per-second delivery latency percentiles (µs, two significant digits; 0 without a sample).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencySeries {
@@ -319,6 +328,10 @@ pub struct CohortSummary {
     /// comparative figures draw their confidence intervals from.
     #[serde(default)]
     pub latency_per_second: LatencySeries,
+    /// Failed operations and operations of each second (the error rate's parts; subscriptions made at start
+    /// are in `subscriptions`): what the error-rate comparison draws its interval from.
+    #[serde(default)]
+    pub operations_per_second: OperationSeries,
     /// Connect time (µs).
     pub connect_time_us: Percentiles,
     /// Time to recovery after a drop (µs), per connection from its drop.
@@ -489,6 +502,7 @@ impl CohortSummary {
             fault_windows: Vec::new(),
             outside_faults: StretchFigures::default(),
             latency_per_second: LatencySeries::default(),
+            operations_per_second: OperationSeries::default(),
             connect_time_us: Percentiles::default(),
             recovery_us: Percentiles::default(),
             recovery_from_fault_end_us: Percentiles::default(),
@@ -583,6 +597,10 @@ pub fn cohort_summary(
             p50_us: record.seconds.iter().map(|s| s.latency_p50_us).collect(),
             p95_us: record.seconds.iter().map(|s| s.latency_p95_us).collect(),
             p99_us: record.seconds.iter().map(|s| s.latency_p99_us).collect(),
+        },
+        operations_per_second: OperationSeries {
+            failed: record.seconds.iter().map(|s| s.failed + s.errors).collect(),
+            attempts: record.seconds.iter().map(|s| s.attempts).collect(),
         },
         connect_time_us: Percentiles::of(&record.connect_time),
         recovery_us: Percentiles::of(&record.recovery),
