@@ -4,7 +4,9 @@
 //! `wschaos report DIR` rendering all of them from the directory alone; and hostile scenario strings
 //! (trigger texts included) escaped in every format. Snapshots are insta's (`tests/it/snapshots/`); after
 //! an intended change, regenerate them with `INSTA_UPDATE=always cargo test --test it reports::` and review
-//! the diff.
+//! the diff. The fixtures are the recordings (`summary.json`, `timeseries.csv`, `events.csv`, the `.hgrm`
+//! files) of release runs of `scenarios/smoke.toml` and `tests/fixtures/run-rehearsal.toml`; after a change
+//! of the run directory's format, run those again and copy the recordings over.
 
 use std::path::{Path, PathBuf};
 
