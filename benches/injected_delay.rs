@@ -5,7 +5,11 @@
 //!
 //! Run: `cargo bench --bench injected_delay` (options: `-- --seconds S --subscribers N`).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod common;
+
+use std::time::Duration;
+
+use common::event_time;
 
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
@@ -14,22 +18,13 @@ use tokio_util::sync::CancellationToken;
 use wschaos::chaos::{Fault, RawFault};
 use wschaos::mock::MockServer;
 use wschaos::mock::config::{MockConfig, RawMockConfig};
+use wschaos::mock::time::now_micros;
 
 const CONFIG: &str = r#"
 [feed]
 symbols = ["btcusdt"]
 orders-per-second = 100.0
 "#;
-
-fn now_micros() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
-}
-
-fn event_time(text: &str) -> Option<u64> {
-    let at = text.find("\"E\":")? + 4;
-    let digits: &str = &text[at..at + text[at..].find(|c: char| !c.is_ascii_digit())?];
-    digits.parse().ok()
-}
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();

@@ -9,13 +9,14 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use common::{MockProcess, raise_fd_limit, source_ip};
+use common::{MockProcess, event_time, raise_fd_limit, source_ip};
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::Message;
+use wschaos::mock::time::now_micros;
 
 /// Ten symbols at the same rate: 150 taker orders/s (about 300 trades, 150 aggTrades, 150 bookTickers)
 /// plus 300 book changes/s each.
@@ -33,17 +34,6 @@ popularity-exponent = 0.0
 
 const SYMBOLS: [&str; 10] =
     ["btcusdt", "ethusdt", "bnbusdt", "solusdt", "xrpusdt", "dogeusdt", "adausdt", "trxusdt", "linkusdt", "avaxusdt"];
-
-fn now_micros() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
-}
-
-/// The `"E":<digits>` value of a payload, found without parsing the whole message.
-fn event_time(text: &str) -> Option<u64> {
-    let at = text.find("\"E\":")? + 4;
-    let digits: &str = &text[at..at + text[at..].find(|c: char| !c.is_ascii_digit())?];
-    digits.parse().ok()
-}
 
 struct Totals {
     delivered: AtomicU64,

@@ -1,5 +1,6 @@
-//! Shared plumbing of the mock benchmarks: the mock runs as a separate `wschaos mock` process (so its
-//! memory and CPU are its own), clients connect from distinct loopback source addresses.
+//! Shared plumbing of the benchmarks: the mock run as a separate `wschaos mock` process (so its memory and
+//! CPU are its own), clients connecting from distinct loopback source addresses, and reading a payload's
+//! event time.
 
 #![allow(dead_code)]
 
@@ -92,4 +93,11 @@ pub fn write_report(name: &str, figures: &serde_json::Value) {
         Ok(()) => println!("  figures written to {}", path.display()),
         Err(e) => eprintln!("  could not write {}: {e}", path.display()),
     }
+}
+
+/// The `"E":<digits>` value of a payload, found without parsing the whole message.
+pub fn event_time(text: &str) -> Option<u64> {
+    let at = text.find("\"E\":")? + 4;
+    let digits: &str = &text[at..at + text[at..].find(|c: char| !c.is_ascii_digit())?];
+    digits.parse().ok()
 }

@@ -167,7 +167,7 @@ fn route(api: &Api, head: &RequestHead, body: &[u8]) -> Reply {
     let path = head.target.split('?').next().unwrap_or("");
     match (head.method.as_str(), path) {
         ("GET", "/faults") => Reply::json(200, &serde_json::json!({ "records": api.shared.chaos.records() })),
-        ("POST", "/faults") => add_fault(api, body, query_seed(&head.target)),
+        ("POST", "/faults") => add_fault(api, body, query_number(&head.target, "seed")),
         ("DELETE", p) if p.starts_with("/faults/") => remove_fault(api, &p["/faults/".len()..]),
         ("POST", "/reset") => {
             let active = api.shared.chaos.active().len();
@@ -195,26 +195,21 @@ fn route(api: &Api, head: &RequestHead, body: &[u8]) -> Reply {
     }
 }
 
-/// Events published per page of `GET /publications`, at most.
-const PUBLICATIONS_PAGE: usize = 50_000;
-
 /// `GET /publications?from=N`: the events the feed published from position N on (a page of them), for a
 /// harness measuring against this mock's record from another process. Empty unless the mock was started
 /// with `--record-publications`.
 fn publications(api: &Api, target: &str) -> Reply {
-    let from = target
-        .split_once('?')
-        .and_then(|(_, q)| q.split('&').find_map(|p| p.strip_prefix("from=")?.parse().ok()))
-        .unwrap_or(0);
-    let (next, events) = api.shared.publications.since(from, PUBLICATIONS_PAGE);
+    let from = query_number(target, "from").unwrap_or(0);
+    let (next, events) = api.shared.publications.since(from, crate::mock::publications::PAGE);
     Reply::json(200, &serde_json::json!({ "next": next, "events": events }))
 }
 
-/// `?seed=N` on `POST /faults`: the occurrence's seed, so that a harness driving this mock makes the same
-/// selections and draws as its embedded mock would.
-fn query_seed(target: &str) -> Option<u64> {
+/// A number in the request target's query (`?seed=N` on `POST /faults`: the occurrence's seed, so that a
+/// harness driving this mock makes the same selections and draws as its embedded mock would; `?from=N` on
+/// `GET /publications`).
+fn query_number(target: &str, name: &str) -> Option<u64> {
     let query = target.split_once('?')?.1;
-    query.split('&').find_map(|pair| pair.strip_prefix("seed=")?.parse().ok())
+    query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
 }
 
 fn add_fault(api: &Api, body: &[u8], seed: Option<u64>) -> Reply {

@@ -305,7 +305,7 @@ fn apply(
     (index, snapshot, subscribers): (Index, bool, u32),
     received: Micros,
 ) -> Option<()> {
-    let record = state.record.clone()?;
+    let record = state.record.as_deref()?;
     if snapshot && state.track.next() == Some(index + 1) {
         return None;
     }
@@ -328,6 +328,9 @@ fn apply(
 /// Accounts the waiting messages whose events have reached the mirrored record, in arrival order; one that
 /// waited too long (or every one, when `last`) counts as unresolved.
 fn drain_pending(state: &mut StreamState, sample: &mut DeliverySample, now: Micros, last: bool) {
+    if state.pending.is_empty() {
+        return;
+    }
     let Some(record) = state.record.clone() else { return };
     while let Some(p) = state.pending.front().copied() {
         match record.index_of(p.key) {

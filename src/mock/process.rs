@@ -126,7 +126,7 @@ pub async fn mirror_publications(
         loop {
             match fetch_publications(control, from).await {
                 Ok((next, events)) => {
-                    let full = events.len() >= 50_000;
+                    let full = events.len() >= crate::mock::publications::PAGE;
                     for (key, id, at) in events {
                         into.record(key, id, at);
                     }

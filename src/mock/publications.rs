@@ -110,6 +110,9 @@ impl KeyRecord {
 /// Events kept for a reader in another process ([`Publications::since`]), at most.
 pub const LOGGED: usize = 1 << 20;
 
+/// Events handed out per page of [`Publications::since`] to a reader in another process, at most.
+pub const PAGE: usize = 50_000;
+
 /// One published event, as a reader in another process fetches it.
 pub type Published = (FeedKey, u64, Micros);
 

@@ -10,7 +10,6 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
-use clap::Parser;
 use futures_util::FutureExt;
 use futures_util::StreamExt;
 use wschaos::chaos::{Fault, RawFault};
@@ -21,18 +20,7 @@ use crate::support::*;
 /// Runs a scenario in process (its `[harness]` saturation threshold widened: these runs judge counts and
 /// lower bounds, not the machine's speed) and returns its summary and run directory.
 async fn run(name: &str, scenario: &str) -> (RunSummary, PathBuf) {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("figures-{name}"));
-    let file = dir.with_extension("toml");
-    std::fs::write(&file, format!("{scenario}\n[harness]\nsaturation-lag = \"1s\"\n")).unwrap();
-    let cli =
-        wschaos::Cli::parse_from(["wschaos", "run", file.to_str().unwrap(), "--out", dir.to_str().unwrap(), "--quiet"]);
-    let outcome = wschaos::run(cli).await.unwrap();
-    assert!(
-        matches!(outcome, wschaos::Outcome::Success | wschaos::Outcome::CriteriaFailed),
-        "{name} did not complete cleanly: {outcome:?}"
-    );
-    let summary = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
-    (summary, dir)
+    run_in_process(&format!("figures-{name}"), &format!("{scenario}\n[harness]\nsaturation-lag = \"1s\"\n")).await
 }
 
 fn timeseries(dir: &std::path::Path) -> Vec<HashMap<String, String>> {

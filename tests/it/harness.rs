@@ -5,28 +5,16 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use clap::Parser;
 use wschaos::load::population::population;
 use wschaos::report::summary::RunSummary;
 
 /// Runs a scenario in process and returns its summary.
 async fn run(name: &str, scenario: &str) -> RunSummary {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("run-{name}"));
-    let file = dir.with_extension("toml");
-    std::fs::write(&file, scenario).unwrap();
-    let cli =
-        wschaos::Cli::parse_from(["wschaos", "run", file.to_str().unwrap(), "--out", dir.to_str().unwrap(), "--quiet"]);
-    let outcome = wschaos::run(cli).await.unwrap();
-    // These runs judge specific figures; whether their small populations meet every success criterion
-    // (exit 0 or 1) is not the point, but a saturated harness or an interrupted run would be.
-    assert!(
-        matches!(outcome, wschaos::Outcome::Success | wschaos::Outcome::CriteriaFailed),
-        "{name} did not complete cleanly: {outcome:?}"
-    );
+    let (summary, dir) = crate::support::run_in_process(&format!("run-{name}"), scenario).await;
     for file in ["summary.json", "timeseries.csv", "events.csv"] {
         assert!(dir.join(file).exists(), "{file} written");
     }
-    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
+    summary
 }
 
 #[tokio::test]

@@ -414,3 +414,22 @@ pub fn run_scenario(name: &str, text: &str, args: &[&str]) -> Ran {
     let summary = std::fs::read(out.join("summary.json")).map_or(Value::Null, |b| serde_json::from_slice(&b).unwrap());
     Ran { code: output.status.code(), summary, stderr }
 }
+
+/// Runs the scenario `text` in this process (written as `<name>.toml` under the test scratch directory, run
+/// into `<name>/` beside it, `--quiet`) and returns its summary and run directory. Small populations need
+/// not meet every success criterion (exit 0 or 1), but a saturated harness or an interrupted run fails.
+pub async fn run_in_process(name: &str, text: &str) -> (wschaos::report::summary::RunSummary, std::path::PathBuf) {
+    use clap::Parser;
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let file = dir.with_extension("toml");
+    std::fs::write(&file, text).unwrap();
+    let cli =
+        wschaos::Cli::parse_from(["wschaos", "run", file.to_str().unwrap(), "--out", dir.to_str().unwrap(), "--quiet"]);
+    let outcome = wschaos::run(cli).await.unwrap();
+    assert!(
+        matches!(outcome, wschaos::Outcome::Success | wschaos::Outcome::CriteriaFailed),
+        "{name} did not complete cleanly: {outcome:?}"
+    );
+    let summary = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    (summary, dir)
+}
