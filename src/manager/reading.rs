@@ -34,6 +34,9 @@ struct StreamState {
     subscribers: u32,
     /// The longest time without data so far (µs).
     longest_wait: u64,
+    /// How far behind its publication the newest event arrived (µs): what was still in flight when the
+    /// accounting ends can be that far behind, on top of the settle time (a loaded rig's backlog).
+    behind: u64,
     /// Since the last flush.
     tally: StreamTally,
     /// Messages of events not yet in a mirrored record (a mock in its own process), in arrival order.
@@ -317,6 +320,7 @@ fn apply(
     if delivery.advanced > 0 {
         let waited = waiting_since.map_or(0, |at| received.saturating_sub(at));
         state.longest_wait = state.longest_wait.max(waited);
+        state.behind = record.published_at(index).map_or(0, |at| received.saturating_sub(at));
     }
     if let (Some(watch), Some(next)) = (&state.watch, state.track.next()) {
         watch.received_until(next);
@@ -368,6 +372,7 @@ fn stream_state<'a>(
         track: Track::default(),
         subscribers: 0,
         longest_wait: 0,
+        behind: 0,
         tally: StreamTally::default(),
         pending: std::collections::VecDeque::new(),
     };
@@ -415,14 +420,16 @@ fn add(sample: &mut DeliverySample, tally: &mut StreamTally, d: Delivery) {
     tally.duplicates += d.duplicates;
 }
 
-/// Closes a stream that received: the events owed up to the cut-off that never came are lost, and the time
-/// since the first of them counts as time without data.
+/// Closes a stream that received: the events owed up to the cut-off (moved back by how far behind the
+/// stream was arriving) that never came are lost, and the time since the first of them counts as time
+/// without data.
 fn close_stream(
     sample: &mut DeliverySample,
     state: &mut StreamState,
     subscribers: u32,
     (cut_off, at): (Micros, Micros),
 ) {
+    let cut_off = cut_off.saturating_sub(state.behind);
     if let Some(record) = state.record.clone() {
         if let Some(next) = state.track.next() {
             let owed_until: Index = record.published_by(cut_off);
