@@ -13,8 +13,9 @@ use clap::{Parser, Subcommand};
     version,
     about,
     after_help = "Exit codes: 0 success; 1 a success criterion failed or a rehearsal would have rolled back \
-                  (the gate); 2 usage or configuration error; 3 harness error (run not trustworthy: saturated, \
-                  the mock died); 130 interrupted (the partial run is written)."
+                  (the gate); 2 usage or configuration error; 3 harness error (run not trustworthy: the rig \
+                  lagged, the harness saturated, the mock died; nothing measured failed); 130 interrupted (the \
+                  partial run is written)."
 )]
 pub struct Cli {
     /// What to do.

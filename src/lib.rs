@@ -13,6 +13,7 @@ pub mod exit;
 pub mod load;
 pub mod manager;
 pub mod mock;
+pub mod os;
 pub mod record;
 pub mod report;
 pub mod rollout;

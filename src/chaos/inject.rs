@@ -173,7 +173,8 @@ fn chosen(shared: &Shared, id: FaultId, select: &Selection, seed: u64) -> Vec<Co
         .connections_with_streams()
         .into_iter()
         .filter(|(c, streams)| {
-            select.source_matches(c.peer.ip())
+            !crate::mock::canary::holds_canary(streams)
+                && select.source_matches(c.peer.ip())
                 && (!select.filters_streams() || streams.iter().any(|s| select.stream_matches(s)))
         })
         .collect();

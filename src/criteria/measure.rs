@@ -33,7 +33,7 @@ pub enum Measure {
     /// Nothing to judge, and why.
     NotApplicable(&'static str),
     /// The run cannot tell, and why.
-    NotMeasurable(&'static str),
+    NotMeasurable(String),
 }
 
 /// What a new cohort is compared with.
@@ -80,8 +80,13 @@ pub fn error_rate(c: &CohortSummary) -> Option<f64> {
     percent(failed as f64, (c.attempts.total + c.subscriptions) as f64)
 }
 
-fn latency(us: u64, saturated: bool) -> Measure {
-    if saturated { Measure::NotMeasurable("the harness was saturated") } else { Measure::Value(us as f64 / 1000.0) }
+/// A figure the rig's own delay could be in: not measurable when the rig lagged.
+fn timed(value: f64, summary: &RunSummary) -> Measure {
+    if summary.rig_lagged() { Measure::NotMeasurable(summary.rig_cause()) } else { Measure::Value(value) }
+}
+
+fn latency(us: u64, summary: &RunSummary) -> Measure {
+    timed(us as f64 / 1000.0, summary)
 }
 
 fn recovery(id: &str, c: &CohortSummary) -> Measure {
@@ -100,12 +105,11 @@ fn recovery(id: &str, c: &CohortSummary) -> Measure {
 
 /// Measures a per-cohort criterion.
 pub fn cohort(id: &str, c: &CohortSummary, summary: &RunSummary) -> Measure {
-    let saturated = summary.harness.saturated;
     match id {
         "error-rate" => value(error_rate(c), "no operations"),
-        "latency-p50" if c.latency_us.count > 0 => latency(c.latency_us.p50, saturated),
-        "latency-p95" if c.latency_us.count > 0 => latency(c.latency_us.p95, saturated),
-        "staleness-p99" if c.staleness_us.count > 0 => latency(c.staleness_us.p99, saturated),
+        "latency-p50" if c.latency_us.count > 0 => latency(c.latency_us.p50, summary),
+        "latency-p95" if c.latency_us.count > 0 => latency(c.latency_us.p95, summary),
+        "staleness-p99" if c.staleness_us.count > 0 => latency(c.staleness_us.p99, summary),
         "staleness-p99" => {
             Measure::NotApplicable("staleness needs the mock's record: not measured against an external upstream")
         }
@@ -131,7 +135,8 @@ pub fn cohort(id: &str, c: &CohortSummary, summary: &RunSummary) -> Measure {
             (c.streams.high_water > 0).then(|| c.connections.high_water as f64 / c.streams.high_water as f64),
             "no streams",
         ),
-        "peak-connect-rate" => Measure::Value(c.attempts.peak_retries_per_second as f64),
+        // A loaded rig smears a reconnect storm: its peak is the rig's as much as the manager's.
+        "peak-connect-rate" => timed(c.attempts.peak_retries_per_second as f64, summary),
         "connection-leaks" => Measure::Value(c.connections.open_at_end.max(0) as f64),
         "connection-preservation" | "consecutive-failures" => Measure::NotApplicable("judged in rollout rehearsals"),
         _ => Measure::NotApplicable("not measured by this run"),
@@ -233,7 +238,7 @@ pub fn compared(
             Reference::Legacy(legacy) => connection_reduction(new, legacy),
             Reference::Baseline(_) => Measure::NotApplicable("needs both cohorts in the same run"),
         },
-        "latency-regression" if summary.harness.saturated => Measure::NotMeasurable("the harness was saturated"),
+        "latency-regression" if summary.rig_lagged() => Measure::NotMeasurable(summary.rig_cause()),
         "latency-regression" => {
             latency_regression(new, reference, floor, summary.scenario["seed"].as_u64().unwrap_or(0))
         }
@@ -259,11 +264,39 @@ pub fn threshold(t: &Threshold, cohort: Option<&CohortSummary>, summary: &RunSum
         (MetricScope::Cohort, None) => return Measure::NotApplicable("no such cohort in this run"),
     };
     let found = serialized.ok().and_then(|v| lookup(&v, &t.path));
-    value(found, "the metric is not in this run's summary")
+    match value(found, "the metric is not in this run's summary") {
+        Measure::Value(_) if t.scope == MetricScope::Cohort && is_timed(&t.path) && summary.rig_lagged() => {
+            Measure::NotMeasurable(summary.rig_cause())
+        }
+        measured => measured,
+    }
+}
+
+/// True for a cohort metric the rig's own delay can be in: a latency, staleness or time-without-data
+/// figure (`*_us`, but not its sample count), or a storm's peak or shape.
+pub fn is_timed(path: &[String]) -> bool {
+    let last = path.last().map_or("", String::as_str);
+    (path.first().is_some_and(|s| s.ends_with("_us")) && last != "count")
+        || last.starts_with("peak")
+        || last == "lockstep_index"
 }
 
 /// A tolerance's change of a new cohort against the baseline, in percent the worse way.
-pub fn tolerance(t: &Tolerance, new: &CohortSummary, baseline: &CohortSummary, floor: Duration) -> Measure {
+/// `not-measurable` for a timed metric of a run whose rig lagged.
+pub fn tolerance(
+    t: &Tolerance,
+    new: &CohortSummary,
+    baseline: &CohortSummary,
+    floor: Duration,
+    summary: &RunSummary,
+) -> Measure {
+    if is_timed(&t.path) && summary.rig_lagged() {
+        return Measure::NotMeasurable(summary.rig_cause());
+    }
+    tolerance_measured(t, new, baseline, floor)
+}
+
+fn tolerance_measured(t: &Tolerance, new: &CohortSummary, baseline: &CohortSummary, floor: Duration) -> Measure {
     let read = |c: &CohortSummary| serde_json::to_value(c).ok().and_then(|v| lookup(&v, &t.path));
     let (Some(now), Some(before)) = (read(new), read(baseline)) else {
         return Measure::NotApplicable("the metric is not in both summaries");

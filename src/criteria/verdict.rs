@@ -290,7 +290,7 @@ fn baseline_verdicts(
                 },
                 source: format!("baseline of {} (seed {})", baseline.scenario, baseline.seed),
             };
-            verdicts.push(judged.verdict(measure::tolerance(t, c, &baseline.cohort, floor), true));
+            verdicts.push(judged.verdict(measure::tolerance(t, c, &baseline.cohort, floor, summary), true));
         }
     }
     verdicts
@@ -410,7 +410,7 @@ mod tests {
         let off = RawOverride { threshold: None, enabled: Some(false) };
         let v = verdict(&criterion, Some("legacy"), Measure::Value(1.0), Some(&off));
         assert_eq!(v.status, Status::Disabled);
-        let v = verdict(&criterion, Some("legacy"), Measure::NotMeasurable("the harness was saturated"), None);
+        let v = verdict(&criterion, Some("legacy"), Measure::NotMeasurable("the harness was saturated".into()), None);
         assert_eq!((v.status, v.measured), (Status::NotMeasurable, None));
         let stricter = RawOverride { threshold: Some(0.5), enabled: None };
         let v = verdict(&criterion, Some("legacy"), Measure::Value(1.0), Some(&stricter));
@@ -454,6 +454,7 @@ mod judging {
             server: None,
             faults: Vec::new(),
             harness: HarnessSummary::default(),
+            rig: Default::default(),
             verdicts: Vec::new(),
             baseline: None,
             rollout: None,

@@ -70,7 +70,8 @@ async fn handshake_phase(mut stream: TcpStream, peer: SocketAddr, shared: &Share
     match answer(&head, peer, shared) {
         Ok(Target::Rest(rest)) => serve_rest(&mut stream, shared, rest).await,
         Ok(Target::WebSocket(route)) => {
-            if apply_chaos(&mut stream, peer, shared).await {
+            // The rig's canary measures the rig: no handshake fault touches it.
+            if route.canary || apply_chaos(&mut stream, peer, shared).await {
                 return switch_protocols(stream, peer, shared, head, route).await;
             }
         }
@@ -147,8 +148,11 @@ fn answer(head: &RequestHead, peer: SocketAddr, shared: &Shared) -> Result<Targe
         let reason = if e.status() == 404 { RejectReason::NotFound } else { RejectReason::BadRequest };
         Refusal::new(e.status(), reason, e.to_string())
     })?;
-    if let Target::WebSocket(_) = target {
+    if let Target::WebSocket(route) = &target {
         upgrade_refusal(head).map_or(Ok(()), Err)?;
+        if route.canary {
+            return Ok(target);
+        }
         let now = Instant::now();
         let admitted = match shared.chaos.admit_connect(peer.ip(), now) {
             Some(verdict) => verdict,
@@ -212,7 +216,13 @@ async fn switch_protocols(
         shared.stats.upgrade_rejected(peer.ip(), RejectReason::HandshakeAborted);
         return None;
     }
-    shared.stats.upgrade_accepted(peer.ip());
+    if route.canary {
+        // The rig's instrument, not a market connection: counted apart, so the mock's counts reconcile
+        // with the clients'.
+        shared.stats.canary_connected();
+    } else {
+        shared.stats.upgrade_accepted(peer.ip());
+    }
     Some(Upgraded { stream, leftover: head.leftover, route })
 }
 

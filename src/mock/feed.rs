@@ -17,6 +17,7 @@ use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::mock::canary;
 use crate::mock::config::{Arrivals, FeedConfig};
 use crate::mock::hub::FeedKey;
 use crate::mock::market::{Market, Payload, SymbolId, render_array};
@@ -40,6 +41,8 @@ pub enum Job {
     Klines,
     /// `kline_1s`.
     KlinesOneSecond,
+    /// The rig's canary event ([`canary`](crate::mock::canary)).
+    Canary,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -89,6 +92,7 @@ impl Schedule {
             Job::Tickers,
             Job::Klines,
             Job::KlinesOneSecond,
+            Job::Canary,
         ] {
             if let Some(gap) = schedule.gap(job, 1.0) {
                 schedule.push(start + gap, job);
@@ -112,6 +116,7 @@ impl Schedule {
             Job::Tickers => return Some(self.ticker_period),
             Job::Klines => return Some(self.kline_period),
             Job::KlinesOneSecond => return Some(Duration::from_secs(1)),
+            Job::Canary => return Some(canary::PERIOD),
         };
         if rate <= 0.0 {
             return None;
@@ -169,6 +174,12 @@ pub async fn run(shared: Arc<Shared>, seed: u64, cancel: CancellationToken) {
 
 fn run_job(shared: &Shared, job: Job, tickers_since: &mut Micros) {
     let now = now_micros();
+    if job == Job::Canary {
+        // Not a market event: the market is not locked for it.
+        let n = shared.stats.canary_published();
+        shared.hub.publish_named(canary::STREAM, n, |_, out| canary::render(now, n, out));
+        return;
+    }
     let mut market = shared.market.lock().unwrap_or_else(|p| p.into_inner());
     match job {
         Job::Order(symbol) => {
@@ -193,6 +204,7 @@ fn run_job(shared: &Shared, job: Job, tickers_since: &mut Micros) {
         }
         Job::Klines => klines(shared, &mut market, now, |i| i != KlineInterval::S1),
         Job::KlinesOneSecond => klines(shared, &mut market, now, |i| i == KlineInterval::S1),
+        Job::Canary => {}
     }
 }
 

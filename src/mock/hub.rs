@@ -356,6 +356,21 @@ impl Hub {
         queued
     }
 
+    /// Delivers one event to the subscribers of the stream named `name` (a stream outside the feed's keys,
+    /// such as the rig's canary) when it has any. Returns how many messages were queued.
+    pub fn publish_named(&self, name: &str, seq: u64, render: impl Fn(TimeUnit, &mut Vec<u8>)) -> u64 {
+        let mut state = self.lock();
+        let Some(id) = state.by_name.get(name).copied() else {
+            return 0;
+        };
+        let slot = &mut state.slots[id as usize];
+        if slot.subscribers.is_empty() {
+            return 0;
+        }
+        let mut event = Event { seq, at: Instant::now(), payloads: Payloads::default() };
+        deliver(slot, id, &mut event, &render)
+    }
+
     /// Every open connection, for server-side controls.
     pub fn connections(&self) -> Vec<ConnectionInfo> {
         let mut list: Vec<ConnectionInfo> = self.lock().connections.values().cloned().collect();
@@ -384,9 +399,11 @@ impl Hub {
         state.slots.iter().enumerate().filter(|(_, s)| matches(&s.name)).map(|(i, _)| i as StreamId).collect()
     }
 
-    /// Per-stream figures, sorted by name.
+    /// Per-stream figures of the market streams (not the rig's canary), sorted by name.
     pub fn stream_stats(&self) -> Vec<StreamStats> {
-        let mut stats: Vec<StreamStats> = self.lock().slots.iter().map(|s| s.stats.clone()).collect();
+        let state = self.lock();
+        let market = state.slots.iter().filter(|s| &*s.name != crate::mock::canary::STREAM);
+        let mut stats: Vec<StreamStats> = market.map(|s| s.stats.clone()).collect();
         stats.sort_by(|a, b| a.name.cmp(&b.name));
         stats
     }

@@ -4,8 +4,9 @@
 //! Layout: [`route`] (URL grammar), [`stream_name`] (stream grammar), [`protocol`] (live requests),
 //! [`limits`] (rate limits), [`market`] (the simulated market and exact payloads), [`feed`] (when events
 //! happen), [`hub`] (fan-out), [`handshake`] (HTTP), [`connection`] (one socket), [`server`] (the
-//! library handle), [`stats`] (server-side truth) and [`config`].
+//! library handle), [`stats`] (server-side truth), [`write_lag`] and [`canary`] (the rig's own delay) and [`config`].
 
+pub mod canary;
 pub mod chaos_state;
 pub mod close;
 pub mod config;
@@ -26,6 +27,7 @@ pub mod stats;
 pub mod stream_name;
 pub mod tasks;
 pub mod time;
+pub mod write_lag;
 
 pub use close::CloseHow;
 pub use config::{MockConfig, RawMockConfig};

@@ -27,6 +27,8 @@ pub struct WsRoute {
     pub streams: Vec<String>,
     /// The time unit asked for (milliseconds by default).
     pub time_unit: TimeUnit,
+    /// The rig's canary ([`canary::PATH`](crate::mock::canary::PATH)), not a Binance stream.
+    pub canary: bool,
 }
 
 /// A plain HTTP request the mock answers (Binance REST helpers clients use beside the streams).
@@ -105,6 +107,15 @@ pub fn route(target: &str, policy: RoutePolicy) -> Result<Target, RouteError> {
     if let Some(rest) = rest_route(&path, &query)? {
         return Ok(Target::Rest(rest));
     }
+    if path == crate::mock::canary::PATH {
+        let streams = vec![crate::mock::canary::STREAM.to_owned()];
+        return Ok(Target::WebSocket(WsRoute {
+            endpoint: Endpoint::Raw,
+            streams,
+            time_unit: TimeUnit::Microsecond,
+            canary: true,
+        }));
+    }
     let (endpoint, mut names) = if path == "/ws" || path == "/ws/" {
         (Endpoint::Raw, Vec::new())
     } else if let Some(rest) = path.strip_prefix("/ws/") {
@@ -117,7 +128,7 @@ pub fn route(target: &str, policy: RoutePolicy) -> Result<Target, RouteError> {
     };
     let time_unit = time_unit(&query, policy.invalid_time_unit)?;
     apply_stream_limit(&mut names, policy)?;
-    Ok(Target::WebSocket(WsRoute { endpoint, streams: names, time_unit }))
+    Ok(Target::WebSocket(WsRoute { endpoint, streams: names, time_unit, canary: false }))
 }
 
 fn rest_route(path: &str, query: &[(String, String)]) -> Result<Option<RestRoute>, RouteError> {

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::mock::chaos_state::FaultRecord;
 use crate::mock::hub::StreamStats;
+use crate::mock::write_lag::{WriteLag, WriteLagMeter};
 
 /// Why an upgrade (or plain HTTP request) was refused. Serialized as its label (`too-many-requests`,
 /// `injected-503`), so it can key a JSON object.
@@ -185,6 +186,10 @@ pub struct MockStats {
     open: AtomicU64,
     high_water: AtomicU64,
     frames_written: AtomicU64,
+    canary_events: AtomicU64,
+    canary_connections: AtomicU64,
+    canaries_open: AtomicU64,
+    write_lag: WriteLagMeter,
     tallies: Mutex<Tallies>,
 }
 
@@ -216,6 +221,21 @@ pub struct MockSnapshot {
     pub messages_dropped: u64,
     /// The feed's scheduling lag (the mock's own health).
     pub feed_lag: FeedLag,
+    /// Publication to the kernel, per message written, without injected delay (the mock's own health).
+    #[serde(default)]
+    pub write_lag: WriteLag,
+    /// Canary connections upgraded (the rig's instrument; not in the connection and upgrade counts).
+    #[serde(default)]
+    pub canary_connections: u64,
+    /// Canary events published.
+    #[serde(default)]
+    pub canary_events: u64,
+    /// CPU seconds the mock's process has used (the harness's too, for an embedded mock).
+    #[serde(default)]
+    pub process_cpu_seconds: f64,
+    /// Largest resident memory of the mock's process (KiB; the harness's too, for an embedded mock).
+    #[serde(default)]
+    pub process_peak_rss_kib: u64,
     /// Per-stream figures from the fan-out hub.
     pub streams: Vec<StreamStats>,
     /// Every fault that fired: kind, window and what it touched.
@@ -237,6 +257,10 @@ impl MockStats {
             open: AtomicU64::new(0),
             high_water: AtomicU64::new(0),
             frames_written: AtomicU64::new(0),
+            canary_events: AtomicU64::new(0),
+            canary_connections: AtomicU64::new(0),
+            canaries_open: AtomicU64::new(0),
+            write_lag: WriteLagMeter::default(),
             tallies: Mutex::new(Tallies::default()),
         }
     }
@@ -291,6 +315,28 @@ impl MockStats {
         self.frames_written.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Counts an upgraded canary connection (apart from the market's).
+    pub fn canary_connected(&self) {
+        self.canary_connections.fetch_add(1, Ordering::Relaxed);
+        self.canaries_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts the end of a canary connection.
+    pub fn canary_closed(&self) {
+        self.canaries_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Counts a canary event and returns its number (from 1).
+    pub fn canary_published(&self) -> u64 {
+        self.canary_events.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Records `count` messages handed to the kernel `us` after their publication (or their injected
+    /// delay's due time).
+    pub fn write_lag(&self, us: u64, count: u64) {
+        self.write_lag.record_n(us, count);
+    }
+
     /// Replaces the feed lag summary.
     pub fn set_feed_lag(&self, lag: FeedLag) {
         self.with_tallies(|t| t.feed_lag = lag);
@@ -321,6 +367,11 @@ impl MockStats {
                 frames_written: self.frames_written.load(Ordering::Relaxed),
                 messages_dropped: streams.iter().map(|s| s.messages_dropped).sum(),
                 feed_lag: t.feed_lag,
+                write_lag: self.write_lag.read(),
+                canary_connections: self.canary_connections.load(Ordering::Relaxed),
+                canary_events: self.canary_events.load(Ordering::Relaxed),
+                process_cpu_seconds: crate::os::cpu_seconds(),
+                process_peak_rss_kib: crate::os::peak_rss_kib(),
                 streams,
                 faults,
             }

@@ -1,8 +1,9 @@
 //! Recording a run: the events clients report ([`event`]), the one task that aggregates them
 //! ([`recorder`]) with its per-step view of rollout rehearsals ([`steps`]) and its staleness samples of every
 //! live subscription ([`freshness`]), the running totals it publishes for the live display ([`progress`]),
-//! and the harness's own health ([`selfcheck`]).
+//! the harness's own health ([`selfcheck`]) and the rig's ([`canary`]).
 
+pub mod canary;
 pub mod event;
 pub mod freshness;
 pub mod progress;

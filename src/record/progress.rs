@@ -69,6 +69,15 @@ pub fn publish(sender: &watch::Sender<Progress>, records: &[CohortRecord], at: D
 /// The scheduler lag p99 of the last second, in µs, as the self-check publishes it.
 pub type LagReceiver = watch::Receiver<u64>;
 
+/// The rig's figures of the last second as the self-checks publish them (µs; 0 before the first).
+#[derive(Debug, Clone)]
+pub struct RigReceivers {
+    /// The harness's scheduler-lag p99.
+    pub lag: LagReceiver,
+    /// The canaries' latency p99.
+    pub canary: watch::Receiver<u64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,6 +58,18 @@ pub struct TimeseriesRow {
     pub server_open: Option<u64>,
     /// Harness scheduler-lag p99 in that second (µs).
     pub harness_lag_p99_us: Option<u64>,
+    /// The rig's canary latency p99 in that second (µs; empty without canary samples).
+    #[serde(default)]
+    pub canary_p99_us: Option<u64>,
+}
+
+/// The rig's figures per second of the run (µs), for `timeseries.csv`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RigSeconds<'a> {
+    /// The harness's scheduler-lag p99.
+    pub lag: &'a [u64],
+    /// The canaries' latency p99 (0: no sample).
+    pub canary: &'a [u64],
 }
 
 /// The per-second rows of every cohort.
@@ -65,7 +77,7 @@ pub fn timeseries(
     summary: &RunSummary,
     records: &[CohortRecord],
     server_open: &[u64],
-    lag: &[u64],
+    rig: RigSeconds<'_>,
 ) -> Vec<TimeseriesRow> {
     let mut rows = Vec::new();
     for (cohort, record) in summary.cohorts.iter().zip(records) {
@@ -87,7 +99,8 @@ pub fn timeseries(
                 staleness_p50_us: (s.staleness_p99_us > 0).then_some(s.staleness_p50_us),
                 staleness_p99_us: (s.staleness_p99_us > 0).then_some(s.staleness_p99_us),
                 server_open: server_open.get(second).copied(),
-                harness_lag_p99_us: lag.get(second).copied(),
+                harness_lag_p99_us: rig.lag.get(second).copied(),
+                canary_p99_us: rig.canary.get(second).copied().filter(|p99| *p99 > 0),
             });
         }
     }
@@ -259,7 +272,7 @@ pub fn write_run(
     summary: &RunSummary,
     records: &[CohortRecord],
     server_open: &[u64],
-    lag: &[u64],
+    rig: RigSeconds<'_>,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("could not create the run directory '{}'", dir.display()))?;
     write_json(&dir.join("summary.json"), summary)?;
@@ -268,7 +281,7 @@ pub fn write_run(
             write_json(&dir.join(BASELINE_FILE), &baseline)?;
         }
     }
-    write_csv(&dir.join("timeseries.csv"), &timeseries(summary, records, server_open, lag))?;
+    write_csv(&dir.join("timeseries.csv"), &timeseries(summary, records, server_open, rig))?;
     write_csv(&dir.join("events.csv"), &events(summary))?;
     for (cohort, record) in summary.cohorts.iter().zip(records) {
         for (prefix, histogram) in [("latency", &record.latency), ("staleness", &record.staleness)] {

@@ -221,8 +221,8 @@ fn criteria(summary: &RunSummary) -> String {
 /// The gate in one line, coloured: only verdicts that gate count (a failing reference does not).
 fn banner(summary: &RunSummary) -> String {
     let failed = summary.verdicts.iter().filter(|v| v.gates && v.status == Status::Fail).count();
-    let (class, words) = if summary.harness.saturated {
-        ("not-measurable", "Not measurable: the harness was saturated".to_owned())
+    let (class, words) = if summary.rig_lagged() {
+        ("not-measurable", format!("Not measurable: {}", summary.rig_cause()))
     } else if any_failed(&summary.verdicts) {
         ("fail", format!("{failed} criteria failed"))
     } else {
@@ -273,7 +273,7 @@ pub fn render(summary: &RunSummary, drawn: &[InlineChart]) -> Result<String, Tem
         ("delivery", sections::delivery(summary)),
         ("connections", sections::connections(summary)),
         ("faults", sections::faults(summary)),
-        ("harness", sections::harness(&summary.harness)),
+        ("harness", sections::harness(&summary.harness) + &sections::rig(&summary.rig)),
         ("parameters", sections::parameters(summary)),
     ];
     fill(TEMPLATE, &values)

@@ -173,8 +173,8 @@ pub fn render(summary: &RunSummary) -> String {
     if let Some(description) = summary.scenario["description"].as_str().filter(|d| !d.is_empty()) {
         out.push_str(&format!("{}\n\n", cell(description)));
     }
-    let gate = if summary.harness.saturated {
-        "**not measurable: the harness was saturated**".to_owned()
+    let gate = if summary.rig_lagged() {
+        format!("**not measurable: {}**", cell(&summary.rig_cause()))
     } else if any_failed(&summary.verdicts) {
         format!("**{failed} criteria failed**")
     } else {
@@ -212,7 +212,53 @@ pub fn render(summary: &RunSummary) -> String {
         ms(h.lag_p50_us), ms(h.lag_p99_us), ms(h.saturation_threshold_us), if h.saturated { "yes" } else { "no" }, ms(h.lag_max_us),
         h.cpu_seconds, h.max_rss_kib as f64 / 1024.0, h.rss_per_connection_bytes
     ));
+    rig(summary, &mut out);
     out
+}
+
+/// The rig's self-check: the delay the rig itself adds, part by part.
+fn rig(summary: &RunSummary, out: &mut String) {
+    let rig = &summary.rig;
+    if rig.parts.is_empty() {
+        return;
+    }
+    let verdict = if rig.lagged {
+        format!("**{}**: latency and storm verdicts are not measurable.", cell(&rig.cause()))
+    } else {
+        "Every part kept within its threshold.".to_owned()
+    };
+    out.push_str(&format!("\n## The rig's own delay\n\n{verdict}\n\n"));
+    out.push_str("| part | what it measures | p50 ms | p99 ms | max ms | samples | lags above p99 ms | state |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|\n");
+    for p in &rig.parts {
+        let state = match (p.measured, p.lagged) {
+            (false, _) => format!("not measured: {}", cell(&p.note)),
+            (true, true) => "**lagged**".to_owned(),
+            (true, false) => "ok".to_owned(),
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {state} |\n",
+            p.part,
+            cell(&p.what),
+            ms(p.p50_us),
+            ms(p.p99_us),
+            ms(p.max_us),
+            p.samples,
+            ms(p.threshold_us)
+        ));
+    }
+    if let Some(second) = rig.canary_worst_second {
+        out.push_str(&format!(
+            "\nThe canaries' worst second: {second} s, p99 {} ms.",
+            ms(rig.canary_worst_second_p99_us)
+        ));
+    }
+    match rig.mock_cpu_seconds {
+        Some(mock) => {
+            out.push_str(&format!(" CPU: harness {} s, mock (its own process) {mock} s.\n", rig.harness_cpu_seconds))
+        }
+        None => out.push_str(&format!(" CPU: {} s (harness and embedded mock).\n", rig.harness_cpu_seconds)),
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! What a run writes: the summary model ([`summary`]) and the files of the run directory ([`files`]):
+//! What a run writes: the summary model ([`summary`], with the rig's self-check in [`rig`]) and the files of the run directory ([`files`]):
 //! the recordings (`summary.json`, `timeseries.csv`, `latency-<cohort>.hgrm`, `events.csv`), and the
 //! reports rendered from those files alone ([`run_dir`] reads them back): `report.md` ([`markdown`]),
 //! `junit.xml` ([`junit`]), `report.html` ([`html`]) and `charts/` ([`charts`]), with a rollout rehearsal's
@@ -11,5 +11,6 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod rehearsal;
+pub mod rig;
 pub mod run_dir;
 pub mod summary;

@@ -14,7 +14,7 @@ use crate::record::selfcheck::Health;
 use crate::scenario::{ManagerKind, Scenario};
 
 /// Version of the `summary.json` format; raised on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Percentiles of a histogram, in its unit (µs).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -460,6 +460,9 @@ pub struct RunSummary {
     pub faults: Vec<FaultWindow>,
     /// Harness health.
     pub harness: HarnessSummary,
+    /// The whole rig's self-check.
+    #[serde(default)]
+    pub rig: crate::report::rig::RigSummary,
     /// Every criterion judged (per cohort where it applies).
     #[serde(default)]
     pub verdicts: Vec<crate::criteria::verdict::Verdict>,
@@ -518,6 +521,17 @@ impl CohortSummary {
 }
 
 impl RunSummary {
+    /// True when the rig's own delay could be in the latency and storm figures (a part of the rig lagged,
+    /// or the harness's scheduler saturated): those verdicts are `not-measurable`.
+    pub fn rig_lagged(&self) -> bool {
+        self.rig.lagged || self.harness.saturated
+    }
+
+    /// Why the rig's figures cannot be trusted, when [`rig_lagged`](Self::rig_lagged).
+    pub fn rig_cause(&self) -> String {
+        if self.rig.lagged { self.rig.cause() } else { "the harness was saturated".to_owned() }
+    }
+
     /// A cohort by name.
     pub fn cohort(&self, name: &str) -> Option<&CohortSummary> {
         self.cohorts.iter().find(|c| c.name == name)

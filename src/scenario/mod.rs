@@ -178,7 +178,17 @@ pub struct HarnessSettings {
     /// How often every live subscription's staleness is sampled.
     #[serde(with = "crate::chaos::fault::millis")]
     pub staleness_every: Duration,
+    /// The rig's own delay at p99 above which latency and storm figures are not measurable.
+    #[serde(with = "crate::chaos::fault::millis")]
+    pub rig_delay: Duration,
+    /// Canary connections.
+    pub canaries: u32,
+    /// The mock runs in its own process.
+    pub mock_in_own_process: bool,
 }
+
+/// Most canary connections a scenario may ask for.
+pub const MAX_CANARIES: u32 = 16;
 
 /// A validated scenario.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -256,6 +266,9 @@ impl Scenario {
     /// Validates a raw scenario; `fallback_name` names it when the file does not.
     pub fn from_raw(raw: &RawScenario, fallback_name: &str) -> Result<Scenario, Vec<KeyIssue>> {
         let mut issues = Vec::new();
+        if raw.harness.as_ref().and_then(|h| h.canaries).is_some_and(|n| n > MAX_CANARIES) {
+            issues.push(KeyIssue::new("harness.canaries", "must be 0 to 16, e.g. canaries = 2 (0 turns them off)"));
+        }
         let duration = match raw.duration {
             Some(d) if !d.0.is_zero() => d.0,
             Some(_) => {
@@ -312,6 +325,9 @@ impl Scenario {
                 recovery_deadline: duration_or(harness.recovery_deadline, Duration::from_secs(60)),
                 latency_floor: duration_or(harness.latency_floor, Duration::from_millis(1)),
                 staleness_every: duration_or(harness.staleness_every, Duration::from_millis(100)),
+                rig_delay: duration_or(harness.rig_delay, Duration::from_millis(5)),
+                canaries: harness.canaries.unwrap_or(2).min(MAX_CANARIES),
+                mock_in_own_process: harness.mock_in_own_process.unwrap_or(false),
             },
             criteria,
             rollout: Rollout { preset: rollout.preset, gate: rollout.gate.unwrap_or_default(), plan },

@@ -186,6 +186,14 @@ pub struct RawHarness {
     pub latency_floor: Option<HumanDuration>,
     /// How often every live subscription's staleness is sampled (default 100ms).
     pub staleness_every: Option<HumanDuration>,
+    /// The rig's own delay (canary latency, the mock's write and feed lag, each at p99) above which the
+    /// run's latency and storm figures are not measurable (default 5ms).
+    pub rig_delay: Option<HumanDuration>,
+    /// Canary connections on the mock's quiet canary stream, 0 to 16 (default 2; 0 turns them off).
+    pub canaries: Option<u32>,
+    /// Run the mock in its own process even when it would fit in the harness's (default false): the rig's
+    /// work splits over two runtimes and the mock's CPU and memory are reported apart.
+    pub mock_in_own_process: Option<bool>,
 }
 
 /// A scenario file.

@@ -210,8 +210,9 @@ async fn the_mock_can_run_in_its_own_process_with_faults_through_its_control_api
         .args(["run", file.to_str().unwrap(), "--out", dir.to_str().unwrap(), "--quiet", "--mock-process"])
         .output()
         .unwrap();
-    assert!(matches!(output.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: RunSummary = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let lagged = output.status.code() == Some(3) && summary.rig_lagged();
+    assert!(matches!(output.status.code(), Some(0 | 1)) || lagged, "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(summary.run.upstream, "child-process");
     let server = summary.server.as_ref().expect("the child's counters, read over its control API");
     assert_eq!(

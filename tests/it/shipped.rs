@@ -2,11 +2,12 @@
 //! `scenarios/` validates and tells what it is, and the short ones are run through the binary and still
 //! tell their story: judged by the exit code and the figures in `summary.json` that carry it.
 //!
-//! The runs are debug builds sharing a loaded machine with the other tests, so each runs from a test copy
-//! that widens the harness's saturation threshold and the latency noise floor and switches off the absolute
-//! latency limits: what is judged is the managers' behaviour (counts, close codes, storm shapes, recovery),
-//! not the machine's speed. Some are shortened with
-//! `--duration` to the part of their story the assertions need.
+//! The runs are debug builds sharing a loaded machine with the other tests. No verdict here depends on the
+//! machine's speed: each run's rig self-check says whether the rig's own delay is in its figures. When it
+//! is, the latency and storm verdicts must read `not-measurable` (exit 3, nothing measured failing) and
+//! the storm's shape is not asserted; counts, close codes, detections and recovery always are. The test
+//! copies only widen the latency noise floor. Some are shortened with `--duration` to the part of their
+//! story the assertions need.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -83,25 +84,13 @@ fn scratch(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("shipped-{name}"))
 }
 
-/// The criteria whose thresholds a debug build cannot meet on a loaded machine whatever the managers do: the
-/// absolute latency limits. In a debug build the mock, the harness and the kernel add tens of milliseconds
-/// under load, so these are judged by the release smoke gate and the rig-check tests, not here.
-const RIG_BOUND: [&str; 2] = ["latency-p50", "latency-p95"];
-
-/// A test copy of a shipped scenario with `[harness]` keys set and the [`RIG_BOUND`] criteria switched off
-/// (everything else as shipped).
+/// A test copy of a shipped scenario with `[harness]` keys set (everything else as shipped).
 fn test_copy(name: &str, harness: &[(&str, &str)]) -> PathBuf {
     let text = std::fs::read_to_string(repo(&format!("scenarios/{name}.toml"))).unwrap();
     let mut table: toml::Table = toml::from_str(&text).unwrap();
     let section = table.entry("harness").or_insert_with(|| toml::Value::Table(toml::Table::new()));
     for (key, value) in harness {
         section.as_table_mut().unwrap().insert((*key).to_owned(), toml::Value::String((*value).to_owned()));
-    }
-    let criteria = table.entry("criteria").or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    for id in RIG_BOUND {
-        let mut off = toml::Table::new();
-        off.insert("enabled".to_owned(), toml::Value::Boolean(false));
-        criteria.as_table_mut().unwrap().insert(id.to_owned(), toml::Value::Table(off));
     }
     let path = scratch(name).with_extension("toml");
     std::fs::write(&path, toml::to_string(&table).unwrap()).unwrap();
@@ -131,6 +120,32 @@ impl Run {
         self.verdict(criterion, cohort).status
     }
 
+    /// The rig's own delay was in the figures: latency and storm verdicts are not measurable.
+    fn rig_lagged(&self) -> bool {
+        self.summary.rig_lagged()
+    }
+
+    /// The gate passed, or the rig lagged and nothing measured failed (exit 3 with the timed verdicts
+    /// `not-measurable`).
+    fn passed(&self) -> bool {
+        match self.code {
+            Some(0) => !self.rig_lagged() && self.failures().is_empty(),
+            Some(3) => self.rig_lagged() && self.failures().is_empty(),
+            _ => false,
+        }
+    }
+
+    /// A verdict passed, or is `not-measurable` because the rig lagged.
+    fn passed_unless_rig_bound(&self, criterion: &str, cohort: &str) -> bool {
+        let status = self.status(criterion, cohort);
+        status == Status::Pass || (self.rig_lagged() && status == Status::NotMeasurable)
+    }
+
+    /// Why the run is not a pass, for assertion messages.
+    fn explain(&self) -> String {
+        format!("exit {:?}, failed {:?}, rig {}", self.code, self.failures(), self.summary.rig_cause())
+    }
+
     /// The gating verdicts that did not pass, for assertion messages.
     fn failures(&self) -> Vec<String> {
         let failed = self.summary.verdicts.iter().filter(|v| v.gates && v.status == Status::Fail);
@@ -138,11 +153,11 @@ impl Run {
     }
 }
 
-/// Runs shipped scenario `name` through the binary for `seconds`, from a test copy with a generous
-/// saturation threshold, latency differences within 100 ms taken as a debug build's noise on a shared
-/// machine (not a regression), and `harness` keys; with `args`; killed if it does not finish in time.
+/// Runs shipped scenario `name` through the binary for `seconds`, from a test copy with latency differences
+/// within 100 ms taken as a debug build's noise on a shared machine (not a regression), and `harness` keys;
+/// with `args`; killed if it does not finish in time.
 fn run(name: &str, seconds: u64, harness: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut keys = vec![("saturation-lag", "1s"), ("latency-floor", "100ms")];
+    let mut keys = vec![("latency-floor", "100ms")];
     keys.extend_from_slice(harness);
     let file = test_copy(name, &keys);
     let out = scratch(name);
@@ -164,11 +179,15 @@ fn run(name: &str, seconds: u64, harness: &[(&str, &str)], args: &[&str]) -> Run
 }
 
 /// Legacy waited exactly its fixed second before every retry and reconnected in lockstep; WSManager's
-/// delays are spread by full jitter over (0, 1 s) and its reconnects less bunched.
-fn fixed_delay_against_full_jitter(legacy: &CohortSummary, ws: &CohortSummary) {
+/// delays are spread by full jitter over (0, 1 s) and its reconnects less bunched. The delays are the
+/// managers' own choice; the storm's shape is judged only when the rig kept up (a lagging rig smears it).
+fn fixed_delay_against_full_jitter(run: &Run, legacy: &CohortSummary, ws: &CohortSummary) {
     let (fixed, jittered) = (&legacy.retry_delay_us, &ws.retry_delay_us);
     assert!((995_000..=1_005_000).contains(&fixed.p50) && fixed.p99 <= 1_005_000, "{fixed:?}");
     assert!(jittered.p99 > jittered.p50 + 200_000, "{jittered:?}");
+    if run.rig_lagged() {
+        return;
+    }
     assert!(
         legacy.attempts.lockstep_index > ws.attempts.lockstep_index + 0.2,
         "{:?} {:?}",
@@ -188,22 +207,28 @@ fn ends(cohort: &CohortSummary, how: &str) -> u64 {
 #[test]
 fn phase_0_writes_the_baseline_and_phase_1_passes_its_gates_against_it() {
     let phase0 = run("phase-0", 5, &[], &[]);
-    assert_eq!(phase0.code, Some(0), "{:?}", phase0.failures());
+    assert!(phase0.passed(), "{}", phase0.explain());
     assert_eq!(phase0.summary.cohorts.len(), 1, "legacy only");
     assert_eq!(phase0.cohort("legacy").connections.high_water, 40 * 32, "a socket per subscription");
     let baseline = scratch("phase-0").join("baseline.json");
     assert!(baseline.exists(), "phase 0 writes the baseline");
 
     let phase1 = run("phase-1", 5, &[], &["--baseline", scratch("phase-0").to_str().unwrap()]);
-    assert_eq!(phase1.code, Some(0), "every phase-1 gate passes: {:?}", phase1.failures());
+    assert!(phase1.passed(), "every phase-1 gate passes: {}", phase1.explain());
     assert_eq!(phase1.summary.baseline.as_ref().unwrap().scenario, "phase-0");
     let (legacy, ws) = (phase1.cohort("legacy"), phase1.cohort("wsmanager"));
     assert_eq!(legacy.clients + ws.clients, 40);
     assert!((1..=8).contains(&ws.clients), "about 10 % on WSManager: {}", ws.clients);
-    for gate in ["connection-leaks", "error-rate-regression", "latency-regression", "connection-reduction"] {
+    for gate in ["connection-leaks", "error-rate-regression", "connection-reduction"] {
         assert_eq!(phase1.status(gate, "wsmanager"), Status::Pass, "{gate}: {:?}", phase1.verdict(gate, "wsmanager"));
     }
-    assert_eq!(phase1.status("baseline:latency_us.p50", "wsmanager"), Status::Pass);
+    for timed in ["latency-regression", "baseline:latency_us.p50"] {
+        assert!(
+            phase1.passed_unless_rig_bound(timed, "wsmanager"),
+            "{timed}: {:?}",
+            phase1.verdict(timed, "wsmanager")
+        );
+    }
     assert_eq!(ws.connections.high_water as u64, ws.distinct_streams, "one socket per distinct stream per client");
 }
 
@@ -212,7 +237,7 @@ fn half_open_sockets_are_detected_by_wsmanager_and_never_by_legacy() {
     // The silent stall (3 s to 11 s), its detection, and legacy's sockets talking again after it (their
     // loss shows as a gap once data resumes); the stale act starts later.
     let run = run("half-open", 12, &[], &[]);
-    assert_eq!(run.code, Some(0), "{:?}", run.failures());
+    assert!(run.passed(), "{}", run.explain());
     let (legacy, ws) = (run.cohort("legacy"), run.cohort("wsmanager"));
     assert!(ws.detection_us.count > 0 && ends(ws, "silent") == ws.detection_us.count, "{:?}", ws.connections);
     assert!(ws.detection_us.p50 >= 3_000_000, "found after the 3 s liveness: {:?}", ws.detection_us);
@@ -233,10 +258,10 @@ fn half_open_sockets_are_detected_by_wsmanager_and_never_by_legacy() {
 fn an_upstream_restart_meets_legacy_in_lockstep_and_wsmanager_spread_by_jitter() {
     // The announced restart (3 s to 7 s, 503 with Retry-After) and the recovery after it.
     let run = run("outage-restart", 10, &[], &[]);
-    assert_eq!(run.code, Some(0), "{:?}", run.failures());
+    assert!(run.passed(), "{}", run.explain());
     let (legacy, ws) = (run.cohort("legacy"), run.cohort("wsmanager"));
     assert_eq!(ends(legacy, "close-1012") as i64, legacy.connections.high_water, "every socket got 1012");
-    fixed_delay_against_full_jitter(legacy, ws);
+    fixed_delay_against_full_jitter(&run, legacy, ws);
     assert!(outcome(legacy, "http-503") > 2 * outcome(ws, "http-503"), "{:?} {:?}", legacy.attempts, ws.attempts);
     for criterion in ["reconnection-success", "subscription-preservation", "recovery-time"] {
         assert_eq!(run.status(criterion, "wsmanager"), Status::Pass, "{:?}", run.verdict(criterion, "wsmanager"));
@@ -247,7 +272,7 @@ fn an_upstream_restart_meets_legacy_in_lockstep_and_wsmanager_spread_by_jitter()
 fn a_market_burst_costs_legacy_a_read_per_subscription_and_loses_nothing() {
     // The burst and its added delay (5 s to 11 s), and the calm after.
     let run = run("burst", 12, &[], &[]);
-    assert_eq!(run.code, Some(0), "{:?}", run.failures());
+    assert!(run.passed(), "{}", run.explain());
     let (legacy, ws) = (run.cohort("legacy"), run.cohort("wsmanager"));
     assert!(legacy.delivery.received > 5 * ws.delivery.received, "{:?} {:?}", legacy.delivery, ws.delivery);
     // Nothing is lost in the burst or when its delay ends. On a loaded test machine the mock may shed a
@@ -269,7 +294,7 @@ fn a_market_burst_costs_legacy_a_read_per_subscription_and_loses_nothing() {
 fn slow_consumers_are_closed_1008_and_their_subscribers_recover() {
     // The slow connections (from 4 s) and the burst that overflows their queues (6 s to 10 s).
     let run = run("slow-consumer", 11, &[], &[]);
-    assert_eq!(run.code, Some(0), "{:?}", run.failures());
+    assert!(run.passed(), "{}", run.explain());
     let server = run.summary.server.as_ref().unwrap();
     assert!(server.closes.get("slow-consumer").copied().unwrap_or(0) > 0, "{:?}", server.closes);
     for cohort in ["legacy", "wsmanager"] {
@@ -282,7 +307,7 @@ fn slow_consumers_are_closed_1008_and_their_subscribers_recover() {
 fn the_daily_expiry_reconnects_every_socket_legacy_in_lockstep() {
     // The first expiry wave (5 s) and its reconnects.
     let run = run("daily-expiry", 10, &[], &[]);
-    assert_eq!(run.code, Some(0), "{:?}", run.failures());
+    assert!(run.passed(), "{}", run.explain());
     let (legacy, ws) = (run.cohort("legacy"), run.cohort("wsmanager"));
     for cohort in [legacy, ws] {
         assert!(
@@ -292,14 +317,14 @@ fn the_daily_expiry_reconnects_every_socket_legacy_in_lockstep() {
         );
         assert_eq!(run.status("reconnection-success", &cohort.name), Status::Pass, "{}", cohort.name);
     }
-    fixed_delay_against_full_jitter(legacy, ws);
+    fixed_delay_against_full_jitter(&run, legacy, ws);
 }
 
 #[test]
 fn a_storm_under_per_ip_limits_bans_legacy_and_not_wsmanager() {
     // The drop at 3 s, the shedding until 11 s, and the first second after it.
     let run = run("connect-limit-ban", 12, &[], &[]);
-    assert_eq!(run.code, Some(0), "{:?}", run.failures());
+    assert!(run.passed(), "{}", run.explain());
     let (legacy, ws) = (run.cohort("legacy"), run.cohort("wsmanager"));
     assert!(outcome(legacy, "http-418") > 100, "legacy's addresses are banned: {:?}", legacy.attempts);
     assert!(outcome(ws, "http-418") <= 10, "{:?}", ws.attempts);

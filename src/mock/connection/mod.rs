@@ -81,7 +81,9 @@ pub async fn serve(ws: Socket, shared: Arc<Shared>, peer: SocketAddr, route: WsR
         shared.hub.subscribe(id, name);
     }
     let now = Instant::now();
-    let lifetime = [config.limits.max_lifetime, shared.chaos.lifetime_for(peer.ip())].into_iter().flatten().min();
+    let canary = route.canary;
+    let faulted_lifetime = if canary { None } else { shared.chaos.lifetime_for(peer.ip()) };
+    let lifetime = [config.limits.max_lifetime, faulted_lifetime].into_iter().flatten().min();
     let mut connection = Connection {
         ws,
         id,
@@ -102,7 +104,11 @@ pub async fn serve(ws: Socket, shared: Arc<Shared>, peer: SocketAddr, route: WsR
     let cause = connection.run(&mut rx, &cancel).await;
     rx.close();
     connection.shared.hub.deregister(connection.id, connection.session.subscriptions());
-    connection.shared.stats.connection_closed(cause);
+    if canary {
+        connection.shared.stats.canary_closed();
+    } else {
+        connection.shared.stats.connection_closed(cause);
+    }
 }
 
 impl Connection {
@@ -122,7 +128,12 @@ impl Connection {
                 Wake::Shutdown => Some(self.close_frame(1001, "Server shutting down", CloseCause::Shutdown).await),
                 Wake::Control => self.apply_controls().await,
                 Wake::Incoming(incoming) => self.on_incoming(incoming).await,
-                Wake::Outgoing(first) => self.write_queued(first, rx, cancel).await,
+                Wake::Outgoing(first) => {
+                    // One turn of the scheduler lets the feed finish the job it is publishing (an order's
+                    // trades, aggTrade and bookTicker), so they go out in one write instead of one each.
+                    tokio::task::yield_now().await;
+                    self.write_queued(first, rx, cancel).await
+                }
                 Wake::Timer => self.on_timer().await,
             };
             if let Some(cause) = ended {

@@ -287,6 +287,7 @@ mod tests {
             staleness_p99_us: None,
             server_open,
             harness_lag_p99_us: None,
+            canary_p99_us: None,
         }
     }
 

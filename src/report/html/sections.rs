@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::{escape, ms, num, table, td};
+use crate::report::rig::RigSummary;
 use crate::report::summary::{CohortSummary, FaultWindow, HarnessSummary, Percentiles, RunSummary};
 
 fn seconds(ms: u64) -> String {
@@ -326,6 +327,32 @@ pub(super) fn harness(h: &HarnessSummary) -> String {
         "bytes per open connection",
     ];
     table("harness", &headers, &[row])
+}
+
+/// The rig's self-check: each part's figures, its threshold and whether it lagged.
+pub(super) fn rig(rig: &RigSummary) -> String {
+    if rig.parts.is_empty() {
+        return String::new();
+    }
+    let rows: Vec<String> = rig
+        .parts
+        .iter()
+        .map(|p| {
+            let state = match (p.measured, p.lagged) {
+                (false, _) => td(&format!("not measured: {}", p.note)),
+                (true, true) => {
+                    "<td class=\"status-fail\">lagged: latency and storm verdicts are not measurable</td>".into()
+                }
+                (true, false) => "<td class=\"status-pass\">ok</td>".into(),
+            };
+            [td(&p.part), td(&p.what), num(ms(p.p50_us)), num(ms(p.p99_us)), num(ms(p.max_us)), num(p.samples)].concat()
+                + &num(ms(p.threshold_us))
+                + &state
+        })
+        .collect();
+    let headers =
+        ["rig part", "what it measures", "p50 (ms)", "p99 (ms)", "max (ms)", "samples", "lags above p99 (ms)", "state"];
+    table("rig", &headers, &rows)
 }
 
 /// Every leaf of a JSON value with its key path (`workload.clients`, `faults[0].name`), in key order.

@@ -124,7 +124,33 @@ pub(super) fn cohort_table(summary: &RunSummary) -> String {
         h.lag_p99_us as f64 / 1000.0,
         h.max_rss_kib as f64 / 1024.0
     ));
+    out.push_str(&rig_line(summary));
     out
+}
+
+/// `rig: canary p99 0.4 ms, mock writes p99 1.2 ms, mock feed p99 1.1 ms (ok, ≤ 5.0 ms)`.
+fn rig_line(summary: &RunSummary) -> String {
+    let rig = &summary.rig;
+    let measured: Vec<String> = rig
+        .parts
+        .iter()
+        .filter(|p| p.measured && p.part != "scheduler")
+        .map(|p| format!("{} p99 {:.1} ms", p.part.replace('-', " "), p.p99_us as f64 / 1000.0))
+        .collect();
+    if measured.is_empty() {
+        return String::new();
+    }
+    let threshold = rig.parts.iter().find(|p| p.part == "canary").map_or(0, |p| p.threshold_us);
+    let state = if rig.lagged {
+        format!("LAGGED: latency and storm figures measure the rig; {}", rig.cause())
+    } else {
+        format!("ok, ≤ {:.1} ms", threshold as f64 / 1000.0)
+    };
+    let cpu = match rig.mock_cpu_seconds {
+        Some(mock) => format!("; CPU harness {:.1} s, mock {mock:.1} s", rig.harness_cpu_seconds),
+        None => format!("; CPU {:.1} s", rig.harness_cpu_seconds),
+    };
+    format!("rig: {} ({state}){cpu}\n", measured.join(", "))
 }
 
 fn failure_list(failed: &[&Verdict]) -> String {
@@ -153,6 +179,9 @@ fn reason(outcome: Outcome, summary: &RunSummary) -> String {
         Outcome::CriteriaFailed => {
             let noun = if failed.len() == 1 { "criterion" } else { "criteria" };
             format!("{} {noun} failed: {}", failed.len(), failure_list(&failed))
+        }
+        Outcome::HarnessError if summary.rig.lagged => {
+            format!("{}: latency and storm verdicts are not measurable", summary.rig.cause())
         }
         Outcome::HarnessError if h.saturated => format!(
             "the harness was saturated (scheduler lag p99 {:.1} ms > {:.1} ms): the run is not trustworthy",
@@ -239,6 +268,9 @@ impl CohortResult {
 struct HarnessResult {
     lag_p99_ms: f64,
     saturated: bool,
+    rig_lagged: bool,
+    rig_lagging: Vec<String>,
+    canary_p99_ms: Option<f64>,
     cpu_seconds: f64,
     max_rss_mib: f64,
 }
@@ -277,6 +309,9 @@ pub(super) fn result_json(outcome: Outcome, summary: &RunSummary, run_dir: &Path
         harness: HarnessResult {
             lag_p99_ms: h.lag_p99_us as f64 / 1000.0,
             saturated: h.saturated,
+            rig_lagged: summary.rig.lagged,
+            rig_lagging: summary.rig.lagging.clone(),
+            canary_p99_ms: summary.rig.part("canary").filter(|p| p.measured).map(|p| p.p99_us as f64 / 1000.0),
             cpu_seconds: h.cpu_seconds,
             max_rss_mib: (h.max_rss_kib as f64 / 1024.0 * 10.0).round() / 10.0,
         },

@@ -73,6 +73,17 @@ pub(super) struct LiveSetup {
     pub faults: Vec<PlannedFault>,
     /// Scheduler-lag p99 above which the harness is too busy to measure (µs).
     pub lag_threshold_us: u64,
+    /// Canary latency p99 above which the rig is too loaded to measure (µs).
+    pub rig_threshold_us: u64,
+}
+
+/// The rig's figures of the last second (µs; 0 before one is measured: a measured value is at least 1).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct RigNow {
+    /// The harness's scheduler-lag p99.
+    pub lag_us: u64,
+    /// The canaries' latency p99.
+    pub canary_us: u64,
 }
 
 /// Whether the clients are still running or being stopped after the run's length.
@@ -129,6 +140,11 @@ pub(super) struct LiveFigures<'a> {
     pub harness_lag_p99_ms: Option<f64>,
     /// That lag is above the scenario's saturation threshold: latency figures measure the harness.
     pub harness_lagging: bool,
+    /// The canaries' latency p99 of the last second (ms): the rig's own delay; `None` before one is
+    /// measured or without canaries.
+    pub canary_p99_ms: Option<f64>,
+    /// That delay is above the scenario's `rig-delay`: latency figures measure the rig.
+    pub rig_lagging: bool,
 }
 
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -158,9 +174,8 @@ pub(super) fn worth_showing(before: &Progress, now: &Progress) -> bool {
     now.at.saturating_sub(before.at) >= MIN_RATE_INTERVAL
 }
 
-/// The figures at `now`, with rates over the interval since `before`, and the last second's lag (µs; 0
-/// before it is measured: a measured lag is at least 1 µs).
-pub(super) fn figures<'a>(setup: &'a LiveSetup, before: &Progress, now: &Progress, lag_us: u64) -> LiveFigures<'a> {
+/// The figures at `now`, with rates over the interval since `before`, and the last second's rig figures.
+pub(super) fn figures<'a>(setup: &'a LiveSetup, before: &Progress, now: &Progress, rig: RigNow) -> LiveFigures<'a> {
     let interval = now.at.saturating_sub(before.at).as_secs_f64();
     let idle = CohortProgress::default();
     let cohorts = setup
@@ -180,8 +195,10 @@ pub(super) fn figures<'a>(setup: &'a LiveSetup, before: &Progress, now: &Progres
         cohorts,
         faults: setup.faults.iter().take_while(|f| f.start <= t).filter(|f| f.active_at(t)).collect(),
         next_fault: setup.faults.iter().find(|f| f.start > t),
-        harness_lag_p99_ms: (lag_us > 0).then(|| lag_us as f64 / 1000.0),
-        harness_lagging: lag_us > setup.lag_threshold_us,
+        harness_lag_p99_ms: (rig.lag_us > 0).then(|| rig.lag_us as f64 / 1000.0),
+        harness_lagging: rig.lag_us > setup.lag_threshold_us,
+        canary_p99_ms: (rig.canary_us > 0).then(|| rig.canary_us as f64 / 1000.0),
+        rig_lagging: rig.canary_us > setup.rig_threshold_us,
     }
 }
 
@@ -202,7 +219,12 @@ pub(crate) mod tests {
             duration: S(60),
             faults: vec![planned("disconnect", Some("drop-half"), 10, 10), planned("latency", None, 20, 30)],
             lag_threshold_us: 25_000,
+            rig_threshold_us: 5_000,
         }
+    }
+
+    fn lag(lag_us: u64) -> RigNow {
+        RigNow { lag_us, canary_us: 0 }
     }
 
     pub(crate) fn progress(at: Duration, legacy: CohortProgress) -> Progress {
@@ -218,7 +240,7 @@ pub(crate) mod tests {
         let setup = setup();
         let before = progress(S(1), totals(4, 5, 1, 100));
         let now = progress(S(3), totals(6, 9, 3, 700));
-        let f = figures(&setup, &before, &now, 1_500);
+        let f = figures(&setup, &before, &now, lag(1_500));
         let expected = CohortFigures {
             open: 6,
             delivered_per_s: 300.0,
@@ -232,7 +254,7 @@ pub(crate) mod tests {
         assert_eq!(f.cohorts[0], ("legacy", expected));
         assert_eq!(f.cohorts[1].1.delivered_per_s, 0.0, "a cohort without totals yet reads as idle");
         assert_eq!((f.phase, f.harness_lag_p99_ms, f.harness_lagging), (Phase::Running, Some(1.5), false));
-        let late = figures(&setup, &before, &progress(S(61), totals(0, 9, 3, 700)), 0);
+        let late = figures(&setup, &before, &progress(S(61), totals(0, 9, 3, 700)), lag(0));
         assert_eq!((late.phase, late.harness_lag_p99_ms), (Phase::Stopping, None));
     }
 
@@ -247,7 +269,12 @@ pub(crate) mod tests {
     fn faults_in_force_follow_the_plan_and_an_instant_one_shows_for_a_second() {
         let setup = setup();
         let at = |t: Duration| {
-            let f = figures(&setup, &progress(Duration::ZERO, totals(0, 0, 0, 0)), &progress(t, totals(0, 0, 0, 0)), 1);
+            let f = figures(
+                &setup,
+                &progress(Duration::ZERO, totals(0, 0, 0, 0)),
+                &progress(t, totals(0, 0, 0, 0)),
+                lag(1),
+            );
             let now: Vec<&str> = f.faults.iter().map(|p| p.kind).collect();
             (now, f.next_fault.map(|p| p.kind))
         };
@@ -283,7 +310,8 @@ pub(crate) mod tests {
     #[test]
     fn the_progress_object_has_the_documented_fields() {
         let setup = setup();
-        let f = figures(&setup, &progress(S(24), totals(1, 2, 0, 10)), &progress(S(25), totals(2, 4, 1, 30)), 2_000);
+        let rig = RigNow { lag_us: 2_000, canary_us: 7_500 };
+        let f = figures(&setup, &progress(S(24), totals(1, 2, 0, 10)), &progress(S(25), totals(2, 4, 1, 30)), rig);
         let json: serde_json::Value = serde_json::to_value(&f).unwrap();
         assert_eq!(json["type"], "progress");
         assert_eq!((json["elapsed_s"].as_f64(), json["duration_s"].as_f64()), (Some(25.0), Some(60.0)));
@@ -299,5 +327,6 @@ pub(crate) mod tests {
         );
         assert_eq!(json["next_fault"], serde_json::Value::Null);
         assert_eq!((json["harness_lag_p99_ms"].as_f64(), json["harness_lagging"].as_bool()), (Some(2.0), Some(false)));
+        assert_eq!((json["canary_p99_ms"].as_f64(), json["rig_lagging"].as_bool()), (Some(7.5), Some(true)));
     }
 }

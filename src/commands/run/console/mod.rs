@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use crate::chaos::plan::FaultPlan;
 use crate::cli::RunArgs;
 use crate::commands::Outcome;
-use crate::record::progress::{LagReceiver, Progress};
+use crate::record::progress::{Progress, RigReceivers};
 use crate::report::summary::RunSummary;
 use crate::scenario::Scenario;
 
@@ -76,6 +76,7 @@ impl Console {
             duration: scenario.duration,
             faults,
             lag_threshold_us: scenario.harness.saturation_lag.as_micros() as u64,
+            rig_threshold_us: scenario.harness.rig_delay.as_micros() as u64,
         };
         Console { mode, setup }
     }
@@ -96,7 +97,7 @@ impl Console {
         &self,
         cohorts: Vec<String>,
         progress: watch::Receiver<Progress>,
-        lag: LagReceiver,
+        rig: RigReceivers,
     ) -> Option<JoinHandle<()>> {
         let sink = match self.mode {
             Mode::Quiet => return None,
@@ -105,7 +106,7 @@ impl Console {
             Mode::Human { terminal: false } => Sink::Plain(PlainSchedule::default()),
         };
         let setup = LiveSetup { cohorts, ..self.setup.clone() };
-        Some(tokio::spawn(show_live(setup, sink, progress, lag)))
+        Some(tokio::spawn(show_live(setup, sink, progress, rig)))
     }
 
     /// What the run ends with: the tables and the gate line (human), the result object (JSON), or
@@ -178,15 +179,15 @@ fn write_flushed(out: &mut impl Write, text: &str) -> std::io::Result<()> {
 }
 
 /// Shows each progress snapshot until the recorder is done.
-async fn show_live(setup: LiveSetup, mut sink: Sink, mut progress: watch::Receiver<Progress>, lag: LagReceiver) {
+async fn show_live(setup: LiveSetup, mut sink: Sink, mut progress: watch::Receiver<Progress>, rig: RigReceivers) {
     let mut before = progress.borrow_and_update().clone();
     while progress.changed().await.is_ok() {
         let now = progress.borrow_and_update().clone();
         if !live::worth_showing(&before, &now) {
             continue;
         }
-        let lag_us = *lag.borrow();
-        let figures = live::figures(&setup, &before, &now, lag_us);
+        let rig_now = live::RigNow { lag_us: *rig.lag.borrow(), canary_us: *rig.canary.borrow() };
+        let figures = live::figures(&setup, &before, &now, rig_now);
         if let Err(e) = sink.show(&figures, setup.lag_threshold_us) {
             tracing::warn!("the live display stopped: {e}");
             return;

@@ -42,13 +42,20 @@ fn fault_text(f: &LiveFigures<'_>) -> String {
 }
 
 fn lag_text(f: &LiveFigures<'_>, threshold_us: u64) -> String {
-    match f.harness_lag_p99_ms {
+    let lag = match f.harness_lag_p99_ms {
         None => "harness lag p99 –".to_owned(),
         Some(lag) if f.harness_lagging => format!(
             "HARNESS LAG: scheduler lag p99 {lag:.1} ms > {:.1} ms, latency figures measure the harness",
             threshold_us as f64 / 1000.0
         ),
         Some(lag) => format!("harness lag p99 {lag:.1} ms"),
+    };
+    match f.canary_p99_ms {
+        None => lag,
+        Some(canary) if f.rig_lagging => {
+            format!("{lag}, RIG LAG: canary p99 {canary:.1} ms, latency figures measure the rig")
+        }
+        Some(canary) => format!("{lag}, rig (canary) p99 {canary:.1} ms"),
     }
 }
 
@@ -133,22 +140,35 @@ impl PlainSchedule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::run::console::live::figures;
     use crate::commands::run::console::live::tests::{progress, setup, totals};
+    use crate::commands::run::console::live::{RigNow, figures};
 
     const S: fn(u64) -> Duration = Duration::from_secs;
+
+    fn lag(lag_us: u64) -> RigNow {
+        RigNow { lag_us, canary_us: 0 }
+    }
 
     #[test]
     fn a_lag_above_the_threshold_is_a_warning() {
         let setup = setup();
         let (before, now) = (progress(S(1), totals(0, 0, 0, 0)), progress(S(2), totals(0, 0, 0, 0)));
-        let f = figures(&setup, &before, &now, 30_000);
+        let f = figures(&setup, &before, &now, lag(30_000));
         assert!(f.harness_lagging);
         assert!(
             plain_line(&f, 25_000)
                 .ends_with("HARNESS LAG: scheduler lag p99 30.0 ms > 25.0 ms, latency figures measure the harness")
         );
-        assert!(!figures(&setup, &before, &now, 25_000).harness_lagging, "at the threshold is not above it");
+        assert!(!figures(&setup, &before, &now, lag(25_000)).harness_lagging, "at the threshold is not above it");
+        let rig = figures(&setup, &before, &now, RigNow { lag_us: 1_000, canary_us: 9_000 });
+        assert!(
+            plain_line(&rig, 25_000)
+                .ends_with("harness lag p99 1.0 ms, RIG LAG: canary p99 9.0 ms, latency figures measure the rig"),
+            "{}",
+            plain_line(&rig, 25_000)
+        );
+        let calm = figures(&setup, &before, &now, RigNow { lag_us: 1_000, canary_us: 400 });
+        assert!(plain_line(&calm, 25_000).ends_with("harness lag p99 1.0 ms, rig (canary) p99 0.4 ms"));
     }
 
     #[test]
@@ -163,7 +183,7 @@ mod tests {
         let setup = setup();
         let before = progress(S(9), totals(6, 6, 0, 1_000));
         let now = progress(Duration::from_millis(10_200), totals(3, 9, 3, 1_240));
-        let f = figures(&setup, &before, &now, 1_700);
+        let f = figures(&setup, &before, &now, lag(1_700));
         assert_eq!(
             status_block(&f, 25_000),
             [
@@ -201,7 +221,7 @@ mod tests {
                     &setup,
                     &zero,
                     &progress(S(*s) + Duration::from_millis(3), totals(0, 0, 0, 0)),
-                    1,
+                    lag(1),
                 ))
             })
             .collect();
