@@ -9,6 +9,7 @@
 pub mod backoff;
 pub mod legacy;
 mod reading;
+pub mod stamped;
 pub mod tap;
 pub mod track;
 pub mod unified;

@@ -53,6 +53,8 @@ struct Pending {
     /// latency sample taken once it resolves.
     received: Micros,
     untimed_at_ms: Option<u32>,
+    /// When the kernel received it (µs since the epoch; 0: unknown).
+    written: Micros,
 }
 
 /// How long a message may wait for its event to reach a mirrored record before it counts as unresolved.
@@ -139,8 +141,8 @@ impl Reading {
         end_subscription(&mut self.streams, &mut self.sample, ctx, (name, heard, watch), at);
     }
 
-    /// Accounts one text message.
-    pub async fn on_text(&mut self, ctx: &RunContext, audience: &Audience, text: &str) {
+    /// Accounts one text message, which the kernel received at `written` (when it says).
+    pub async fn on_text(&mut self, ctx: &RunContext, audience: &Audience, text: &str, written: Option<Micros>) {
         let Some(message) = parse(text, self.raw_stream.is_none()) else {
             self.sample.malformed += 1;
             return;
@@ -169,7 +171,7 @@ impl Reading {
             (ctx, audience),
             (stream, &message),
             heard,
-            now,
+            (now, written.unwrap_or(0)),
         );
         if let Some(tap) = &self.tap {
             tap.note(stream, Mark::new(message.sequence, ctx.now()));
@@ -180,9 +182,9 @@ impl Reading {
             Accounted::Event(published) => message.event_time.or(published),
         };
         if let Some(sent) = sent {
-            let latency_us = now.saturating_sub(sent).clamp(1, u64::from(u32::MAX)) as u32;
             let at_ms = ctx.now().as_millis() as u32;
-            self.sample.latencies.push(LatencySample { latency_us, subscribers: heard.subscribers, at_ms });
+            let sample = latency_sample(sent, (written.unwrap_or(0), now), heard.subscribers, at_ms);
+            self.sample.latencies.push(sample);
         }
         self.recover(ctx, audience).await;
         if self.sample.latencies.len() >= BATCH_LATENCIES {
@@ -255,6 +257,15 @@ enum Accounted {
     Deferred,
 }
 
+/// The latency of a message sent at `sent`, written by the upstream (received by the kernel) at `written`
+/// (0: unknown) and handed to its `subscribers` at `received`, all µs since the epoch.
+fn latency_sample(sent: Micros, (written, received): (Micros, Micros), subscribers: u32, at_ms: u32) -> LatencySample {
+    let micros = |d: u64| d.clamp(1, u64::from(u32::MAX)) as u32;
+    let latency_us = micros(received.saturating_sub(sent));
+    let upstream_us = if written == 0 { 0 } else { micros(written.saturating_sub(sent)).min(latency_us) };
+    LatencySample { latency_us, subscribers, at_ms, upstream_us }
+}
+
 /// Accounts a message of `stream` heard by `heard.subscribers`.
 fn account(
     streams: &mut HashMap<String, StreamState>,
@@ -263,7 +274,7 @@ fn account(
     (ctx, audience): (&RunContext, &Audience),
     (stream, message): (&str, &Read<'_>),
     heard: Heard,
-    now: Micros,
+    (now, written): (Micros, Micros),
 ) -> Accounted {
     let state = stream_state(streams, ctx, audience, stream, heard.generation);
     state.subscribers = heard.subscribers;
@@ -287,7 +298,8 @@ fn account(
         (_, Some(k)) if !state.pending.is_empty() || newer_than_recorded(k) => {
             // A mirrored record may not have the event yet: account it once it does, in arrival order.
             let untimed_at_ms = message.event_time.is_none().then(|| ctx.now().as_millis() as u32);
-            let pending = Pending { key: k, snapshot, subscribers: heard.subscribers, received: now, untimed_at_ms };
+            let subscribers = heard.subscribers;
+            let pending = Pending { key: k, snapshot, subscribers, received: now, untimed_at_ms, written };
             state.pending.push_back(pending);
             Accounted::Deferred
         }
@@ -343,8 +355,8 @@ fn drain_pending(state: &mut StreamState, sample: &mut DeliverySample, now: Micr
                 let applied = apply(state, sample, (index, p.snapshot, p.subscribers), p.received);
                 if let (Some(()), Some(at_ms), Some(published)) = (applied, p.untimed_at_ms, record.published_at(index))
                 {
-                    let latency_us = p.received.saturating_sub(published).clamp(1, u64::from(u32::MAX)) as u32;
-                    sample.latencies.push(LatencySample { latency_us, subscribers: p.subscribers, at_ms });
+                    let latency = latency_sample(published, (p.written, p.received), p.subscribers, at_ms);
+                    sample.latencies.push(latency);
                 }
             }
             None if last || now.saturating_sub(p.received) > PENDING_FOR => {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::sleep_until;
 use crate::manager::backoff::Backoff;
 use crate::manager::reading::Reading;
+use crate::manager::stamped::Stamped;
 use crate::manager::tap::Tap;
 use crate::mock::time::now_micros;
 use crate::record::event::{AttemptOutcome, CohortId, ConnectionEnd, Event};
@@ -305,8 +306,8 @@ pub enum Exit {
     GaveUp,
 }
 
-/// The client WebSocket.
-type Socket = WebSocketStream<TcpStream>;
+/// The client WebSocket, over a socket that notes when the kernel received each read.
+type Socket = WebSocketStream<Stamped>;
 
 /// Streams per SUBSCRIBE request (well under the upstream's 8 KiB message limit).
 const SUBSCRIBE_BATCH: usize = 200;
@@ -431,7 +432,8 @@ async fn connect(target: SocketAddr, spec: &UpstreamSpec) -> Result<Socket, Atte
         }
         let url = format!("ws://{target}{}", path(&spec.endpoint));
         let config = WebSocketConfig::default().read_buffer_size(8 * 1024).write_buffer_size(0);
-        let (ws, _) = client_async_with_config(url, tcp, Some(config)).await.map_err(|e| ws_outcome(&e))?;
+        let stamped = Stamped::new(tcp);
+        let (ws, _) = client_async_with_config(url, stamped, Some(config)).await.map_err(|e| ws_outcome(&e))?;
         Ok(ws)
     };
     match tokio::time::timeout(spec.connect_timeout, attempt).await {
@@ -507,7 +509,10 @@ async fn session(
             message = ws.next() => {
                 last_traffic = Instant::now();
                 match message {
-                    Some(Ok(Message::Text(text))) => state.on_text(ctx, audience, text.as_str()).await,
+                    Some(Ok(Message::Text(text))) => {
+                        let written = ws.get_ref().received_at();
+                        state.on_text(ctx, audience, text.as_str(), written).await;
+                    }
                     Some(Ok(Message::Close(frame))) => {
                         return Some(frame.map_or(ConnectionEnd::Abnormal, |f| ConnectionEnd::Closed(u16::from(f.code))));
                     }

@@ -79,6 +79,9 @@ pub struct LatencySample {
     pub subscribers: u32,
     /// When it was received (ms since the start of the run).
     pub at_ms: u32,
+    /// The upstream's share of the latency: event (or publication) time to the kernel's receive time of
+    /// the read that brought it (µs; 0 when the kernel gave no time). The rest is the delivery share.
+    pub upstream_us: u32,
 }
 
 /// Delivery counts of one stream, in subscriber-deliveries: `delivered + gaps − late` is what the upstream

@@ -90,6 +90,11 @@ const OPEN_SECONDS: usize = 3;
 pub struct CohortRecord {
     /// Delivery latency (µs): event time to subscriber callback, one value per subscriber-delivery.
     pub latency: Histogram<u64>,
+    /// The upstream's share of each latency whose receive time the kernel gave (µs): event time to the
+    /// upstream's write on that socket, injected delay included.
+    pub upstream_share: Histogram<u64>,
+    /// The delivery share of the same deliveries (µs): the write to the subscriber callback.
+    pub delivery_share: Histogram<u64>,
     /// Staleness (µs), sampled at fixed instants for every live subscription (one value per subscriber).
     pub staleness: Histogram<u64>,
     /// Per subscription, the longest time without data while the upstream published on its stream (µs).
@@ -169,6 +174,8 @@ impl Default for CohortRecord {
     fn default() -> Self {
         CohortRecord {
             latency: latency_histogram(),
+            upstream_share: latency_histogram(),
+            delivery_share: latency_histogram(),
             staleness: latency_histogram(),
             without_data: latency_histogram(),
             connect_time: latency_histogram(),
@@ -277,6 +284,11 @@ impl CohortRecord {
         for l in &sample.latencies {
             let (value, count) = (u64::from(l.latency_us), u64::from(l.subscribers));
             self.latency.saturating_record_n(value, count);
+            if l.upstream_us > 0 {
+                let upstream = u64::from(l.upstream_us);
+                self.upstream_share.saturating_record_n(upstream, count);
+                self.delivery_share.saturating_record_n(value.saturating_sub(upstream).max(1), count);
+            }
             let when = Duration::from_millis(u64::from(l.at_ms));
             self.record_stretches(when, windows, (value, count), |s| &mut s.latency);
         }
@@ -594,7 +606,7 @@ mod tests {
             delivered: 3,
             received: 2,
             gaps: 1,
-            latencies: vec![LatencySample { latency_us: 5000, subscribers: 2, at_ms: 1200 }],
+            latencies: vec![LatencySample { latency_us: 5000, subscribers: 2, at_ms: 1200, upstream_us: 3000 }],
             streams: vec![(
                 "btcusdt@trade".to_owned(),
                 StreamTally { delivered: 3, gaps: 1, ..StreamTally::default() },
@@ -616,6 +628,9 @@ mod tests {
         assert_eq!(c.max_attempts_per_ip_5m, 4);
         assert_eq!(c.subscriptions_dropped, 4);
         assert_eq!(c.latency.len(), 2, "one latency per subscriber that got the message, nothing invented");
+        assert_eq!((c.upstream_share.len(), c.delivery_share.len()), (2, 2), "split where the kernel gave a time");
+        let (up, down) = (c.upstream_share.max(), c.delivery_share.max());
+        assert!(c.upstream_share.equivalent(up, 3000) && c.delivery_share.equivalent(down, 2000), "{up} + {down}");
         assert_eq!(c.streams["btcusdt@trade"].delivered, 3);
         assert_eq!((c.without_data.len(), c.without_data.max() / 1000), (2, 250));
         assert_eq!(c.seconds[1].latency_p50_us / 1000, 5, "the second it was received in");

@@ -111,6 +111,18 @@ fn sections(cohorts: &[CohortSummary], out: &mut String) {
     out.push_str("\n## Latency (ms, event time to subscriber)\n\n| cohort | count | p50 | p95 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|\n");
     for c in cohorts {
         out.push_str(&percentiles_row(&c.name, &c.latency_us));
+        if c.latency_split.split > 0 {
+            out.push_str(&percentiles_row(&format!("{}: upstream's share", c.name), &c.latency_split.upstream_us));
+            out.push_str(&percentiles_row(&format!("{}: delivery share", c.name), &c.latency_split.delivery_us));
+        }
+    }
+    if cohorts.iter().any(|c| c.latency_split.split > 0) {
+        out.push_str(
+            "\nThe upstream's share runs from the event time to the upstream's write on the socket (the kernel's \
+             receive time; injected delay included), the delivery share from there to the subscriber (socket \
+             buffer, harness scheduler, manager). The shares of one delivery add up to its latency; their \
+             percentiles do not.\n",
+        );
     }
     out.push_str("\n## Staleness (ms behind the upstream, sampled at fixed instants; what latency cannot see)\n\n| cohort | samples | p50 | p95 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|\n");
     for c in cohorts {
@@ -173,10 +185,15 @@ pub fn render(summary: &RunSummary) -> String {
     if let Some(description) = summary.scenario["description"].as_str().filter(|d| !d.is_empty()) {
         out.push_str(&format!("{}\n\n", cell(description)));
     }
-    let gate = if summary.rig_lagged() {
-        format!("**not measurable: {}**", cell(&summary.rig_cause()))
+    let gate = if any_failed(&summary.verdicts) && summary.rig_lagged() {
+        format!(
+            "**{failed} criteria failed** (and {}: latency and storm verdicts not measurable)",
+            cell(&summary.rig_cause())
+        )
     } else if any_failed(&summary.verdicts) {
         format!("**{failed} criteria failed**")
+    } else if summary.rig_lagged() {
+        format!("**not measurable: {}**", cell(&summary.rig_cause()))
     } else {
         "every criterion passed".to_owned()
     };

@@ -311,6 +311,9 @@ pub struct CohortSummary {
     /// Delivery latency (µs): event time to subscriber callback, per subscriber-delivery. Open loop: the
     /// event time is the intended time, so nothing is corrected.
     pub latency_us: Percentiles,
+    /// The same latency split by who added it, over the deliveries whose receive time the kernel gave.
+    #[serde(default)]
+    pub latency_split: LatencySplit,
     /// Staleness (µs): sampled at fixed instants for every live subscription, how long ago the upstream
     /// published the first event it has not received (0 when caught up); empty when not measured.
     #[serde(default)]
@@ -439,6 +442,22 @@ pub struct RunInfo {
     pub events_recorded: u64,
 }
 
+/// A cohort's latency split by who added it (see [`Stamped`](crate::manager::stamped::Stamped)): each
+/// subscriber-delivery whose read the kernel time-stamped, its upstream share (event time to the
+/// upstream's write on that socket, injected delay included) and its delivery share (that write to the
+/// subscriber callback: the socket buffer, the harness's scheduler and the manager). The two shares of one
+/// delivery add up to its latency; their percentiles do not add up to the latency's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySplit {
+    /// Event time to the upstream's write (µs).
+    pub upstream_us: Percentiles,
+    /// The upstream's write to the subscriber callback (µs).
+    pub delivery_us: Percentiles,
+    /// Subscriber-deliveries split, of `latency_us.count` (the rest came before the kernel's timestamps
+    /// were on, or from a socket without them).
+    pub split: u64,
+}
+
 /// Everything a run produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
@@ -500,6 +519,7 @@ impl CohortSummary {
             subscriptions: 0,
             distinct_streams: 0,
             latency_us: Percentiles::default(),
+            latency_split: LatencySplit::default(),
             staleness_us: Percentiles::default(),
             without_data_us: Percentiles::default(),
             fault_windows: Vec::new(),
@@ -603,6 +623,11 @@ pub fn cohort_summary(
         subscriptions,
         distinct_streams,
         latency_us: Percentiles::of(&record.latency),
+        latency_split: LatencySplit {
+            upstream_us: Percentiles::of(&record.upstream_share),
+            delivery_us: Percentiles::of(&record.delivery_share),
+            split: record.upstream_share.len(),
+        },
         staleness_us: Percentiles::of(&record.staleness),
         without_data_us: Percentiles::of(&record.without_data),
         fault_windows: Vec::new(),

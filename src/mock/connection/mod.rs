@@ -128,12 +128,7 @@ impl Connection {
                 Wake::Shutdown => Some(self.close_frame(1001, "Server shutting down", CloseCause::Shutdown).await),
                 Wake::Control => self.apply_controls().await,
                 Wake::Incoming(incoming) => self.on_incoming(incoming).await,
-                Wake::Outgoing(first) => {
-                    // One turn of the scheduler lets the feed finish the job it is publishing (an order's
-                    // trades, aggTrade and bookTicker), so they go out in one write instead of one each.
-                    tokio::task::yield_now().await;
-                    self.write_queued(first, rx, cancel).await
-                }
+                Wake::Outgoing(first) => self.write_queued(first, rx, cancel).await,
                 Wake::Timer => self.on_timer().await,
             };
             if let Some(cause) = ended {

@@ -143,6 +143,14 @@ pub(super) fn latency(cohorts: &[CohortSummary]) -> String {
     let mut rows = Vec::new();
     for c in cohorts {
         rows.push(percentile_row(&c.name, "delivery latency", &c.latency_us));
+        if c.latency_split.split > 0 {
+            rows.push(percentile_row(
+                &c.name,
+                "upstream's share (event time to its write)",
+                &c.latency_split.upstream_us,
+            ));
+            rows.push(percentile_row(&c.name, "delivery share (write to subscriber)", &c.latency_split.delivery_us));
+        }
         rows.push(percentile_row(&c.name, "staleness (sampled)", &c.staleness_us));
         rows.push(percentile_row(&c.name, "longest time without data", &c.without_data_us));
         rows.push(percentile_row(&c.name, "connect time", &c.connect_time_us));

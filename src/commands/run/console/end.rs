@@ -124,8 +124,27 @@ pub(super) fn cohort_table(summary: &RunSummary) -> String {
         h.lag_p99_us as f64 / 1000.0,
         h.max_rss_kib as f64 / 1024.0
     ));
+    out.push_str(&split_line(summary));
     out.push_str(&rig_line(summary));
     out
+}
+
+/// `latency p99 by who added it: legacy upstream 4.0 ms, delivery 2.9 ms; …`.
+fn split_line(summary: &RunSummary) -> String {
+    let split: Vec<String> = summary
+        .cohorts
+        .iter()
+        .filter(|c| c.latency_split.split > 0)
+        .map(|c| {
+            let s = &c.latency_split;
+            format!("{} upstream {:.1} ms, delivery {:.1} ms", c.name, ms(s.upstream_us.p99), ms(s.delivery_us.p99))
+        })
+        .collect();
+    if split.is_empty() { String::new() } else { format!("latency p99 by who added it: {}\n", split.join("; ")) }
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
 }
 
 /// `rig: canary p99 0.4 ms, mock writes p99 1.2 ms, mock feed p99 1.1 ms (ok, ≤ 5.0 ms)`.
