@@ -27,3 +27,36 @@ pub fn cpu_seconds() -> f64 {
     let ticks: f64 = [11, 12].iter().filter_map(|i| fields.get(*i)?.parse::<f64>().ok()).sum();
     ticks / 100.0
 }
+
+/// Connection attempts the kernel's listen queues dropped so far in this network namespace (`ListenDrops`
+/// of `/proc/net/netstat`, overflows of a full accept queue included; `None` where unavailable). A dropped
+/// SYN is retried by the client's kernel a second later.
+pub fn listen_drops() -> Option<u64> {
+    parse_listen_drops(&std::fs::read_to_string("/proc/net/netstat").ok()?)
+}
+
+/// The kernel's cap on any listen backlog (`net.core.somaxconn`; `None` where unavailable).
+pub fn somaxconn() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn").ok()?.trim().parse().ok()
+}
+
+/// `ListenDrops` from the text of `/proc/net/netstat`: a `TcpExt:` line of names, then one of values.
+fn parse_listen_drops(netstat: &str) -> Option<u64> {
+    let mut lines = netstat.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (lines.next()?, lines.next()?);
+    let at = names.split_whitespace().position(|n| n == "ListenDrops")?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_drops_are_read_by_name() {
+        let text = "TcpExt: SyncookiesSent ListenOverflows ListenDrops TCPHPHits\nTcpExt: 0 7 9 1234\n\
+                    IpExt: InNoRoutes\nIpExt: 0\n";
+        assert_eq!(parse_listen_drops(text), Some(9));
+        assert_eq!(parse_listen_drops("IpExt: A\nIpExt: 1\n"), None);
+    }
+}

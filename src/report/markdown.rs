@@ -248,10 +248,12 @@ fn rig(summary: &RunSummary, out: &mut String) {
     out.push_str("| part | what it measures | p50 ms | p99 ms | max ms | samples | lags above p99 ms | state |\n");
     out.push_str("|---|---|---|---|---|---|---|---|\n");
     for p in &rig.parts {
-        let state = match (p.measured, p.lagged) {
-            (false, _) => format!("not measured: {}", cell(&p.note)),
-            (true, true) => "**lagged**".to_owned(),
-            (true, false) => "ok".to_owned(),
+        let state = match (p.measured, p.lagged, p.dropped) {
+            (false, ..) => format!("not measured: {}", cell(&p.note)),
+            (true, true, Some(n)) => format!("**{n} dropped** ({})", cell(&p.note)),
+            (true, false, Some(_)) => format!("none dropped ({})", cell(&p.note)),
+            (true, true, None) => "**lagged**".to_owned(),
+            (true, false, None) => "ok".to_owned(),
         };
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {state} |\n",

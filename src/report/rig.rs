@@ -32,6 +32,9 @@ pub struct RigPart {
     pub measured: bool,
     /// Its p99 was above its threshold.
     pub lagged: bool,
+    /// For the kernel's listen queue: connection attempts it dropped (each waited on a SYN retry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
     /// Why it was not measured, or anything else a reader needs.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
@@ -66,7 +69,10 @@ impl RigSummary {
             .parts
             .iter()
             .filter(|p| p.lagged)
-            .map(|p| format!("{} p99 {:.1} ms > {:.1} ms", p.part, ms(p.p99_us), ms(p.threshold_us)))
+            .map(|p| match p.dropped {
+                Some(n) => format!("{} dropped {n} connection attempts (each waited on a SYN retry)", p.part),
+                None => format!("{} p99 {:.1} ms > {:.1} ms", p.part, ms(p.p99_us), ms(p.threshold_us)),
+            })
             .collect();
         if named.is_empty() { "the rig kept up".to_owned() } else { format!("the rig lagged: {}", named.join(", ")) }
     }
@@ -96,6 +102,10 @@ pub struct RigInputs<'a> {
     pub scheduler_threshold_us: u64,
     /// The threshold on the canary, write-lag and feed-lag p99 (µs).
     pub rig_threshold_us: u64,
+    /// Connection attempts the kernel's listen queues dropped during the run (`None`: not readable).
+    pub listen_drops: Option<u64>,
+    /// The kernel's cap on a listen backlog.
+    pub somaxconn: Option<u64>,
 }
 
 /// Judges the rig.
@@ -105,6 +115,7 @@ pub fn rig_summary(inputs: RigInputs<'_>) -> RigSummary {
         mock_writes_part(inputs.mock, inputs.rig_threshold_us),
         mock_feed_part(inputs.mock, inputs.rig_threshold_us),
         scheduler_part(inputs.health, inputs.scheduler_threshold_us),
+        listen_part(inputs.listen_drops, inputs.somaxconn),
     ];
     let lagging: Vec<String> = parts.iter().filter(|p| p.lagged).map(|p| p.part.clone()).collect();
     let worst = inputs.canary.and_then(|c| {
@@ -192,6 +203,26 @@ fn mock_feed_part(mock: Option<&MockSnapshot>, threshold_us: u64) -> RigPart {
         None => part.note = "not known: the upstream's counters were not read".into(),
     }
     judged(part)
+}
+
+fn listen_part(drops: Option<u64>, somaxconn: Option<u64>) -> RigPart {
+    let mut part = RigPart {
+        part: "kernel-listen".into(),
+        what: "connection attempts the kernel's listen queues dropped (a full accept queue): each waits a second for \
+               its SYN retry, a storm tail that is the rig's"
+            .into(),
+        measured: drops.is_some(),
+        lagged: drops.is_some_and(|n| n > 0),
+        samples: drops.unwrap_or(0),
+        dropped: drops,
+        ..RigPart::default()
+    };
+    part.note = match (drops, somaxconn) {
+        (None, _) => "not known: /proc/net/netstat is not readable".into(),
+        (Some(_), Some(cap)) => format!("machine-wide count; listen backlogs are capped at net.core.somaxconn = {cap}"),
+        (Some(_), None) => "machine-wide count".into(),
+    };
+    part
 }
 
 fn scheduler_part(health: &Health, threshold_us: u64) -> RigPart {

@@ -92,6 +92,8 @@ struct Execution {
     recording: recorder::Recording,
     health: selfcheck::Health,
     canary: Option<CanaryRecord>,
+    /// Connection attempts the kernel's listen queues dropped during the run (loopback upstreams only).
+    listen_drops: Option<u64>,
     server_open: Vec<u64>,
     elapsed: Duration,
     interrupted: bool,
@@ -117,6 +119,7 @@ async fn execute(
         None => cohort_sizes(&cohorts, &placements),
     };
     let run_cancel = CancellationToken::new();
+    let drops_before = upstream.applies_faults().then(crate::os::listen_drops).flatten();
     let (events, events_rx) = mpsc::channel(65_536);
     let start = Instant::now();
     // A child mock's record is mirrored until every client has ended its accounting.
@@ -204,8 +207,11 @@ async fn execute(
         None => None,
     };
     let server_open = sampler.await.unwrap_or_default();
+    let listen_drops = drops_before.zip(crate::os::listen_drops()).map(|(before, after)| after.saturating_sub(before));
     let finished = upstream.finish(start).await;
-    Ok((Execution { recording, health, canary, server_open, elapsed, interrupted, plans, rehearsed }, finished))
+    let execution =
+        Execution { recording, health, canary, listen_drops, server_open, elapsed, interrupted, plans, rehearsed };
+    Ok((execution, finished))
 }
 
 /// Cohorts of the run and where each client runs.
@@ -343,6 +349,8 @@ fn build_summary(
             mock_in_own_process,
             scheduler_threshold_us: scenario.harness.saturation_lag.as_micros() as u64,
             rig_threshold_us: scenario.harness.rig_delay.as_micros() as u64,
+            listen_drops: execution.listen_drops,
+            somaxconn: crate::os::somaxconn(),
         }),
         verdicts: Vec::new(),
         streams,

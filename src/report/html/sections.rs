@@ -348,6 +348,11 @@ pub(super) fn rig(rig: &RigSummary) -> String {
         .map(|p| {
             let state = match (p.measured, p.lagged) {
                 (false, _) => td(&format!("not measured: {}", p.note)),
+                (true, lagged) if p.dropped.is_some() => {
+                    let class = if lagged { "status-fail" } else { "status-pass" };
+                    let words = format!("{} dropped ({})", p.dropped.unwrap_or(0), p.note);
+                    format!("<td class=\"{class}\">{}</td>", crate::report::html::escape(&words))
+                }
                 (true, true) => {
                     "<td class=\"status-fail\">lagged: latency and storm verdicts are not measurable</td>".into()
                 }

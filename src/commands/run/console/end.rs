@@ -154,7 +154,10 @@ fn rig_line(summary: &RunSummary) -> String {
         .parts
         .iter()
         .filter(|p| p.measured && p.part != "scheduler")
-        .map(|p| format!("{} p99 {:.1} ms", p.part.replace('-', " "), p.p99_us as f64 / 1000.0))
+        .map(|p| match p.dropped {
+            Some(n) => format!("{} drops {n}", p.part.replace('-', " ")),
+            None => format!("{} p99 {:.1} ms", p.part.replace('-', " "), p.p99_us as f64 / 1000.0),
+        })
         .collect();
     if measured.is_empty() {
         return String::new();
