@@ -9,21 +9,24 @@
 //! backlog reads as written later than it was (its delivery share reads low, its upstream share high, by
 //! at most the time between those writes).
 
-use std::io;
+use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, setsockopt, sockopt};
-use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::mock::time::Micros;
 
-/// A TCP stream whose reads note the kernel's receive time.
+/// A TCP stream whose reads note the kernel's receive time. It owns the socket through [`AsyncFd`], so a
+/// short read clears the readiness at once (as tokio's own stream does) instead of costing a second,
+/// empty `recvmsg` per message.
 #[derive(Debug)]
 pub struct Stamped {
-    inner: TcpStream,
+    inner: AsyncFd<std::net::TcpStream>,
     /// The kernel's receive time of the newest data read (µs since the epoch; 0 before any, or where the
     /// kernel gives none).
     received: Micros,
@@ -33,11 +36,17 @@ pub struct Stamped {
 impl Stamped {
     /// Asks the kernel to time-stamp what `inner` receives (without that, reads still work and carry no
     /// time).
-    pub fn new(inner: TcpStream) -> Self {
+    pub fn new(inner: TcpStream) -> io::Result<Self> {
         if let Err(e) = setsockopt(&inner, sockopt::ReceiveTimestampns, &true) {
             tracing::debug!("no receive timestamps on this socket: {e}");
         }
-        Stamped { inner, received: 0, control: nix::cmsg_space!(nix::sys::time::TimeSpec) }
+        let std = inner.into_std()?;
+        // `AsyncFd::new` is deprecated because a type could hand it a file descriptor that it does not own
+        // or that changes; a `std::net::TcpStream` owns its descriptor and always returns the same one,
+        // which is the contract the replacement (`unsafe fn register`) asks for.
+        #[allow(deprecated)]
+        let inner = AsyncFd::new(std)?;
+        Ok(Stamped { inner, received: 0, control: nix::cmsg_space!(nix::sys::time::TimeSpec) })
     }
 
     /// When the kernel received the newest data read (µs since the epoch; `None` when it gave no time: the
@@ -67,18 +76,23 @@ impl AsyncRead for Stamped {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
-            ready!(this.inner.poll_read_ready(cx))?;
-            let fd = this.inner.as_raw_fd();
-            let (control, unfilled) = (&mut this.control, buf.initialize_unfilled());
-            match this.inner.try_io(Interest::READABLE, || receive(fd, unfilled, control)) {
+            let mut guard = ready!(this.inner.poll_read_ready(cx))?;
+            let fd = guard.get_inner().as_raw_fd();
+            let unfilled = buf.initialize_unfilled();
+            let wanted = unfilled.len();
+            match receive(fd, unfilled, &mut this.control) {
                 Ok((n, at)) => {
+                    if n < wanted && n > 0 {
+                        // The socket is drained: wait for the next readiness instead of asking again.
+                        guard.clear_ready();
+                    }
                     buf.advance(n);
                     if let Some(at) = at {
                         this.received = at;
                     }
                     return Poll::Ready(Ok(()));
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }
@@ -87,27 +101,23 @@ impl AsyncRead for Stamped {
 
 impl AsyncWrite for Stamped {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        loop {
+            let mut guard = ready!(this.inner.poll_write_ready(cx))?;
+            match guard.try_io(|inner| inner.get_ref().write(buf)) {
+                Ok(result) => return Poll::Ready(result),
+                Err(_would_block) => continue,
+            }
+        }
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Writes go straight to the socket: nothing is buffered here.
+        Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.inner.get_ref().shutdown(std::net::Shutdown::Write))
     }
 }
 
@@ -121,7 +131,7 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
         let (mut server, _) = listener.accept().await.unwrap();
-        let mut stamped = Stamped::new(client);
+        let mut stamped = Stamped::new(client).unwrap();
         assert_eq!(stamped.received_at(), None, "nothing read yet");
         // The kernel switches its receive timestamps on a moment after the first socket asks (deferred
         // work): until then segments carry no time. Round trips until one does, within a generous bound.

@@ -432,7 +432,7 @@ async fn connect(target: SocketAddr, spec: &UpstreamSpec) -> Result<Socket, Atte
         }
         let url = format!("ws://{target}{}", path(&spec.endpoint));
         let config = WebSocketConfig::default().read_buffer_size(8 * 1024).write_buffer_size(0);
-        let stamped = Stamped::new(tcp);
+        let stamped = Stamped::new(tcp).map_err(|e| io_outcome(&e))?;
         let (ws, _) = client_async_with_config(url, stamped, Some(config)).await.map_err(|e| ws_outcome(&e))?;
         Ok(ws)
     };
