@@ -276,7 +276,7 @@ pub fn threshold(t: &Threshold, cohort: Option<&CohortSummary>, summary: &RunSum
 /// figure (`*_us`, but not its sample count), or a storm's peak or shape.
 pub fn is_timed(path: &[String]) -> bool {
     let last = path.last().map_or("", String::as_str);
-    (path.first().is_some_and(|s| s.ends_with("_us")) && last != "count")
+    (path.iter().any(|s| s.ends_with("_us")) && last != "count" && last != "split")
         || last.starts_with("peak")
         || last == "lockstep_index"
 }

@@ -221,7 +221,7 @@ pub struct MockSnapshot {
     pub messages_dropped: u64,
     /// The feed's scheduling lag (the mock's own health).
     pub feed_lag: FeedLag,
-    /// Publication to the kernel, per message written, without injected delay (the mock's own health).
+    /// Publication to the writer, per message written, without injected delay (the mock's own health).
     #[serde(default)]
     pub write_lag: WriteLag,
     /// Canary connections upgraded (the rig's instrument; not in the connection and upgrade counts).
@@ -331,7 +331,7 @@ impl MockStats {
         self.canary_events.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// Records `count` messages handed to the kernel `us` after their publication (or their injected
+    /// Records `count` messages taken to be written `us` after their publication (or their injected
     /// delay's due time).
     pub fn write_lag(&self, us: u64, count: u64) {
         self.write_lag.record_n(us, count);

@@ -1,5 +1,5 @@
-//! The mock's write lag: from an event's publication to the moment its frame was handed to the kernel on
-//! one connection, without the delay a latency fault added on purpose. Shared by every connection task
+//! The mock's write lag: from an event's publication to the moment one connection's writer takes it to
+//! write, without the delay a latency fault added on purpose. Shared by every connection task
 //! of a server, so it is a fixed array of atomic counters (no lock on the write path): log-linear buckets,
 //! eight per power of two, good to 12.5 %.
 

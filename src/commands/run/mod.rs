@@ -154,7 +154,8 @@ async fn execute(
     let health = tokio::spawn(selfcheck::run(health_cancel.clone(), lag));
     let (canary_p99, canary_rx) = watch::channel(0);
     let canaries = (upstream.applies_faults() && scenario.harness.canaries > 0).then(|| {
-        tokio::spawn(canary::run(upstream.addr(), scenario.harness.canaries, health_cancel.clone(), canary_p99))
+        // The canaries measure the run, not its teardown: they stop when the clients are told to.
+        tokio::spawn(canary::run(upstream.addr(), scenario.harness.canaries, run_cancel.clone(), canary_p99))
     });
     let names = cohorts.iter().map(|c| c.manager.as_str().to_owned()).collect();
     let live = console.spawn_live(names, progress_rx, RigReceivers { lag: lag_rx, canary: canary_rx });

@@ -72,8 +72,9 @@ fn discard_queued(rx: &mut mpsc::Receiver<Outgoing>) {
 
 /// Feeds `pending` and up to a batch of further queued messages, then flushes; returns how many frames.
 /// A message stays in `pending` until it is turned into frames, so a caller that stops this future (a
-/// control arrived) still has it. Each message's write lag (from its publication, or from the due time of
-/// the delay a fault put on it, to its flush) goes to `stats`.
+/// control arrived) still has it. Each message's write lag goes to `stats`: from its publication, or from
+/// the due time of the delay a fault put on it, to the moment the writer takes it to write (not to the end
+/// of the flush, which waits on the client's reading when its receive window is full).
 async fn write_batch(
     ws: &mut Socket,
     pending: &mut Option<Outgoing>,
@@ -84,17 +85,16 @@ async fn write_batch(
     let mut frames = Vec::new();
     let mut written = 0;
     let mut taken = 0;
-    let mut lags = Lags::default();
     while let Some(message) = pending.as_ref() {
         taken += 1;
-        let mut from = message.at;
-        if let Some(due) = chaos.as_deref_mut().and_then(|c| c.due(message)).filter(|due| *due > Instant::now()) {
+        let due = chaos.as_deref_mut().and_then(|c| c.due(message));
+        if let Some(due) = due.filter(|due| *due > Instant::now()) {
             ws.flush().await?;
-            lags.record(stats);
             crate::clock::sleep_until_precise(due).await;
-            from = due;
         }
-        lags.push(from);
+        // A delayed message is late only past its due time, even when that time had passed already.
+        let from = due.map_or(message.at, |due| due.max(message.at));
+        stats.write_lag(Instant::now().saturating_duration_since(from).as_micros() as u64, 1);
         let Some(message) = pending.take() else { break };
         match chaos.as_deref_mut() {
             None => frames.push(Message::Text(message.text)),
@@ -107,30 +107,5 @@ async fn write_batch(
         *pending = if taken < MAX_BATCH { rx.try_recv().ok() } else { None };
     }
     ws.flush().await?;
-    lags.record(stats);
     Ok(written)
-}
-
-/// When the messages fed since the last flush became due to be written.
-#[derive(Default)]
-struct Lags {
-    first: Option<Instant>,
-    more: Vec<Instant>,
-}
-
-impl Lags {
-    fn push(&mut self, from: Instant) {
-        match self.first {
-            None => self.first = Some(from),
-            Some(_) => self.more.push(from),
-        }
-    }
-
-    /// Records the lag of every message fed, as of now (they have just been flushed).
-    fn record(&mut self, stats: &MockStats) {
-        let now = Instant::now();
-        for from in self.first.take().into_iter().chain(self.more.drain(..)) {
-            stats.write_lag(now.saturating_duration_since(from).as_micros() as u64, 1);
-        }
-    }
 }
