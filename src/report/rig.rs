@@ -167,42 +167,45 @@ fn canary_part(canary: Option<&CanaryRecord>, threshold_us: u64) -> RigPart {
     judged(part)
 }
 
-fn mock_writes_part(mock: Option<&MockSnapshot>, threshold_us: u64) -> RigPart {
-    let mut part = RigPart {
-        part: "mock-writes".into(),
-        what: "publication to the connection's writer taking it, without injected delay".into(),
-        threshold_us,
-        ..RigPart::default()
-    };
-    match mock {
-        Some(m) if m.write_lag.messages > 0 => {
+/// Figures of one part of the mock: p50, p99, max (µs) and samples.
+type MockFigures = [u64; 4];
+
+/// A part of the mock's own counters: its figures (`None` without a snapshot; `Some(None)` when it had no
+/// samples, noted as `idle`).
+fn mock_part(
+    (part, what): (&str, &str),
+    figures: Option<Option<MockFigures>>,
+    threshold_us: u64,
+    idle: &str,
+) -> RigPart {
+    let mut part = RigPart { part: part.into(), what: what.into(), threshold_us, ..RigPart::default() };
+    match figures {
+        Some(Some([p50, p99, max, samples])) => {
+            (part.p50_us, part.p99_us, part.max_us, part.samples) = (p50, p99, max, samples);
             part.measured = true;
-            (part.p50_us, part.p99_us, part.max_us) = (m.write_lag.p50_us, m.write_lag.p99_us, m.write_lag.max_us);
-            part.samples = m.write_lag.messages;
         }
-        Some(_) => part.note = "the mock wrote nothing".into(),
+        Some(None) => part.note = idle.into(),
         None => part.note = "not known: the upstream's counters were not read".into(),
     }
     judged(part)
 }
 
+fn mock_writes_part(mock: Option<&MockSnapshot>, threshold_us: u64) -> RigPart {
+    let what = "publication to the connection's writer taking it, without injected delay";
+    let figures = mock.map(|m| {
+        let w = m.write_lag;
+        (w.messages > 0).then_some([w.p50_us, w.p99_us, w.max_us, w.messages])
+    });
+    mock_part(("mock-writes", what), figures, threshold_us, "the mock wrote nothing")
+}
+
 fn mock_feed_part(mock: Option<&MockSnapshot>, threshold_us: u64) -> RigPart {
-    let mut part = RigPart {
-        part: "mock-feed".into(),
-        what: "the mock's feed timer lateness (events are stamped when generated; this is how late)".into(),
-        threshold_us,
-        ..RigPart::default()
-    };
-    match mock {
-        Some(m) if m.feed_lag.jobs > 0 => {
-            part.measured = true;
-            (part.p50_us, part.p99_us, part.max_us) = (m.feed_lag.p50_us, m.feed_lag.p99_us, m.feed_lag.max_us);
-            part.samples = m.feed_lag.jobs;
-        }
-        Some(_) => part.note = "the feed ran no job".into(),
-        None => part.note = "not known: the upstream's counters were not read".into(),
-    }
-    judged(part)
+    let what = "the mock's feed timer lateness (events are stamped when generated; this is how late)";
+    let figures = mock.map(|m| {
+        let f = m.feed_lag;
+        (f.jobs > 0).then_some([f.p50_us, f.p99_us, f.max_us, f.jobs])
+    });
+    mock_part(("mock-feed", what), figures, threshold_us, "the feed ran no job")
 }
 
 fn listen_part(drops: Option<u64>, somaxconn: Option<u64>) -> RigPart {
