@@ -63,8 +63,7 @@ impl Legacy {
             liveness: self.settings.liveness,
         };
         let spec = UpstreamSpec::raw(&self.spec, &stream, retry, self.spec.seed ^ self.opened);
-        let (_no_commands, commands) = mpsc::channel(1);
-        self.tasks.spawn(upstream::run(self.ctx.clone(), spec, audience, commands, stop.clone()));
+        self.tasks.spawn(upstream::run(self.ctx.clone(), spec, audience, None, stop.clone()));
         self.sockets.insert((subscriber, stream), stop);
     }
 

@@ -19,8 +19,9 @@ use crate::mock::time::{Micros, now_micros};
 use crate::record::event::{CohortId, DeliverySample, Event, LatencySample, StreamTally};
 use crate::record::freshness::Watch;
 
-/// Latencies batched before a socket hands them to the recorder early.
-const BATCH_LATENCIES: usize = 4096;
+/// Latencies batched before a socket hands them to the recorder early (4 KiB of samples: what a socket holds
+/// between flushes stays small when its stream is hot or the recorder is behind).
+const BATCH_LATENCIES: usize = 256;
 
 /// One stream's accounting on this socket.
 #[derive(Debug)]

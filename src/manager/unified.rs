@@ -64,7 +64,8 @@ impl Unified {
         let (commands, receiver) = mpsc::channel(1024);
         let stop = self.ctx.cancel.child_token();
         let (ctx, task_audience, task_stop) = (self.ctx.clone(), audience.clone(), stop.clone());
-        self.tasks.spawn(async move { (index, upstream::run(ctx, spec, task_audience, receiver, task_stop).await) });
+        self.tasks
+            .spawn(async move { (index, upstream::run(ctx, spec, task_audience, Some(receiver), task_stop).await) });
         Socket { audience, commands, stop, streams: 0 }
     }
 

@@ -312,12 +312,14 @@ type Socket = WebSocketStream<Stamped>;
 /// Streams per SUBSCRIBE request (well under the upstream's 8 KiB message limit).
 const SUBSCRIBE_BATCH: usize = 200;
 
-/// Runs one upstream until `stop` or give-up.
+/// Runs one upstream until `stop` or give-up; `commands` change a combined upstream's subscriptions (a raw
+/// one has none). Connecting and the session are boxed: a task holds only the one of them it is in, not
+/// the larger of the two (a legacy client has one task per subscription).
 pub async fn run(
     ctx: Arc<RunContext>,
     spec: UpstreamSpec,
     audience: Arc<Audience>,
-    mut commands: mpsc::Receiver<Command>,
+    mut commands: Option<mpsc::Receiver<Command>>,
     stop: CancellationToken,
 ) -> Exit {
     let mut rng = StdRng::seed_from_u64(spec.seed);
@@ -328,17 +330,18 @@ pub async fn run(
     let mut state = Reading::new(spec.cohort, raw_stream, spec.tap.clone());
     loop {
         let reconnecting = state.outage.is_some();
-        let Some(ws) = connect_with_retries(&ctx, &spec, &stop, reconnecting, &mut rng, &audience).await else {
-            state.close(&ctx, &audience).await;
+        let connected = Box::pin(connect_with_retries(&ctx, &spec, &stop, reconnecting, &mut rng, &audience)).await;
+        let Some(ws) = connected else {
+            Box::pin(state.close(&ctx, &audience)).await;
             if stop.is_cancelled() {
                 abandon(&ctx, &spec, state.outage.take()).await;
                 return Exit::Stopped;
             }
             return Exit::GaveUp;
         };
-        match session(&ctx, &spec, ws, &audience, &mut commands, &stop, &mut state).await {
+        match Box::pin(session(&ctx, &spec, ws, &audience, commands.as_mut(), &stop, &mut state)).await {
             None => {
-                state.close(&ctx, &audience).await;
+                Box::pin(state.close(&ctx, &audience)).await;
                 abandon(&ctx, &spec, state.outage.take()).await;
                 let end = Event::Ended {
                     cohort: spec.cohort,
@@ -431,7 +434,7 @@ async fn connect(target: SocketAddr, spec: &UpstreamSpec) -> Result<Socket, Atte
             tracing::debug!("could not set TCP_NODELAY: {e}");
         }
         let url = format!("ws://{target}{}", path(&spec.endpoint));
-        let config = WebSocketConfig::default().read_buffer_size(8 * 1024).write_buffer_size(0);
+        let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER).write_buffer_size(0);
         let stamped = Stamped::new(tcp).map_err(|e| io_outcome(&e))?;
         let (ws, _) = client_async_with_config(url, stamped, Some(config)).await.map_err(|e| ws_outcome(&e))?;
         Ok(ws)
@@ -461,16 +464,28 @@ fn ws_outcome(e: &WsError) -> AttemptOutcome {
     }
 }
 
+/// The WebSocket's read buffer: the most one read takes from the socket (about ten market messages), and what
+/// an open connection holds once it has read anything (the buffer is filled to its size on the first read).
+const READ_BUFFER: usize = 2 * 1024;
+
+/// Frames handled in one go when they are already read (or readable) before the session's other
+/// branches get a look again.
+const DRAIN_AT_MOST: usize = 64;
+
 /// How often a socket hands its deliveries to the recorder.
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
 
 /// One connected session; `None` when stopped, or how the connection ended.
+///
+/// Its timers live across the loop (a deadline moved later is an atomic store, not a new timer), and a
+/// message that arrives with others already read is handled with them, so the cost of a wake-up is shared
+/// by every frame it brings.
 async fn session(
     ctx: &RunContext,
     spec: &UpstreamSpec,
     mut ws: Socket,
     audience: &Audience,
-    commands: &mut mpsc::Receiver<Command>,
+    mut commands: Option<&mut mpsc::Receiver<Command>>,
     stop: &CancellationToken,
     state: &mut Reading,
 ) -> Option<ConnectionEnd> {
@@ -479,50 +494,91 @@ async fn session(
         outbox.queue_subscribe("SUBSCRIBE", audience.streams());
     }
     let mut last_traffic = Instant::now();
-    let mut commands_open = true;
+    let far = || Instant::now() + Duration::from_secs(86_400 * 365);
+    let silence = tokio::time::sleep_until(spec.liveness.map_or_else(far, |l| last_traffic + l));
+    let flush = tokio::time::sleep_until(state.last_flush + FLUSH_EVERY);
+    let stopped = stop.cancelled();
+    tokio::pin!(silence, flush, stopped);
     loop {
-        let silence_deadline = spec.liveness.map(|l| last_traffic + l);
-        let flush_at = state.last_flush + FLUSH_EVERY;
         tokio::select! {
-            _ = stop.cancelled() => {
+            () = &mut stopped => {
                 close_quietly(&mut ws).await;
                 return None;
             }
-            _ = sleep_until(outbox.next_send()) => {
+            () = sleep_until(outbox.next_send()) => {
                 if let Some(text) = outbox.pop() {
                     if let Err(e) = ws.send(Message::text(text)).await {
                         return Some(end_of(&e));
                     }
                 }
             }
-            command = commands.recv(), if commands_open => match command {
+            command = next_command(commands.as_deref_mut()) => match command {
                 Some(Command::Subscribe(streams)) => outbox.queue_subscribe("SUBSCRIBE", streams),
                 Some(Command::Unsubscribe(streams)) => outbox.queue_subscribe("UNSUBSCRIBE", streams),
-                None => commands_open = false,
+                None => commands = None,
             },
-            _ = sleep_until(silence_deadline) => {
+            () = &mut silence, if spec.liveness.is_some() => {
                 ctx.report(Event::Detected { cohort: spec.cohort, at: ctx.now(), silent_for: last_traffic.elapsed() }).await;
                 drop(ws);
                 return Some(ConnectionEnd::Silent);
             }
-            _ = tokio::time::sleep_until(flush_at) => state.flush(ctx, audience).await,
+            () = &mut flush => {
+                state.flush(ctx, audience).await;
+                flush.as_mut().reset(state.last_flush + FLUSH_EVERY);
+            }
             message = ws.next() => {
+                let mut next = Some(message);
+                let mut handled = 0;
+                while let Some(message) = next.take() {
+                    if let Some(end) = on_frame(ctx, &ws, message, audience, state).await {
+                        return Some(end);
+                    }
+                    handled += 1;
+                    if handled < DRAIN_AT_MOST {
+                        next = futures_util::FutureExt::now_or_never(ws.next());
+                    }
+                }
                 last_traffic = Instant::now();
-                match message {
-                    Some(Ok(Message::Text(text))) => {
-                        let written = ws.get_ref().received_at();
-                        state.on_text(ctx, audience, text.as_str(), written).await;
-                    }
-                    Some(Ok(Message::Close(frame))) => {
-                        return Some(frame.map_or(ConnectionEnd::Abnormal, |f| ConnectionEnd::Closed(u16::from(f.code))));
-                    }
-                    Some(Ok(Message::Binary(_))) => state.malformed(),
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => return Some(end_of(&e)),
-                    None => return Some(ConnectionEnd::Abnormal),
+                if let Some(liveness) = spec.liveness {
+                    silence.as_mut().reset(last_traffic + liveness);
                 }
             }
         }
+    }
+}
+
+/// The next command, or never when the upstream takes none (or no more).
+async fn next_command(commands: Option<&mut mpsc::Receiver<Command>>) -> Option<Command> {
+    match commands {
+        Some(commands) => commands.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Handles one frame read; how the connection ended, if it did.
+async fn on_frame(
+    ctx: &RunContext,
+    ws: &Socket,
+    message: Option<Result<Message, WsError>>,
+    audience: &Audience,
+    state: &mut Reading,
+) -> Option<ConnectionEnd> {
+    match message {
+        Some(Ok(Message::Text(text))) => {
+            let written = ws.get_ref().received_at();
+            state.on_text(ctx, audience, text.as_str(), written).await;
+            None
+        }
+        Some(Ok(Message::Close(frame))) => {
+            Some(frame.map_or(ConnectionEnd::Abnormal, |f| ConnectionEnd::Closed(u16::from(f.code))))
+        }
+        Some(Ok(Message::Binary(_))) => {
+            state.malformed();
+            None
+        }
+        Some(Ok(_)) => None,
+        Some(Err(e)) => Some(end_of(&e)),
+        None => Some(ConnectionEnd::Abnormal),
     }
 }
 

@@ -55,13 +55,11 @@ impl WsManager {
             liveness: self.settings.liveness,
         };
         let spec = UpstreamSpec::raw(&self.spec, &stream, retry, self.spec.seed ^ self.generation);
-        let (_no_commands, commands) = mpsc::channel(1);
         let (ctx, name, generation) = (self.ctx.clone(), stream.clone(), self.generation);
         let task_stop = stop.clone();
         let task_audience = audience.clone();
-        self.tasks.spawn(async move {
-            (name, generation, upstream::run(ctx, spec, task_audience, commands, task_stop).await)
-        });
+        self.tasks
+            .spawn(async move { (name, generation, upstream::run(ctx, spec, task_audience, None, task_stop).await) });
         self.streams.insert(stream, Shared { subscribers: vec![subscriber], audience, stop, generation });
         true
     }

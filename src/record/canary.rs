@@ -7,6 +7,7 @@
 //! A canary that drops (an outage of the mock) reconnects every [`RETRY`] until the run ends; it is never
 //! a fault's target.
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,18 +59,64 @@ struct Shared {
     start: Instant,
 }
 
+/// Seconds kept open for samples that arrive a little out of order (two canaries recording around a
+/// second's boundary); an older second is reduced to its p99 at once, so the memory stays flat however
+/// long the run.
+const OPEN_SECONDS: usize = 2;
+
 struct Recording {
     record: CanaryRecord,
-    seconds: Vec<Histogram<u64>>,
+    /// The latest seconds, oldest first, not yet reduced to their p99.
+    open: VecDeque<(usize, Histogram<u64>)>,
 }
 
 impl Recording {
     fn sample(&mut self, second: usize, latency_us: u64) {
         self.record.latency.saturating_record(latency_us);
-        while self.seconds.len() <= second {
-            self.seconds.push(latency_histogram());
+        if self.open.back().is_none_or(|(newest, _)| *newest < second) {
+            let mut histogram = self.open_slot();
+            histogram.reset();
+            self.open.push_back((second, histogram));
         }
-        self.seconds[second].saturating_record(latency_us);
+        // A sample of a second already reduced counts in the whole run only.
+        if let Some((_, histogram)) = self.open.iter_mut().find(|(s, _)| *s == second) {
+            histogram.saturating_record(latency_us);
+        }
+    }
+
+    /// A histogram for a new second: the oldest open one once it is reduced, or a new one.
+    fn open_slot(&mut self) -> Histogram<u64> {
+        if self.open.len() >= OPEN_SECONDS {
+            if let Some(histogram) = self.close_oldest() {
+                return histogram;
+            }
+        }
+        latency_histogram()
+    }
+
+    /// Reduces the oldest open second to its p99 (0 for a second without samples).
+    fn close_oldest(&mut self) -> Option<Histogram<u64>> {
+        let (second, histogram) = self.open.pop_front()?;
+        let per_second = &mut self.record.p99_per_second;
+        if per_second.len() <= second {
+            per_second.resize(second + 1, 0);
+        }
+        per_second[second] = if histogram.is_empty() { 0 } else { histogram.value_at_quantile(0.99) };
+        Some(histogram)
+    }
+
+    /// The p99 of a second (µs; 0 without samples).
+    fn p99_of(&self, second: usize) -> u64 {
+        match self.open.iter().find(|(s, _)| *s == second) {
+            Some((_, h)) if !h.is_empty() => h.value_at_quantile(0.99),
+            Some(_) => 0,
+            None => self.record.p99_per_second.get(second).copied().unwrap_or(0),
+        }
+    }
+
+    /// Reduces every open second.
+    fn finish(&mut self) {
+        while self.close_oldest().is_some() {}
     }
 }
 
@@ -82,7 +129,7 @@ pub async fn run(
     p99: watch::Sender<u64>,
 ) -> CanaryRecord {
     let shared = Arc::new(Shared {
-        record: Mutex::new(Recording { record: CanaryRecord::new(connections), seconds: Vec::new() }),
+        record: Mutex::new(Recording { record: CanaryRecord::new(connections), open: VecDeque::new() }),
         start: Instant::now(),
     });
     let mut tasks = tokio::task::JoinSet::new();
@@ -95,9 +142,7 @@ pub async fn run(
         tracing::debug!("the canaries' live figures stopped early");
     }
     let mut recording = shared.record.lock().await;
-    let per_second =
-        recording.seconds.iter().map(|h| if h.is_empty() { 0 } else { h.value_at_quantile(0.99) }).collect();
-    recording.record.p99_per_second = per_second;
+    recording.finish();
     recording.record.clone()
 }
 
@@ -111,8 +156,7 @@ async fn publish_per_second(shared: Arc<Shared>, cancel: CancellationToken, p99:
         }
         let last = (shared.start.elapsed().as_secs() as usize).saturating_sub(1);
         let recording = shared.record.lock().await;
-        let value = recording.seconds.get(last).filter(|h| !h.is_empty()).map_or(0, |h| h.value_at_quantile(0.99));
-        p99.send_replace(value);
+        p99.send_replace(recording.p99_of(last));
     }
 }
 
@@ -183,6 +227,25 @@ fn parse(text: &str) -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_second_is_reduced_to_its_p99_once_two_newer_ones_are_open() {
+        let mut recording = Recording { record: CanaryRecord::new(1), open: VecDeque::new() };
+        recording.sample(0, 1_000);
+        recording.sample(1, 2_000);
+        recording.sample(0, 1_500); // a second still open takes a late sample
+        assert_eq!(recording.open.len(), 2);
+        recording.sample(3, 1_800); // second 0 is reduced, second 2 had no samples
+        assert_eq!(recording.open.len(), 2, "never more than two seconds are held whole");
+        assert_eq!(recording.record.p99_per_second, [1_500]);
+        recording.sample(0, 9_000); // too late for its second: the whole run only
+        assert_eq!(recording.p99_of(0), 1_500);
+        assert_eq!(recording.p99_of(1), 2_000);
+        recording.finish();
+        assert_eq!(recording.record.p99_per_second, [1_500, 2_000, 0, 1_800]);
+        assert_eq!(recording.record.latency.len(), 5);
+        assert!((9_000..9_010).contains(&recording.record.latency.max()), "within the histogram's precision");
+    }
 
     #[test]
     fn reads_what_the_mock_renders() {

@@ -25,6 +25,8 @@ pub struct Health {
     pub lag_p99_per_second: Vec<u64>,
     /// Resident memory per second (KiB).
     pub rss_kib_per_second: Vec<u64>,
+    /// Resident memory when the self-check started, before any client connected (KiB).
+    pub rss_at_start_kib: u64,
     /// CPU seconds used by the process over the run.
     pub cpu_seconds: f64,
 }
@@ -40,6 +42,8 @@ pub struct HealthSummary {
     pub lag_max_us: u64,
     /// Largest resident memory (KiB).
     pub max_rss_kib: u64,
+    /// Resident memory at the start (KiB).
+    pub rss_at_start_kib: u64,
     /// CPU seconds used.
     pub cpu_seconds: f64,
 }
@@ -52,6 +56,7 @@ impl Health {
             lag_p99_us: self.lag.value_at_quantile(0.99),
             lag_max_us: self.lag.max(),
             max_rss_kib: self.rss_kib_per_second.iter().copied().max().unwrap_or(0),
+            rss_at_start_kib: self.rss_at_start_kib,
             cpu_seconds: self.cpu_seconds,
         }
     }
@@ -64,6 +69,7 @@ pub async fn run(cancel: CancellationToken, lag_p99: watch::Sender<u64>) -> Heal
         lag: latency_histogram(),
         lag_p99_per_second: Vec::new(),
         rss_kib_per_second: Vec::new(),
+        rss_at_start_kib: rss_kib(),
         cpu_seconds: 0.0,
     };
     let mut second = latency_histogram();

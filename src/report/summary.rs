@@ -400,7 +400,12 @@ pub struct HarnessSummary {
     pub cpu_seconds: f64,
     /// Largest resident memory (KiB).
     pub max_rss_kib: u64,
-    /// Resident memory per open connection at the peak (bytes).
+    /// Resident memory when the run started, before any client connected (KiB; 0 in runs written before
+    /// it was kept).
+    #[serde(default)]
+    pub rss_at_start_kib: u64,
+    /// Resident memory per open connection at the peak: what the run added to the memory at its start,
+    /// over the most connections open at once (bytes).
     pub rss_per_connection_bytes: u64,
 }
 
@@ -807,7 +812,11 @@ pub fn harness_summary(health: &Health, scenario: &Scenario, peak_connections: i
         saturated: s.lag_p99_us > threshold,
         cpu_seconds: (s.cpu_seconds * 100.0).round() / 100.0,
         max_rss_kib: s.max_rss_kib,
-        rss_per_connection_bytes: if peak_connections > 0 { s.max_rss_kib * 1024 / peak_connections as u64 } else { 0 },
+        rss_at_start_kib: s.rss_at_start_kib,
+        rss_per_connection_bytes: match u64::try_from(peak_connections) {
+            Ok(peak) if peak > 0 => s.max_rss_kib.saturating_sub(s.rss_at_start_kib) * 1024 / peak,
+            _ => 0,
+        },
     }
 }
 
