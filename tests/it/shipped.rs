@@ -80,6 +80,22 @@ fn every_shipped_scenario_validates() {
     }
 }
 
+#[test]
+fn every_benchmark_scenario_validates_and_is_in_the_readme() {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(repo("benches/scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        let scenario = wschaos::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        assert_eq!(scenario.name, stem, "{} names itself", path.display());
+        assert!(std::fs::read_to_string(&path).unwrap().starts_with("# "), "{} tells its story", path.display());
+        assert!(readme.contains(&format!("benches/scenarios/{stem}.toml")), "the README shows {stem}'s figures");
+        checked += 1;
+    }
+    assert!(checked >= 3, "hot-feed, idle-connections and storm-5k");
+}
+
 fn scratch(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("shipped-{name}"))
 }
