@@ -116,6 +116,12 @@ pub fn cohort(id: &str, c: &CohortSummary, summary: &RunSummary) -> Measure {
         "latency-p50" | "latency-p95" => Measure::NotApplicable("no message carried a time"),
         "retry-rate" => Measure::Value(c.attempts.retry_rate_outside_faults),
         "connection-success" => value(percent(c.attempts.connected as f64, c.attempts.total as f64), "no attempts"),
+        "message-delivery" if c.delivery.unresolved > 0 && summary.rig_lagged() => Measure::NotMeasurable(format!(
+            "{} socket messages could not be placed in the upstream's record while the rig lagged (the record \
+             this process reads fell behind), and their events count as lost; {}",
+            c.delivery.unresolved,
+            summary.rig_cause()
+        )),
         "message-delivery" => {
             let delivered = c.delivery.steady_delivered as f64;
             value(

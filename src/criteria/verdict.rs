@@ -481,6 +481,24 @@ mod judging {
     }
 
     #[test]
+    fn loss_from_messages_the_lagging_rig_could_not_place_is_not_measurable() {
+        let mut wsmanager = cohort(ManagerKind::Wsmanager, 2000, 10);
+        (wsmanager.delivery.steady_delivered, wsmanager.delivery.steady_gaps) = (99_000, 1_000);
+        wsmanager.delivery.unresolved = 40;
+        let mut summary = run(vec![cohort(ManagerKind::Legacy, 2000, 100), wsmanager]);
+        let failed = find(&judge(&summary, &Judging::defaults()), "message-delivery", "wsmanager").clone();
+        assert_eq!(failed.status, Status::Fail, "a rig that kept up: the loss is measured, unresolved or not");
+        summary.harness.saturated = true;
+        let verdicts = judge(&summary, &Judging::defaults());
+        let v = find(&verdicts, "message-delivery", "wsmanager");
+        assert_eq!(v.status, Status::NotMeasurable);
+        assert!(v.note.contains("40 socket messages could not be placed"), "{}", v.note);
+        summary.cohorts[1].delivery.unresolved = 0;
+        let v = find(&judge(&summary, &Judging::defaults()), "message-delivery", "wsmanager").clone();
+        assert_eq!(v.status, Status::Fail, "every message placed: loss is loss, however the rig did");
+    }
+
+    #[test]
     fn scenario_thresholds_judge_any_metric() {
         let summary = run(vec![cohort(ManagerKind::Legacy, 2000, 100), cohort(ManagerKind::Wsmanager, 2000, 10)]);
         let raw = RawThreshold {

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde::Serialize;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -23,6 +23,7 @@ use crate::mock::close::CloseHow;
 use crate::mock::config::QueueFullPolicy;
 use crate::mock::conn_chaos::ConnFault;
 use crate::mock::market::SymbolId;
+use crate::mock::queue::{Queue, Refused};
 use crate::mock::route::Endpoint;
 use crate::mock::stream_name::{StreamKind, StreamSpec};
 use crate::mock::time::TimeUnit;
@@ -86,7 +87,7 @@ const FORMAT_MICROS: u8 = 2;
 /// The sending side of a connection, shared by the hub (events) and the registry (controls).
 #[derive(Debug)]
 pub struct Outbox {
-    tx: mpsc::Sender<Outgoing>,
+    queue: Queue<Outgoing>,
     format: AtomicU8,
     controls: Mutex<VecDeque<Control>>,
     control_ready: Notify,
@@ -102,10 +103,9 @@ impl Outbox {
         policy: QueueFullPolicy,
         combined: bool,
         unit: TimeUnit,
-    ) -> (Arc<Outbox>, mpsc::Receiver<Outgoing>) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
+    ) -> (Arc<Outbox>, OutboxReceiver) {
         let outbox = Outbox {
-            tx,
+            queue: Queue::new(capacity),
             format: AtomicU8::new(0),
             controls: Mutex::new(VecDeque::new()),
             control_ready: Notify::new(),
@@ -117,7 +117,8 @@ impl Outbox {
         if unit == TimeUnit::Microsecond {
             outbox.format.fetch_or(FORMAT_MICROS, Ordering::Relaxed);
         }
-        (Arc::new(outbox), rx)
+        let outbox = Arc::new(outbox);
+        (outbox.clone(), OutboxReceiver { outbox })
     }
 
     /// Switches the `{"stream","data"}` wrapper on or off (SET_PROPERTY combined).
@@ -166,10 +167,10 @@ impl Outbox {
 
     /// Offers one message; returns whether it was queued.
     fn offer(&self, message: Outgoing) -> bool {
-        match self.tx.try_send(message) {
+        match self.queue.try_send(message) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(Refused::Closed(_)) => false,
+            Err(Refused::Full(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 if self.policy == QueueFullPolicy::Disconnect && !self.overflowed.swap(true, Ordering::Relaxed) {
                     self.control(Control::SlowConsumer);
@@ -177,6 +178,36 @@ impl Outbox {
                 false
             }
         }
+    }
+}
+
+/// The connection's end of its outbox: it takes the queued messages; dropped (or closed), the outbox refuses
+/// more.
+#[derive(Debug)]
+pub struct OutboxReceiver {
+    outbox: Arc<Outbox>,
+}
+
+impl OutboxReceiver {
+    /// Waits for the next queued message (cancel-safe).
+    pub async fn recv(&mut self) -> Option<Outgoing> {
+        self.outbox.queue.recv().await
+    }
+
+    /// The next queued message, if any.
+    pub fn try_recv(&mut self) -> Option<Outgoing> {
+        self.outbox.queue.try_recv()
+    }
+
+    /// Refuses further messages.
+    pub fn close(&mut self) {
+        self.outbox.queue.close();
+    }
+}
+
+impl Drop for OutboxReceiver {
+    fn drop(&mut self) {
+        self.outbox.queue.close();
     }
 }
 

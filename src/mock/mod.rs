@@ -21,6 +21,7 @@ pub mod market;
 pub mod process;
 pub mod protocol;
 pub mod publications;
+pub mod queue;
 pub mod route;
 pub mod server;
 pub mod stats;

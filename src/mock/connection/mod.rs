@@ -17,7 +17,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -27,7 +26,7 @@ use crate::chaos::fault::StallMode;
 use crate::clock::sleep_until;
 use crate::mock::config::{MalformedStream, PongTimeoutAction};
 use crate::mock::conn_chaos::ConnChaos;
-use crate::mock::hub::{ConnId, Outbox, Outgoing};
+use crate::mock::hub::{ConnId, Outbox, OutboxReceiver, Outgoing};
 use crate::mock::limits::MessageRateWindow;
 use crate::mock::protocol::{Change, Session};
 use crate::mock::route::{Endpoint, WsRoute};
@@ -112,7 +111,7 @@ pub async fn serve(ws: Socket, shared: Arc<Shared>, peer: SocketAddr, route: WsR
 }
 
 impl Connection {
-    async fn run(&mut self, rx: &mut mpsc::Receiver<Outgoing>, cancel: &CancellationToken) -> CloseCause {
+    async fn run(&mut self, rx: &mut OutboxReceiver, cancel: &CancellationToken) -> CloseCause {
         loop {
             let timer = self.next_deadline();
             let reading = self.stall() != Some(StallMode::Silent);

@@ -3,14 +3,13 @@
 //! its due time; message faults and corruption shape the frames.
 
 use futures_util::SinkExt;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
 
 use super::{Connection, Socket};
 use crate::mock::conn_chaos::ConnChaos;
-use crate::mock::hub::Outgoing;
+use crate::mock::hub::{OutboxReceiver, Outgoing};
 use crate::mock::stats::{CloseCause, MockStats};
 
 /// Most queued messages written before one flush.
@@ -23,7 +22,7 @@ impl Connection {
     pub(super) async fn write_queued(
         &mut self,
         first: Outgoing,
-        rx: &mut mpsc::Receiver<Outgoing>,
+        rx: &mut OutboxReceiver,
         cancel: &CancellationToken,
     ) -> Option<CloseCause> {
         let mut pending = Some(first);
@@ -66,8 +65,8 @@ impl Connection {
 }
 
 /// Drops everything queued: a stalled connection is sent nothing.
-fn discard_queued(rx: &mut mpsc::Receiver<Outgoing>) {
-    while rx.try_recv().is_ok() {}
+fn discard_queued(rx: &mut OutboxReceiver) {
+    while rx.try_recv().is_some() {}
 }
 
 /// Feeds `pending` and up to a batch of further queued messages, then flushes; returns how many frames.
@@ -78,7 +77,7 @@ fn discard_queued(rx: &mut mpsc::Receiver<Outgoing>) {
 async fn write_batch(
     ws: &mut Socket,
     pending: &mut Option<Outgoing>,
-    rx: &mut mpsc::Receiver<Outgoing>,
+    rx: &mut OutboxReceiver,
     mut chaos: Option<&mut ConnChaos>,
     stats: &MockStats,
 ) -> Result<u64, WsError> {
@@ -104,7 +103,7 @@ async fn write_batch(
             ws.feed(frame).await?;
             written += 1;
         }
-        *pending = if taken < MAX_BATCH { rx.try_recv().ok() } else { None };
+        *pending = if taken < MAX_BATCH { rx.try_recv() } else { None };
     }
     ws.flush().await?;
     Ok(written)
