@@ -6,7 +6,8 @@
 //! holds, from distinct loopback addresses, opened over the same ramp-up, read for the same duration, each
 //! message counted and dropped. Then `wschaos run` on the scenario itself, judged from its summary.json.
 //! Both sides report CPU seconds per socket message (the whole run, connects included, over every message
-//! read) and resident memory per open connection, with the mock's CPU beside each.
+//! read) and resident memory per open connection (the peak above the memory at the start, over the
+//! connections open at once), with the mock's CPU beside each.
 //!
 //! Run: `cargo bench --bench harness_cost` (options: `-- --scenario FILE --skip-harness`).
 
@@ -49,8 +50,8 @@ async fn reader(addr: std::net::SocketAddr, n: usize, stream: String, read: Arc<
     socket.bind(std::net::SocketAddr::new(source_ip(n), 0)).expect("bind");
     let tcp = socket.connect(addr).await.expect("connect");
     tcp.set_nodelay(true).expect("nodelay");
-    // The harness's own buffer sizes, so that memory compares like with like.
-    let config = WebSocketConfig::default().read_buffer_size(8 * 1024).write_buffer_size(0);
+    // The harness's own buffer sizes (src/manager/upstream.rs), so that memory compares like with like.
+    let config = WebSocketConfig::default().read_buffer_size(2 * 1024).write_buffer_size(0);
     let url = format!("ws://{addr}/ws/{stream}?timeUnit=MICROSECOND");
     let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, tcp, Some(config)).await.expect("upgrade");
     let mut local = 0u64;

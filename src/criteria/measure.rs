@@ -80,6 +80,18 @@ pub fn error_rate(c: &CohortSummary) -> Option<f64> {
     percent(failed as f64, (c.attempts.total + c.subscriptions) as f64)
 }
 
+/// Whether the socket messages that could not be placed in the upstream's record, in subscriber-deliveries
+/// (at the cohort's subscribers per socket message), are as many as the loss outside fault windows: then
+/// the loss may be theirs alone.
+fn unplaced_explain_the_loss(c: &CohortSummary) -> bool {
+    let d = &c.delivery;
+    if d.unresolved == 0 || d.steady_gaps == 0 {
+        return false;
+    }
+    let per_message = d.delivered as f64 / d.received.max(1) as f64;
+    d.unresolved as f64 * per_message.max(1.0) >= d.steady_gaps as f64
+}
+
 /// A figure the rig's own delay could be in: not measurable when the rig lagged.
 fn timed(value: f64, summary: &RunSummary) -> Measure {
     if summary.rig_lagged() { Measure::NotMeasurable(summary.rig_cause()) } else { Measure::Value(value) }
@@ -116,9 +128,9 @@ pub fn cohort(id: &str, c: &CohortSummary, summary: &RunSummary) -> Measure {
         "latency-p50" | "latency-p95" => Measure::NotApplicable("no message carried a time"),
         "retry-rate" => Measure::Value(c.attempts.retry_rate_outside_faults),
         "connection-success" => value(percent(c.attempts.connected as f64, c.attempts.total as f64), "no attempts"),
-        "message-delivery" if c.delivery.unresolved > 0 && summary.rig_lagged() => Measure::NotMeasurable(format!(
+        "message-delivery" if summary.rig_lagged() && unplaced_explain_the_loss(c) => Measure::NotMeasurable(format!(
             "{} socket messages could not be placed in the upstream's record while the rig lagged (the record \
-             this process reads fell behind), and their events count as lost; {}",
+                 this process reads fell behind), and their events count as lost: as many as the loss; {}",
             c.delivery.unresolved,
             summary.rig_cause()
         )),

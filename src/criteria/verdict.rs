@@ -484,6 +484,8 @@ mod judging {
     fn loss_from_messages_the_lagging_rig_could_not_place_is_not_measurable() {
         let mut wsmanager = cohort(ManagerKind::Wsmanager, 2000, 10);
         (wsmanager.delivery.steady_delivered, wsmanager.delivery.steady_gaps) = (99_000, 1_000);
+        // 25 subscriber-deliveries per socket message: 40 unplaced messages are as many as the loss.
+        (wsmanager.delivery.delivered, wsmanager.delivery.received) = (100_000, 4_000);
         wsmanager.delivery.unresolved = 40;
         let mut summary = run(vec![cohort(ManagerKind::Legacy, 2000, 100), wsmanager]);
         let failed = find(&judge(&summary, &Judging::defaults()), "message-delivery", "wsmanager").clone();
@@ -493,6 +495,9 @@ mod judging {
         let v = find(&verdicts, "message-delivery", "wsmanager");
         assert_eq!(v.status, Status::NotMeasurable);
         assert!(v.note.contains("40 socket messages could not be placed"), "{}", v.note);
+        summary.cohorts[1].delivery.unresolved = 39;
+        let v = find(&judge(&summary, &Judging::defaults()), "message-delivery", "wsmanager").clone();
+        assert_eq!(v.status, Status::Fail, "more loss than unplaced messages: some of it is real");
         summary.cohorts[1].delivery.unresolved = 0;
         let v = find(&judge(&summary, &Judging::defaults()), "message-delivery", "wsmanager").clone();
         assert_eq!(v.status, Status::Fail, "every message placed: loss is loss, however the rig did");

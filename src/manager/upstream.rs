@@ -527,6 +527,7 @@ async fn session(
                 flush.as_mut().reset(state.last_flush + FLUSH_EVERY);
             }
             message = ws.next() => {
+                let flushed = state.last_flush;
                 let mut next = Some(message);
                 let mut handled = 0;
                 while let Some(message) = next.take() {
@@ -541,6 +542,10 @@ async fn session(
                 last_traffic = Instant::now();
                 if let Some(liveness) = spec.liveness {
                     silence.as_mut().reset(last_traffic + liveness);
+                }
+                if state.last_flush != flushed {
+                    // A full batch went early: the next flush is a period after it.
+                    flush.as_mut().reset(state.last_flush + FLUSH_EVERY);
                 }
             }
         }

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use tokio::sync::Notify;
 
 /// Slots a drained queue may keep; a larger one (left by a burst) is given back.
-const KEEP_SLOTS: usize = 16;
+const KEEP_SLOTS: usize = 64;
 
 /// Why a message was not queued.
 #[derive(Debug, PartialEq, Eq)]

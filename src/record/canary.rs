@@ -68,35 +68,38 @@ struct Recording {
     record: CanaryRecord,
     /// The latest seconds, oldest first, not yet reduced to their p99.
     open: VecDeque<(usize, Histogram<u64>)>,
+    /// The newest second reduced so far.
+    closed_through: Option<usize>,
 }
 
 impl Recording {
-    fn sample(&mut self, second: usize, latency_us: u64) {
-        self.record.latency.saturating_record(latency_us);
-        if self.open.back().is_none_or(|(newest, _)| *newest < second) {
-            let mut histogram = self.open_slot();
-            histogram.reset();
-            self.open.push_back((second, histogram));
-        }
-        // A sample of a second already reduced counts in the whole run only.
-        if let Some((_, histogram)) = self.open.iter_mut().find(|(s, _)| *s == second) {
-            histogram.saturating_record(latency_us);
-        }
+    fn new(connections: u32) -> Self {
+        Recording { record: CanaryRecord::new(connections), open: VecDeque::new(), closed_through: None }
     }
 
-    /// A histogram for a new second: the oldest open one once it is reduced, or a new one.
-    fn open_slot(&mut self) -> Histogram<u64> {
-        if self.open.len() >= OPEN_SECONDS {
-            if let Some(histogram) = self.close_oldest() {
-                return histogram;
-            }
+    fn sample(&mut self, second: usize, latency_us: u64) {
+        self.record.latency.saturating_record(latency_us);
+        if self.closed_through.is_some_and(|closed| second <= closed) {
+            return; // too late for its second: it counts in the whole run only
         }
-        latency_histogram()
+        let at = self.open.iter().position(|(s, _)| *s >= second).unwrap_or(self.open.len());
+        if self.open.get(at).is_none_or(|(s, _)| *s != second) {
+            // A new second, in order among the open ones (a sample may be taken late, after a newer one).
+            self.open.insert(at, (second, latency_histogram()));
+        }
+        let index = self.open.iter().position(|(s, _)| *s == second);
+        if let Some((_, histogram)) = index.and_then(|i| self.open.get_mut(i)) {
+            histogram.saturating_record(latency_us);
+        }
+        while self.open.len() > OPEN_SECONDS {
+            self.close_oldest();
+        }
     }
 
     /// Reduces the oldest open second to its p99 (0 for a second without samples).
     fn close_oldest(&mut self) -> Option<Histogram<u64>> {
         let (second, histogram) = self.open.pop_front()?;
+        self.closed_through = Some(second);
         let per_second = &mut self.record.p99_per_second;
         if per_second.len() <= second {
             per_second.resize(second + 1, 0);
@@ -128,10 +131,7 @@ pub async fn run(
     cancel: CancellationToken,
     p99: watch::Sender<u64>,
 ) -> CanaryRecord {
-    let shared = Arc::new(Shared {
-        record: Mutex::new(Recording { record: CanaryRecord::new(connections), open: VecDeque::new() }),
-        start: Instant::now(),
-    });
+    let shared = Arc::new(Shared { record: Mutex::new(Recording::new(connections)), start: Instant::now() });
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..connections {
         tasks.spawn(canary(target, source_address(n), shared.clone(), cancel.clone()));
@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn each_second_is_reduced_to_its_p99_once_two_newer_ones_are_open() {
-        let mut recording = Recording { record: CanaryRecord::new(1), open: VecDeque::new() };
+        let mut recording = Recording::new(1);
         recording.sample(0, 1_000);
         recording.sample(1, 2_000);
         recording.sample(0, 1_500); // a second still open takes a late sample
@@ -241,9 +241,11 @@ mod tests {
         recording.sample(0, 9_000); // too late for its second: the whole run only
         assert_eq!(recording.p99_of(0), 1_500);
         assert_eq!(recording.p99_of(1), 2_000);
+        recording.sample(2, 1_200); // second 2's first sample, taken late: it still opens in order
+        assert_eq!(recording.record.p99_per_second, [1_500, 2_000], "second 1 is reduced to make room");
         recording.finish();
-        assert_eq!(recording.record.p99_per_second, [1_500, 2_000, 0, 1_800]);
-        assert_eq!(recording.record.latency.len(), 5);
+        assert_eq!(recording.record.p99_per_second, [1_500, 2_000, 1_200, 1_800]);
+        assert_eq!(recording.record.latency.len(), 6);
         assert!((9_000..9_010).contains(&recording.record.latency.max()), "within the histogram's precision");
     }
 

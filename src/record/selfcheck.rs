@@ -62,14 +62,15 @@ impl Health {
     }
 }
 
-/// Samples until `cancel`, publishing each second's lag p99 (µs) on `lag_p99`.
-pub async fn run(cancel: CancellationToken, lag_p99: watch::Sender<u64>) -> Health {
+/// Samples until `cancel`, publishing each second's lag p99 (µs) on `lag_p99`; `rss_at_start_kib` is the
+/// memory before anything of the run started (read by the caller, before it spawns anything).
+pub async fn run(cancel: CancellationToken, lag_p99: watch::Sender<u64>, rss_at_start_kib: u64) -> Health {
     let cpu_start = cpu_seconds();
     let mut health = Health {
         lag: latency_histogram(),
         lag_p99_per_second: Vec::new(),
         rss_kib_per_second: Vec::new(),
-        rss_at_start_kib: rss_kib(),
+        rss_at_start_kib,
         cpu_seconds: 0.0,
     };
     let mut second = latency_histogram();
@@ -97,7 +98,8 @@ pub async fn run(cancel: CancellationToken, lag_p99: watch::Sender<u64>) -> Heal
             second.reset();
         }
     }
-    health.rss_kib_per_second.push(rss_kib());
+    // The kernel's high-water mark also catches a peak between two samples.
+    health.rss_kib_per_second.push(rss_kib().max(crate::os::peak_rss_kib()));
     health.cpu_seconds = cpu_seconds() - cpu_start;
     health
 }

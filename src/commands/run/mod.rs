@@ -151,7 +151,7 @@ async fn execute(
     let recorder = tokio::spawn(recorder::run(events_rx, setup));
     let health_cancel = CancellationToken::new();
     let (lag, lag_rx) = watch::channel(0);
-    let health = tokio::spawn(selfcheck::run(health_cancel.clone(), lag));
+    let health = tokio::spawn(selfcheck::run(health_cancel.clone(), lag, selfcheck::rss_kib()));
     let (canary_p99, canary_rx) = watch::channel(0);
     let canaries = (upstream.applies_faults() && scenario.harness.canaries > 0).then(|| {
         // The canaries measure the run, not its teardown: they stop when the clients are told to.
