@@ -332,7 +332,7 @@ pub async fn run(
         let reconnecting = state.outage.is_some();
         let connected = Box::pin(connect_with_retries(&ctx, &spec, &stop, reconnecting, &mut rng, &audience)).await;
         let Some(ws) = connected else {
-            Box::pin(state.close(&ctx, &audience)).await;
+            state.close(&ctx, &audience).await;
             if stop.is_cancelled() {
                 abandon(&ctx, &spec, state.outage.take()).await;
                 return Exit::Stopped;
@@ -341,7 +341,7 @@ pub async fn run(
         };
         match Box::pin(session(&ctx, &spec, ws, &audience, commands.as_mut(), &stop, &mut state)).await {
             None => {
-                Box::pin(state.close(&ctx, &audience)).await;
+                state.close(&ctx, &audience).await;
                 abandon(&ctx, &spec, state.outage.take()).await;
                 let end = Event::Ended {
                     cohort: spec.cohort,

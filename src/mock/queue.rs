@@ -95,41 +95,31 @@ impl<T> Queue<T> {
         self.lock().closed = true;
         self.ready.notify_one();
     }
-
-    /// Messages queued now.
-    pub fn len(&self) -> usize {
-        self.lock().items.len()
-    }
-
-    /// Whether nothing is queued.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Slots held now (what the queue costs in memory).
-    pub fn slots(&self) -> usize {
-        self.lock().items.capacity()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Slots held now (what the queue costs in memory).
+    fn slots<T>(queue: &Queue<T>) -> usize {
+        queue.lock().items.capacity()
+    }
+
     #[test]
     fn holds_no_slots_until_used_and_gives_a_burst_back() {
         let queue = Queue::new(1024);
-        assert_eq!(queue.slots(), 0, "an idle connection's queue costs nothing");
+        assert_eq!(slots(&queue), 0, "an idle connection's queue costs nothing");
         for n in 0..500 {
             queue.try_send(n).unwrap();
         }
-        assert!(queue.slots() >= 500);
+        assert!(slots(&queue) >= 500);
         let taken: Vec<_> = std::iter::from_fn(|| queue.try_recv()).collect();
         assert_eq!(taken, (0..500).collect::<Vec<_>>(), "in order");
-        assert_eq!(queue.slots(), 0, "a drained burst is given back");
+        assert_eq!(slots(&queue), 0, "a drained burst is given back");
         queue.try_send(1).unwrap();
         assert_eq!(queue.try_recv(), Some(1));
-        assert!(queue.slots() <= KEEP_SLOTS, "a small queue keeps its few slots");
+        assert!(slots(&queue) <= KEEP_SLOTS, "a small queue keeps its few slots");
     }
 
     #[test]
@@ -140,7 +130,7 @@ mod tests {
         assert_eq!(queue.try_send(3), Err(Refused::Full(3)));
         queue.close();
         assert_eq!(queue.try_send(4), Err(Refused::Closed(4)));
-        assert_eq!(queue.len(), 2, "what was queued stays");
+        assert_eq!(queue.lock().items.len(), 2, "what was queued stays");
         assert_eq!(queue.try_recv(), Some(1));
     }
 

@@ -87,8 +87,7 @@ impl Recording {
             // A new second, in order among the open ones (a sample may be taken late, after a newer one).
             self.open.insert(at, (second, latency_histogram()));
         }
-        let index = self.open.iter().position(|(s, _)| *s == second);
-        if let Some((_, histogram)) = index.and_then(|i| self.open.get_mut(i)) {
+        if let Some((_, histogram)) = self.open.get_mut(at) {
             histogram.saturating_record(latency_us);
         }
         while self.open.len() > OPEN_SECONDS {
