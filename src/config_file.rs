@@ -91,33 +91,62 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
-    /// Reads a file; an unreadable file is a single issue naming it.
+    /// Reads a file; an unreadable file, or one that is not UTF-8 text, is a single issue naming it (and
+    /// the line and column of the first byte that is not UTF-8).
     pub fn read(path: &Path) -> Result<SourceFile, ConfigIssues> {
-        match std::fs::read_to_string(path) {
+        let issue = |line, column, message| {
+            ConfigIssues(vec![ConfigIssue { file: path.to_owned(), line, column, key: None, message }])
+        };
+        let bytes = std::fs::read(path).map_err(|e| issue(None, None, format!("cannot read the file: {e}")))?;
+        match String::from_utf8(bytes) {
             Ok(text) => Ok(SourceFile { path: path.to_owned(), text }),
-            Err(e) => Err(ConfigIssues(vec![ConfigIssue {
-                file: path.to_owned(),
-                line: None,
-                column: None,
-                key: None,
-                message: format!("cannot read the file: {e}"),
-            }])),
+            Err(e) => {
+                let (line, column, message) = not_utf8(e.as_bytes(), e.utf8_error().valid_up_to());
+                Err(issue(Some(line), Some(column), message))
+            }
         }
     }
 
     /// Deserializes the whole file into `T`; a syntax or type error becomes an issue with its line.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigIssues> {
-        toml::from_str(&self.text).map_err(|e| {
-            let (line, column) =
-                e.span().map(|span| self.line_column(span.start)).map_or((None, None), |(l, c)| (Some(l), Some(c)));
-            ConfigIssues(vec![ConfigIssue {
-                file: self.path.clone(),
-                line,
-                column,
-                key: None,
-                message: e.message().trim().to_owned(),
-            }])
-        })
+        toml::from_str(&self.text).map_err(|e| ConfigIssues(vec![self.syntax_issue(&e)]))
+    }
+
+    /// A TOML syntax error as an issue on its line; a duplicate key or table is named, with the line where
+    /// it was first given.
+    pub(crate) fn syntax_issue(&self, error: &toml::de::Error) -> ConfigIssue {
+        let (line, column) =
+            error.span().map(|span| self.line_column(span.start)).map_or((None, None), |(l, c)| (Some(l), Some(c)));
+        let message = error.message().trim();
+        let duplicate = (message == "duplicate key").then(|| error.span()).flatten().and_then(|s| self.duplicate(s));
+        let (key, message) = match duplicate {
+            Some((key, message)) => (Some(key), message),
+            None => (None, message.to_owned()),
+        };
+        ConfigIssue { file: self.path.clone(), line, column, key, message }
+    }
+
+    /// The key a duplicate-key error points at, and a message naming where it was first given.
+    fn duplicate(&self, span: Range<usize>) -> Option<(String, String)> {
+        let key = self.text.get(span.clone())?.trim().trim_matches('"').to_owned();
+        if key.is_empty() {
+            return None;
+        }
+        let (line, _) = self.line_column(span.start);
+        let header = self.text[..span.start].rsplit('\n').next().is_some_and(|l| l.trim_start().starts_with('['));
+        let before: Vec<&str> = self.text.lines().take(line - 1).collect();
+        // A table is defined once in the file; a key, once in the section of its table.
+        let earlier = if header {
+            before.iter().position(|l| defines(l, &key, true))
+        } else {
+            let section = before.iter().rposition(|l| l.trim_start().starts_with('[')).map_or(0, |h| h + 1);
+            before[section..].iter().position(|l| defines(l, &key, false)).map(|i| i + section)
+        }
+        .map(|i| i + 1);
+        let what = if header { "table" } else { "key" };
+        let first = earlier.map_or(String::new(), |l| format!(" (first on line {l})"));
+        let message = format!("duplicate {what} `{key}`: it is already defined{first}; keep one of them");
+        Some((key, message))
     }
 
     /// Places validation problems on the lines of their keys (the nearest enclosing key that exists).
@@ -142,6 +171,35 @@ impl SourceFile {
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         (line, column)
     }
+}
+
+/// Whether a line defines `key`: as a table header (`[key]`, `[a.key]`) or as a key (`key = `, `key.x = `).
+fn defines(line: &str, key: &str, header: bool) -> bool {
+    let line = line.trim();
+    if header {
+        let name = line.trim_start_matches('[').split(']').next().unwrap_or("").trim();
+        return line.starts_with('[') && (name == key || name.ends_with(&format!(".{key}")));
+    }
+    let name = line.split(['=', '.']).next().unwrap_or("").trim().trim_matches('"');
+    !line.starts_with('[') && !line.starts_with('#') && name == key
+}
+
+/// Where the first byte that is not UTF-8 is (1-based line and column), and what to do.
+fn not_utf8(bytes: &[u8], valid_up_to: usize) -> (usize, usize, String) {
+    let before = String::from_utf8_lossy(&bytes[..valid_up_to]);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let byte = bytes.get(valid_up_to).copied().unwrap_or(0);
+    let what = if bytes.iter().take(8192).any(|b| *b == 0) {
+        "it looks like a binary file, not TOML text"
+    } else {
+        "text in another encoding"
+    };
+    let message = format!(
+        "the file is not UTF-8 text: byte 0x{byte:02X} here is not valid UTF-8 ({what}); a configuration file \
+         is TOML, saved as UTF-8"
+    );
+    (line, column, message)
 }
 
 /// One step of a key path: a table key or an array index.

@@ -10,6 +10,8 @@ pub mod commands;
 pub mod config_file;
 pub mod criteria;
 pub mod exit;
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod load;
 pub mod manager;
 pub mod mock;

@@ -28,6 +28,36 @@ pub fn cpu_seconds() -> f64 {
     ticks / 100.0
 }
 
+/// The hard limit on open files of one process (`None` where unavailable or unlimited): what a run raises
+/// its own soft limit to.
+pub fn open_files_hard_limit() -> Option<u64> {
+    rlimit::getrlimit(rlimit::Resource::NOFILE).ok().map(|(_, hard)| hard).filter(|hard| *hard != rlimit::INFINITY)
+}
+
+/// Memory a run may use (bytes): the least of the kernel's `MemAvailable`, this process's cgroup limit less
+/// its usage, and the address-space limit (`None` where none of them is known).
+pub fn available_memory_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| parse_mem_available(&text));
+    let address_space =
+        rlimit::getrlimit(rlimit::Resource::AS).ok().map(|(soft, _)| soft).filter(|soft| *soft != rlimit::INFINITY);
+    [meminfo, cgroup_memory_left(), address_space].into_iter().flatten().min()
+}
+
+/// `MemAvailable` of `/proc/meminfo`, in bytes.
+fn parse_mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find_map(|l| l.strip_prefix("MemAvailable:"))?;
+    line.trim().trim_end_matches("kB").trim().parse::<u64>().ok().map(|kib| kib * 1024)
+}
+
+/// What this process's cgroup (v2) still allows: `memory.max` less `memory.current` (`None` without a limit).
+fn cgroup_memory_left() -> Option<u64> {
+    let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = membership.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let dir = std::path::Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok()?.trim().parse::<u64>().ok();
+    Some(read("memory.max")?.saturating_sub(read("memory.current").unwrap_or(0)))
+}
+
 /// Connection attempts the kernel's listen queues dropped so far in this network namespace (`ListenDrops`
 /// of `/proc/net/netstat`, overflows of a full accept queue included; `None` where unavailable). A dropped
 /// SYN is retried by the client's kernel a second later.
@@ -51,6 +81,13 @@ fn parse_listen_drops(netstat: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mem_available_is_read_in_bytes() {
+        let text = "MemTotal:       24000000 kB\nMemFree:  100 kB\nMemAvailable:   20000000 kB\n";
+        assert_eq!(parse_mem_available(text), Some(20_000_000 * 1024));
+        assert_eq!(parse_mem_available("MemTotal: 1 kB\n"), None);
+    }
 
     #[test]
     fn listen_drops_are_read_by_name() {

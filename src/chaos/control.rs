@@ -9,27 +9,34 @@
 //! | `POST /reset` | ends every fault; 200 `{"ended":N}` |
 //! | `GET /metrics` | Prometheus text |
 //! | `GET /stats` | the mock's snapshot as JSON |
+//! | `POST /stats/reset` | every counter starts afresh; 200 `{"counters_since_ms":N,"counter_resets":N}` |
 //! | `GET /health` | `{"connections_open":N}`: cheap enough to poll every second |
+//! | `GET /publications?from=N` | a page of what the feed published (with `--record-publications`) |
 //!
 //! It listens on loopback unless a token is configured; with a token, every request must carry
-//! `Authorization: Bearer <token>` or is refused with 401.
+//! `Authorization: Bearer <token>` or is refused with 401. The HTTP itself (framing, chunked bodies,
+//! keep-alive, the 64 KiB body limit, malformed requests) is hyper's, through axum.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, TcpStream};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use tokio::net::TcpListener;
 
 use crate::chaos::fault::{Fault, RawFault};
 use crate::chaos::inject;
 use crate::chaos::metrics;
 use crate::chaos::plan::occurrence_seed;
-use crate::mock::handshake::{self, RequestHead};
 use crate::mock::server::{Shared, snapshot};
 
-/// Largest request body accepted.
+/// Largest request body accepted (413 past it).
 const MAX_BODY: usize = 64 * 1024;
 
 /// Why the control API could not start.
@@ -67,7 +74,13 @@ impl ControlServer {
         let listener = TcpListener::bind(addr).await.map_err(|source| ControlError::Bind { addr, source })?;
         let bound = listener.local_addr().map_err(|source| ControlError::Bind { addr, source })?;
         let api = Arc::new(Api { shared: shared.clone(), token, injected: AtomicU32::new(0) });
-        shared.spawner.spawn(serve(listener, api));
+        let cancel = shared.cancel.clone();
+        shared.spawner.spawn(async move {
+            let served = axum::serve(listener, router(api)).with_graceful_shutdown(cancel.cancelled_owned()).await;
+            if let Err(e) = served {
+                tracing::warn!("the control API stopped: {e}");
+            }
+        });
         Ok(ControlServer { addr: bound })
     }
 
@@ -83,24 +96,23 @@ struct Api {
     injected: AtomicU32,
 }
 
-async fn serve(listener: TcpListener, api: Arc<Api>) {
-    let cancel = api.shared.cancel.clone();
-    loop {
-        let accepted = tokio::select! {
-            _ = cancel.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((stream, _)) => {
-                let api_for_request = api.clone();
-                api.shared.spawner.spawn(async move { handle(stream, &api_for_request).await });
-            }
-            Err(e) => {
-                tracing::warn!("control API accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
-    }
+/// The routes, behind the token check and the body limit; HTTP framing (chunked bodies, keep-alive,
+/// limits, malformed requests) is hyper's.
+fn router(api: Arc<Api>) -> Router {
+    Router::new()
+        .route("/faults", get(list_faults).post(add_fault))
+        .route("/faults/{id}", delete(remove_fault))
+        .route("/reset", post(reset_faults))
+        .route("/stats", get(stats))
+        .route("/stats/reset", post(reset_stats))
+        .route("/health", get(health))
+        .route("/publications", get(publications))
+        .route("/metrics", get(prometheus))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(api.clone(), authorize))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(api)
 }
 
 /// A response: status, content type, body.
@@ -116,90 +128,82 @@ impl Reply {
     }
 }
 
-async fn handle(mut stream: TcpStream, api: &Api) {
-    let timeout = Duration::from_secs(10);
-    let reply = match handshake::read_head(&mut stream, timeout).await {
-        Ok(head) => match read_body(&mut stream, &head).await {
-            Ok(body) => route(api, &head, &body),
-            Err(reply) => reply,
-        },
-        Err(e) => Reply::error(400, &e.to_string()),
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let Reply(status, content_type, body) = self;
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+    }
+}
+
+/// With a token, every request must carry `Authorization: Bearer <token>` (401 otherwise).
+async fn authorize(State(api): State<Arc<Api>>, headers: HeaderMap, request: Request, next: Next) -> Response {
+    let Some(token) = &api.token else {
+        return next.run(request).await;
     };
-    let Reply(status, content_type, body) = reply;
-    let headers: Vec<(&str, String)> =
-        if status == 401 { vec![("WWW-Authenticate", "Bearer".to_owned())] } else { Vec::new() };
-    let response = handshake::http_response(status, content_type, &body, &headers);
-    handshake::respond_and_close(&mut stream, &response, timeout).await;
+    let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    if sent == Some(token.as_str()) {
+        return next.run(request).await;
+    }
+    let mut response = Reply::error(401, "missing or wrong token: send Authorization: Bearer <token>").into_response();
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    response
 }
 
-async fn read_body(stream: &mut TcpStream, head: &RequestHead) -> Result<Vec<u8>, Reply> {
-    let length: usize = head.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-    if length > MAX_BODY {
-        return Err(Reply::error(413, "request body larger than 64 KiB"));
-    }
-    let mut body = head.leftover.clone();
-    let mut chunk = vec![0u8; 4096];
-    while body.len() < length {
-        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
-            .await
-            .map_err(|_| Reply::error(408, "request body not received in time"))?
-            .map_err(|e| Reply::error(400, &e.to_string()))?;
-        if n == 0 {
-            return Err(Reply::error(400, "connection closed before the body was complete"));
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    body.truncate(length);
-    Ok(body)
+async fn not_found() -> Reply {
+    Reply::error(
+        404,
+        "no such endpoint; see GET /faults, POST /faults, DELETE /faults/N, POST /reset, GET /metrics, GET /stats, \
+         POST /stats/reset, GET /health, GET /publications",
+    )
 }
 
-fn authorized(api: &Api, head: &RequestHead) -> bool {
-    match &api.token {
-        None => true,
-        Some(token) => head.header("authorization").and_then(|v| v.strip_prefix("Bearer ")) == Some(token.as_str()),
+async fn method_not_allowed() -> Reply {
+    Reply::error(405, "method not allowed here")
+}
+
+async fn list_faults(State(api): State<Arc<Api>>) -> Reply {
+    Reply::json(200, &serde_json::json!({ "records": api.shared.chaos.records() }))
+}
+
+async fn reset_faults(State(api): State<Arc<Api>>) -> Reply {
+    let active = api.shared.chaos.active().len();
+    inject::end_all(&api.shared);
+    Reply::json(200, &serde_json::json!({ "ended": active }))
+}
+
+async fn health(State(api): State<Arc<Api>>) -> Reply {
+    Reply::json(200, &serde_json::json!({ "connections_open": api.shared.stats.open_connections() }))
+}
+
+async fn prometheus(State(api): State<Arc<Api>>) -> Reply {
+    Reply(200, "text/plain; version=0.0.4", metrics::render(&snapshot(&api.shared)))
+}
+
+async fn stats(State(api): State<Arc<Api>>) -> Reply {
+    match serde_json::to_string(&snapshot(&api.shared)) {
+        Ok(body) => Reply(200, "application/json", body),
+        Err(e) => Reply::error(500, &e.to_string()),
     }
 }
 
-fn route(api: &Api, head: &RequestHead, body: &[u8]) -> Reply {
-    if !authorized(api, head) {
-        return Reply::error(401, "missing or wrong token: send Authorization: Bearer <token>");
-    }
-    let path = head.target.split('?').next().unwrap_or("");
-    match (head.method.as_str(), path) {
-        ("GET", "/faults") => Reply::json(200, &serde_json::json!({ "records": api.shared.chaos.records() })),
-        ("POST", "/faults") => add_fault(api, body, query_number(&head.target, "seed")),
-        ("DELETE", p) if p.starts_with("/faults/") => remove_fault(api, &p["/faults/".len()..]),
-        ("POST", "/reset") => {
-            let active = api.shared.chaos.active().len();
-            inject::end_all(&api.shared);
-            Reply::json(200, &serde_json::json!({ "ended": active }))
-        }
-        ("GET", "/health") => {
-            let stats = &api.shared.stats;
-            let figures = serde_json::json!({ "connections_open": stats.open_connections() });
-            Reply::json(200, &figures)
-        }
-        ("GET", "/publications") => publications(api, &head.target),
-        ("GET", "/metrics") => Reply(200, "text/plain; version=0.0.4", metrics::render(&snapshot(&api.shared))),
-        ("GET", "/stats") => match serde_json::to_value(snapshot(&api.shared)) {
-            Ok(value) => Reply::json(200, &value),
-            Err(e) => Reply::error(500, &e.to_string()),
-        },
-        (_, "/faults" | "/reset" | "/metrics" | "/stats" | "/health" | "/publications") => {
-            Reply::error(405, "method not allowed here")
-        }
-        _ => Reply::error(
-            404,
-            "no such endpoint; see GET /faults, POST /faults, DELETE /faults/N, POST /reset, GET /metrics, GET /stats",
-        ),
-    }
+/// `POST /stats/reset`: every counter starts afresh (what is open now stays counted as open); `/stats`
+/// then says since when (`counters_since_ms`) and how many resets there were (`counter_resets`).
+async fn reset_stats(State(api): State<Arc<Api>>) -> Reply {
+    api.shared.stats.reset();
+    api.shared.hub.reset_stream_stats();
+    let since = api.shared.stats.snapshot(Vec::new(), Vec::new());
+    Reply::json(
+        200,
+        &serde_json::json!({ "counters_since_ms": since.counters_since_ms, "counter_resets": since.counter_resets }),
+    )
 }
 
 /// `GET /publications?from=N`: the events the feed published from position N on (a page of them), for a
 /// harness measuring against this mock's record from another process. Empty unless the mock was started
 /// with `--record-publications`.
-fn publications(api: &Api, target: &str) -> Reply {
-    let from = query_number(target, "from").unwrap_or(0);
+async fn publications(State(api): State<Arc<Api>>, uri: Uri) -> Reply {
+    let from = query_number(uri.query(), "from").unwrap_or(0);
     let (next, events) = api.shared.publications.since(from, crate::mock::publications::PAGE);
     Reply::json(200, &serde_json::json!({ "next": next, "events": events }))
 }
@@ -207,13 +211,13 @@ fn publications(api: &Api, target: &str) -> Reply {
 /// A number in the request target's query (`?seed=N` on `POST /faults`: the occurrence's seed, so that a
 /// harness driving this mock makes the same selections and draws as its embedded mock would; `?from=N` on
 /// `GET /publications`).
-fn query_number(target: &str, name: &str) -> Option<u64> {
-    let query = target.split_once('?')?.1;
-    query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+fn query_number(query: Option<&str>, name: &str) -> Option<u64> {
+    query?.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
 }
 
-fn add_fault(api: &Api, body: &[u8], seed: Option<u64>) -> Reply {
-    let raw: RawFault = match serde_json::from_slice(body) {
+async fn add_fault(State(api): State<Arc<Api>>, uri: Uri, body: Bytes) -> Reply {
+    let seed = query_number(uri.query(), "seed");
+    let raw: RawFault = match serde_json::from_slice(&body) {
         Ok(raw) => raw,
         Err(e) => return Reply::error(400, &format!("the body is not a fault: {e}")),
     };
@@ -244,7 +248,7 @@ fn add_fault(api: &Api, body: &[u8], seed: Option<u64>) -> Reply {
     Reply::json(202, &serde_json::json!({ "scheduled_in_ms": delay.as_millis() as u64, "fault": spec }))
 }
 
-fn remove_fault(api: &Api, id: &str) -> Reply {
+async fn remove_fault(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Reply {
     let Ok(id) = id.parse::<u64>() else {
         return Reply::error(400, "fault ids are numbers; see GET /faults");
     };

@@ -103,6 +103,14 @@ pub fn init_logging() {
     }
 }
 
+/// What this machine allows a run: the open-file hard limit and the memory available.
+pub fn machine_limits() -> crate::scenario::cost::MachineLimits {
+    crate::scenario::cost::MachineLimits {
+        open_files: crate::os::open_files_hard_limit(),
+        memory_bytes: crate::os::available_memory_bytes(),
+    }
+}
+
 /// Raises the soft limit on open files to the hard limit: every simulated client and every mock
 /// connection is a file descriptor.
 pub fn raise_open_file_limit() -> u64 {

@@ -1,6 +1,7 @@
 //! `wschaos validate FILE…`: check scenario files (or mock configurations) without running anything and
-//! report every problem of every file at once. Problems go to stderr as `file:line:column: key: message`;
-//! `ok: FILE` goes to stdout for each valid file. Any invalid file makes the command a usage error (exit 2).
+//! report every problem of every file at once, a scenario's cost against this machine's limits included.
+//! Problems go to stderr as `file:line:column: key: message`; `ok: FILE: <cost>` (a scenario) or `ok: FILE`
+//! (a mock configuration) goes to stdout for each valid file. Any invalid file makes the command a usage error (exit 2).
 
 use std::path::{Path, PathBuf};
 
@@ -16,8 +17,9 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome> {
     let mut invalid = 0;
     for file in &files {
         match check(file, args.mock) {
-            Ok(()) if args.quiet => {}
-            Ok(()) => println!("ok: {}", file.display()),
+            Ok(_) if args.quiet => {}
+            Ok(None) => println!("ok: {}", file.display()),
+            Ok(Some(cost)) => println!("ok: {}: {cost}", file.display()),
             Err(issues) => {
                 invalid += 1;
                 for issue in &issues.0 {
@@ -37,9 +39,21 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome> {
     Err(UsageError(verdict).into())
 }
 
-/// Every problem of one file, or `Ok` when it is valid.
-fn check(path: &Path, mock: bool) -> Result<(), ConfigIssues> {
-    if mock { crate::commands::mock::load_file(path).map(drop) } else { crate::scenario::load(path).map(drop) }
+/// Every problem of one file, or `Ok` when it is valid (a scenario also when what it costs fits this
+/// machine), with a scenario's cost.
+fn check(path: &Path, mock: bool) -> Result<Option<String>, ConfigIssues> {
+    if mock {
+        return crate::commands::mock::load_file(path).map(|_| None);
+    }
+    let scenario = crate::scenario::load_for(path, &crate::commands::machine_limits())?;
+    let cost = crate::scenario::cost::cost(&scenario);
+    Ok(Some(format!(
+        "{} clients, {} subscriptions, at least {} sockets, about {} of memory",
+        cost.clients,
+        cost.subscriptions,
+        cost.sockets_at_least,
+        crate::scenario::cost::mebibytes(cost.memory_bytes)
+    )))
 }
 
 /// The files to check: each argument, with a directory replaced by its `*.toml` files in name order.

@@ -49,7 +49,7 @@ impl SourceFile {
     pub fn parse_collecting<T: DeserializeOwned>(&self) -> Result<Collected<T>, ConfigIssues> {
         let root = match DeTable::parse(&self.text) {
             Ok(table) => Spanned::new(table.span(), DeValue::Table(table.into_inner())),
-            Err(e) => return Err(ConfigIssues(vec![self.issue(None, &e)])),
+            Err(e) => return Err(ConfigIssues(vec![self.syntax_issue(&e)])),
         };
         let error = match attempt::<T>(root.clone()) {
             Ok(value) => return Ok(Collected { value: Some(value), issues: Vec::new(), left_out: Vec::new() }),
@@ -82,7 +82,20 @@ impl SourceFile {
         let mut all = collected.issues;
         all.extend(self.place(semantic).0);
         all.sort_by_key(|i| (i.line.is_none(), i.line, i.column));
+        if self.is_empty() {
+            let message = "the file is empty (nothing but blank lines and comments); it needs at least the keys \
+                           below (`wschaos schema` lists every key)";
+            all.insert(
+                0,
+                ConfigIssue { file: self.path.clone(), line: None, column: None, key: None, message: message.into() },
+            );
+        }
         Err(ConfigIssues(all))
+    }
+
+    /// Whether the file holds no key at all.
+    fn is_empty(&self) -> bool {
+        DeTable::parse(&self.text).is_ok_and(|table| table.get_ref().is_empty())
     }
 
     /// A deserialization error as an issue, on the line of its span.
@@ -144,6 +157,11 @@ fn narrow<T: DeserializeOwned>(
     error: toml::de::Error,
     failures: &mut Vec<Failure>,
 ) {
+    // An unknown key is the mistake itself, whatever it holds: its items are not narrowed into.
+    if is_unknown(steps, &error) {
+        failures.push(Failure { steps: steps.clone(), error });
+        return;
+    }
     let mut narrowed = false;
     for (step, child) in children(node.get_ref()) {
         steps.push(step);
@@ -158,6 +176,11 @@ fn narrow<T: DeserializeOwned>(
     if !narrowed {
         failures.push(Failure { steps: steps.clone(), error });
     }
+}
+
+/// Whether `error` says the key at the end of `steps` is unknown.
+fn is_unknown(steps: &[KeyStep], error: &toml::de::Error) -> bool {
+    matches!(steps.last(), Some(KeyStep::Key(name)) if error.message().contains(&format!("unknown field `{name}`")))
 }
 
 /// The direct children of a table or an array.
@@ -380,6 +403,55 @@ mod tests {
         let err = source("every = \"1s\"\n[section\ncount = 1\n").parse_collecting::<Doc>().unwrap_err();
         assert_eq!(err.0.len(), 1);
         assert_eq!(err.0[0].line, Some(2));
+    }
+
+    #[test]
+    fn an_unknown_key_holding_an_array_is_one_issue() {
+        let c = source("names = [\"a\"]\nnmaes = [\"a\", \"b\", \"c\"]\n").parse_collecting::<Doc>().unwrap();
+        assert_eq!(keys(&c), [(Some(2), "nmaes".to_owned())], "{c:?}");
+        let c = source("[section]\ncuonts = [{ a = 1 }, { b = 2 }]\n").parse_collecting::<Doc>().unwrap();
+        assert_eq!(keys(&c), [(Some(2), "section.cuonts".to_owned())], "{c:?}");
+    }
+
+    #[test]
+    fn a_duplicate_key_or_table_is_named_with_its_first_line() {
+        let err = source("every = \"1s\"\n\nevery = \"2s\"\n").parse_collecting::<Doc>().unwrap_err();
+        assert_eq!(err.0[0].key.as_deref(), Some("every"));
+        assert_eq!(err.0[0].line, Some(3));
+        assert!(err.0[0].message.contains("duplicate key `every`") && err.0[0].message.contains("line 1"), "{err}");
+        let err = source("[section]\ncount = 1\n[other]\ncount = 1\n[section]\ncount = 2\n").parse_collecting::<Doc>();
+        let err = err.unwrap_err();
+        assert_eq!(err.0[0].key.as_deref(), Some("section"), "{err}");
+        assert!(err.0[0].message.contains("duplicate table `section`") && err.0[0].message.contains("line 1"), "{err}");
+        let err = source("[a]\ncount = 1\n[b]\ncount = 1\ncount = 2\n").parse_collecting::<Doc>().unwrap_err();
+        assert!(err.0[0].message.contains("first on line 4"), "the key's own table: {err}");
+    }
+
+    #[test]
+    fn an_empty_file_says_so_before_the_missing_keys() {
+        let err = source("# nothing yet\n\n")
+            .load_with(|_: &Doc, _| Err::<(), _>(vec![KeyIssue::new("every", "is required")]))
+            .unwrap_err();
+        assert_eq!(err.0.len(), 2);
+        assert!(err.0[0].message.starts_with("the file is empty"), "{err}");
+        assert_eq!(err.0[1].key.as_deref(), Some("every"));
+        assert!(source("").load_with(|_: &Doc, _| Ok::<_, Vec<KeyIssue>>(())).is_ok(), "empty and valid is fine");
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_named_with_the_line_of_its_first_bad_byte() {
+        let dir = std::env::temp_dir().join(format!("wschaos-utf8-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let latin1 = dir.join("latin1.toml");
+        std::fs::write(&latin1, b"name = \"ok\"\ndescription = \"caf\xe9\"\n").unwrap();
+        let err = SourceFile::read(&latin1).unwrap_err();
+        assert_eq!((err.0[0].line, err.0[0].column), (Some(2), Some(19)), "{err}");
+        assert!(err.0[0].message.contains("0xE9") && err.0[0].message.contains("UTF-8"), "{err}");
+        let binary = dir.join("binary.toml");
+        std::fs::write(&binary, b"\x7fELF\x02\x01\x00\x00\xff\xfe").unwrap();
+        let err = SourceFile::read(&binary).unwrap_err();
+        assert!(err.0[0].message.contains("binary file"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

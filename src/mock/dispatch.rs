@@ -15,7 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::mock::chaos_state::HandshakeVerdict;
 use crate::mock::connection;
+use crate::mock::exchange_info::Exchange;
 use crate::mock::handshake::{self, HeadError, RequestHead, UpgradeProblem};
+use crate::mock::market::SymbolSpec;
 use crate::mock::route::{self, RestRoute, RoutePolicy, Target, WsRoute};
 use crate::mock::server::Shared;
 use crate::mock::stats::RejectReason;
@@ -168,17 +170,15 @@ fn answer(head: &RequestHead, peer: SocketAddr, shared: &Shared) -> Result<Targe
 }
 
 fn upgrade_refusal(head: &RequestHead) -> Option<Refusal> {
-    match handshake::accept_key(head) {
-        Ok(_) => None,
-        Err(UpgradeProblem::NotAnUpgrade) => {
-            Some(Refusal::new(400, RejectReason::BadRequest, "not a WebSocket upgrade"))
-        }
-        Err(UpgradeProblem::UnsupportedVersion) => {
-            let mut refusal = Refusal::new(426, RejectReason::UpgradeRequired, "use WebSocket version 13");
-            refusal.headers.push(("Sec-WebSocket-Version", "13".to_owned()));
-            Some(refusal)
-        }
+    let problem = handshake::accept_key(head).err()?;
+    let mut refusal = match problem {
+        UpgradeProblem::UnsupportedVersion => Refusal::new(426, RejectReason::UpgradeRequired, problem.message()),
+        _ => Refusal::new(400, RejectReason::BadRequest, problem.message()),
+    };
+    if problem == UpgradeProblem::UnsupportedVersion {
+        refusal.headers.push(("Sec-WebSocket-Version", "13".to_owned()));
     }
+    Some(refusal)
 }
 
 /// The refusal for a head that could not be read, or `None` when the client is already gone.
@@ -234,9 +234,25 @@ async fn serve_rest(stream: &mut TcpStream, shared: &Shared, rest: RestRoute) {
         RestRoute::Ping => (200, "{}".to_owned()),
         RestRoute::Time => (200, format!("{{\"serverTime\":{}}}", now_micros() / 1000)),
         RestRoute::Depth { symbol, limit } => depth_snapshot(shared, &symbol, limit),
+        RestRoute::ExchangeInfo { exchange, symbols } => exchange_info(shared, exchange, &symbols),
     };
     let response = handshake::http_response(status, "application/json", &body, &[]);
     handshake::respond_and_close(stream, &response, shared.config.handshake_timeout).await;
+}
+
+fn exchange_info(shared: &Shared, exchange: Exchange, asked: &[String]) -> (u16, String) {
+    let feed = &shared.config.feed.symbols;
+    let listed: Vec<&SymbolSpec> = if asked.is_empty() {
+        feed.iter().collect()
+    } else {
+        let found: Vec<&SymbolSpec> =
+            asked.iter().filter_map(|name| feed.iter().find(|s| s.name.eq_ignore_ascii_case(name))).collect();
+        if found.len() < asked.len() {
+            return (400, "{\"code\":-1121,\"msg\":\"Invalid symbol.\"}".to_owned());
+        }
+        found
+    };
+    (200, crate::mock::exchange_info::render(exchange, &listed, now_micros() / 1000))
 }
 
 fn depth_snapshot(shared: &Shared, symbol: &str, limit: usize) -> (u16, String) {

@@ -21,6 +21,8 @@ pub struct RequestHead {
     pub method: String,
     /// The request target (`/ws/btcusdt@trade?timeUnit=MICROSECOND`).
     pub target: String,
+    /// The HTTP minor version: 1 for HTTP/1.1, 0 for HTTP/1.0.
+    pub minor_version: u8,
     /// Headers with lowercase names.
     pub headers: Vec<(String, String)>,
     /// Bytes that followed the head (early WebSocket frames).
@@ -101,6 +103,7 @@ pub fn parse_head(buffer: &[u8]) -> Result<Option<RequestHead>, HeadError> {
     Ok(Some(RequestHead {
         method: request.method.unwrap_or_default().to_owned(),
         target: request.path.unwrap_or_default().to_owned(),
+        minor_version: request.version.unwrap_or_default(),
         headers,
         leftover: buffer[size..].to_vec(),
     }))
@@ -113,15 +116,37 @@ pub enum UpgradeProblem {
     NotAnUpgrade,
     /// `Sec-WebSocket-Version` other than 13 (426).
     UnsupportedVersion,
+    /// An upgrade over HTTP/1.0: RFC 6455 §4.1 requires HTTP/1.1 or later (400).
+    OldHttp,
+    /// An upgrade without a `Host` header, which RFC 6455 §4.1 requires (400).
+    NoHost,
 }
 
-/// Checks the upgrade headers; returns the `Sec-WebSocket-Accept` value.
+impl UpgradeProblem {
+    /// What the refusal says.
+    pub fn message(self) -> &'static str {
+        match self {
+            UpgradeProblem::NotAnUpgrade => "not a WebSocket upgrade",
+            UpgradeProblem::UnsupportedVersion => "use WebSocket version 13",
+            UpgradeProblem::OldHttp => "a WebSocket upgrade needs HTTP/1.1 (RFC 6455 section 4.1)",
+            UpgradeProblem::NoHost => "a WebSocket upgrade needs a Host header (RFC 6455 section 4.1)",
+        }
+    }
+}
+
+/// Checks the upgrade's HTTP version and headers; returns the `Sec-WebSocket-Accept` value.
 pub fn accept_key(head: &RequestHead) -> Result<String, UpgradeProblem> {
     let has_token = |name: &str, token: &str| {
         head.header(name).is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     };
     if !has_token("upgrade", "websocket") || !has_token("connection", "upgrade") {
         return Err(UpgradeProblem::NotAnUpgrade);
+    }
+    if head.minor_version < 1 {
+        return Err(UpgradeProblem::OldHttp);
+    }
+    if head.header("host").is_none_or(str::is_empty) {
+        return Err(UpgradeProblem::NoHost);
     }
     if head.header("sec-websocket-version") != Some("13") {
         return Err(UpgradeProblem::UnsupportedVersion);
@@ -219,6 +244,17 @@ mod tests {
         let old = parse_head(text.as_bytes()).unwrap().unwrap();
         assert_eq!(accept_key(&old), Err(UpgradeProblem::UnsupportedVersion));
         assert!(matches!(parse_head(b"\x16\x03\x01 garbage\r\n\r\n"), Err(HeadError::Malformed(_))));
+    }
+
+    #[test]
+    fn an_upgrade_needs_http_1_1_and_a_host() {
+        let text = String::from_utf8_lossy(UPGRADE);
+        let old = parse_head(text.replace("HTTP/1.1", "HTTP/1.0").as_bytes()).unwrap().unwrap();
+        assert_eq!(accept_key(&old), Err(UpgradeProblem::OldHttp));
+        let hostless = parse_head(text.replace("Host: x\r\n", "").as_bytes()).unwrap().unwrap();
+        assert_eq!(accept_key(&hostless), Err(UpgradeProblem::NoHost));
+        let empty_host = parse_head(text.replace("Host: x", "Host:").as_bytes()).unwrap().unwrap();
+        assert_eq!(accept_key(&empty_host), Err(UpgradeProblem::NoHost));
     }
 
     #[test]

@@ -260,6 +260,9 @@ struct StreamSlot {
 #[derive(Debug, Default)]
 struct HubState {
     slots: Vec<StreamSlot>,
+    /// Slots of names that can never publish (a symbol outside the feed), released when their last
+    /// subscriber left; only such names take them again, so a released id never lands on a live stream.
+    vacant: Vec<StreamId>,
     by_name: HashMap<Arc<str>, StreamId>,
     by_key: HashMap<FeedKey, Vec<StreamId>>,
     connections: HashMap<ConnId, ConnectionInfo>,
@@ -299,7 +302,7 @@ impl Hub {
         let mut state = self.lock();
         state.connections.remove(&conn);
         for name in subscriptions {
-            remove_subscriber(&mut state, conn, name);
+            remove_subscriber(&mut state, conn, name, self.feed_key(name));
         }
     }
 
@@ -318,22 +321,47 @@ impl Hub {
 
     /// Stops delivering `name` to `conn`.
     pub fn unsubscribe(&self, conn: ConnId, name: &str) {
-        remove_subscriber(&mut self.lock(), conn, name);
+        remove_subscriber(&mut self.lock(), conn, name, self.feed_key(name));
     }
 
     fn slot_id(&self, state: &mut HubState, name: &str) -> StreamId {
         if let Some(id) = state.by_name.get(name) {
             return *id;
         }
-        let id = state.slots.len() as StreamId;
-        let name: Arc<str> = Arc::from(name);
-        let stats = StreamStats { name: name.to_string(), ..StreamStats::default() };
-        state.slots.push(StreamSlot { name: name.clone(), subscribers: Vec::new(), stats });
-        state.by_name.insert(name.clone(), id);
-        if let Some(key) = self.feed_key(&name) {
+        let key = self.feed_key(name);
+        let shared: Arc<str> = Arc::from(name);
+        let stats = StreamStats { name: name.to_owned(), ..StreamStats::default() };
+        let slot = StreamSlot { name: shared.clone(), subscribers: Vec::new(), stats };
+        let reused = if publishable(key, name) { None } else { state.vacant.pop() };
+        let id = match reused {
+            Some(id) => {
+                state.slots[id as usize] = slot;
+                id
+            }
+            None => {
+                state.slots.push(slot);
+                (state.slots.len() - 1) as StreamId
+            }
+        };
+        state.by_name.insert(shared, id);
+        if let Some(key) = key {
             state.by_key.entry(key).or_default().push(id);
         }
         id
+    }
+
+    /// Starts every stream's counters afresh; subscribers stay, and their high-water mark restarts from them.
+    pub fn reset_stream_stats(&self) {
+        let mut state = self.lock();
+        for slot in state.slots.iter_mut().filter(|s| !s.name.is_empty()) {
+            let subscribers = slot.subscribers.len() as u64;
+            slot.stats = StreamStats {
+                name: slot.name.to_string(),
+                subscribers,
+                subscribers_high_water: subscribers,
+                ..StreamStats::default()
+            };
+        }
     }
 
     /// The feed key of a stream name, when its symbol is in the universe.
@@ -427,20 +455,22 @@ impl Hub {
     /// Ids of the stream names that satisfy `matches`.
     pub fn stream_ids_matching(&self, matches: impl Fn(&str) -> bool) -> std::collections::HashSet<StreamId> {
         let state = self.lock();
-        state.slots.iter().enumerate().filter(|(_, s)| matches(&s.name)).map(|(i, _)| i as StreamId).collect()
+        let live = state.slots.iter().enumerate().filter(|(_, s)| !s.name.is_empty());
+        live.filter(|(_, s)| matches(&s.name)).map(|(i, _)| i as StreamId).collect()
     }
 
-    /// Per-stream figures of the market streams (not the rig's canary), sorted by name.
+    /// Per-stream figures of the market streams (not the rig's canary), sorted by name: every stream of
+    /// the feed anyone subscribed to, and the names outside the feed while someone holds them.
     pub fn stream_stats(&self) -> Vec<StreamStats> {
         let state = self.lock();
-        let market = state.slots.iter().filter(|s| &*s.name != crate::mock::canary::STREAM);
+        let market = state.slots.iter().filter(|s| !s.name.is_empty() && &*s.name != crate::mock::canary::STREAM);
         let mut stats: Vec<StreamStats> = market.map(|s| s.stats.clone()).collect();
         stats.sort_by(|a, b| a.name.cmp(&b.name));
         stats
     }
 }
 
-fn remove_subscriber(state: &mut HubState, conn: ConnId, name: &str) {
+fn remove_subscriber(state: &mut HubState, conn: ConnId, name: &str, key: Option<FeedKey>) {
     let Some(id) = state.by_name.get(name).copied() else {
         return;
     };
@@ -449,6 +479,18 @@ fn remove_subscriber(state: &mut HubState, conn: ConnId, name: &str) {
         slot.subscribers.swap_remove(pos);
     }
     slot.stats.subscribers = slot.subscribers.len() as u64;
+    if slot.subscribers.is_empty() && !publishable(key, name) {
+        // Nobody holds a name that can never publish: its state goes (a client subscribing to made-up
+        // names cannot grow the mock).
+        *slot = StreamSlot { name: Arc::from(""), subscribers: Vec::new(), stats: StreamStats::default() };
+        state.by_name.remove(name);
+        state.vacant.push(id);
+    }
+}
+
+/// Whether events can ever be published under a name: one of the feed's keys, or the rig's canary.
+fn publishable(key: Option<FeedKey>, name: &str) -> bool {
+    key.is_some() || name == crate::mock::canary::STREAM
 }
 
 /// An event's bare payload per time unit, rendered on first need.
@@ -601,5 +643,43 @@ mod tests {
         hub.deregister(id, &["btcusdt@depth".into(), "btcusdt@depth@1000ms".into(), "zzzusdt@depth".into()]);
         assert!(!hub.has_subscribers(key));
         assert!(hub.connections().is_empty());
+    }
+
+    #[test]
+    fn names_that_can_never_publish_are_released_when_nobody_holds_them() {
+        let hub = hub();
+        let (o, _rx) = Outbox::new(8, QueueFullPolicy::Drop, false, TimeUnit::Millisecond);
+        let conn = hub.register(peer(), Endpoint::Raw, o);
+        let made_up: Vec<String> = (0..100).map(|i| format!("zz{i}usdt@trade")).collect();
+        for name in &made_up {
+            hub.subscribe(conn, name);
+        }
+        hub.subscribe(conn, "btcusdt@trade");
+        assert_eq!(hub.stream_stats().len(), 101, "held names are listed");
+        hub.deregister(conn, &made_up.iter().cloned().chain(["btcusdt@trade".to_owned()]).collect::<Vec<_>>());
+        let listed: Vec<String> = hub.stream_stats().into_iter().map(|s| s.name).collect();
+        assert_eq!(listed, ["btcusdt@trade"], "the feed's stream keeps its figures; the made-up ones are gone");
+        let (o, _rx2) = Outbox::new(8, QueueFullPolicy::Drop, false, TimeUnit::Millisecond);
+        let again = hub.register(peer(), Endpoint::Raw, o);
+        for name in &made_up {
+            hub.subscribe(again, name);
+        }
+        hub.subscribe(again, "ethusdt@trade");
+        assert_eq!(hub.lock().slots.len(), 102, "released slots are taken again by made-up names only");
+        let eth = hub.lock().by_name.get("ethusdt@trade").copied();
+        assert_eq!(eth, Some(101), "a feed stream never takes a released id");
+    }
+
+    #[test]
+    fn a_reset_starts_the_stream_counters_afresh_and_keeps_subscribers() {
+        let hub = hub();
+        let (o, _rx) = Outbox::new(8, QueueFullPolicy::Drop, false, TimeUnit::Millisecond);
+        let conn = hub.register(peer(), Endpoint::Raw, o);
+        hub.subscribe(conn, "btcusdt@trade");
+        assert_eq!(hub.publish(trade_key(), 7, |_, out| out.extend_from_slice(b"{}")), 1);
+        hub.reset_stream_stats();
+        let stats = &hub.stream_stats()[0];
+        assert_eq!((stats.events_published, stats.messages_sent, stats.last_seq), (0, 0, None));
+        assert_eq!((stats.subscribers, stats.subscribers_high_water), (1, 1));
     }
 }

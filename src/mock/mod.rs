@@ -3,7 +3,7 @@
 //!
 //! Layout: [`route`] (URL grammar), [`stream_name`] (stream grammar), [`protocol`] (live requests),
 //! [`limits`] (rate limits), [`market`] (the simulated market and exact payloads), [`feed`] (when events
-//! happen), [`hub`] (fan-out), [`handshake`] (HTTP), [`connection`] (one socket), [`server`] (the
+//! happen), [`hub`] (fan-out), [`handshake`] (HTTP), [`exchange_info`] (the REST trading rules), [`connection`] (one socket), [`server`] (the
 //! library handle), [`stats`] (server-side truth), [`write_lag`] and [`canary`] (the rig's own delay) and [`config`].
 
 pub mod canary;
@@ -13,6 +13,7 @@ pub mod config;
 pub mod conn_chaos;
 pub mod connection;
 pub mod dispatch;
+pub mod exchange_info;
 pub mod feed;
 pub mod handshake;
 pub mod hub;

@@ -5,6 +5,7 @@
 //! keeps `+` (the `@+08:00` kline suffix), and python-binance's second `?` inside `streams=` is tolerated.
 
 use crate::mock::config::{InvalidTimeUnit, UrlOverLimit};
+use crate::mock::exchange_info::Exchange;
 use crate::mock::stream_name::StreamSpec;
 use crate::mock::time::TimeUnit;
 
@@ -40,6 +41,14 @@ pub enum RestRoute {
         symbol: String,
         /// Levels per side (default 100, at most 5000).
         limit: usize,
+    },
+    /// `GET /api/v3/exchangeInfo[?symbol=X | ?symbols=["X","Y"]]` (spot), `/fapi/v1/exchangeInfo`,
+    /// `/dapi/v1/exchangeInfo` (futures: no symbols).
+    ExchangeInfo {
+        /// Which exchange.
+        exchange: crate::mock::exchange_info::Exchange,
+        /// The uppercase symbols asked for (empty: all).
+        symbols: Vec<String>,
     },
     /// `GET /api/v3/ping`: `{}`.
     Ping,
@@ -135,6 +144,9 @@ fn rest_route(path: &str, query: &[(String, String)]) -> Result<Option<RestRoute
     let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     Ok(Some(match path {
         "/api/v3/ping" => RestRoute::Ping,
+        "/api/v3/exchangeInfo" => RestRoute::ExchangeInfo { exchange: Exchange::Spot, symbols: symbols_param(query)? },
+        "/fapi/v1/exchangeInfo" => RestRoute::ExchangeInfo { exchange: Exchange::UsdFutures, symbols: Vec::new() },
+        "/dapi/v1/exchangeInfo" => RestRoute::ExchangeInfo { exchange: Exchange::CoinFutures, symbols: Vec::new() },
         "/api/v3/time" => RestRoute::Time,
         "/api/v3/depth" => {
             let symbol = param("symbol")
@@ -152,6 +164,20 @@ fn rest_route(path: &str, query: &[(String, String)]) -> Result<Option<RestRoute
         }
         _ => return Ok(None),
     }))
+}
+
+/// `symbol=BTCUSDT` or `symbols=["BTCUSDT","BNBBTC"]` (Binance's JSON array form), upper-cased.
+fn symbols_param(query: &[(String, String)]) -> Result<Vec<String>, RouteError> {
+    let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    if let Some(one) = param("symbol") {
+        return Ok(vec![one.to_ascii_uppercase()]);
+    }
+    let Some(list) = param("symbols") else {
+        return Ok(Vec::new());
+    };
+    let parsed: Vec<String> = serde_json::from_str(list)
+        .map_err(|_| RouteError::BadParameter(format!("symbols {list:?} is not a JSON array of names")))?;
+    Ok(parsed.into_iter().map(|s| s.to_ascii_uppercase()).collect())
 }
 
 fn time_unit(query: &[(String, String)], policy: InvalidTimeUnit) -> Result<TimeUnit, RouteError> {
@@ -320,5 +346,16 @@ mod tests {
         );
         assert_eq!(route("/api/v3/depth?limit=5", POLICY).map_err(|e| e.status()), Err(400));
         assert_eq!(route("/api/v3/ping", POLICY), Ok(Target::Rest(RestRoute::Ping)));
+        let info = |target: &str| match route(target, POLICY) {
+            Ok(Target::Rest(RestRoute::ExchangeInfo { exchange, symbols })) => (exchange, symbols),
+            other => panic!("{target}: {other:?}"),
+        };
+        assert_eq!(info("/api/v3/exchangeInfo"), (Exchange::Spot, vec![]));
+        assert_eq!(info("/api/v3/exchangeInfo?symbol=btcusdt"), (Exchange::Spot, vec!["BTCUSDT".to_owned()]));
+        let two = "/api/v3/exchangeInfo?symbols=%5B%22BTCUSDT%22,%22BNBBTC%22%5D";
+        assert_eq!(info(two).1, ["BTCUSDT", "BNBBTC"]);
+        assert_eq!(info("/fapi/v1/exchangeInfo"), (Exchange::UsdFutures, vec![]));
+        assert_eq!(info("/dapi/v1/exchangeInfo"), (Exchange::CoinFutures, vec![]));
+        assert_eq!(route("/api/v3/exchangeInfo?symbols=BTCUSDT", POLICY).map_err(|e| e.status()), Err(400));
     }
 }

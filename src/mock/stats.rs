@@ -156,6 +156,21 @@ pub struct SecondCounts {
     pub counts: UpgradeCounts,
 }
 
+/// Upgrade attempts during one 100 ms slot of the mock's uptime (a storm is judged at this resolution).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenthCounts {
+    /// 100 ms slots since the mock started.
+    pub tenth: u64,
+    /// Upgrades accepted in it.
+    pub accepted: u64,
+    /// Upgrades refused in it (every reason).
+    pub rejected: u64,
+}
+
+/// How many 100 ms slots with attempts are kept: the last hour of a busy mock, so that a mock serving
+/// for days keeps a bounded record.
+pub const TENTHS_KEPT: usize = 36_000;
+
 /// Scheduling lag of the feed: how late events were generated against their schedule.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedLag {
@@ -172,6 +187,7 @@ pub struct FeedLag {
 #[derive(Debug, Default)]
 struct Tallies {
     per_second: Vec<UpgradeCounts>,
+    per_tenth: std::collections::VecDeque<TenthCounts>,
     per_ip: HashMap<IpAddr, UpgradeCounts>,
     closes: BTreeMap<CloseCause, u64>,
     errors_answered: BTreeMap<u8, u64>,
@@ -183,6 +199,8 @@ struct Tallies {
 #[derive(Debug)]
 pub struct MockStats {
     started: Instant,
+    /// Milliseconds of uptime at the last reset of the counters, and how many resets there were.
+    reset: Mutex<(u64, u64)>,
     open: AtomicU64,
     high_water: AtomicU64,
     frames_written: AtomicU64,
@@ -207,6 +225,17 @@ pub struct MockSnapshot {
     pub upgrades: UpgradeCounts,
     /// Upgrade outcomes per second of uptime (seconds with no attempts omitted).
     pub upgrades_per_second: Vec<SecondCounts>,
+    /// Upgrade attempts per 100 ms of uptime (slots with no attempts omitted; the last [`TENTHS_KEPT`]).
+    #[serde(default)]
+    pub upgrades_per_100ms: Vec<TenthCounts>,
+    /// Milliseconds of uptime when the counters were last reset (`POST /stats/reset`; 0: never). Totals,
+    /// high-water marks and per-stream figures count from then; `connections_open` and subscribers are
+    /// what is open now.
+    #[serde(default)]
+    pub counters_since_ms: u64,
+    /// How many times the counters were reset.
+    #[serde(default)]
+    pub counter_resets: u64,
     /// Upgrade outcomes per source IP.
     pub upgrades_per_ip: BTreeMap<IpAddr, UpgradeCounts>,
     /// Why connections ended.
@@ -254,6 +283,7 @@ impl MockStats {
     pub fn new() -> Self {
         MockStats {
             started: Instant::now(),
+            reset: Mutex::new((0, 0)),
             open: AtomicU64::new(0),
             high_water: AtomicU64::new(0),
             frames_written: AtomicU64::new(0),
@@ -274,11 +304,17 @@ impl MockStats {
         self.started.elapsed().as_secs() as usize
     }
 
+    fn tenth_now(&self) -> u64 {
+        (self.started.elapsed().as_millis() / 100) as u64
+    }
+
     /// Records an accepted upgrade and a newly open connection.
     pub fn upgrade_accepted(&self, ip: IpAddr) {
-        let second = self.second_now();
+        // Read under the lock, so that slots are appended in time order.
         self.with_tallies(|t| {
+            let (second, tenth) = (self.second_now(), self.tenth_now());
             bucket(&mut t.per_second, second).accepted += 1;
+            tenth_bucket(&mut t.per_tenth, tenth).accepted += 1;
             t.per_ip.entry(ip).or_default().accepted += 1;
         });
         let open = self.open.fetch_add(1, Ordering::Relaxed) + 1;
@@ -287,9 +323,10 @@ impl MockStats {
 
     /// Records a refused upgrade or request.
     pub fn upgrade_rejected(&self, ip: IpAddr, reason: RejectReason) {
-        let second = self.second_now();
         self.with_tallies(|t| {
+            let (second, tenth) = (self.second_now(), self.tenth_now());
             *bucket(&mut t.per_second, second).rejected.entry(reason).or_default() += 1;
+            tenth_bucket(&mut t.per_tenth, tenth).rejected += 1;
             *t.per_ip.entry(ip).or_default().rejected.entry(reason).or_default() += 1;
         });
     }
@@ -342,6 +379,22 @@ impl MockStats {
         self.with_tallies(|t| t.feed_lag = lag);
     }
 
+    /// Starts every counter afresh (totals, per-second and per-IP tallies, close causes, frames, write
+    /// lag, canary counts); the high-water mark restarts from the connections open now, which stay counted.
+    pub fn reset(&self) {
+        self.with_tallies(|t| {
+            let feed_lag = t.feed_lag;
+            *t = Tallies { feed_lag, ..Tallies::default() };
+        });
+        self.high_water.store(self.open.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.frames_written.store(0, Ordering::Relaxed);
+        self.canary_events.store(0, Ordering::Relaxed);
+        self.canary_connections.store(0, Ordering::Relaxed);
+        self.write_lag.reset();
+        let mut reset = self.reset.lock().unwrap_or_else(|p| p.into_inner());
+        *reset = (self.started.elapsed().as_millis() as u64, reset.1 + 1);
+    }
+
     /// Connections open now.
     pub fn open_connections(&self) -> u64 {
         self.open.load(Ordering::Relaxed)
@@ -349,6 +402,7 @@ impl MockStats {
 
     /// A copy of every counter, joined with the hub's per-stream figures.
     pub fn snapshot(&self, streams: Vec<StreamStats>, faults: Vec<FaultRecord>) -> MockSnapshot {
+        let (counters_since_ms, counter_resets) = *self.reset.lock().unwrap_or_else(|p| p.into_inner());
         self.with_tallies(|t| {
             let mut total = UpgradeCounts::default();
             for counts in &t.per_second {
@@ -360,6 +414,9 @@ impl MockStats {
                 connections_high_water: self.high_water.load(Ordering::Relaxed),
                 upgrades: total,
                 upgrades_per_second: per_second_rows(&t.per_second),
+                upgrades_per_100ms: t.per_tenth.iter().copied().collect(),
+                counters_since_ms,
+                counter_resets,
                 upgrades_per_ip: t.per_ip.iter().map(|(ip, c)| (*ip, c.clone())).collect(),
                 closes: t.closes.clone(),
                 errors_answered: t.errors_answered.clone(),
@@ -390,6 +447,17 @@ fn bucket(per_second: &mut Vec<UpgradeCounts>, second: usize) -> &mut UpgradeCou
         per_second.resize_with(second + 1, UpgradeCounts::default);
     }
     &mut per_second[second]
+}
+
+/// The slot of `tenth`, appended when it is new; the oldest goes past [`TENTHS_KEPT`].
+fn tenth_bucket(per_tenth: &mut std::collections::VecDeque<TenthCounts>, tenth: u64) -> &mut TenthCounts {
+    if per_tenth.back().is_none_or(|last| last.tenth != tenth) {
+        if per_tenth.len() == TENTHS_KEPT {
+            per_tenth.pop_front();
+        }
+        per_tenth.push_back(TenthCounts { tenth, accepted: 0, rejected: 0 });
+    }
+    per_tenth.back_mut().expect("a slot was just ensured")
 }
 
 fn add_counts(total: &mut UpgradeCounts, counts: &UpgradeCounts) {

@@ -52,6 +52,14 @@ impl WriteLagMeter {
         self.max.fetch_max(us, Ordering::Relaxed);
     }
 
+    /// Starts counting afresh.
+    pub fn reset(&self) {
+        for bucket in self.buckets.iter() {
+            bucket.store(0, Ordering::Relaxed);
+        }
+        self.max.store(0, Ordering::Relaxed);
+    }
+
     /// The figures so far.
     pub fn read(&self) -> WriteLag {
         let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();

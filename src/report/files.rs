@@ -80,8 +80,13 @@ pub fn timeseries(
     rig: RigSeconds<'_>,
 ) -> Vec<TimeseriesRow> {
     let mut rows = Vec::new();
+    // The seconds the run lasted; a run stopped early ends there, not at its planned length. A later second
+    // is kept only when something happened in it (the teardown's closes).
+    let lasted = summary.run.elapsed_ms.div_ceil(1000) as usize;
     for (cohort, record) in summary.cohorts.iter().zip(records) {
-        for (second, s) in record.seconds.iter().enumerate() {
+        let end = record.seconds.iter().rposition(|s| s.attempts + s.connected + s.failed + s.ended + s.delivered > 0);
+        let rows_kept = lasted.max(end.map_or(0, |last| last + 1));
+        for (second, s) in record.seconds.iter().enumerate().take(rows_kept) {
             rows.push(TimeseriesRow {
                 second,
                 cohort: cohort.name.clone(),

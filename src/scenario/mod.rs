@@ -2,6 +2,7 @@
 //! [`Scenario`] (each table in `sections`), collecting every problem with its key path and line, so the run
 //! code never re-checks its inputs; [`schema`] is the format's JSON Schema.
 
+pub mod cost;
 pub mod raw;
 pub mod schema;
 mod sections;
@@ -244,9 +245,23 @@ pub struct Rollout {
 
 /// Loads and validates a scenario file; every problem in it is reported at once.
 pub fn load(path: &Path) -> Result<Scenario, ConfigIssues> {
-    let fallback_name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    SourceFile::read(path)?.load_with(|raw: &RawScenario, left_out: &[String]| {
-        Scenario::from_raw(&with_stand_ins(raw, left_out), &fallback_name)
+    load_for(path, &cost::MachineLimits::default())
+}
+
+/// Loads and validates a scenario file, and checks that what it costs fits `limits` (see [`cost`]); every
+/// problem is reported at once, the cost's on the keys that set it.
+pub fn load_for(path: &Path, limits: &cost::MachineLimits) -> Result<Scenario, ConfigIssues> {
+    from_source(&SourceFile::read(path)?, limits)
+}
+
+/// Validates a scenario's text (its `path` names it in the problems); what [`load_for`] does once the file
+/// is read.
+pub fn from_source(source: &SourceFile, limits: &cost::MachineLimits) -> Result<Scenario, ConfigIssues> {
+    let fallback_name = source.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    source.load_with(|raw: &RawScenario, left_out: &[String]| {
+        let scenario = Scenario::from_raw(&with_stand_ins(raw, left_out), &fallback_name)?;
+        let issues = cost::check(&cost::cost(&scenario), limits);
+        if issues.is_empty() { Ok(scenario) } else { Err(issues) }
     })
 }
 
@@ -269,15 +284,16 @@ impl Scenario {
         if raw.harness.as_ref().and_then(|h| h.canaries).is_some_and(|n| n > MAX_CANARIES) {
             issues.push(KeyIssue::new("harness.canaries", "must be 0 to 16, e.g. canaries = 2 (0 turns them off)"));
         }
+        // A duration that is wrong is reported once; the keys compared against it see the stand-in.
         let duration = match raw.duration {
             Some(d) if !d.0.is_zero() => d.0,
             Some(_) => {
                 issues.push(KeyIssue::new("duration", "must be longer than zero, e.g. duration = \"30s\""));
-                Duration::from_secs(1)
+                STAND_IN_DURATION
             }
             None => {
                 issues.push(KeyIssue::new("duration", "is required, e.g. duration = \"30s\""));
-                Duration::from_secs(1)
+                STAND_IN_DURATION
             }
         };
         let mock = MockConfig::from_raw(&raw.mock.clone().unwrap_or_default()).unwrap_or_else(|mock_issues| {
@@ -407,13 +423,12 @@ mod tests {
                 "duration",
                 "mock.limits.message-rate.max",
                 "workload.clients",
-                "workload.ramp-up",
                 "workload.kinds.depth5",
                 "workload.kinds.nope",
                 "cohorts.new-share",
                 "cohorts.new-manager",
-                "faults[0].at"
-            ]
+            ],
+            "the ramp-up and the fault's `at` are not compared against a run length that is not there"
         );
     }
 }

@@ -7,5 +7,5 @@ venv=target/client-venv
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check binance-connector==3.12.0
-"$venv/bin/python" -c "import binance.websocket.spot.websocket_stream" && echo "real clients ready in $venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check binance-connector==3.12.0 ccxt==4.5.90
+"$venv/bin/python" -c "import binance.websocket.spot.websocket_stream, ccxt.pro" && echo "real clients ready in $venv"

@@ -180,8 +180,18 @@ fn ctrl_c_stops_a_run_writes_what_was_measured_and_exits_130() {
     assert_eq!(output.status.code(), Some(130));
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["run"]["interrupted"], true);
-    assert!(summary["run"]["elapsed_ms"].as_u64().unwrap() < 60_000);
-    assert!(out.join("timeseries.csv").exists() && out.join("events.csv").exists());
+    let elapsed_ms = summary["run"]["elapsed_ms"].as_u64().unwrap();
+    assert!(elapsed_ms < 60_000);
+    assert!(out.join("events.csv").exists());
+    // The series ends where the run did, not padded with empty rows up to the planned 60 s: a row past the
+    // run's end is one its teardown's closes fell in.
+    let rows = wschaos::report::run_dir::parse_timeseries(&std::fs::read(out.join("timeseries.csv")).unwrap()).unwrap();
+    let past_the_end: Vec<_> = rows.iter().filter(|r| r.second as u64 * 1000 >= elapsed_ms).collect();
+    assert!(
+        past_the_end.iter().all(|r| r.attempts + r.connected + r.failed + r.ended + r.delivered > 0),
+        "{elapsed_ms} ms run: {past_the_end:?}"
+    );
+    assert!(rows.iter().all(|r| r.second < 59), "rows end where the run ended ({elapsed_ms} ms)");
 }
 
 #[test]

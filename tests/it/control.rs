@@ -14,7 +14,8 @@ use crate::support::*;
 async fn http(addr: SocketAddr, method: &str, path: &str, body: &str, extra: &str) -> (u16, String, String) {
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n{extra}\r\n{body}",
         body.len()
     );
     tcp.write_all(request.as_bytes()).await.unwrap();
@@ -113,9 +114,67 @@ async fn with_a_token_requests_without_it_are_refused() {
     let api = control(&server, Some("s3cret")).await;
     let (status, head, _) = http(api, "GET", "/stats", "", "").await;
     assert_eq!(status, 401);
-    assert!(head.contains("WWW-Authenticate: Bearer"));
+    assert!(head.to_ascii_lowercase().contains("www-authenticate: bearer"), "{head}");
     assert_eq!(http(api, "GET", "/stats", "", "Authorization: Bearer wrong\r\n").await.0, 401);
     assert_eq!(http(api, "GET", "/stats", "", "Authorization: Bearer s3cret\r\n").await.0, 200);
     let exposed = ControlServer::start("0.0.0.0:0".parse().unwrap(), None, server.shared().clone()).await;
     assert!(matches!(exposed, Err(ControlError::NeedsToken(_))), "beyond loopback only with a token");
+}
+
+/// One request as Node's `http.request()` sends a body by default: `Transfer-Encoding: chunked`, then a
+/// second request on the same kept-alive connection.
+#[tokio::test]
+async fn a_chunked_body_is_read_and_the_connection_kept_alive() {
+    let server = start(fast_config()).await;
+    let api = control(&server, None).await;
+    let mut tcp = tokio::net::TcpStream::connect(api).await.unwrap();
+    let body = r#"{"kind":"latency","delay":"100ms","name":"chunked"}"#;
+    let (first, second) = body.split_at(20);
+    let request = format!(
+        "POST /faults HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n\
+         {:x}\r\n{first}\r\n{:x}\r\n{second}\r\n0\r\n\r\n\
+         GET /faults HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\n\r\n",
+        first.len(),
+        second.len()
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(LIMIT, tcp.read_to_string(&mut response)).await.unwrap().unwrap();
+    assert!(response.starts_with("HTTP/1.1 201 "), "{response}");
+    assert_eq!(response.matches("HTTP/1.1 ").count(), 2, "two answers on one connection: {response}");
+    assert!(response.contains(r#""name":"chunked""#), "the fault was injected and is listed: {response}");
+    assert_eq!(server.shared().chaos.active().len(), 1);
+}
+
+#[tokio::test]
+async fn counters_reset_on_request_and_upgrades_are_counted_per_100_ms() {
+    // Binance's 20 s heartbeat: the kept connection, which reads nothing, is not closed for its pongs.
+    let server = start(MockConfig::default()).await;
+    let api = control(&server, None).await;
+    let _kept = connect(&server, "/ws/btcusdt@trade").await;
+    for _ in 0..3 {
+        drop(connect(&server, "/ws/ethusdt@trade").await);
+    }
+    // The background tasks, the control API and the kept connection.
+    settle_to(&server, MockServer::BACKGROUND_TASKS + 2).await;
+    let (_, _, before) = http(api, "GET", "/stats", "", "").await;
+    let before: Value = serde_json::from_str(&before).unwrap();
+    assert_eq!(before["upgrades"]["accepted"], 4);
+    let tenths = before["upgrades_per_100ms"].as_array().unwrap();
+    assert_eq!(tenths.iter().map(|t| t["accepted"].as_u64().unwrap()).sum::<u64>(), 4, "{tenths:?}");
+    assert!(tenths.windows(2).all(|w| w[0]["tenth"].as_u64() < w[1]["tenth"].as_u64()), "{tenths:?}");
+    assert_eq!(before["counter_resets"], 0);
+    assert!(before["connections_high_water"].as_u64() >= Some(2), "{}", before["connections_high_water"]);
+    let (status, _, reply) = http(api, "POST", "/stats/reset", "", "").await;
+    assert_eq!(status, 200, "{reply}");
+    let (_, _, after) = http(api, "GET", "/stats", "", "").await;
+    let after: Value = serde_json::from_str(&after).unwrap();
+    assert_eq!(after["counter_resets"], 1);
+    assert_eq!(after["upgrades"]["accepted"], 0);
+    assert!(after["closes"].as_object().unwrap().is_empty(), "{}", after["closes"]);
+    assert_eq!(after["upgrades_per_100ms"], serde_json::json!([]));
+    assert_eq!((after["connections_open"].as_u64(), after["connections_high_water"].as_u64()), (Some(1), Some(1)));
+    let trade = after["streams"].as_array().unwrap().iter().find(|s| s["name"] == "btcusdt@trade").unwrap();
+    assert_eq!(trade["subscribers"], 1, "what is open stays counted: {trade}");
+    assert!(after["counters_since_ms"].as_u64().unwrap() <= after["uptime_ms"].as_u64().unwrap());
 }

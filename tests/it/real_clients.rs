@@ -44,3 +44,42 @@ async fn real_client_binance_connector_python_works_unchanged() {
     assert_eq!(snapshot.upgrades.accepted, 2);
     assert_eq!(snapshot.closes.values().sum::<u64>(), 2);
 }
+
+#[tokio::test]
+#[ignore = "needs the Python ccxt: run tests/clients/setup.sh first"]
+async fn real_client_ccxt_pro_python_works_unchanged() {
+    let python = client_python();
+    assert!(python.exists(), "{} is missing: run tests/clients/setup.sh", python.display());
+    let server = start(lively_feed_config()).await;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/ccxt_pro.py");
+    let base = format!("http://{}", server.local_addr());
+    let output = tokio::task::spawn_blocking(move || Command::new(python).arg(script).arg(base).output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "client failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let result: Value = serde_json::from_str(&stdout).unwrap();
+    // load_markets: every feed symbol from exchangeInfo, with the feed's tick and lot sizes; no futures.
+    let markets: Vec<&str> = result["markets"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(markets.contains(&"BTC/USDT") && markets.contains(&"ETH/BTC"), "{markets:?}");
+    assert!(markets.iter().all(|m| !m.contains(':')), "no perpetual or delivery market is listed: {markets:?}");
+    let btc = &result["btc"];
+    assert_eq!(
+        (btc["id"].as_str(), btc["spot"].as_bool(), btc["active"].as_bool()),
+        (Some("BTCUSDT"), Some(true), Some(true))
+    );
+    assert_eq!(btc["precision"]["price"].as_f64(), Some(0.01), "PRICE_FILTER tickSize: {btc}");
+    assert_eq!(btc["precision"]["amount"].as_f64(), Some(0.00001), "LOT_SIZE stepSize: {btc}");
+    assert_eq!(btc["limits"]["cost"]["min"].as_f64(), Some(5.0), "NOTIONAL minNotional: {btc}");
+    // watch_trades and watch_order_book over the mock's WebSocket.
+    let trades = result["trades"].as_array().unwrap();
+    assert!(trades.len() >= 3 && trades.iter().all(|t| t["price"].as_f64().is_some_and(|p| p > 0.0)), "{trades:?}");
+    let nonces: Vec<u64> = result["book"]["nonces"].as_array().unwrap().iter().filter_map(Value::as_u64).collect();
+    assert!(nonces.len() >= 3 && nonces.windows(2).all(|w| w[0] < w[1]), "the book advances: {nonces:?}");
+    let (bid, ask) = (&result["book"]["bids"][0][0], &result["book"]["asks"][0][0]);
+    assert!(bid.as_f64().unwrap() < ask.as_f64().unwrap(), "a book that is not crossed: {bid} {ask}");
+    settle(&server).await;
+    let snapshot = server.snapshot();
+    assert!(snapshot.upgrades.accepted >= 1, "{:?}", snapshot.upgrades);
+}

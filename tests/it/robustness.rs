@@ -128,6 +128,34 @@ async fn requests_that_are_not_upgrades_get_http_errors() {
     still_serves(&server).await;
 }
 
+/// RFC 6455 §4.1: the opening handshake is an HTTP/1.1 GET with a `Host` header; an HTTP/1.0 upgrade and
+/// a hostless one are refused with 400 (Binance and the real client libraries always send both).
+#[tokio::test]
+async fn an_http_1_0_or_hostless_upgrade_is_400() {
+    let server = start(fast_config()).await;
+    let upgrade = |version: &str, host: &str| {
+        format!(
+            "GET /ws/btcusdt@trade HTTP/{version}\r\n{host}Upgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+    };
+    for (request, says) in [(upgrade("1.0", "Host: x\r\n"), "HTTP/1.1"), (upgrade("1.1", ""), "Host header")] {
+        let mut tcp = tcp_from(&server, "127.0.0.1".parse().unwrap()).await;
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        tokio::time::timeout(LIMIT, tcp.read_to_string(&mut response)).await.unwrap().unwrap();
+        assert!(response.starts_with("HTTP/1.1 400 ") && response.contains(says), "{request:?}: {response}");
+    }
+    let mut tcp = tcp_from(&server, "127.0.0.1".parse().unwrap()).await;
+    tcp.write_all(upgrade("1.1", "Host: x\r\n").as_bytes()).await.unwrap();
+    let head = RawClient::from_upgraded(tcp, Vec::new()).read_http_head().await;
+    assert!(head.starts_with("HTTP/1.1 101 "), "the same upgrade with HTTP/1.1 and a Host: {head}");
+    settle(&server).await;
+    let snapshot = server.snapshot();
+    assert_eq!(snapshot.upgrades.accepted, 1);
+    assert_eq!(snapshot.upgrades.rejected.values().sum::<u64>(), 2, "{:?}", snapshot.upgrades.rejected);
+}
+
 #[tokio::test]
 async fn too_many_url_streams_is_400_when_the_url_fits() {
     let server = start(config("[limits]\nstreams-per-connection = 3\n")).await;

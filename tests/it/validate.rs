@@ -54,7 +54,11 @@ fn every_problem_of_every_file_is_reported_with_its_place_and_the_exit_code_is_2
     assert_eq!(stderr.lines().filter(|l| l.starts_with(&file)).count(), 8, "no echoes:\n{stderr}");
     assert!(stderr.contains("error: 1 of 2 files are invalid"), "{stderr}");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(stdout, format!("ok: {}\n", good.display()));
+    assert!(stdout.starts_with(&format!("ok: {}: ", good.display())), "{stdout}");
+    assert!(
+        stdout.contains(" clients, ") && stdout.contains(" sockets, about "),
+        "the cost of a valid scenario: {stdout}"
+    );
 }
 
 #[test]
@@ -102,4 +106,86 @@ fn one_bad_duration_does_not_put_everything_outside_the_run() {
     let issues = wschaos::scenario::load(&path).unwrap_err();
     let keys: Vec<Option<&str>> = issues.0.iter().map(|i| i.key.as_deref()).collect();
     assert_eq!(keys, [Some("duration")], "{issues}");
+}
+
+/// Runs `wschaos <args>` under a 4 GiB address-space limit (a scenario that builds its population first
+/// would abort there, as it did on a memory-limited machine) and returns its exit code and stderr.
+fn under_memory_limit(args: &[&str]) -> (Option<i32>, String) {
+    let binary = wschaos_binary().get_program().to_owned();
+    let child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 4194304 && exec \"$0\" \"$@\"")
+        .arg(binary)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = crate::cli::wait_bounded(child, std::time::Duration::from_secs(120));
+    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn a_scenario_past_the_machine_is_refused_with_its_cost_by_validate_and_by_run_before_anything_starts() {
+    for (name, workload, key) in [
+        ("huge-clients", "clients = 10000000", "workload.clients"),
+        ("huge-subscribers", "clients = 1\nsubscribers-per-client = 1000000000", "workload"),
+    ] {
+        let path = scratch_file(&format!("{name}.toml"), &format!("duration = \"10s\"\n\n[workload]\n{workload}\n"));
+        let out = scratch_dir(&format!("{name}-run"));
+        std::fs::remove_dir_all(&out).ok();
+        let file = path.display().to_string();
+        let place = format!("{file}:4:1: `{key}");
+        let (code, stderr) = under_memory_limit(&["validate", &file]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains(&place) && stderr.contains("subscriptions, at least"), "{place} in:\n{stderr}");
+        let (code, stderr) = under_memory_limit(&["run", &file, "--out", &out.display().to_string()]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains(&place) && !stderr.contains("memory allocation"), "{place} in:\n{stderr}");
+        assert!(!out.exists(), "nothing was started, so no run directory");
+    }
+}
+
+#[test]
+fn text_level_mistakes_name_the_place_and_the_key() {
+    let cases: [(&str, &[u8], &str); 5] = [
+        (
+            "dup-key",
+            b"duration = \"10s\"\nseed = 1\nseed = 2\n",
+            ":3:1: `seed`: duplicate key `seed`: it is already defined (first on line 2)",
+        ),
+        (
+            "dup-table",
+            b"duration = \"10s\"\n[workload]\nclients = 1\n[workload]\n",
+            ":4:2: `workload`: duplicate table `workload`",
+        ),
+        ("latin1", b"duration = \"10s\"\nname = \"caf\xe9\"\n", ":2:12: the file is not UTF-8 text: byte 0xE9"),
+        (
+            "binary",
+            b"\x7fELF\x02\x01\x01\x00\x00\x00\xff",
+            ":1:11: the file is not UTF-8 text: byte 0xFF here is not valid UTF-8 (it looks like a binary file",
+        ),
+        ("empty", b"# to be written\n", ": the file is empty"),
+    ];
+    for (name, bytes, expected) in cases {
+        let path = scratch_dir("text-mistakes").join(format!("{name}.toml"));
+        std::fs::write(&path, bytes).unwrap();
+        let output = wschaos_binary().arg("validate").arg(&path).output().unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let line = format!("{}{expected}", path.display());
+        assert!(stderr.contains(&line), "{line} in:\n{stderr}");
+    }
+}
+
+#[test]
+fn an_unknown_key_holding_an_array_and_a_zero_duration_are_each_one_issue() {
+    let path = scratch_file(
+        "validate-array-key.toml",
+        "duration = \"0s\"\n[workload]\nclients = 2\nramp-up = \"5s\"\n[cohorts]\nmangers = [\"legacy\", \"wsmanager\"]\n",
+    );
+    let issues = wschaos::scenario::load(&path).unwrap_err();
+    let keys: Vec<Option<&str>> = issues.0.iter().map(|i| i.key.as_deref()).collect();
+    assert_eq!(keys, [Some("duration"), Some("cohorts.mangers")], "{issues}");
+    assert!(!issues.to_string().contains("(1s)"), "no follow-on speaks of a stand-in length: {issues}");
 }

@@ -37,7 +37,10 @@ use crate::scenario::{self, Cohorts, ManagerKind, Scenario};
 
 /// Runs a scenario.
 pub async fn run(args: RunArgs) -> Result<Outcome> {
-    let mut scenario = scenario::load(&args.scenario).map_err(|e| UsageError(e.to_string()))?;
+    // From here on Ctrl-C and SIGTERM stop the command cleanly, at start-up too.
+    let mut stop = StopSignals::register().context("could not listen for Ctrl-C and SIGTERM")?;
+    let limits = crate::commands::machine_limits();
+    let mut scenario = scenario::load_for(&args.scenario, &limits).map_err(|e| UsageError(e.to_string()))?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
@@ -51,13 +54,18 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     };
     let out = args.out.clone().unwrap_or_else(|| default_run_dir(&scenario.name));
     let started_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    let mut stop = StopSignals::register().context("could not listen for Ctrl-C and SIGTERM")?;
     let own_process = args.mock_process || scenario.harness.mock_in_own_process;
-    let upstream = open_upstream(&scenario, target, &out, own_process).await?;
+    let Some(people) = until_stopped(&mut stop, draw_population(&scenario)).await.transpose()? else {
+        return Ok(interrupted_at_start_up());
+    };
+    let opened = until_stopped(&mut stop, open_upstream(&scenario, &people, target, &out, own_process)).await;
+    let Some(upstream) = opened.transpose()? else {
+        return Ok(interrupted_at_start_up());
+    };
     let console = Console::new(Mode::of(&args), &scenario, upstream.applies_faults());
     console.started(&scenario, &upstream.label());
     let label = upstream.label();
-    let (execution, finished) = execute(&scenario, upstream, &mut stop, &console).await?;
+    let (execution, finished) = execute(&scenario, &people, upstream, &mut stop, &console).await?;
     let (snapshot, offset_ms) = finished;
     let mock_failed = snapshot.is_none() && label != "external";
     let summary =
@@ -87,6 +95,34 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     Ok(outcome)
 }
 
+/// `work`, unless Ctrl-C or SIGTERM comes first (`None`).
+async fn until_stopped<T>(stop: &mut StopSignals, work: impl std::future::Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        done = work => Some(done),
+        _ = stop.recv() => None,
+    }
+}
+
+/// Draws the population on a thread of its own, so that a signal is heard while it is drawn (an abandoned
+/// thread ends with the process).
+async fn draw_population(scenario: &Scenario) -> Result<Vec<ClientPlan>> {
+    let (done, drawn) = tokio::sync::oneshot::channel();
+    let workload = scenario.workload.clone();
+    let symbols: Vec<String> = scenario.mock.feed.symbols.iter().map(|s| s.name.clone()).collect();
+    let seed = scenario.seed;
+    std::thread::Builder::new()
+        .name("population".into())
+        .spawn(move || done.send(population(&workload, &symbols, seed)))
+        .context("could not start drawing the population")?;
+    drawn.await.context("drawing the population failed")
+}
+
+/// A signal during start-up: nothing was measured, nothing is written.
+fn interrupted_at_start_up() -> Outcome {
+    eprintln!("wschaos run: interrupted during start-up, before any client connected; nothing was measured");
+    Outcome::Interrupted
+}
+
 /// What one execution produced.
 struct Execution {
     recording: recorder::Recording,
@@ -103,19 +139,19 @@ struct Execution {
 
 async fn execute(
     scenario: &Scenario,
+    people: &[ClientPlan],
     upstream: Upstream,
     stop: &mut StopSignals,
     console: &Console,
 ) -> Result<(Execution, (Option<MockSnapshot>, u64))> {
     let symbols: Vec<String> = scenario.mock.feed.symbols.iter().map(|s| s.name.clone()).collect();
-    let people = population(&scenario.workload, &symbols, scenario.seed);
     let plan = scenario.rollout.plan.as_ref();
     let (cohorts, placements) = match plan {
-        Some(plan) => rehearsal::place(plan, &people),
-        None => place(&scenario.cohorts, &people, scenario.workload.clients),
+        Some(plan) => rehearsal::place(plan, people),
+        None => place(&scenario.cohorts, people, scenario.workload.clients),
     };
     let plans = match plan {
-        Some(plan) => rehearsal::cohort_sizes(plan, &people),
+        Some(plan) => rehearsal::cohort_sizes(plan, people),
         None => cohort_sizes(&cohorts, &placements),
     };
     let run_cancel = CancellationToken::new();
@@ -171,7 +207,7 @@ async fn execute(
     };
     let (mut clients, controller) = match plan {
         Some(plan) => {
-            let exposures = rehearsal::exposures(plan, &people);
+            let exposures = rehearsal::exposures(plan, people);
             let (clients, controller) =
                 rehearsal::start(&drive, placements, plan, exposures, (queries, start, run_cancel.clone()));
             (clients, Some(controller))

@@ -13,15 +13,13 @@ use tokio_util::sync::CancellationToken;
 use crate::chaos::plan::FaultPlan;
 use crate::cli::RunArgs;
 use crate::commands::{UsageError, raise_open_file_limit};
-use crate::load::population::{ClientPlan, on_new_manager, population};
+use crate::load::population::{ClientPlan, on_new_manager};
 use crate::mock::MockServer;
 use crate::mock::process::MockProcess;
 use crate::mock::stats::MockSnapshot;
 use crate::record::freshness::{Freshness, Resolver};
+use crate::scenario::cost::FD_MARGIN;
 use crate::scenario::{Cohorts, ManagerKind, Scenario};
-
-/// File descriptors kept free for the harness itself (files, the recorder, the runtime).
-const FD_MARGIN: u64 = 256;
 
 /// Where the clients connect, and what of the mock the harness can see.
 pub(super) enum Upstream {
@@ -175,6 +173,7 @@ fn child_faults(control: SocketAddr, scenario: &Scenario, plan: FaultPlan, start
 /// own process when only the clients do, or a refusal with the figures.
 pub(super) async fn open_upstream(
     scenario: &Scenario,
+    people: &[ClientPlan],
     target: Option<SocketAddr>,
     out: &std::path::Path,
     own_process: bool,
@@ -183,8 +182,7 @@ pub(super) async fn open_upstream(
         return Ok(Upstream::External(addr));
     }
     let limit = raise_open_file_limit();
-    let symbols: Vec<String> = scenario.mock.feed.symbols.iter().map(|s| s.name.clone()).collect();
-    let clients = client_sockets(scenario, &population(&scenario.workload, &symbols, scenario.seed));
+    let clients = client_sockets(scenario, people);
     if !own_process && (limit == 0 || 2 * clients + FD_MARGIN <= limit) {
         let listen = "127.0.0.1:0".parse()?;
         return Ok(Upstream::Embedded(
