@@ -2,7 +2,15 @@
 
 use clap::Parser;
 
+/// jemalloc, with its background threads purging what was freed: glibc's allocator keeps what a burst (a
+/// hostile client, a reconnect storm, a large `/stats`) freed resident for good.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        eprintln!("warning: jemalloc's background purging could not start ({e}); freed memory returns more slowly");
+    }
     let cli = wschaos::Cli::parse();
     wschaos::commands::init_logging();
     let runtime = match wschaos::commands::build_runtime(cli.threads()) {

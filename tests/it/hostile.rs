@@ -107,8 +107,20 @@ async fn made_up_streams_are_released_and_memory_returns_after_a_hostile_burst()
     let stats = wait_for_stats(&mock, settled).await;
     let listed = stats["streams"].as_array().unwrap().len();
     assert!(listed < 100, "made-up names nobody holds are gone from /stats: {listed} listed");
-    let after = mock.rss_kib();
-    eprintln!("mock RSS: {before} KiB before, {during} KiB during, {after} KiB after the attackers left");
+    // jemalloc's background threads purge freed pages after its 10 s decay: memory comes back within a
+    // bounded wait, measured in 250 ms steps.
+    let mut after = mock.rss_kib();
+    let mut waited = 0;
+    while after > 2 * before && waited < 160 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        mock.get("/health").await;
+        after = mock.rss_kib();
+        waited += 1;
+    }
+    eprintln!(
+        "mock RSS: {before} KiB before, {during} KiB during, {after} KiB {} ms after the attackers left",
+        waited * 250
+    );
     assert!(after <= 2 * before, "memory comes back: {before} KiB before, {after} KiB after ({during} KiB during)");
 }
 
