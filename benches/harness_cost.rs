@@ -44,7 +44,8 @@ fn workload(path: &Path) -> Workload {
     Workload { sockets, streams, ramp_up: w.ramp_up, duration: scenario.duration, mock_config, seed: scenario.seed }
 }
 
-/// One raw socket read until `stop`, every message counted.
+/// One raw socket read until `stop`, every message counted in its own counter (read when the run ends, so a
+/// reader aborted mid-wait has counted everything it read).
 async fn reader(addr: std::net::SocketAddr, n: usize, stream: String, read: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
     let socket = TcpSocket::new_v4().expect("socket");
     socket.bind(std::net::SocketAddr::new(source_ip(n), 0)).expect("bind");
@@ -54,18 +55,12 @@ async fn reader(addr: std::net::SocketAddr, n: usize, stream: String, read: Arc<
     let config = WebSocketConfig::default().read_buffer_size(2 * 1024).write_buffer_size(0);
     let url = format!("ws://{addr}/ws/{stream}?timeUnit=MICROSECOND");
     let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, tcp, Some(config)).await.expect("upgrade");
-    let mut local = 0u64;
     while !stop.load(Ordering::Relaxed) {
         match ws.next().await {
-            Some(Ok(_)) => local += 1,
+            Some(Ok(_)) => read.fetch_add(1, Ordering::Relaxed),
             _ => break,
-        }
-        if local == 256 {
-            read.fetch_add(local, Ordering::Relaxed);
-            local = 0;
-        }
+        };
     }
-    read.fetch_add(local, Ordering::Relaxed);
 }
 
 struct Side {
@@ -104,7 +99,7 @@ fn floor(work: &Workload) -> Side {
         builder.worker_threads(threads);
     }
     let runtime = builder.enable_all().build().expect("runtime");
-    let read = Arc::new(AtomicU64::new(0));
+    let read: Vec<Arc<AtomicU64>> = (0..work.sockets).map(|_| Arc::new(AtomicU64::new(0))).collect();
     let stop = Arc::new(AtomicBool::new(false));
     let rss_before = wschaos::os::rss_kib();
     let cpu_before = wschaos::os::cpu_seconds();
@@ -115,7 +110,7 @@ fn floor(work: &Workload) -> Side {
         let mut tasks = Vec::with_capacity(work.sockets);
         for n in 0..work.sockets {
             let stream = work.streams[n % work.streams.len()].clone();
-            tasks.push(tokio::spawn(reader(mock.addr, n, stream, read.clone(), stop.clone())));
+            tasks.push(tokio::spawn(reader(mock.addr, n, stream, read[n].clone(), stop.clone())));
             tokio::time::sleep_until(tokio::time::Instant::from_std(started + gap * (n as u32 + 1))).await;
         }
         tokio::time::sleep_until(tokio::time::Instant::from_std(started + work.duration)).await;
@@ -131,7 +126,7 @@ fn floor(work: &Workload) -> Side {
     mock.stop();
     Side {
         cpu_seconds,
-        messages: read.load(Ordering::Relaxed),
+        messages: read.iter().map(|r| r.load(Ordering::Relaxed)).sum(),
         peak_rss_kib,
         rss_per_connection: peak_rss_kib.saturating_sub(rss_before) as f64 * 1024.0 / work.sockets.max(1) as f64,
         mock_cpu_seconds,

@@ -4,10 +4,12 @@ use clap::Parser;
 
 /// jemalloc, with its background threads purging what was freed: glibc's allocator keeps what a burst (a
 /// hostile client, a reconnect storm, a large `/stats`) freed resident for good.
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() {
+    #[cfg(feature = "jemalloc")]
     if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
         eprintln!("warning: jemalloc's background purging could not start ({e}); freed memory returns more slowly");
     }

@@ -194,6 +194,39 @@ fn ctrl_c_stops_a_run_writes_what_was_measured_and_exits_130() {
     assert!(rows.iter().all(|r| r.second < 59), "rows end where the run ended ({elapsed_ms} ms)");
 }
 
+/// Ctrl-C while a large population is still being drawn, before any client or mock started: the command
+/// stops there (exit 130) and says so, instead of drawing on and starting the run it was asked to stop.
+#[test]
+fn ctrl_c_during_start_up_stops_before_anything_runs() {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("interrupted-start-up");
+    std::fs::remove_dir_all(&out).ok();
+    let scenario = scratch_file(
+        "interrupt-start-up.toml",
+        "duration = \"60s\"\n[workload]\nclients = 1\nsubscribers-per-client = 4000000\n\
+         [cohorts]\nmanagers = [\"wsmanager\"]\n[mock.feed]\nsymbols = [\"btcusdt\"]\n",
+    );
+    let mut child = wschaos()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("drawing 4000000 subscriptions"), "{line}");
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    let output = wait_bounded(child, Duration::from_secs(60));
+    assert_eq!(output.status.code(), Some(130), "{rest}");
+    assert!(rest.contains("interrupted during start-up"), "{rest}");
+    assert!(!out.exists(), "no run was started, so no run directory");
+}
+
 #[test]
 fn a_bad_scenario_lists_every_mistake_with_its_line_and_exits_2() {
     let scenario = scratch_file(

@@ -55,6 +55,10 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     let out = args.out.clone().unwrap_or_else(|| default_run_dir(&scenario.name));
     let started_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let own_process = args.mock_process || scenario.harness.mock_in_own_process;
+    let subscriptions = crate::scenario::cost::cost(&scenario).subscriptions;
+    if subscriptions >= LARGE_POPULATION && !args.quiet {
+        eprintln!("wschaos run: {}: drawing {subscriptions} subscriptions (Ctrl-C stops it)", scenario.name);
+    }
     let Some(people) = until_stopped(&mut stop, draw_population(&scenario)).await.transpose()? else {
         return Ok(interrupted_at_start_up());
     };
@@ -94,6 +98,9 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     console.finish(outcome, &summary, &out)?;
     Ok(outcome)
 }
+
+/// Subscriptions from which drawing the population takes long enough to say so.
+const LARGE_POPULATION: u64 = 100_000;
 
 /// `work`, unless Ctrl-C or SIGTERM comes first (`None`).
 async fn until_stopped<T>(stop: &mut StopSignals, work: impl std::future::Future<Output = T>) -> Option<T> {
