@@ -108,9 +108,9 @@ fn floor(work: &Workload) -> Side {
     runtime.block_on(async {
         let gap = work.ramp_up / work.sockets.max(1) as u32;
         let mut tasks = Vec::with_capacity(work.sockets);
-        for n in 0..work.sockets {
+        for (n, counter) in read.iter().enumerate() {
             let stream = work.streams[n % work.streams.len()].clone();
-            tasks.push(tokio::spawn(reader(mock.addr, n, stream, read[n].clone(), stop.clone())));
+            tasks.push(tokio::spawn(reader(mock.addr, n, stream, counter.clone(), stop.clone())));
             tokio::time::sleep_until(tokio::time::Instant::from_std(started + gap * (n as u32 + 1))).await;
         }
         tokio::time::sleep_until(tokio::time::Instant::from_std(started + work.duration)).await;

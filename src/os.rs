@@ -49,13 +49,36 @@ fn parse_mem_available(meminfo: &str) -> Option<u64> {
     line.trim().trim_end_matches("kB").trim().parse::<u64>().ok().map(|kib| kib * 1024)
 }
 
-/// What this process's cgroup (v2) still allows: `memory.max` less `memory.current` (`None` without a limit).
+/// What this process's cgroup (v2) and its parents still allow: the least over them of `memory.max` less
+/// what is in use, reclaimable page cache (`inactive_file`) not counted as used (`None` without a limit).
 fn cgroup_memory_left() -> Option<u64> {
     let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let path = membership.lines().find_map(|l| l.strip_prefix("0::"))?;
-    let dir = std::path::Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok()?.trim().parse::<u64>().ok();
-    Some(read("memory.max")?.saturating_sub(read("memory.current").unwrap_or(0)))
+    let mut dir = std::path::Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
+    let mut least: Option<u64> = None;
+    for _ in 0..32 {
+        if let Some(left) = cgroup_level_left(&dir) {
+            least = Some(least.map_or(left, |l| l.min(left)));
+        }
+        if !dir.pop() || !dir.starts_with("/sys/fs/cgroup") {
+            break;
+        }
+    }
+    least
+}
+
+/// One cgroup's memory left (`None` without a limit there).
+fn cgroup_level_left(dir: &std::path::Path) -> Option<u64> {
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
+    let max = read("memory.max")?.trim().parse::<u64>().ok()?;
+    let current = read("memory.current").and_then(|c| c.trim().parse::<u64>().ok()).unwrap_or(0);
+    let reclaimable = read("memory.stat").and_then(|stat| stat_field(&stat, "inactive_file")).unwrap_or(0);
+    Some(max.saturating_sub(current.saturating_sub(reclaimable)))
+}
+
+/// A field of a cgroup's `memory.stat` (`name value` lines).
+fn stat_field(stat: &str, name: &str) -> Option<u64> {
+    stat.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
 /// Connection attempts the kernel's listen queues dropped so far in this network namespace (`ListenDrops`
@@ -81,6 +104,14 @@ fn parse_listen_drops(netstat: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cgroup_stat_field_is_read_by_name() {
+        let stat = "anon 100\nfile 900\ninactive_file 700\nactive_file 200\n";
+        assert_eq!(stat_field(stat, "inactive_file"), Some(700));
+        assert_eq!(stat_field(stat, "file"), Some(900), "a prefix of another name is not it");
+        assert_eq!(stat_field(stat, "shmem"), None);
+    }
 
     #[test]
     fn mem_available_is_read_in_bytes() {

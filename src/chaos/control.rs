@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
@@ -38,6 +39,9 @@ use crate::mock::server::{Shared, snapshot};
 
 /// Largest request body accepted (413 past it).
 const MAX_BODY: usize = 64 * 1024;
+
+/// How long requests still open when the mock stops may take to finish.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Why the control API could not start.
 #[derive(Debug, thiserror::Error)]
@@ -76,9 +80,17 @@ impl ControlServer {
         let api = Arc::new(Api { shared: shared.clone(), token, injected: AtomicU32::new(0) });
         let cancel = shared.cancel.clone();
         shared.spawner.spawn(async move {
-            let served = axum::serve(listener, router(api)).with_graceful_shutdown(cancel.cancelled_owned()).await;
-            if let Err(e) = served {
-                tracing::warn!("the control API stopped: {e}");
+            let served = axum::serve(listener, router(api)).with_graceful_shutdown(cancel.clone().cancelled_owned());
+            // A client that never finishes its request must not hold the mock's shutdown.
+            let drained = async {
+                cancel.cancelled().await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            };
+            tokio::select! {
+                served = served => if let Err(e) = served {
+                    tracing::warn!("the control API stopped: {e}");
+                },
+                () = drained => tracing::debug!("control API requests still open {SHUTDOWN_GRACE:?} after the stop: dropped"),
             }
         });
         Ok(ControlServer { addr: bound })
@@ -215,7 +227,11 @@ fn query_number(query: Option<&str>, name: &str) -> Option<u64> {
     query?.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
 }
 
-async fn add_fault(State(api): State<Arc<Api>>, uri: Uri, body: Bytes) -> Reply {
+async fn add_fault(State(api): State<Arc<Api>>, uri: Uri, body: Result<Bytes, BytesRejection>) -> Reply {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return Reply::error(rejection.status().as_u16(), &rejection.body_text()),
+    };
     let seed = query_number(uri.query(), "seed");
     let raw: RawFault = match serde_json::from_slice(&body) {
         Ok(raw) => raw,

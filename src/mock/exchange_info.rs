@@ -27,12 +27,16 @@ const QUOTES: [&str; 10] = ["fdusd", "usdt", "usdc", "tusd", "btc", "eth", "bnb"
 
 /// The base and quote assets of a lowercase symbol name, upper-cased (`btcusdt` → `BTC`, `USDT`).
 pub fn assets(name: &str) -> (String, String) {
-    let quote = QUOTES
-        .iter()
-        .find(|q| name.len() > q.len() && name.ends_with(*q))
-        .map_or_else(|| &name[name.len().saturating_sub(3)..], |q| &name[name.len() - q.len()..]);
-    let base = &name[..name.len() - quote.len()];
-    (base.to_ascii_uppercase(), quote.to_ascii_uppercase())
+    if QUOTES.contains(&name) {
+        return (name.to_ascii_uppercase(), String::new());
+    }
+    let known = QUOTES.iter().find(|q| name.len() > q.len() && name.ends_with(*q)).map(|q| q.len());
+    // Otherwise the last three letters, when a base is left (symbol names are ASCII: the feed's grammar).
+    let quote_len = known.or((name.len() > 3 && name.is_ascii()).then_some(3));
+    match quote_len {
+        Some(len) => (name[..name.len() - len].to_ascii_uppercase(), name[name.len() - len..].to_ascii_uppercase()),
+        None => (name.to_ascii_uppercase(), String::new()),
+    }
 }
 
 /// A decimal in Binance's 8-decimal string form.
@@ -127,6 +131,8 @@ mod tests {
         assert_eq!(assets("ethbtc"), ("ETH".into(), "BTC".into()));
         assert_eq!(assets("bnbeth"), ("BNB".into(), "ETH".into()));
         assert_eq!(assets("abcxyz"), ("ABC".into(), "XYZ".into()), "an unknown quote: the last three letters");
+        assert_eq!(assets("btc"), ("BTC".into(), String::new()), "never an empty base");
+        assert_eq!(assets("usdt"), ("USDT".into(), String::new()));
     }
 
     #[test]

@@ -167,6 +167,13 @@ pub struct TenthCounts {
     pub rejected: u64,
 }
 
+/// Source addresses counted one by one; the upgrades of any further address are counted under
+/// [`OTHER_SOURCES`], so that clients from all of 127.0.0.0/8 cannot grow the mock without bound.
+pub const IPS_KEPT: usize = 65_536;
+
+/// Where the upgrades of addresses past [`IPS_KEPT`] are counted.
+pub const OTHER_SOURCES: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+
 /// How many 100 ms slots with attempts are kept: the last hour of a busy mock, so that a mock serving
 /// for days keeps a bounded record.
 pub const TENTHS_KEPT: usize = 36_000;
@@ -315,7 +322,7 @@ impl MockStats {
             let (second, tenth) = (self.second_now(), self.tenth_now());
             bucket(&mut t.per_second, second).accepted += 1;
             tenth_bucket(&mut t.per_tenth, tenth).accepted += 1;
-            t.per_ip.entry(ip).or_default().accepted += 1;
+            ip_bucket(&mut t.per_ip, ip).accepted += 1;
         });
         let open = self.open.fetch_add(1, Ordering::Relaxed) + 1;
         self.high_water.fetch_max(open, Ordering::Relaxed);
@@ -327,7 +334,7 @@ impl MockStats {
             let (second, tenth) = (self.second_now(), self.tenth_now());
             *bucket(&mut t.per_second, second).rejected.entry(reason).or_default() += 1;
             tenth_bucket(&mut t.per_tenth, tenth).rejected += 1;
-            *t.per_ip.entry(ip).or_default().rejected.entry(reason).or_default() += 1;
+            *ip_bucket(&mut t.per_ip, ip).rejected.entry(reason).or_default() += 1;
         });
     }
 
@@ -447,6 +454,12 @@ fn bucket(per_second: &mut Vec<UpgradeCounts>, second: usize) -> &mut UpgradeCou
         per_second.resize_with(second + 1, UpgradeCounts::default);
     }
     &mut per_second[second]
+}
+
+/// The counts of `ip`, or of [`OTHER_SOURCES`] once [`IPS_KEPT`] addresses are counted.
+fn ip_bucket(per_ip: &mut HashMap<IpAddr, UpgradeCounts>, ip: IpAddr) -> &mut UpgradeCounts {
+    let key = if per_ip.len() >= IPS_KEPT && !per_ip.contains_key(&ip) { OTHER_SOURCES } else { ip };
+    per_ip.entry(key).or_default()
 }
 
 /// The slot of `tenth`, appended when it is new; the oldest goes past [`TENTHS_KEPT`].

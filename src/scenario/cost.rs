@@ -103,7 +103,7 @@ pub fn check(cost: &Cost, limits: &MachineLimits) -> Vec<KeyIssue> {
     }
     if let Some(memory) = limits.memory_bytes.filter(|available| cost.memory_bytes > *available) {
         issues.push(KeyIssue::new(
-            "workload.subscribers-per-client",
+            "workload",
             format!(
                 "a run of {figures} needs about {} of memory, more than the {} this machine has available; \
                  reduce workload.clients or workload.subscribers-per-client",

@@ -202,7 +202,7 @@ fn ctrl_c_during_start_up_stops_before_anything_runs() {
     std::fs::remove_dir_all(&out).ok();
     let scenario = scratch_file(
         "interrupt-start-up.toml",
-        "duration = \"60s\"\n[workload]\nclients = 1\nsubscribers-per-client = 4000000\n\
+        "duration = \"60s\"\n[workload]\nclients = 1\nsubscribers-per-client = 2000000\n\
          [cohorts]\nmanagers = [\"wsmanager\"]\n[mock.feed]\nsymbols = [\"btcusdt\"]\n",
     );
     let mut child = wschaos()
@@ -217,7 +217,7 @@ fn ctrl_c_during_start_up_stops_before_anything_runs() {
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
-    assert!(line.contains("drawing 4000000 subscriptions"), "{line}");
+    assert!(line.contains("drawing 2000000 subscriptions"), "{line}");
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).unwrap();

@@ -55,7 +55,10 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     let out = args.out.clone().unwrap_or_else(|| default_run_dir(&scenario.name));
     let started_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let own_process = args.mock_process || scenario.harness.mock_in_own_process;
-    let subscriptions = crate::scenario::cost::cost(&scenario).subscriptions;
+    let w = &scenario.workload;
+    let subscriptions = u64::from(w.clients)
+        .saturating_mul(u64::from(w.subscribers_per_client))
+        .saturating_mul(u64::from(w.streams_per_subscriber));
     if subscriptions >= LARGE_POPULATION && !args.quiet {
         eprintln!("wschaos run: {}: drawing {subscriptions} subscriptions (Ctrl-C stops it)", scenario.name);
     }
