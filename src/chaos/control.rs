@@ -204,11 +204,8 @@ async fn stats(State(api): State<Arc<Api>>) -> Reply {
 async fn reset_stats(State(api): State<Arc<Api>>) -> Reply {
     api.shared.stats.reset();
     api.shared.hub.reset_stream_stats();
-    let since = api.shared.stats.snapshot(Vec::new(), Vec::new());
-    Reply::json(
-        200,
-        &serde_json::json!({ "counters_since_ms": since.counters_since_ms, "counter_resets": since.counter_resets }),
-    )
+    let (since_ms, resets) = api.shared.stats.counters_since();
+    Reply::json(200, &serde_json::json!({ "counters_since_ms": since_ms, "counter_resets": resets }))
 }
 
 /// `GET /publications?from=N`: the events the feed published from position N on (a page of them), for a

@@ -47,13 +47,7 @@ fn check(path: &Path, mock: bool) -> Result<Option<String>, ConfigIssues> {
     }
     let scenario = crate::scenario::load_for(path, &crate::commands::machine_limits())?;
     let cost = crate::scenario::cost::cost(&scenario);
-    Ok(Some(format!(
-        "{} clients, {} subscriptions, at least {} sockets, about {} of memory",
-        cost.clients,
-        cost.subscriptions,
-        cost.sockets_at_least,
-        crate::scenario::cost::mebibytes(cost.memory_bytes)
-    )))
+    Ok(Some(format!("{cost}, about {} of memory", crate::scenario::cost::mebibytes(cost.memory_bytes))))
 }
 
 /// The files to check: each argument, with a directory replaced by its `*.toml` files in name order.

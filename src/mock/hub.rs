@@ -255,6 +255,8 @@ struct StreamSlot {
     name: Arc<str>,
     subscribers: Vec<(ConnId, Arc<Outbox>)>,
     stats: StreamStats,
+    /// Events can be published under the name (a feed key, or the canary): decided once, at creation.
+    publishable: bool,
 }
 
 #[derive(Debug, Default)]
@@ -302,7 +304,7 @@ impl Hub {
         let mut state = self.lock();
         state.connections.remove(&conn);
         for name in subscriptions {
-            remove_subscriber(&mut state, conn, name, self.feed_key(name));
+            remove_subscriber(&mut state, conn, name);
         }
     }
 
@@ -321,7 +323,7 @@ impl Hub {
 
     /// Stops delivering `name` to `conn`.
     pub fn unsubscribe(&self, conn: ConnId, name: &str) {
-        remove_subscriber(&mut self.lock(), conn, name, self.feed_key(name));
+        remove_subscriber(&mut self.lock(), conn, name);
     }
 
     fn slot_id(&self, state: &mut HubState, name: &str) -> StreamId {
@@ -331,8 +333,9 @@ impl Hub {
         let key = self.feed_key(name);
         let shared: Arc<str> = Arc::from(name);
         let stats = StreamStats { name: name.to_owned(), ..StreamStats::default() };
-        let slot = StreamSlot { name: shared.clone(), subscribers: Vec::new(), stats };
-        let reused = if publishable(key, name) { None } else { state.vacant.pop() };
+        let publishable = publishable(key, name);
+        let slot = StreamSlot { name: shared.clone(), subscribers: Vec::new(), stats, publishable };
+        let reused = if publishable { None } else { state.vacant.pop() };
         let id = match reused {
             Some(id) => {
                 state.slots[id as usize] = slot;
@@ -470,7 +473,7 @@ impl Hub {
     }
 }
 
-fn remove_subscriber(state: &mut HubState, conn: ConnId, name: &str, key: Option<FeedKey>) {
+fn remove_subscriber(state: &mut HubState, conn: ConnId, name: &str) {
     let Some(id) = state.by_name.get(name).copied() else {
         return;
     };
@@ -479,10 +482,15 @@ fn remove_subscriber(state: &mut HubState, conn: ConnId, name: &str, key: Option
         slot.subscribers.swap_remove(pos);
     }
     slot.stats.subscribers = slot.subscribers.len() as u64;
-    if slot.subscribers.is_empty() && !publishable(key, name) {
+    if slot.subscribers.is_empty() && !slot.publishable {
         // Nobody holds a name that can never publish: its state goes (a client subscribing to made-up
         // names cannot grow the mock).
-        *slot = StreamSlot { name: Arc::from(""), subscribers: Vec::new(), stats: StreamStats::default() };
+        *slot = StreamSlot {
+            name: Arc::from(""),
+            subscribers: Vec::new(),
+            stats: StreamStats::default(),
+            publishable: false,
+        };
         state.by_name.remove(name);
         state.vacant.push(id);
     }

@@ -402,6 +402,11 @@ impl MockStats {
         *reset = (self.started.elapsed().as_millis() as u64, reset.1 + 1);
     }
 
+    /// Milliseconds of uptime at the last reset of the counters (0: never), and how many resets there were.
+    pub fn counters_since(&self) -> (u64, u64) {
+        *self.reset.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Connections open now.
     pub fn open_connections(&self) -> u64 {
         self.open.load(Ordering::Relaxed)
@@ -409,7 +414,7 @@ impl MockStats {
 
     /// A copy of every counter, joined with the hub's per-stream figures.
     pub fn snapshot(&self, streams: Vec<StreamStats>, faults: Vec<FaultRecord>) -> MockSnapshot {
-        let (counters_since_ms, counter_resets) = *self.reset.lock().unwrap_or_else(|p| p.into_inner());
+        let (counters_since_ms, counter_resets) = self.counters_since();
         self.with_tallies(|t| {
             let mut total = UpgradeCounts::default();
             for counts in &t.per_second {

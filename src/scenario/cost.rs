@@ -42,6 +42,17 @@ pub struct Cost {
     pub memory_bytes: u64,
 }
 
+impl std::fmt::Display for Cost {
+    /// `N clients, M subscriptions, at least S sockets`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} clients, {} subscriptions, at least {} sockets",
+            self.clients, self.subscriptions, self.sockets_at_least
+        )
+    }
+}
+
 /// What this machine allows one process and has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct MachineLimits {
@@ -85,10 +96,7 @@ pub fn cost(scenario: &Scenario) -> Cost {
 /// The problems of a scenario whose cost does not fit the machine, on the keys that set it.
 pub fn check(cost: &Cost, limits: &MachineLimits) -> Vec<KeyIssue> {
     let mut issues = Vec::new();
-    let figures = format!(
-        "{} clients, {} subscriptions, at least {} sockets",
-        cost.clients, cost.subscriptions, cost.sockets_at_least
-    );
+    let figures = cost.to_string();
     if let Some(open_files) = limits.open_files.filter(|limit| cost.sockets_at_least.saturating_add(FD_MARGIN) > *limit)
     {
         issues.push(KeyIssue::new(

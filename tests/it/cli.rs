@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read};
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::Duration;
 
 use tokio_tungstenite::client_async;
@@ -154,14 +154,12 @@ async fn mock_serves_the_control_api_and_prints_a_curl_example() {
     assert_eq!(wait_bounded(child, Duration::from_secs(10)).status.code(), Some(0));
 }
 
-#[test]
-fn ctrl_c_stops_a_run_writes_what_was_measured_and_exits_130() {
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("interrupted-run");
+/// `wschaos run` on a scratch scenario `name` with its output piped: the child, its stderr, the first line
+/// there, and its run directory (removed beforehand).
+fn start_run(name: &str, scenario: &str) -> (Child, BufReader<ChildStderr>, String, PathBuf) {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-run"));
     std::fs::remove_dir_all(&out).ok();
-    let scenario = scratch_file(
-        "interrupt.toml",
-        "duration = \"60s\"\n[workload]\nclients = 4\n[mock.feed]\nsymbols = [\"btcusdt\"]\norders-per-second = 20.0\n",
-    );
+    let scenario = scratch_file(&format!("{name}.toml"), scenario);
     let mut child = wschaos()
         .arg("run")
         .arg(&scenario)
@@ -172,8 +170,17 @@ fn ctrl_c_stops_a_run_writes_what_was_measured_and_exits_130() {
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut banner = String::new();
-    stderr.read_line(&mut banner).unwrap();
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    (child, stderr, first, out)
+}
+
+#[test]
+fn ctrl_c_stops_a_run_writes_what_was_measured_and_exits_130() {
+    let (child, _stderr, banner, out) = start_run(
+        "interrupt",
+        "duration = \"60s\"\n[workload]\nclients = 4\n[mock.feed]\nsymbols = [\"btcusdt\"]\norders-per-second = 20.0\n",
+    );
     assert!(banner.contains("wschaos run: interrupt"), "{banner}");
     // The clients are connecting once the banner is out; interrupt the run early.
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
@@ -199,25 +206,11 @@ fn ctrl_c_stops_a_run_writes_what_was_measured_and_exits_130() {
 /// stops there (exit 130) and says so, instead of drawing on and starting the run it was asked to stop.
 #[test]
 fn ctrl_c_during_start_up_stops_before_anything_runs() {
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("interrupted-start-up");
-    std::fs::remove_dir_all(&out).ok();
-    let scenario = scratch_file(
-        "interrupt-start-up.toml",
+    let (child, mut stderr, line, out) = start_run(
+        "interrupt-start-up",
         "duration = \"60s\"\n[workload]\nclients = 1\nsubscribers-per-client = 2000000\n\
          [cohorts]\nmanagers = [\"wsmanager\"]\n[mock.feed]\nsymbols = [\"btcusdt\"]\n",
     );
-    let mut child = wschaos()
-        .arg("run")
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
     assert!(line.contains("drawing 2000000 subscriptions"), "{line}");
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let mut rest = String::new();
