@@ -20,6 +20,7 @@ use crate::mock::conn_chaos::{ConnFault, MessageAction};
 use crate::mock::hub::{ConnectionInfo, Control};
 use crate::mock::market::SymbolId;
 use crate::mock::server::Shared;
+use crate::vocab::seed::mix;
 
 /// Runs every occurrence of `plan` at `start` + its offset; stops with the server.
 pub fn run_plan(shared: &Arc<Shared>, faults: Vec<Fault>, plan: FaultPlan, start: Instant) {
@@ -227,13 +228,6 @@ fn identity_hash(source: std::net::IpAddr, streams: &[&str]) -> u64 {
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     hash
-}
-
-/// SplitMix64's finaliser: spreads a key's bits before it seeds a generator.
-pub fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// The symbols of the universe a feed fault selects.

@@ -19,10 +19,10 @@ pub struct Occurrence {
     /// 0 for the first firing, then 1, 2, … for repetitions.
     pub number: u32,
     /// Offset from the start of the run.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub start: Duration,
     /// End of its window (equal to `start` for instant faults); never after the run.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub end: Duration,
     /// The seed its selections and probabilities are drawn from.
     pub seed: u64,
@@ -32,7 +32,7 @@ pub struct Occurrence {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FaultPlan {
     /// Length of the run the plan covers.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub run: Duration,
     /// The occurrences, sorted by start (then fault index).
     pub occurrences: Vec<Occurrence>,

@@ -133,7 +133,7 @@ impl Selection {
     pub fn choose<T: Clone>(&self, candidates: &[(u64, T)], seed: u64) -> Vec<(u64, T)> {
         let wanted = (candidates.len() as f64 * self.share).round() as usize;
         let mut order: Vec<usize> = (0..candidates.len()).collect();
-        order.sort_by_key(|i| (crate::chaos::inject::mix(seed ^ candidates[*i].0), *i));
+        order.sort_by_key(|i| (crate::vocab::seed::mix(seed ^ candidates[*i].0), *i));
         order.truncate(wanted);
         order.sort_unstable();
         order.into_iter().map(|i| candidates[i].clone()).collect()

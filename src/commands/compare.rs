@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::cli::CompareArgs;
-use crate::commands::{Outcome, UsageError};
+use crate::commands::process::{Outcome, UsageError};
 use crate::report::compare::{NamedRun, compare, markdown};
 use crate::report::files::read_summary;
 use crate::report::summary::RunSummary;

@@ -5,7 +5,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::chaos::control::ControlServer;
 use crate::cli::MockArgs;
-use crate::commands::{Outcome, StopSignals, UsageError};
+use crate::commands::process::{Outcome, StopSignals, UsageError};
 use crate::config_file::{ConfigIssues, SourceFile};
 use crate::mock::{MockConfig, MockServer, RawMockConfig};
 

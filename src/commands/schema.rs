@@ -6,7 +6,7 @@ use std::io::Write as _;
 use anyhow::{Context, Result};
 
 use crate::cli::SchemaArgs;
-use crate::commands::Outcome;
+use crate::commands::process::Outcome;
 use crate::scenario::schema;
 
 /// Prints the schema.

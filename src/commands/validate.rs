@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::cli::ValidateArgs;
-use crate::commands::{Outcome, UsageError};
+use crate::commands::process::{Outcome, UsageError};
 use crate::config_file::ConfigIssues;
 
 /// Validates every file named (a directory stands for the `*.toml` files directly in it).
@@ -45,7 +45,7 @@ fn check(path: &Path, mock: bool) -> Result<Option<String>, ConfigIssues> {
     if mock {
         return crate::commands::mock::load_file(path).map(|_| None);
     }
-    let scenario = crate::scenario::load_for(path, &crate::commands::machine_limits())?;
+    let scenario = crate::scenario::load_for(path, &crate::commands::process::machine_limits())?;
     let cost = crate::scenario::cost::cost(&scenario);
     Ok(Some(format!("{cost}, about {} of memory", crate::scenario::cost::mebibytes(cost.memory_bytes))))
 }

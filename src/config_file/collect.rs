@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
-use super::{ConfigIssue, ConfigIssues, KeyIssue, KeyStep, SourceFile};
+use super::source::{ConfigIssue, ConfigIssues, KeyIssue, KeyStep, SourceFile};
 
 /// What a collecting parse produced.
 #[derive(Debug)]

@@ -13,34 +13,34 @@ pub enum Backoff {
     /// The same delay every time.
     Fixed {
         /// Delay.
-        #[serde(with = "crate::chaos::fault::millis")]
+        #[serde(with = "crate::vocab::serialize::millis")]
         delay: Duration,
     },
     /// delay × (attempt + 1), capped.
     Linear {
         /// Step.
-        #[serde(with = "crate::chaos::fault::millis")]
+        #[serde(with = "crate::vocab::serialize::millis")]
         delay: Duration,
         /// Cap.
-        #[serde(with = "crate::chaos::fault::millis")]
+        #[serde(with = "crate::vocab::serialize::millis")]
         max: Duration,
     },
     /// delay × 2^attempt, capped, no jitter.
     Exponential {
         /// First delay.
-        #[serde(with = "crate::chaos::fault::millis")]
+        #[serde(with = "crate::vocab::serialize::millis")]
         delay: Duration,
         /// Cap.
-        #[serde(with = "crate::chaos::fault::millis")]
+        #[serde(with = "crate::vocab::serialize::millis")]
         max: Duration,
     },
     /// random(0, min(cap, base × 2^attempt)).
     FullJitter {
         /// Base.
-        #[serde(with = "crate::chaos::fault::millis")]
+        #[serde(with = "crate::vocab::serialize::millis")]
         base: Duration,
         /// Cap.
-        #[serde(with = "crate::chaos::fault::millis")]
+        #[serde(with = "crate::vocab::serialize::millis")]
         cap: Duration,
     },
 }

@@ -147,8 +147,8 @@ impl SourceDraws {
                 u64::from_be_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]])
             }
         };
-        let key = crate::chaos::inject::mix(
-            self.seed ^ crate::chaos::inject::mix(source) ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        let key = crate::vocab::seed::mix(
+            self.seed ^ crate::vocab::seed::mix(source) ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15),
         );
         ((key >> 11) as f64 / (1u64 << 53) as f64, StdRng::seed_from_u64(key))
     }

@@ -8,8 +8,6 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::record::recorder::CohortRecord;
-
 /// How often the recorder publishes a [`Progress`].
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
@@ -28,19 +26,6 @@ pub struct CohortProgress {
     pub gaps: u64,
 }
 
-impl CohortProgress {
-    /// The running totals of one cohort's record (reads a handful of counters, scans nothing large).
-    pub fn of(record: &CohortRecord) -> CohortProgress {
-        CohortProgress {
-            open: record.open,
-            attempts: record.attempts.values().sum(),
-            reconnects: record.reconnects,
-            delivered: record.delivered,
-            gaps: record.gaps,
-        }
-    }
-}
-
 /// The running totals of every cohort at one moment of the run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Progress {
@@ -57,15 +42,6 @@ impl Progress {
     }
 }
 
-/// Publishes the totals of `records` at `at`, reusing the channel's buffer (no allocation once warm).
-pub fn publish(sender: &watch::Sender<Progress>, records: &[CohortRecord], at: Duration) {
-    sender.send_modify(|progress| {
-        progress.at = at;
-        progress.cohorts.clear();
-        progress.cohorts.extend(records.iter().map(CohortProgress::of));
-    });
-}
-
 /// The scheduler lag p99 of the last second, in µs, as the self-check publishes it.
 pub type LagReceiver = watch::Receiver<u64>;
 
@@ -76,26 +52,4 @@ pub struct RigReceivers {
     pub lag: LagReceiver,
     /// The canaries' latency p99.
     pub canary: watch::Receiver<u64>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn publishing_copies_the_running_totals_and_notifies() {
-        let (tx, mut rx) = watch::channel(Progress::start(1));
-        let mut record = CohortRecord::default();
-        record.open = 3;
-        record.attempts.insert("connected".into(), 4);
-        record.attempts.insert("http-429".into(), 2);
-        record.reconnects = 2;
-        record.delivered = 900;
-        record.gaps = 1;
-        publish(&tx, &[record], Duration::from_secs(2));
-        assert!(rx.has_changed().unwrap());
-        let seen = rx.borrow_and_update().clone();
-        let expected = CohortProgress { open: 3, attempts: 6, reconnects: 2, delivered: 900, gaps: 1 };
-        assert_eq!(seen, Progress { at: Duration::from_secs(2), cohorts: vec![expected] });
-    }
 }

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use crate::mock::time::now_micros;
 use crate::record::event::{CohortId, DeliverySample, Event, StreamTally, latency_histogram};
 use crate::record::freshness::Freshness;
-use crate::record::progress::{self, PROGRESS_EVERY, Progress};
+use crate::record::progress::{CohortProgress, PROGRESS_EVERY, Progress};
 use crate::record::steps::{StepLog, StepQuery};
 
 /// Events taken from the channel at once: fewer wake-ups under load, and the progress tick is checked
@@ -459,7 +459,7 @@ pub async fn run(mut events: mpsc::Receiver<Event>, setup: Setup) -> Recording {
     loop {
         tokio::select! {
             biased;
-            _ = tick.tick() => progress::publish(&progress, &recording.cohorts, start.elapsed()),
+            _ = tick.tick() => publish_progress(&progress, &recording.cohorts, start.elapsed()),
             _ = staleness_tick.tick(), if freshness.is_some() => {
                 if let Some((watches, _)) = &freshness {
                     sample_staleness(watches, &mut recording.cohorts, start.elapsed(), &windows);
@@ -479,7 +479,7 @@ pub async fn run(mut events: mpsc::Receiver<Event>, setup: Setup) -> Recording {
             Some(query) = queries.recv() => recording.steps.answer(query),
         }
     }
-    progress::publish(&progress, &recording.cohorts, start.elapsed());
+    publish_progress(&progress, &recording.cohorts, start.elapsed());
     for cohort in &mut recording.cohorts {
         cohort.close_series(run_seconds);
     }
@@ -581,6 +581,26 @@ fn apply(cohorts: &mut [CohortRecord], event: Event, now: Duration, windows: &[(
     }
 }
 
+/// Publishes the totals of `records` at `at`, reusing the channel's buffer (no allocation once warm).
+fn publish_progress(sender: &watch::Sender<Progress>, records: &[CohortRecord], at: Duration) {
+    sender.send_modify(|progress| {
+        progress.at = at;
+        progress.cohorts.clear();
+        progress.cohorts.extend(records.iter().map(progress_of));
+    });
+}
+
+/// The running totals of one cohort's record (reads a handful of counters, scans nothing large).
+fn progress_of(record: &CohortRecord) -> CohortProgress {
+    CohortProgress {
+        open: record.open,
+        attempts: record.attempts.values().sum(),
+        reconnects: record.reconnects,
+        delivered: record.delivered,
+        gaps: record.gaps,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -636,5 +656,18 @@ mod tests {
         assert_eq!(c.seconds[1].latency_p50_us / 1000, 5, "the second it was received in");
         assert_eq!(c.outside.latency.len(), 2, "no fault windows: all outside");
         assert_eq!(recording.cohorts[0].attempts.len(), 0);
+    }
+
+    #[test]
+    fn publishing_copies_the_running_totals_and_notifies() {
+        let (tx, mut rx) = watch::channel(Progress::start(1));
+        let mut record = CohortRecord { open: 3, reconnects: 2, delivered: 900, gaps: 1, ..Default::default() };
+        record.attempts.insert("connected".into(), 4);
+        record.attempts.insert("http-429".into(), 2);
+        publish_progress(&tx, &[record], Duration::from_secs(2));
+        assert!(rx.has_changed().unwrap());
+        let seen = rx.borrow_and_update().clone();
+        let expected = CohortProgress { open: 3, attempts: 6, reconnects: 2, delivered: 900, gaps: 1 };
+        assert_eq!(seen, Progress { at: Duration::from_secs(2), cohorts: vec![expected] });
     }
 }

@@ -4,13 +4,15 @@
 //! comes from the scenario or the run (names, descriptions, notes, sources) is HTML-escaped. Pure:
 //! summary and drawn charts in, text out.
 
+mod markup;
 mod rehearsal;
 mod sections;
 
-use std::fmt::Display;
-
 use crate::criteria::verdict::{Status, Verdict, any_failed};
 use crate::report::summary::RunSummary;
+
+pub use markup::escape;
+use markup::{table, td};
 
 /// The page's frame, with `{{name}}` placeholders.
 const TEMPLATE: &str = include_str!("../../templates/report.html");
@@ -40,22 +42,6 @@ pub enum TemplateError {
     Unused(String),
 }
 
-/// Escapes text for HTML content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Replaces every `{{name}}` of `template` with its markup, once: inserted markup is never scanned for
 /// placeholders. Every placeholder needs a value and every value a placeholder.
 pub fn fill(template: &str, values: &[(&str, String)]) -> Result<String, TemplateError> {
@@ -78,40 +64,6 @@ pub fn fill(template: &str, values: &[(&str, String)]) -> Result<String, Templat
         Some(index) => Err(TemplateError::Unused(values[index].0.to_owned())),
         None => Ok(out),
     }
-}
-
-/// A table cell of text.
-fn td(text: &str) -> String {
-    format!("<td>{}</td>", escape(text))
-}
-
-/// A right-aligned table cell of a number.
-fn num(value: impl Display) -> String {
-    format!("<td class=\"num\">{}</td>", escape(&value.to_string()))
-}
-
-/// A table from its header texts and its rows (each row's cells already markup).
-fn table(class: &str, headers: &[&str], rows: &[String]) -> String {
-    let rows: Vec<(&str, String)> = rows.iter().map(|r| ("", r.clone())).collect();
-    classed_table(class, headers, &rows)
-}
-
-/// A table whose rows carry a class each (empty: none), their cells already markup.
-fn classed_table(class: &str, headers: &[&str], rows: &[(&str, String)]) -> String {
-    let head: String = headers.iter().map(|h| format!("<th>{}</th>", escape(h))).collect();
-    let body: String = rows
-        .iter()
-        .map(|(row_class, r)| match *row_class {
-            "" => format!("<tr>{r}</tr>\n"),
-            row_class => format!("<tr class=\"{}\">{r}</tr>\n", escape(row_class)),
-        })
-        .collect();
-    format!("<table class=\"{class}\">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n")
-}
-
-/// Milliseconds from microseconds, two decimals.
-fn ms(us: u64) -> String {
-    format!("{:.2}", us as f64 / 1000.0)
 }
 
 /// The CSS class and the words of a verdict status.

@@ -4,18 +4,13 @@
 //! string is escaped for Markdown tables.
 
 mod rehearsal;
+mod text;
 
 use crate::criteria::verdict::{Status, Verdict, any_failed};
 use crate::report::summary::{CohortSummary, Percentiles, RunSummary};
 
-/// Escapes text for a Markdown table cell.
-pub fn cell(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('|', "\\|").replace('\n', " ").replace('<', "&lt;").replace('>', "&gt;")
-}
-
-fn ms(us: u64) -> String {
-    format!("{:.2}", us as f64 / 1000.0)
-}
+pub use text::cell;
+use text::ms;
 
 fn status(s: Status) -> &'static str {
     match s {

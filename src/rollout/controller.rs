@@ -36,7 +36,7 @@ pub struct RehearsalRecord {
     /// The first step whose triggers fired.
     pub first_rollback: Option<usize>,
     /// When a performed rollback moved the clients back (run clock).
-    #[serde(with = "crate::chaos::fault::opt_millis")]
+    #[serde(with = "crate::vocab::serialize::opt_millis")]
     pub rolled_back_at: Option<Duration>,
 }
 

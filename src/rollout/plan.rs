@@ -116,13 +116,13 @@ pub struct Step {
     /// Share of clients on the new manager.
     pub share: f64,
     /// When the step starts (its handovers begin).
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub start: Duration,
     /// When it is judged (start + hold).
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub judged_at: Duration,
     /// When the next step may start (judged_at + pause).
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub end: Duration,
 }
 
@@ -136,7 +136,7 @@ pub struct RolloutPlan {
     /// Handover order.
     pub handover: HandoverOrder,
     /// Time a moved subscription has to receive again.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub handover_deadline: Duration,
     /// Evaluate or perform rollbacks.
     pub rollback: RollbackMode,

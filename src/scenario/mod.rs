@@ -28,7 +28,7 @@ use sections::{cohorts, duration_or, faults, managers, place_in_steps, rehearsal
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Churn {
     /// Period.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub every: Duration,
     /// Share replaced each period.
     pub share: f64,
@@ -44,7 +44,7 @@ pub struct Workload {
     /// Streams per subscriber.
     pub streams_per_subscriber: u32,
     /// Clients start evenly over this time.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub ramp_up: Duration,
     /// Zipf exponent over the mock's symbols (most popular first).
     pub popularity_exponent: f64,
@@ -88,18 +88,18 @@ pub struct LegacySettings {
     /// Delay policy (no jitter).
     pub reconnect: LegacyReconnect,
     /// Delay.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub delay: Duration,
     /// Largest delay.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub max_delay: Duration,
     /// Attempts before giving up (`None`: never).
     pub max_attempts: Option<u32>,
     /// Silence before a socket is declared dead (`None`: never).
-    #[serde(with = "crate::chaos::fault::opt_millis")]
+    #[serde(with = "crate::vocab::serialize::opt_millis")]
     pub liveness: Option<Duration>,
     /// Connect time limit.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub connect_timeout: Duration,
 }
 
@@ -107,24 +107,24 @@ pub struct LegacySettings {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WsManagerSettings {
     /// Backoff base.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub base_delay: Duration,
     /// Backoff cap.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub max_delay: Duration,
     /// Attempts before the error reaches the subscribers.
     pub max_attempts: u32,
     /// Idle streams closed after this.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub idle_timeout: Duration,
     /// Sweep period.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub sweep_interval: Duration,
     /// Silence before a socket is declared dead.
-    #[serde(with = "crate::chaos::fault::opt_millis")]
+    #[serde(with = "crate::vocab::serialize::opt_millis")]
     pub liveness: Option<Duration>,
     /// Connect time limit.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub connect_timeout: Duration,
 }
 
@@ -132,10 +132,10 @@ pub struct WsManagerSettings {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UnifiedSettings {
     /// Backoff base.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub base_delay: Duration,
     /// Backoff cap.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub max_delay: Duration,
     /// Attempts per outage before counting a failure.
     pub max_attempts: u32,
@@ -146,10 +146,10 @@ pub struct UnifiedSettings {
     /// Consecutive failures before falling back to legacy (`None`: never).
     pub fallback_after: Option<u32>,
     /// Silence before a socket is declared dead.
-    #[serde(with = "crate::chaos::fault::opt_millis")]
+    #[serde(with = "crate::vocab::serialize::opt_millis")]
     pub liveness: Option<Duration>,
     /// Connect time limit.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub connect_timeout: Duration,
 }
 
@@ -168,19 +168,19 @@ pub struct ManagerSettings {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HarnessSettings {
     /// Scheduler-lag p99 above which the run is saturated.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub saturation_lag: Duration,
     /// Time a dropped subscription has to resume.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub recovery_deadline: Duration,
     /// Latency differences up to this are measurement noise, not a regression.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub latency_floor: Duration,
     /// How often every live subscription's staleness is sampled.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub staleness_every: Duration,
     /// The rig's own delay at p99 above which latency and storm figures are not measurable.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub rig_delay: Duration,
     /// Canary connections.
     pub canaries: u32,
@@ -199,7 +199,7 @@ pub struct Scenario {
     /// Description.
     pub description: String,
     /// Run length.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub duration: Duration,
     /// Seed.
     pub seed: u64,

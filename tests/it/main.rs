@@ -13,6 +13,7 @@ mod fuzz_corpus;
 mod gate;
 mod harness;
 mod hostile;
+mod layering;
 mod real_clients;
 mod rehearsal;
 mod reports;

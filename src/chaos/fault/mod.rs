@@ -146,13 +146,13 @@ pub enum CorruptVariant {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Timing {
     /// Offset from the start of the run.
-    #[serde(with = "crate::chaos::fault::millis")]
+    #[serde(with = "crate::vocab::serialize::millis")]
     pub at: Duration,
     /// Length of its window (`None`: until the end of the run, or instant).
-    #[serde(with = "crate::chaos::fault::opt_millis")]
+    #[serde(with = "crate::vocab::serialize::opt_millis")]
     pub duration: Option<Duration>,
     /// Repetition period.
-    #[serde(with = "crate::chaos::fault::opt_millis")]
+    #[serde(with = "crate::vocab::serialize::opt_millis")]
     pub every: Option<Duration>,
 }
 
@@ -180,7 +180,7 @@ pub enum FaultKind {
         /// How.
         how: CloseHow,
         /// Spread window.
-        #[serde(with = "crate::chaos::fault::millis")]
+        #[serde(with = "crate::vocab::serialize::millis")]
         stagger: Duration,
     },
     /// Optional notice, close everything, then refuse for the duration.
@@ -188,7 +188,7 @@ pub enum FaultKind {
         /// Send `serverShutdown` first.
         notice: bool,
         /// Time between notice and closes.
-        #[serde(with = "crate::chaos::fault::millis")]
+        #[serde(with = "crate::vocab::serialize::millis")]
         notice_lead: Duration,
         /// How connections are closed.
         how: CloseHow,
@@ -206,16 +206,16 @@ pub enum FaultKind {
         /// 429s to one IP before it is answered 418 for `ban`.
         ban_after: Option<u32>,
         /// Ban length.
-        #[serde(with = "crate::chaos::fault::millis")]
+        #[serde(with = "crate::vocab::serialize::millis")]
         ban: Duration,
     },
     /// Delay or withhold the 101.
     SlowHandshake {
         /// Delay before answering.
-        #[serde(with = "crate::chaos::fault::millis")]
+        #[serde(with = "crate::vocab::serialize::millis")]
         delay: Duration,
         /// Uniform jitter around it.
-        #[serde(with = "crate::chaos::fault::millis")]
+        #[serde(with = "crate::vocab::serialize::millis")]
         jitter: Duration,
         /// Never answer.
         hang: bool,
@@ -230,10 +230,10 @@ pub enum FaultKind {
     /// Delay outgoing messages.
     Latency {
         /// The delay.
-        #[serde(with = "crate::chaos::fault::millis")]
+        #[serde(with = "crate::vocab::serialize::millis")]
         delay: Duration,
         /// Uniform jitter around it (order is kept).
-        #[serde(with = "crate::chaos::fault::millis")]
+        #[serde(with = "crate::vocab::serialize::millis")]
         jitter: Duration,
     },
     /// Multiply the event rate of selected symbols.
@@ -275,7 +275,7 @@ pub enum FaultKind {
     /// Short connection lifetimes.
     MaxLifetime {
         /// The age.
-        #[serde(with = "crate::chaos::fault::millis")]
+        #[serde(with = "crate::vocab::serialize::millis")]
         age: Duration,
     },
     /// A different per-IP attempt budget.
@@ -318,23 +318,4 @@ pub struct Fault {
     pub select: Selection,
     /// What.
     pub kind: FaultKind,
-}
-
-pub(crate) mod millis {
-    use std::time::Duration;
-
-    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_millis() as u64)
-    }
-}
-
-pub(crate) mod opt_millis {
-    use std::time::Duration;
-
-    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_u64(d.as_millis() as u64),
-            None => s.serialize_none(),
-        }
-    }
 }

@@ -18,12 +18,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
-use crate::commands::{Outcome, StopSignals, UsageError};
+use crate::commands::process::{Outcome, StopSignals, UsageError};
 use crate::criteria::verdict::{Judging, any_failed, judge};
 use crate::load::driver::{self, Cohort, DriveContext, Placement};
 use crate::load::population::{ClientPlan, StreamDraw, on_new_manager, population};
 use crate::manager::upstream::RunContext;
-use crate::mock::market::civil_from_days;
 use crate::mock::stats::MockSnapshot;
 use crate::record::canary::{self, CanaryRecord};
 use crate::record::progress::{Progress, RigReceivers};
@@ -34,12 +33,13 @@ use crate::report::rig::{RigInputs, rig_summary};
 use crate::report::summary::{self, CohortPlan, RunInfo, RunSummary, SCHEMA_VERSION};
 use crate::rollout::controller::RehearsalRecord;
 use crate::scenario::{self, Cohorts, ManagerKind, Scenario};
+use crate::vocab::calendar::utc_compact;
 
 /// Runs a scenario.
 pub async fn run(args: RunArgs) -> Result<Outcome> {
     // From here on Ctrl-C and SIGTERM stop the command cleanly, at start-up too.
     let mut stop = StopSignals::register().context("could not listen for Ctrl-C and SIGTERM")?;
-    let limits = crate::commands::machine_limits();
+    let limits = crate::commands::process::machine_limits();
     let mut scenario = scenario::load_for(&args.scenario, &limits).map_err(|e| UsageError(e.to_string()))?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;
@@ -428,9 +428,7 @@ fn build_summary(
 /// `reports/<name>-<UTC timestamp>`.
 fn default_run_dir(name: &str) -> PathBuf {
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    let t = secs % 86_400;
     let safe: String =
         name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-    PathBuf::from("reports").join(format!("{safe}-{y:04}{m:02}{d:02}-{:02}{:02}{:02}", t / 3600, t / 60 % 60, t % 60))
+    PathBuf::from("reports").join(format!("{safe}-{}", utc_compact(secs)))
 }

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::chaos::plan::FaultPlan;
 use crate::cli::RunArgs;
-use crate::commands::{UsageError, raise_open_file_limit};
+use crate::commands::process::{UsageError, raise_open_file_limit};
 use crate::load::population::{ClientPlan, on_new_manager};
 use crate::mock::MockServer;
 use crate::mock::process::MockProcess;

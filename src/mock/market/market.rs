@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 
-use super::payload::{AggTrade, BlockTrade, BookTicker, DepthUpdate, PartialDepth, Trade};
-use super::state::SymbolState;
+use super::payload::{BookTicker, DepthUpdate, PartialDepth};
+use super::state::{MarketParams, OrderOutcome, SymbolState};
 use super::symbols::SymbolSpec;
 use super::ticker::{AvgPrice, Kline, MiniTicker, ReferencePrice, RollingTicker, Ticker};
 use crate::mock::stream_name::{DepthLevels, DepthSpeed, KlineInterval, TickerWindow};
@@ -15,36 +15,6 @@ use crate::mock::time::Micros;
 
 /// Index of a symbol in the universe the market was built from.
 pub type SymbolId = u16;
-
-/// Knobs of the simulation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MarketParams {
-    /// Levels per side of every book (at least 1).
-    pub book_levels: usize,
-    /// Chance that a taker order also prints a block trade.
-    pub block_trade_probability: f64,
-    /// Most trades one taker order fills (at least 1).
-    pub max_trades_per_order: u32,
-}
-
-impl Default for MarketParams {
-    fn default() -> Self {
-        MarketParams { book_levels: 100, block_trade_probability: 0.01, max_trades_per_order: 3 }
-    }
-}
-
-/// Everything one taker order produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderOutcome {
-    /// The fills, with consecutive trade ids.
-    pub trades: Vec<Trade>,
-    /// The fills aggregated (`f`/`l` = first/last trade id).
-    pub agg_trade: AggTrade,
-    /// A block trade printed alongside, sometimes.
-    pub block_trade: Option<BlockTrade>,
-    /// The best bid and ask after the order.
-    pub book_ticker: BookTicker,
-}
 
 /// The simulated spot market.
 #[derive(Debug, Clone)]

@@ -19,10 +19,11 @@ mod ticker;
 #[cfg(test)]
 mod sim_tests;
 
-pub use calendar::{candle_bounds, civil_from_days, days_from_civil};
+pub use calendar::candle_bounds;
 pub use decimal::{Decimal8, Volume8};
-pub use market::{Market, MarketParams, OrderOutcome, SymbolId};
+pub use market::{Market, SymbolId};
 pub use payload::{AggTrade, BlockTrade, BookTicker, DepthUpdate, Level8, PartialDepth, Payload, Trade, render_array};
+pub use state::{MarketParams, OrderOutcome};
 pub use stats::WindowStats;
 pub use symbols::{SymbolSpec, default_universe};
 pub use ticker::{AvgPrice, Kline, MiniTicker, ReferencePrice, RollingTicker, Ticker};

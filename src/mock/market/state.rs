@@ -11,13 +11,43 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use super::book::{Book, Side};
 use super::decimal::{Decimal8, Volume8};
-use super::market::{MarketParams, OrderOutcome};
 use super::payload::{AggTrade, BlockTrade, BookTicker, DepthUpdate, Level8, PartialDepth, Trade};
 use super::stats::{Candle, Fill, TradeStats};
 use super::symbols::SymbolSpec;
 use super::ticker::{AvgPrice, Kline, MiniTicker, ReferencePrice, RollingTicker, Ticker};
 use crate::mock::stream_name::{DepthSpeed, KlineInterval, TickerWindow};
 use crate::mock::time::Micros;
+use crate::vocab::seed::splitmix64;
+
+/// Knobs of the simulation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarketParams {
+    /// Levels per side of every book (at least 1).
+    pub book_levels: usize,
+    /// Chance that a taker order also prints a block trade.
+    pub block_trade_probability: f64,
+    /// Most trades one taker order fills (at least 1).
+    pub max_trades_per_order: u32,
+}
+
+impl Default for MarketParams {
+    fn default() -> Self {
+        MarketParams { book_levels: 100, block_trade_probability: 0.01, max_trades_per_order: 3 }
+    }
+}
+
+/// Everything one taker order produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderOutcome {
+    /// The fills, with consecutive trade ids.
+    pub trades: Vec<Trade>,
+    /// The fills aggregated (`f`/`l` = first/last trade id).
+    pub agg_trade: AggTrade,
+    /// A block trade printed alongside, sometimes.
+    pub block_trade: Option<BlockTrade>,
+    /// The best bid and ask after the order.
+    pub book_ticker: BookTicker,
+}
 
 const MINUTE: Micros = 60_000_000;
 const DAY: Micros = 1440 * MINUTE;
@@ -56,14 +86,6 @@ pub struct SymbolState {
     last_change: Option<Micros>,
 }
 
-/// SplitMix64, to derive independent per-symbol seeds.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 fn level8(level: Option<(i64, i64)>) -> Level8 {
     let (price, qty) = level.unwrap_or((0, 0));
     (Decimal8(price), Decimal8(qty))
@@ -85,7 +107,7 @@ fn split(total: i64, parts: i64, rng: &mut StdRng) -> Vec<i64> {
 impl SymbolState {
     /// The market of `spec`, the `index`-th symbol, with its RNG seeded from `(seed, index)`.
     pub fn new(spec: &SymbolSpec, index: usize, seed: u64, levels: usize, start: Micros) -> SymbolState {
-        let mut rng = StdRng::seed_from_u64(mix(seed ^ mix(index as u64 + 1)));
+        let mut rng = StdRng::seed_from_u64(splitmix64(seed ^ splitmix64(index as u64 + 1)));
         let tick = Decimal8::from_f64(spec.tick_size).0.max(1);
         let lot = Decimal8::from_f64(spec.lot_size).0.max(1);
         let price = (Decimal8::from_f64(spec.price).0 / tick).max(1) * tick;

@@ -4,8 +4,8 @@
 
 use super::{Change, CriterionRow, Difference, FigureRow, RunComparison, RunLabel};
 use crate::criteria::verdict::Status;
-use crate::mock::market::civil_from_days;
 use crate::report::markdown::cell;
+use crate::vocab::calendar::utc_text;
 
 /// The whole comparison.
 pub fn render(c: &RunComparison) -> String {
@@ -32,10 +32,7 @@ fn runs(c: &RunComparison, out: &mut String) {
 }
 
 fn utc(unix_ms: u64) -> String {
-    let secs = unix_ms / 1000;
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    let t = secs % 86_400;
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
+    utc_text(unix_ms / 1000)
 }
 
 fn length(run: &RunLabel) -> String {

@@ -2,7 +2,7 @@
 //! whose triggers fired highlighted), then the handovers together and, when a rollback was performed, those
 //! back to legacy. Every string is escaped; empty when the run rehearsed no rollout.
 
-use super::{classed_table, escape, num, table, td};
+use super::markup::{classed_table, escape, num, table, td};
 use crate::report::rehearsal::{self, HANDOVER_HEADERS, STEP_HEADERS, StepRow, StepVerdict};
 use crate::report::summary::RunSummary;
 use crate::rollout::summary::RolloutSummary;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{escape, ms, num, table, td};
+use super::markup::{escape, ms, num, table, td};
 use crate::report::rig::RigSummary;
 use crate::report::summary::{CohortSummary, FaultWindow, HarnessSummary, Percentiles, RunSummary};
 
@@ -351,7 +351,7 @@ pub(super) fn rig(rig: &RigSummary) -> String {
                 (true, lagged) if p.dropped.is_some() => {
                     let class = if lagged { "status-fail" } else { "status-pass" };
                     let words = format!("{} dropped ({})", p.dropped.unwrap_or(0), p.note);
-                    format!("<td class=\"{class}\">{}</td>", crate::report::html::escape(&words))
+                    format!("<td class=\"{class}\">{}</td>", escape(&words))
                 }
                 (true, true) => {
                     "<td class=\"status-fail\">lagged: latency and storm verdicts are not measurable</td>".into()

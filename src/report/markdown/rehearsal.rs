@@ -2,7 +2,7 @@
 //! step (share, handovers, what the triggers read, the verdict), then the handovers together and, when a
 //! rollback was performed, those back to legacy. Every string is escaped with [`cell`].
 
-use super::cell;
+use super::text::cell;
 use crate::report::rehearsal::{self, HANDOVER_HEADERS, STEP_HEADERS, StepVerdict};
 use crate::report::summary::RunSummary;
 use crate::rollout::summary::RolloutSummary;

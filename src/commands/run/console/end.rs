@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::commands::Outcome;
+use crate::commands::process::Outcome;
 use crate::criteria::verdict::{Status, Verdict, any_failed};
 use crate::report::summary::{CohortSummary, RunSummary};
 
@@ -309,7 +309,7 @@ struct RunResult<'a> {
     elapsed_s: f64,
     failed: usize,
     verdicts: &'a [Verdict],
-    #[serde(serialize_with = "super::as_map")]
+    #[serde(serialize_with = "crate::vocab::serialize::as_map")]
     cohorts: Vec<(&'a str, CohortResult)>,
     harness: HarnessResult,
 }

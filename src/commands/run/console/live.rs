@@ -130,7 +130,7 @@ pub(super) struct LiveFigures<'a> {
     /// Running or stopping.
     pub phase: Phase,
     /// Per cohort, in cohort order (a JSON object keyed by cohort name).
-    #[serde(serialize_with = "super::as_map")]
+    #[serde(serialize_with = "crate::vocab::serialize::as_map")]
     pub cohorts: Vec<(&'a str, CohortFigures)>,
     /// Faults of the plan in force now.
     pub faults: Vec<&'a PlannedFault>,

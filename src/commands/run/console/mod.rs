@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use crate::chaos::plan::FaultPlan;
 use crate::cli::RunArgs;
-use crate::commands::Outcome;
+use crate::commands::process::Outcome;
 use crate::record::progress::{Progress, RigReceivers};
 use crate::report::summary::RunSummary;
 use crate::scenario::Scenario;
@@ -166,11 +166,6 @@ impl Sink {
             Sink::Plain(_) | Sink::Json => Ok(()),
         }
     }
-}
-
-/// Serializes `(name, value)` pairs as a JSON object in their order.
-fn as_map<S: serde::Serializer, V: serde::Serialize>(items: &[(&str, V)], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_map(items.iter().map(|(k, v)| (k, v)))
 }
 
 fn write_flushed(out: &mut impl Write, text: &str) -> std::io::Result<()> {
