@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
+use wschaos::chaos::Inject;
 use wschaos::chaos::{Fault, RawFault};
 use wschaos::mock::MockServer;
 use wschaos::mock::config::{MockConfig, RawMockConfig};

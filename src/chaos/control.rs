@@ -30,12 +30,13 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 
 use crate::chaos::fault::{Fault, RawFault};
-use crate::chaos::inject;
 use crate::chaos::metrics;
 use crate::chaos::plan::occurrence_seed;
-use crate::mock::server::{Shared, snapshot};
+use crate::mock::MockServer;
+use crate::mock::faults::FaultOrder;
 
 /// Largest request body accepted (413 past it).
 const MAX_BODY: usize = 64 * 1024;
@@ -66,20 +67,20 @@ pub struct ControlServer {
 }
 
 impl ControlServer {
-    /// Binds `addr` and serves the control API of the mock behind `shared` until the mock stops.
+    /// Binds `addr` and serves the control API of `mock` until the mock stops.
     pub async fn start(
         addr: SocketAddr,
         token: Option<String>,
-        shared: Arc<Shared>,
+        mock: MockServer,
     ) -> Result<ControlServer, ControlError> {
         if !addr.ip().is_loopback() && token.is_none() {
             return Err(ControlError::NeedsToken(addr));
         }
         let listener = TcpListener::bind(addr).await.map_err(|source| ControlError::Bind { addr, source })?;
         let bound = listener.local_addr().map_err(|source| ControlError::Bind { addr, source })?;
-        let api = Arc::new(Api { shared: shared.clone(), token, injected: AtomicU32::new(0) });
-        let cancel = shared.cancel.clone();
-        shared.spawner.spawn(async move {
+        let cancel = mock.cancel_token();
+        let api = Arc::new(Api { mock: mock.clone(), token, injected: AtomicU32::new(0) });
+        mock.spawn(async move {
             let served = axum::serve(listener, router(api)).with_graceful_shutdown(cancel.clone().cancelled_owned());
             // A client that never finishes its request must not hold the mock's shutdown.
             let drained = async {
@@ -103,7 +104,7 @@ impl ControlServer {
 }
 
 struct Api {
-    shared: Arc<Shared>,
+    mock: MockServer,
     token: Option<String>,
     injected: AtomicU32,
 }
@@ -114,6 +115,7 @@ fn router(api: Arc<Api>) -> Router {
     Router::new()
         .route("/faults", get(list_faults).post(add_fault))
         .route("/faults/{id}", delete(remove_fault))
+        .route("/fault-orders", post(add_order))
         .route("/reset", post(reset_faults))
         .route("/stats", get(stats))
         .route("/stats/reset", post(reset_stats))
@@ -175,25 +177,25 @@ async fn method_not_allowed() -> Reply {
 }
 
 async fn list_faults(State(api): State<Arc<Api>>) -> Reply {
-    Reply::json(200, &serde_json::json!({ "records": api.shared.chaos.records() }))
+    Reply::json(200, &serde_json::json!({ "records": api.mock.fault_records() }))
 }
 
 async fn reset_faults(State(api): State<Arc<Api>>) -> Reply {
-    let active = api.shared.chaos.active().len();
-    inject::end_all(&api.shared);
+    let active = api.mock.active_faults().len();
+    api.mock.end_all_faults();
     Reply::json(200, &serde_json::json!({ "ended": active }))
 }
 
 async fn health(State(api): State<Arc<Api>>) -> Reply {
-    Reply::json(200, &serde_json::json!({ "connections_open": api.shared.stats.open_connections() }))
+    Reply::json(200, &serde_json::json!({ "connections_open": api.mock.open_connections() }))
 }
 
 async fn prometheus(State(api): State<Arc<Api>>) -> Reply {
-    Reply(200, "text/plain; version=0.0.4", metrics::render(&snapshot(&api.shared)))
+    Reply(200, "text/plain; version=0.0.4", metrics::render(&api.mock.snapshot()))
 }
 
 async fn stats(State(api): State<Arc<Api>>) -> Reply {
-    match serde_json::to_string(&snapshot(&api.shared)) {
+    match serde_json::to_string(&api.mock.snapshot()) {
         Ok(body) => Reply(200, "application/json", body),
         Err(e) => Reply::error(500, &e.to_string()),
     }
@@ -202,9 +204,7 @@ async fn stats(State(api): State<Arc<Api>>) -> Reply {
 /// `POST /stats/reset`: every counter starts afresh (what is open now stays counted as open); `/stats`
 /// then says since when (`counters_since_ms`) and how many resets there were (`counter_resets`).
 async fn reset_stats(State(api): State<Arc<Api>>) -> Reply {
-    api.shared.stats.reset();
-    api.shared.hub.reset_stream_stats();
-    let (since_ms, resets) = api.shared.stats.counters_since();
+    let (since_ms, resets) = api.mock.reset_counters();
     Reply::json(200, &serde_json::json!({ "counters_since_ms": since_ms, "counter_resets": resets }))
 }
 
@@ -213,7 +213,7 @@ async fn reset_stats(State(api): State<Arc<Api>>) -> Reply {
 /// with `--record-publications`.
 async fn publications(State(api): State<Arc<Api>>, uri: Uri) -> Reply {
     let from = query_number(uri.query(), "from").unwrap_or(0);
-    let (next, events) = api.shared.publications.since(from, crate::mock::publications::PAGE);
+    let (next, events) = api.mock.publications().since(from, crate::mock::publications::PAGE);
     Reply::json(200, &serde_json::json!({ "next": next, "events": events }))
 }
 
@@ -243,31 +243,43 @@ async fn add_fault(State(api): State<Arc<Api>>, uri: Uri, body: Result<Bytes, By
         }
     };
     let number = api.injected.fetch_add(1, Ordering::Relaxed);
-    let seed = seed.unwrap_or_else(|| occurrence_seed(api.shared.seed, usize::MAX, number));
-    let shared = api.shared.clone();
+    let seed = seed.unwrap_or_else(|| occurrence_seed(api.mock.seed(), usize::MAX, number));
+    let order = fault.order(seed, fault.window());
     if fault.timing.at.is_zero() {
-        let id = inject::start_now(&shared, &fault, seed, fault.window());
+        let id = api.mock.start_fault(&order);
         return Reply::json(201, &serde_json::json!({ "id": id, "fault": fault }));
     }
     let delay = fault.timing.at;
-    let cancel = shared.cancel.clone();
-    let spec = serde_json::to_value(&fault).unwrap_or_default();
-    api.shared.spawner.spawn(async move {
-        tokio::select! {
-            _ = cancel.cancelled() => {}
-            _ = tokio::time::sleep(delay) => { inject::start_now(&shared, &fault, seed, fault.window()); }
-        }
-    });
-    Reply::json(202, &serde_json::json!({ "scheduled_in_ms": delay.as_millis() as u64, "fault": spec }))
+    api.mock.schedule_fault(order, Instant::now() + delay);
+    Reply::json(202, &serde_json::json!({ "scheduled_in_ms": delay.as_millis() as u64, "fault": fault }))
+}
+
+/// `POST /fault-orders`: a fault exactly as a harness's plan decided it (kind, selection, seed, window),
+/// carried out now. What a run in another process posts; people post [`RawFault`]s to `/faults`.
+async fn add_order(State(api): State<Arc<Api>>, body: Result<Bytes, BytesRejection>) -> Reply {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return Reply::error(rejection.status().as_u16(), &rejection.body_text()),
+    };
+    let order: FaultOrder = match serde_json::from_slice(&body) {
+        Ok(order) => order,
+        Err(e) => return Reply::error(400, &format!("the body is not a fault order: {e}")),
+    };
+    let problems = order.problems();
+    if !problems.is_empty() {
+        return Reply::json(400, &serde_json::json!({ "error": "invalid fault order", "problems": problems }));
+    }
+    let id = api.mock.start_fault(&order);
+    Reply::json(201, &serde_json::json!({ "id": id }))
 }
 
 async fn remove_fault(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Reply {
     let Ok(id) = id.parse::<u64>() else {
         return Reply::error(400, "fault ids are numbers; see GET /faults");
     };
-    if !api.shared.chaos.active().contains(&id) {
+    if !api.mock.active_faults().contains(&id) {
         return Reply::error(404, "no active fault with that id");
     }
-    inject::end(&api.shared, id);
+    api.mock.remove_fault(id);
     Reply(204, "application/json", String::new())
 }

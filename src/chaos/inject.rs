@@ -1,332 +1,54 @@
-//! Applies faults to a running mock: chooses the connections a fault touches (from the occurrence's
-//! seed), sets the server-wide switches or sends per-connection controls, records the fault, and ends it
-//! when its window closes, reverting exactly what it changed.
-//!
-//! Faults arrive from a [`FaultPlan`] ([`run_plan`], relative to the start of a run) or on demand
-//! ([`start_now`]: the library API and the control API).
+//! Asking a running mock for faults: a validated [`Fault`] becomes the mock's [`FaultOrder`], now or at
+//! each occurrence of a run's [`FaultPlan`]. The mock carries orders out; nothing here touches its
+//! internals.
 
-use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::chaos::fault::{Fault, FaultKind, Refuse};
+use crate::chaos::fault::Fault;
 use crate::chaos::plan::FaultPlan;
-use crate::chaos::select::Selection;
-use crate::mock::chaos_state::{FaultId, HandshakeRule};
-use crate::mock::close::CloseHow;
-use crate::mock::conn_chaos::{ConnFault, MessageAction};
-use crate::mock::hub::{ConnectionInfo, Control};
-use crate::mock::market::SymbolId;
-use crate::mock::server::Shared;
-use crate::vocab::seed::mix;
+use crate::mock::MockServer;
+use crate::mock::faults::{FaultId, FaultOrder};
 
-/// Runs every occurrence of `plan` at `start` + its offset; stops with the server.
-pub fn run_plan(shared: &Arc<Shared>, faults: Vec<Fault>, plan: FaultPlan, start: Instant) {
-    let faults = Arc::new(faults);
-    for occurrence in plan.occurrences {
-        let (shared_for_task, faults) = (shared.clone(), faults.clone());
-        shared.spawner.spawn(async move {
-            let cancel = shared_for_task.cancel.clone();
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep_until(start + occurrence.start) => {}
-            }
-            let fault = &faults[occurrence.fault];
-            start_now(&shared_for_task, fault, occurrence.seed, Some(occurrence.end - occurrence.start));
-        });
+impl Fault {
+    /// This fault as the mock carries it out: drawn from `seed`, lasting `window`.
+    pub fn order(&self, seed: u64, window: Option<Duration>) -> FaultOrder {
+        FaultOrder { name: self.name.clone(), kind: self.kind.clone(), select: self.select.clone(), seed, window }
     }
 }
 
-/// Starts `fault` now with `seed`; its window lasts `window` (`None`: until [`end`] is called). Returns
-/// the fault's id.
-pub fn start_now(shared: &Arc<Shared>, fault: &Fault, seed: u64, window: Option<Duration>) -> FaultId {
-    let id = shared.chaos.begin(fault.kind.name(), fault.name.clone());
-    let until = window.map(|w| Instant::now() + w);
-    let touched = apply(shared, id, fault, seed, until);
-    shared.chaos.touched(id, touched as u64);
-    if let Some(window) = window {
-        let shared_for_end = shared.clone();
-        shared.spawner.spawn(async move {
-            let cancel = shared_for_end.cancel.clone();
-            tokio::select! {
-                _ = cancel.cancelled() => {}
-                _ = tokio::time::sleep(window) => {}
-            }
-            end(&shared_for_end, id);
-        });
-    }
-    id
-}
-
-/// Ends a fault: removes its server-wide rules, reverts what it changed, and tells every connection.
-pub fn end(shared: &Shared, id: FaultId) {
-    for revert in shared.chaos.take_reverts(id) {
-        revert.apply(shared);
-    }
-    shared.chaos.end(id);
-    for connection in shared.hub.connections() {
-        connection.outbox.control(Control::EndFault(id));
-    }
-}
-
-/// Ends every active fault.
-pub fn end_all(shared: &Shared) {
-    for id in shared.chaos.active() {
-        end(shared, id);
-    }
-}
-
-/// Something a fault changed that is not a rule: undone when it ends.
-#[derive(Debug, Clone)]
-pub enum Revert {
-    /// Reopen the listener after a TCP-refusing outage.
-    ReopenListener,
-}
-
-impl Revert {
-    fn apply(&self, shared: &Shared) {
-        match self {
-            Revert::ReopenListener => shared.chaos.set_listener_closed(false),
-        }
-    }
-}
-
-/// Applies a fault; returns the number of connections it acted on.
-fn apply(shared: &Arc<Shared>, id: FaultId, fault: &Fault, seed: u64, until: Option<Instant>) -> usize {
-    let select = &fault.select;
-    match &fault.kind {
-        FaultKind::Disconnect { how, stagger } => disconnect(shared, chosen(shared, id, select, seed), how, *stagger),
-        FaultKind::Outage { notice, notice_lead, how, refuse } => {
-            outage(shared, id, (*notice, *notice_lead), how.clone(), refuse.clone())
-        }
-        FaultKind::RejectHandshakes { status, retry_after, probability, ban_after, ban } => {
-            let rule = HandshakeRule::Reject {
-                status: *status,
-                retry_after: *retry_after,
-                probability: *probability,
-                ban_after: *ban_after,
-                ban: *ban,
-                select: select.clone(),
-                strikes: Default::default(),
-                bans: Default::default(),
-            };
-            shared.chaos.add_handshake_rule(id, rule, seed);
-            0
-        }
-        FaultKind::SlowHandshake { delay, jitter, hang, probability } => {
-            let rule = HandshakeRule::Slow {
-                delay: *delay,
-                jitter: *jitter,
-                hang: *hang,
-                probability: *probability,
-                select: select.clone(),
-            };
-            shared.chaos.add_handshake_rule(id, rule, seed);
-            0
-        }
-        FaultKind::Stall { mode } => per_connection(shared, id, select, seed, until, ConnFault::Stall { mode: *mode }),
-        FaultKind::Latency { delay, jitter } => {
-            per_connection(shared, id, select, seed, until, ConnFault::Latency { delay: *delay, jitter: *jitter })
-        }
-        FaultKind::DropMessages { probability } => {
-            messages(shared, id, select, seed, until, MessageAction::Drop, *probability)
-        }
-        FaultKind::DuplicateMessages { probability } => {
-            messages(shared, id, select, seed, until, MessageAction::Duplicate, *probability)
-        }
-        FaultKind::ReorderMessages { probability } => {
-            messages(shared, id, select, seed, until, MessageAction::Reorder, *probability)
-        }
-        FaultKind::Corrupt { variant, count, size, fragments } => {
-            let kind = ConnFault::Corrupt { variant: *variant, count: *count, size: *size, fragments: *fragments };
-            per_connection(shared, id, select, seed, None, kind)
-        }
-        FaultKind::Burst { factor } => {
-            shared.chaos.add_burst(id, symbols(shared, select), *factor);
-            0
-        }
-        FaultKind::DepthGap { probability } => {
-            shared.chaos.add_depth_gap(id, symbols(shared, select), *probability, seed);
-            0
-        }
-        FaultKind::MaxLifetime { age } => {
-            shared.chaos.add_lifetime(id, select.clone(), *age);
-            let chosen = chosen(shared, id, select, seed);
-            for connection in &chosen {
-                connection.outbox.control(Control::Lifetime(*age));
-            }
-            chosen.len()
-        }
-        FaultKind::ConnectLimit { limit } => {
-            shared.chaos.add_connect_limit(id, *limit);
-            0
-        }
-    }
-}
-
-/// The connections a fault selects: matching source and streams, then the seeded share drawn over their
-/// stable identities (see [`Selection::choose`]). What was selected is recorded on the fault.
-fn chosen(shared: &Shared, id: FaultId, select: &Selection, seed: u64) -> Vec<ConnectionInfo> {
-    let candidates: Vec<(ConnectionInfo, Vec<Arc<str>>)> = shared
-        .hub
-        .connections_with_streams()
-        .into_iter()
-        .filter(|(c, streams)| {
-            !crate::mock::canary::holds_canary(streams)
-                && select.source_matches(c.peer.ip())
-                && (!select.filters_streams() || streams.iter().any(|s| select.stream_matches(s)))
-        })
-        .collect();
-    let keys = stable_identities(&candidates);
-    let keyed: Vec<(u64, usize)> = keys.into_iter().zip(0..candidates.len()).collect();
-    let picked = select.choose(&keyed, seed);
-    shared.chaos.selected(id, picked.iter().map(|(_, i)| (candidates[*i].0.peer.ip(), candidates[*i].1.as_slice())));
-    picked.into_iter().map(|(key, i)| with_key(candidates[i].0.clone(), key)).collect()
-}
-
-/// A connection with the stable identity its per-connection randomness is keyed on.
-fn with_key(mut connection: ConnectionInfo, key: u64) -> ConnectionInfo {
-    connection.stable_key = key;
-    connection
-}
-
-/// Each candidate's stable identity: its source address and the streams it holds, and its rank among the
-/// candidates that share both. Twins (a client's sockets on the same stream) are interchangeable: accept
-/// order decides which twin gets which rank, never how many of a client's sockets are chosen or which
-/// streams they carry.
-fn stable_identities(candidates: &[(ConnectionInfo, Vec<Arc<str>>)]) -> Vec<u64> {
-    let base: Vec<u64> = candidates
+/// Each occurrence of `plan` as the order the mock carries out, and when it starts (`start` is the start
+/// of the run). The same plan gives the same orders, whichever process carries them out.
+pub fn orders(faults: &[Fault], plan: &FaultPlan, start: Instant) -> Vec<(Instant, FaultOrder)> {
+    plan.occurrences
         .iter()
-        .map(|(c, streams)| {
-            let mut names: Vec<&str> = streams.iter().map(|s| &**s).collect();
-            names.sort_unstable();
-            identity_hash(c.peer.ip(), &names)
+        .filter_map(|occurrence| {
+            let fault = faults.get(occurrence.fault)?;
+            let order = fault.order(occurrence.seed, Some(occurrence.end - occurrence.start));
+            Some((start + occurrence.start, order))
         })
-        .collect();
-    let mut order: Vec<usize> = (0..candidates.len()).collect();
-    order.sort_by_key(|i| (base[*i], candidates[*i].0.id));
-    let mut keys = vec![0; candidates.len()];
-    let mut rank = 0u64;
-    for (n, i) in order.iter().enumerate() {
-        rank = if n > 0 && base[order[n - 1]] == base[*i] { rank + 1 } else { 0 };
-        keys[*i] = mix(base[*i] ^ rank.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    }
-    keys
+        .collect()
 }
 
-/// FNV-1a over a source address and stream names: stable across runs, processes and Rust releases.
-fn identity_hash(source: std::net::IpAddr, streams: &[&str]) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325u64;
-    let octets = match source {
-        std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
-        std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
-    };
-    for byte in octets.iter().chain(streams.iter().flat_map(|s| s.as_bytes().iter().chain(b"/"))) {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
+/// Faults on demand and by plan, for a mock in this process.
+pub trait Inject {
+    /// Injects `fault` now (its `at` is ignored), drawn from the mock's seed; it lasts its window (duration
+    /// or stagger), or until removed when it has none. Returns its id.
+    fn inject(&self, fault: &Fault) -> FaultId;
+
+    /// Runs the occurrences of a fault plan whose run started at `start`.
+    fn run_plan(&self, faults: &[Fault], plan: &FaultPlan, start: Instant);
 }
 
-/// The symbols of the universe a feed fault selects.
-fn symbols(shared: &Shared, select: &Selection) -> Vec<SymbolId> {
-    let symbols = &shared.config.feed.symbols;
-    (0..symbols.len()).filter(|i| select.symbol_matches(&symbols[*i].name)).map(|i| i as SymbolId).collect()
-}
+impl Inject for MockServer {
+    fn inject(&self, fault: &Fault) -> FaultId {
+        self.start_fault(&fault.order(self.seed(), fault.window()))
+    }
 
-fn per_connection(
-    shared: &Shared,
-    id: FaultId,
-    select: &Selection,
-    seed: u64,
-    until: Option<Instant>,
-    kind: ConnFault,
-) -> usize {
-    let chosen = chosen(shared, id, select, seed);
-    for connection in &chosen {
-        // Each connection draws from its own generator: the occurrence's seed mixed with its stable identity.
-        // (Apart from the draw that selected it: another constant, so the two are unrelated.)
-        let own = mix(seed ^ connection.stable_key ^ 0x5EED_0FC0_77EC_7105);
-        let control = Control::Fault { fault: id, kind: kind.clone(), until, seed: own };
-        connection.outbox.control(control);
-    }
-    chosen.len()
-}
-
-fn messages(
-    shared: &Shared,
-    id: FaultId,
-    select: &Selection,
-    seed: u64,
-    until: Option<Instant>,
-    action: MessageAction,
-    probability: f64,
-) -> usize {
-    let streams: Option<Arc<HashSet<_>>> =
-        select.filters_streams().then(|| Arc::new(shared.hub.stream_ids_matching(|name| select.stream_matches(name))));
-    per_connection(shared, id, select, seed, until, ConnFault::Messages { action, probability, streams })
-}
-
-/// Closes `chosen` now, or spread evenly over `stagger`.
-fn disconnect(shared: &Arc<Shared>, chosen: Vec<ConnectionInfo>, how: &CloseHow, stagger: Duration) -> usize {
-    let count = chosen.len();
-    if stagger.is_zero() || count <= 1 {
-        for connection in &chosen {
-            connection.outbox.control(Control::Close(how.clone()));
-        }
-        return count;
-    }
-    let step = stagger / count as u32;
-    let (how, cancel) = (how.clone(), shared.cancel.clone());
-    shared.spawner.spawn(async move {
-        let start = Instant::now();
-        for (i, connection) in chosen.into_iter().enumerate() {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep_until(start + step * i as u32) => {}
-            }
-            connection.outbox.control(Control::Close(how.clone()));
-        }
-    });
-    count
-}
-
-/// serverShutdown (optional, then a lead time), every connection closed, new upgrades refused.
-fn outage(shared: &Arc<Shared>, id: FaultId, notice: (bool, Duration), how: CloseHow, refuse: Refuse) -> usize {
-    match refuse {
-        Refuse::Http { status, retry_after } => {
-            shared.chaos.add_handshake_rule(id, HandshakeRule::Outage { status, retry_after }, id);
-        }
-        Refuse::Tcp => {
-            shared.chaos.add_revert(id, Revert::ReopenListener);
-            shared.chaos.set_listener_closed(true);
+    fn run_plan(&self, faults: &[Fault], plan: &FaultPlan, start: Instant) {
+        for (at, order) in orders(faults, plan, start) {
+            self.schedule_fault(order, at);
         }
     }
-    let connections = shared.hub.connections();
-    let count = connections.len();
-    let (send_notice, lead) = notice;
-    if send_notice {
-        for connection in &connections {
-            connection.outbox.control(Control::ServerShutdown);
-        }
-    }
-    if lead.is_zero() {
-        for connection in &connections {
-            connection.outbox.control(Control::Close(how.clone()));
-        }
-        return count;
-    }
-    let cancel = shared.cancel.clone();
-    shared.spawner.spawn(async move {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(lead) => {}
-        }
-        for connection in &connections {
-            connection.outbox.control(Control::Close(how.clone()));
-        }
-    });
-    count
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::mock::hub::StreamStats;
+use crate::mock::StreamStats;
 use crate::mock::stats::MockSnapshot;
 
 /// Renders a snapshot as Prometheus text.
@@ -108,7 +108,7 @@ mod tests {
         let stats = MockStats::new();
         stats.upgrade_accepted("127.0.0.1".parse().unwrap());
         stats.upgrade_rejected("127.0.0.1".parse().unwrap(), crate::mock::stats::RejectReason::Injected(503));
-        let stream = crate::mock::hub::StreamStats { name: "weird\"name".into(), subscribers: 2, ..Default::default() };
+        let stream = crate::mock::StreamStats { name: "weird\"name".into(), subscribers: 2, ..Default::default() };
         let text = render(&stats.snapshot(vec![stream], vec![]));
         assert!(text.contains("wschaos_mock_connections_open 1\n"));
         assert!(text.contains("wschaos_mock_upgrades_rejected_total{reason=\"injected-503\"} 1\n"));

@@ -1,15 +1,16 @@
 //! Chaos: faults injected into the mock upstream, from a pure seeded plan or on demand.
 //!
-//! [`fault`] is the closed catalogue (raw and validated), [`select`] what a fault applies to, [`plan`] the
-//! seeded schedule of a run, [`inject`] applies occurrences to a running mock and records what fired,
-//! [`control`] is the HTTP control API of the standalone mock, [`metrics`] its Prometheus rendering.
+//! [`fault`] reads and validates a fault as a scenario or a request writes it (the effects themselves, and
+//! what a fault applies to, are the mock's: [`crate::mock::faults`]), [`plan`] is the seeded schedule of a
+//! run, [`inject`] turns faults and plans into the orders a mock carries out, [`control`] is the HTTP
+//! control API of the standalone mock, [`metrics`] its Prometheus rendering.
 
 pub mod control;
 pub mod fault;
 pub mod inject;
 pub mod metrics;
 pub mod plan;
-pub mod select;
 
 pub use fault::{Fault, FaultKind, FaultKindName, RawFault};
+pub use inject::Inject;
 pub use plan::FaultPlan;

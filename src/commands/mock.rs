@@ -44,7 +44,7 @@ pub async fn run(args: MockArgs) -> Result<Outcome> {
     println!("  combined: {url}/stream?streams=btcusdt@trade/ethusdt@depth@100ms");
     println!("  REST:     http://{}/api/v3/depth?symbol=BTCUSDT&limit=5", server.local_addr());
     if let Some(addr) = args.control {
-        let control = ControlServer::start(addr, args.control_token.clone(), server.shared().clone())
+        let control = ControlServer::start(addr, args.control_token.clone(), server.clone())
             .await
             .map_err(|e| UsageError(e.to_string()))?;
         let base = format!("http://{}", control.local_addr());

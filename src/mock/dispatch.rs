@@ -13,13 +13,13 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_util::sync::CancellationToken;
 
-use crate::mock::chaos_state::HandshakeVerdict;
 use crate::mock::connection;
 use crate::mock::exchange_info::Exchange;
+use crate::mock::faults::state::HandshakeVerdict;
 use crate::mock::handshake::{self, HeadError, RequestHead, UpgradeProblem};
 use crate::mock::market::SymbolSpec;
 use crate::mock::route::{self, RestRoute, RoutePolicy, Target, WsRoute};
-use crate::mock::server::Shared;
+use crate::mock::shared::Shared;
 use crate::mock::stats::RejectReason;
 use crate::mock::time::now_micros;
 

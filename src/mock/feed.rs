@@ -19,9 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::mock::canary;
 use crate::mock::config::{Arrivals, FeedConfig};
-use crate::mock::hub::FeedKey;
 use crate::mock::market::{Market, Payload, SymbolId, render_array};
-use crate::mock::server::Shared;
+use crate::mock::outgoing::FeedKey;
+use crate::mock::shared::Shared;
 use crate::mock::stats::FeedLag;
 use crate::mock::stream_name::{DepthSpeed, KlineInterval, StreamKind};
 use crate::mock::time::{Micros, now_micros};

@@ -18,42 +18,17 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::mock::chaos_state::FaultId;
 use crate::mock::close::CloseHow;
 use crate::mock::config::QueueFullPolicy;
-use crate::mock::conn_chaos::ConnFault;
+use crate::mock::faults::connection::ConnFault;
+use crate::mock::faults::state::FaultId;
 use crate::mock::market::SymbolId;
 use crate::mock::queue::{Queue, Refused};
 use crate::mock::route::Endpoint;
 use crate::mock::stream_name::{StreamKind, StreamSpec};
 use crate::mock::time::TimeUnit;
 
-/// Identifies one connection for the lifetime of a server.
-pub type ConnId = u64;
-
-/// Index of a stream name in the hub.
-pub type StreamId = u32;
-
-/// What the feed publishes under: a symbol (none for all-market streams) and a kind. Several names can
-/// share a key (`btcusdt@depth` and `btcusdt@depth@1000ms`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-pub struct FeedKey {
-    /// The symbol, or `None` for `!…@arr` streams.
-    pub symbol: Option<SymbolId>,
-    /// The kind.
-    pub kind: StreamKind,
-}
-
-/// One message waiting in a connection's outbound queue.
-#[derive(Debug, Clone)]
-pub struct Outgoing {
-    /// The stream it belongs to.
-    pub stream: StreamId,
-    /// The text frame, shared with every other subscriber.
-    pub text: Utf8Bytes,
-    /// When it was published (latency faults count from here).
-    pub at: Instant,
-}
+pub use crate::mock::outgoing::{ConnId, FeedKey, Outgoing, StreamId};
 
 /// A server-side instruction to one connection, delivered outside the bounded data queue.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,37 +1,46 @@
 //! The mock Binance spot market-stream upstream: a WebSocket server faithful enough that unmodified
 //! Binance client libraries work against it, fast enough to feed thousands of subscribers from one core.
 //!
-//! Layout: [`route`] (URL grammar), [`stream_name`] (stream grammar), [`protocol`] (live requests),
-//! [`limits`] (rate limits), [`market`] (the simulated market and exact payloads), [`feed`] (when events
-//! happen), [`hub`] (fan-out), [`handshake`] (HTTP), [`exchange_info`] (the REST trading rules), [`connection`] (one socket), [`server`] (the
-//! library handle), [`stats`] (server-side truth), [`write_lag`] and [`canary`] (the rig's own delay) and [`config`].
+//! The public face is [`MockServer`] (start, counters, connections, server-side closes, faults carried
+//! out as [`faults::FaultOrder`]s) and the vocabulary its callers need: [`config`], [`faults`] (the fault
+//! effects and what they apply to), [`stats`] (server-side truth), [`publications`] (what the feed sent),
+//! [`canary`] (the rig's own delay), [`close`], [`stream_name`], [`market`], [`exchange_info`], [`process`] (a
+//! mock in its own process) and [`time`].
+//!
+//! Inside: `route` (URL grammar), `protocol` (live requests), `handshake` (HTTP), `limits` (rate limits),
+//! `feed` (when events happen), `hub` (fan-out) with `outgoing` (the units it passes), `queue` (a
+//! connection's bounded queue), `connection` (one socket), `dispatch` (from accepted socket to session),
+//! `shared` (the state every task shares), `server` (the handle), `tasks` (the tracked spawner) and
+//! `write_lag` (how late writes run).
 
 pub mod canary;
-pub mod chaos_state;
 pub mod close;
 pub mod config;
-pub mod conn_chaos;
-pub mod connection;
-pub mod dispatch;
+mod connection;
+mod dispatch;
 pub mod exchange_info;
-pub mod feed;
-pub mod handshake;
-pub mod hub;
-pub mod limits;
+pub mod faults;
+mod feed;
+pub(crate) mod handshake;
+mod hub;
+mod limits;
 pub mod market;
+mod outgoing;
 pub mod process;
-pub mod protocol;
+pub(crate) mod protocol;
 pub mod publications;
-pub mod queue;
-pub mod route;
-pub mod server;
+mod queue;
+pub(crate) mod route;
+mod server;
+mod shared;
 pub mod stats;
 pub mod stream_name;
-pub mod tasks;
+mod tasks;
 pub mod time;
-pub mod write_lag;
+mod write_lag;
 
 pub use close::CloseHow;
 pub use config::{MockConfig, RawMockConfig};
+pub use hub::{FeedKey, StreamStats};
 pub use server::{MockError, MockServer};
 pub use stats::MockSnapshot;

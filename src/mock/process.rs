@@ -12,8 +12,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::chaos::fault::RawFault;
 use crate::mock::config::RawMockConfig;
+use crate::mock::faults::FaultOrder;
 use crate::mock::stats::MockSnapshot;
 
 /// A running `wschaos mock` child.
@@ -158,9 +158,9 @@ async fn fetch_publications(
     Ok((page.next, page.events))
 }
 
-/// Injects a fault now through the control API at `control`.
-pub async fn inject(control: SocketAddr, fault: &RawFault, seed: u64) -> Result<()> {
-    request(control, "POST", &format!("/faults?seed={seed}"), &serde_json::to_string(fault)?).await.map(|_| ())
+/// Has the mock behind the control API at `control` carry out a fault now, as already decided.
+pub async fn order_fault(control: SocketAddr, order: &FaultOrder) -> Result<()> {
+    request(control, "POST", "/fault-orders", &serde_json::to_string(order)?).await.map(|_| ())
 }
 
 async fn read_banner(stdout: tokio::process::ChildStdout) -> Result<(SocketAddr, SocketAddr)> {

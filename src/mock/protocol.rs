@@ -142,11 +142,6 @@ impl Session {
         &self.subscriptions
     }
 
-    /// Whether events are wrapped.
-    pub fn combined(&self) -> bool {
-        self.combined
-    }
-
     /// Handles one text message from the client.
     pub fn handle(&mut self, text: &str) -> Outcome {
         let request = match serde_json::from_str::<Request>(text) {

@@ -17,7 +17,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::mock::hub::FeedKey;
+use crate::mock::outgoing::FeedKey;
 use crate::mock::time::Micros;
 
 /// Events remembered per feed key: 43 minutes of a hot symbol's trades at 100 per second, 4 MiB.

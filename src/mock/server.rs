@@ -9,30 +9,23 @@
 //! [`dispatch`]: crate::mock::dispatch
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 
-use crate::chaos::fault::Fault;
-use crate::chaos::inject;
-use crate::chaos::plan::FaultPlan;
-use crate::mock::chaos_state::{ChaosState, FaultId, FaultRecord};
 use crate::mock::close::CloseHow;
-use crate::mock::config::{MockConfig, Rate, UnknownSymbols};
+use crate::mock::config::{MockConfig, Rate};
 use crate::mock::dispatch;
+use crate::mock::faults::apply::{self, FaultOrder};
+use crate::mock::faults::state::{FaultId, FaultRecord};
 use crate::mock::feed;
-use crate::mock::hub::{ConnectionInfo, Control, Hub};
-use crate::mock::limits::ConnectBudget;
-use crate::mock::market::Market;
-use crate::mock::protocol::SessionRules;
+use crate::mock::hub::{ConnectionInfo, Control};
 use crate::mock::publications::Publications;
-use crate::mock::stats::{MockSnapshot, MockStats};
-use crate::mock::tasks::Spawner;
-use crate::mock::time::now_micros;
+use crate::mock::shared::{Shared, shared_state, snapshot};
+use crate::mock::stats::MockSnapshot;
 
 /// Why the mock could not start.
 #[derive(Debug, thiserror::Error)]
@@ -47,37 +40,8 @@ pub enum MockError {
     },
 }
 
-/// State shared by every task of one server.
-#[derive(Debug)]
-pub struct Shared {
-    /// The validated configuration.
-    pub config: MockConfig,
-    /// Fan-out and connection registry.
-    pub hub: Hub,
-    /// Counters.
-    pub stats: MockStats,
-    /// Connection-attempt budgets per source IP.
-    pub budget: Mutex<ConnectBudget>,
-    /// The simulated market (the feed writes it; REST snapshots read it).
-    pub market: Mutex<Market>,
-    /// Rules every session enforces.
-    pub session_rules: SessionRules,
-    /// Active faults' server-wide switches and the record of what fired.
-    pub chaos: ChaosState,
-    /// Spawns the server's tracked tasks.
-    pub spawner: Spawner,
-    /// Stops everything.
-    pub cancel: CancellationToken,
-    /// The WebSocket settings of accepted connections.
-    pub ws_config: WebSocketConfig,
-    /// The run seed (faults derive per-connection seeds from it).
-    pub seed: u64,
-    /// What the feed published, per feed key (the harness measures loss and staleness against it).
-    pub publications: Arc<Publications>,
-}
-
 /// A running mock upstream.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct MockServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
@@ -115,9 +79,27 @@ impl MockServer {
         &self.shared.config
     }
 
-    /// The shared state, for the control API and the harness.
-    pub fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+    /// The seed the server was started with (the feed's, and the faults' when a request names none).
+    pub fn seed(&self) -> u64 {
+        self.shared.seed
+    }
+
+    /// Connections open now, as the server counts them.
+    pub fn open_connections(&self) -> u64 {
+        self.shared.stats.open_connections()
+    }
+
+    /// Starts every counter afresh (what is open stays counted as open); returns since when, in ms after
+    /// the start, and how many resets there have been.
+    pub fn reset_counters(&self) -> (u64, u64) {
+        self.shared.stats.reset();
+        self.shared.hub.reset_stream_stats();
+        self.shared.stats.counters_since()
+    }
+
+    /// Runs `task` as one of the server's tracked tasks: [`MockServer::shutdown`] waits for it.
+    pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.shared.spawner.spawn(task);
     }
 
     /// The feed's record of what it published.
@@ -158,20 +140,29 @@ impl MockServer {
         self.shared.budget.lock().unwrap_or_else(|p| p.into_inner()).set_limit(limit);
     }
 
-    /// Injects a fault now (its `at` is ignored); it lasts its window (duration or stagger), or until
-    /// removed when it has none. Returns its id.
-    pub fn inject(&self, fault: &Fault) -> FaultId {
-        inject::start_now(&self.shared, fault, self.shared.seed, fault.window())
+    /// Carries a fault out now; it lasts its window, or until removed when it has none. Returns its id.
+    pub fn start_fault(&self, order: &FaultOrder) -> FaultId {
+        apply::start(&self.shared, order)
     }
 
-    /// Ends an injected fault and reverts what it changed.
+    /// Carries a fault out at `at`; stops with the server.
+    pub fn schedule_fault(&self, order: FaultOrder, at: Instant) {
+        apply::schedule(&self.shared, order, at);
+    }
+
+    /// Ends a fault and reverts what it changed.
     pub fn remove_fault(&self, id: FaultId) {
-        inject::end(&self.shared, id);
+        apply::end(&self.shared, id);
     }
 
-    /// Runs a fault plan whose run started at `start`.
-    pub fn run_plan(&self, faults: Vec<Fault>, plan: FaultPlan, start: Instant) {
-        inject::run_plan(&self.shared, faults, plan, start);
+    /// Ends every active fault.
+    pub fn end_all_faults(&self) {
+        apply::end_all(&self.shared);
+    }
+
+    /// The faults active now.
+    pub fn active_faults(&self) -> Vec<FaultId> {
+        self.shared.chaos.active()
     }
 
     /// Every fault that fired, with its window and the connections it touched.
@@ -208,38 +199,6 @@ impl MockServer {
         self.shared.cancel.cancel();
         self.shared.spawner.close_and_wait().await;
         self.snapshot()
-    }
-}
-
-/// A copy of every counter, per-stream figure and fault record of a server.
-pub fn snapshot(shared: &Shared) -> MockSnapshot {
-    shared.stats.snapshot(shared.hub.stream_stats(), shared.chaos.records())
-}
-
-fn shared_state(config: MockConfig, seed: u64, cancel: CancellationToken) -> Shared {
-    let names: Vec<String> = config.feed.symbols.iter().map(|s| s.name.clone()).collect();
-    let market = Market::new(&config.feed.symbols, config.feed.market.clone(), seed, now_micros());
-    let known = (config.unknown_symbols == UnknownSymbols::Reject).then(|| Arc::new(config.symbol_names()));
-    let session_rules = SessionRules { max_streams: config.limits.streams_per_connection, known_symbols: known };
-    let ws_config = WebSocketConfig::default()
-        .read_buffer_size(config.read_buffer)
-        .write_buffer_size(32 * 1024)
-        .max_write_buffer_size(usize::MAX)
-        .max_message_size(config.limits.max_message_size)
-        .max_frame_size(config.limits.max_message_size);
-    Shared {
-        hub: Hub::new(&names),
-        stats: MockStats::new(),
-        budget: Mutex::new(ConnectBudget::new(config.limits.connect_attempts)),
-        market: Mutex::new(market),
-        session_rules,
-        chaos: ChaosState::default(),
-        spawner: Spawner::default(),
-        cancel,
-        ws_config,
-        seed,
-        publications: Arc::new(Publications::default()),
-        config,
     }
 }
 

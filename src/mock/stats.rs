@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::mock::chaos_state::FaultRecord;
+use crate::mock::faults::state::FaultRecord;
 use crate::mock::hub::StreamStats;
 use crate::mock::write_lag::{WriteLag, WriteLagMeter};
 

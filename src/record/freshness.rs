@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::mock::hub::FeedKey;
+use crate::mock::FeedKey;
 use crate::mock::market::SymbolId;
 use crate::mock::publications::{Index, KeyRecord, Publications};
 use crate::mock::stream_name::{StreamKind, StreamSpec};

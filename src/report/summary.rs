@@ -7,7 +7,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::mock::chaos_state::FaultRecord;
+use crate::mock::faults::state::FaultRecord;
 use crate::mock::stats::MockSnapshot;
 use crate::record::recorder::CohortRecord;
 use crate::record::selfcheck::Health;

@@ -12,10 +12,11 @@ use serde_json::Value;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use wschaos::chaos::Inject;
 use wschaos::chaos::plan::FaultPlan;
 use wschaos::chaos::{Fault, RawFault};
 use wschaos::mock::MockServer;
-use wschaos::mock::chaos_state::FaultId;
+use wschaos::mock::faults::state::FaultId;
 use wschaos::mock::stats::RejectReason;
 
 use crate::support::*;
@@ -487,7 +488,7 @@ async fn a_plan_fires_each_occurrence_in_its_window_and_records_it() {
     let plan = FaultPlan::build(&faults, 5, Duration::from_secs(1));
     assert_eq!(plan.occurrences.len(), 2, "the burst at 10 s is outside a 1 s run");
     let start = Instant::now();
-    server.run_plan(faults, plan, start);
+    server.run_plan(&faults, &plan, start);
     assert_eq!(ending_seen(&mut ws).await, "4000");
     assert!(start.elapsed() >= Duration::from_millis(400));
     tokio::time::timeout(LIMIT, server.wait_for_faults(|r| r.len() == 2 && r.iter().all(|f| f.ended_ms.is_some())))

@@ -9,33 +9,11 @@ use std::time::Duration;
 
 use tokio_tungstenite::client_async;
 
-fn wschaos() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_wschaos"))
-}
-
-fn scratch_file(name: &str, contents: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    std::fs::write(&path, contents).unwrap();
-    path
-}
-
-/// Waits for the child to exit, at most `limit`; kills it and fails otherwise.
-pub(crate) fn wait_bounded(child: Child, limit: Duration) -> std::process::Output {
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(child.wait_with_output()));
-    match rx.recv_timeout(limit) {
-        Ok(output) => output.unwrap(),
-        Err(_) => {
-            Command::new("kill").args(["-KILL", &pid.to_string()]).status().ok();
-            panic!("the process did not exit within {limit:?}");
-        }
-    }
-}
+use crate::support::{run_scenario, scratch_file, wait_bounded, wschaos_binary};
 
 #[tokio::test]
 async fn mock_prints_its_url_serves_a_client_and_stops_on_sigint() {
-    let mut child = wschaos()
+    let mut child = wschaos_binary()
         .args(["mock", "--listen", "127.0.0.1:0", "--seed", "9", "--stats-on-exit"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -73,7 +51,7 @@ fn a_bad_mock_config_lists_every_problem_with_file_and_line_and_exits_2() {
         "bad-mock.toml",
         "[limits]\nmessage-rate = { max = 0, window = \"1s\" }\nlifetime-close-code = 1006\n\n[feed]\nsymbols = [\"btcusdt\", \"BTC-USD\"]\n",
     );
-    let output = wschaos().args(["mock", "--listen", "127.0.0.1:0", "--config"]).arg(&path).output().unwrap();
+    let output = wschaos_binary().args(["mock", "--listen", "127.0.0.1:0", "--config"]).arg(&path).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     let file = path.display().to_string();
@@ -89,7 +67,7 @@ fn a_bad_mock_config_lists_every_problem_with_file_and_line_and_exits_2() {
 #[test]
 fn a_mistyped_key_names_the_key_the_line_and_the_accepted_keys() {
     let path = scratch_file("typo-mock.toml", "[heartbeat]\nping-intervall = \"20s\"\n");
-    let output = wschaos().args(["mock", "--config"]).arg(&path).output().unwrap();
+    let output = wschaos_binary().args(["mock", "--config"]).arg(&path).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&format!("{}:2:1", path.display())), "{stderr}");
@@ -98,28 +76,28 @@ fn a_mistyped_key_names_the_key_the_line_and_the_accepted_keys() {
 
 #[test]
 fn a_missing_config_file_is_a_usage_error() {
-    let output = wschaos().args(["mock", "--config", "/nonexistent/mock.toml"]).output().unwrap();
+    let output = wschaos_binary().args(["mock", "--config", "/nonexistent/mock.toml"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/mock.toml: cannot read the file"));
 }
 
 #[test]
 fn listening_beyond_loopback_needs_allow_remote() {
-    let output = wschaos().args(["mock", "--listen", "0.0.0.0:0"]).output().unwrap();
+    let output = wschaos_binary().args(["mock", "--listen", "0.0.0.0:0"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--allow-remote"));
 }
 
 #[test]
 fn help_documents_the_exit_codes() {
-    let output = wschaos().arg("--help").output().unwrap();
+    let output = wschaos_binary().arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
     assert!(help.contains("Exit codes: 0") && help.contains("130 interrupted"), "{help}");
 }
 
 #[tokio::test]
 async fn mock_serves_the_control_api_and_prints_a_curl_example() {
-    let mut child = wschaos()
+    let mut child = wschaos_binary()
         .args(["mock", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0"])
         .env("WSCHAOS_CONTROL_TOKEN", "t0ken")
         .stdout(Stdio::piped())
@@ -160,7 +138,7 @@ fn start_run(name: &str, scenario: &str) -> (Child, BufReader<ChildStderr>, Stri
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-run"));
     std::fs::remove_dir_all(&out).ok();
     let scenario = scratch_file(&format!("{name}.toml"), scenario);
-    let mut child = wschaos()
+    let mut child = wschaos_binary()
         .arg("run")
         .arg(&scenario)
         .arg("--out")
@@ -227,7 +205,7 @@ fn a_bad_scenario_lists_every_mistake_with_its_line_and_exits_2() {
         "bad-scenario.toml",
         "duration = \"10s\"\n\n[workload]\nclients = 0\nramp-up = \"1m\"\n\n[cohorts]\nmanagers = [\"legacy\", \"legacy\"]\n\n[[faults]]\nkind = \"stall\"\nat = \"20s\"\ncode = 1000\n",
     );
-    let output = wschaos().arg("run").arg(&scenario).output().unwrap();
+    let output = wschaos_binary().arg("run").arg(&scenario).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     let file = scenario.display().to_string();
@@ -251,7 +229,7 @@ fn a_scenario_that_cannot_fit_is_refused_with_its_figure_and_the_limit() {
         "too-big.toml",
         "duration = \"10s\"\n[workload]\nclients = 25000\n[cohorts]\nmanagers = [\"legacy\"]\n",
     );
-    let output = wschaos().arg("run").arg(&scenario).output().unwrap();
+    let output = wschaos_binary().arg("run").arg(&scenario).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     // Refused on its key, from its numbers, before its population is drawn: 25,000 legacy sockets and the
@@ -264,27 +242,22 @@ fn a_scenario_that_cannot_fit_is_refused_with_its_figure_and_the_limit() {
 fn production_and_remote_targets_are_refused_unless_asked_for() {
     let scenario = scratch_file("target.toml", "duration = \"10s\"\n[workload]\nclients = 1\n");
     let production =
-        wschaos().arg("run").arg(&scenario).args(["--target", "ws://stream.binance.com:9443"]).output().unwrap();
+        wschaos_binary().arg("run").arg(&scenario).args(["--target", "ws://stream.binance.com:9443"]).output().unwrap();
     assert_eq!(production.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&production.stderr).contains("--insist-production"));
-    let remote = wschaos().arg("run").arg(&scenario).args(["--target", "ws://10.1.2.3:9443"]).output().unwrap();
+    let remote = wschaos_binary().arg("run").arg(&scenario).args(["--target", "ws://10.1.2.3:9443"]).output().unwrap();
     assert_eq!(remote.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&remote.stderr).contains("--allow-remote"));
 }
 
 /// Runs a small WSManager-only scenario through the binary with extra TOML; the exit code and summary.
 fn gate(name: &str, extra: &str) -> (Option<i32>, serde_json::Value) {
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("gate-{name}"));
-    let scenario = scratch_file(
-        &format!("gate-{name}.toml"),
-        &format!(
-            "duration = \"4s\"\n[workload]\nclients = 3\nsubscribers-per-client = 2\n[cohorts]\nmanagers = [\"wsmanager\"]\n\
-             [mock.feed]\nsymbols = [\"btcusdt\", \"ethusdt\"]\norders-per-second = 20.0\n{extra}"
-        ),
+    let text = format!(
+        "duration = \"4s\"\n[workload]\nclients = 3\nsubscribers-per-client = 2\n[cohorts]\nmanagers = [\"wsmanager\"]\n\
+         [mock.feed]\nsymbols = [\"btcusdt\", \"ethusdt\"]\norders-per-second = 20.0\n{extra}"
     );
-    let output = wschaos().arg("run").arg(&scenario).arg("--out").arg(&out).arg("--quiet").output().unwrap();
-    let summary = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
-    (output.status.code(), summary)
+    let ran = run_scenario(&format!("gate-{name}"), &text, &[]);
+    (ran.code, ran.summary)
 }
 
 #[test]
@@ -325,7 +298,7 @@ fn the_exit_code_is_the_gate_0_when_every_criterion_passes_1_when_one_fails() {
     assert!(report.contains("| `latency-p50` | < 0.001 ms |"), "{report}");
     assert!(report.contains("| `retry-rate` | < 0.1 /s | – | disabled |"), "{report}");
     std::fs::remove_file(dir.join("report.md")).unwrap();
-    let rerender = wschaos().arg("report").arg(&dir).output().unwrap();
+    let rerender = wschaos_binary().arg("report").arg(&dir).output().unwrap();
     assert_eq!(rerender.status.code(), Some(0));
     assert_eq!(
         std::fs::read_to_string(dir.join("report.md")).unwrap(),
@@ -349,7 +322,7 @@ fn console_scenario(name: &str) -> (PathBuf, PathBuf) {
 
 fn run_console(name: &str, flag: Option<&str>) -> (std::process::Output, PathBuf) {
     let (scenario, out) = console_scenario(name);
-    let child = wschaos()
+    let child = wschaos_binary()
         .arg("run")
         .arg(&scenario)
         .arg("--out")

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::support::{scratch_dir, wschaos_binary};
+use crate::support::{scratch_dir, verdict_mut, wschaos_binary};
 
 const FIXTURE: &str = include_str!("fixtures/summary.json");
 
@@ -19,18 +19,12 @@ fn run_dir(name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
     dir
 }
 
-/// The verdict of `criterion` for `cohort`.
-fn verdict<'s>(summary: &'s mut Value, criterion: &str, cohort: &str) -> &'s mut Value {
-    let verdicts = summary["verdicts"].as_array_mut().unwrap();
-    verdicts.iter_mut().find(|v| v["criterion"] == criterion && v["cohort"] == cohort).unwrap()
-}
-
 /// Run B: latency-p95 of wsmanager regressed to a fail, connection-reduction improved to a pass.
 fn regressed(summary: &mut Value) {
-    let p95 = verdict(summary, "latency-p95", "wsmanager");
+    let p95 = verdict_mut(summary, "latency-p95", "wsmanager");
     p95["measured"] = 150.0.into();
     p95["status"] = "fail".into();
-    let reduction = verdict(summary, "connection-reduction", "wsmanager");
+    let reduction = verdict_mut(summary, "connection-reduction", "wsmanager");
     reduction["measured"] = 91.5.into();
     reduction["status"] = "pass".into();
     summary["cohorts"][1]["latency_us"]["p95"] = 150_000.into();

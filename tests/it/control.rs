@@ -27,8 +27,7 @@ async fn http(addr: SocketAddr, method: &str, path: &str, body: &str, extra: &st
 }
 
 async fn control(server: &MockServer, token: Option<&str>) -> SocketAddr {
-    let control =
-        ControlServer::start("127.0.0.1:0".parse().unwrap(), token.map(str::to_owned), server.shared().clone());
+    let control = ControlServer::start("127.0.0.1:0".parse().unwrap(), token.map(str::to_owned), server.clone());
     control.await.unwrap().local_addr()
 }
 
@@ -74,11 +73,46 @@ async fn a_bad_fault_gets_400_with_every_problem() {
     let reply: Value = serde_json::from_str(&body).unwrap();
     let keys: Vec<&str> = reply["problems"].as_array().unwrap().iter().map(|p| p["key"].as_str().unwrap()).collect();
     assert_eq!(keys, ["fault.code", "fault.share"]);
+    let huge = r#"{"kind":"corrupt","variant":"oversize","size":100000000000,"fragments":100000}"#;
+    let (status, _, body) = http(api, "POST", "/faults", huge, "").await;
+    assert_eq!(status, 400, "a frame past the cap is refused before anything is allocated");
+    let reply: Value = serde_json::from_str(&body).unwrap();
+    let keys: Vec<&str> = reply["problems"].as_array().unwrap().iter().map(|p| p["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["fault.fragments", "fault.size"]);
     let (status, _, body) = http(api, "POST", "/faults", r#"{"kind":"explode"}"#, "").await;
     assert_eq!(status, 400);
     assert!(body.contains("unknown variant `explode`"), "{body}");
     assert_eq!(http(api, "GET", "/nothing", "", "").await.0, 404);
     assert_eq!(http(api, "PUT", "/faults", "", "").await.0, 405);
+}
+
+/// What a run in another process posts: the order its plan decided, carried out as it is (the seed and the
+/// window are the plan's, not the mock's); an order no plan could make is refused with what is wrong.
+#[tokio::test]
+async fn a_decided_fault_order_is_carried_out_and_an_impossible_one_refused() {
+    let server = start(fast_config()).await;
+    let api = control(&server, None).await;
+    let order = r#"{"name":"planned","kind":{"kind":"latency","delay":150,"jitter":0},
+        "select":{"share":1.0,"streams":[],"symbols":[],"sources":[]},"seed":7,"window":null}"#;
+    let (status, _, body) = http(api, "POST", "/fault-orders", order, "").await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(server.active_faults().len(), 1);
+    let records = server.fault_records();
+    assert_eq!((records[0].kind.as_str(), records[0].name.as_deref()), ("latency", Some("planned")));
+
+    let impossible = r#"{"name":null,"kind":{"kind":"corrupt","variant":"oversize","count":1,"size":1000000000000,
+        "fragments":3},"select":{"share":2.0,"streams":[],"symbols":[],"sources":[]},"seed":7,"window":null}"#;
+    let (status, _, body) = http(api, "POST", "/fault-orders", impossible, "").await;
+    assert_eq!(status, 400, "{body}");
+    let reply: Value = serde_json::from_str(&body).unwrap();
+    let problems: Vec<&str> = reply["problems"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems[0].starts_with("size 1000000000000 is over"), "{problems:?}");
+    assert!(problems[1].starts_with("share 2 is not a share"), "{problems:?}");
+    let (status, _, body) = http(api, "POST", "/fault-orders", r#"{"kind":"latency"}"#, "").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("not a fault order"), "{body}");
+    assert_eq!(server.fault_records().len(), 1, "nothing refused was recorded");
 }
 
 #[tokio::test]
@@ -117,7 +151,7 @@ async fn with_a_token_requests_without_it_are_refused() {
     assert!(head.to_ascii_lowercase().contains("www-authenticate: bearer"), "{head}");
     assert_eq!(http(api, "GET", "/stats", "", "Authorization: Bearer wrong\r\n").await.0, 401);
     assert_eq!(http(api, "GET", "/stats", "", "Authorization: Bearer s3cret\r\n").await.0, 200);
-    let exposed = ControlServer::start("0.0.0.0:0".parse().unwrap(), None, server.shared().clone()).await;
+    let exposed = ControlServer::start("0.0.0.0:0".parse().unwrap(), None, server.clone()).await;
     assert!(matches!(exposed, Err(ControlError::NeedsToken(_))), "beyond loopback only with a token");
 }
 
@@ -143,7 +177,7 @@ async fn a_chunked_body_is_read_and_the_connection_kept_alive() {
     assert!(response.starts_with("HTTP/1.1 201 "), "{response}");
     assert_eq!(response.matches("HTTP/1.1 ").count(), 2, "two answers on one connection: {response}");
     assert!(response.contains(r#""name":"chunked""#), "the fault was injected and is listed: {response}");
-    assert_eq!(server.shared().chaos.active().len(), 1);
+    assert_eq!(server.active_faults().len(), 1);
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use futures_util::FutureExt;
 use futures_util::StreamExt;
+use wschaos::chaos::Inject;
 use wschaos::chaos::{Fault, RawFault};
 use wschaos::report::summary::RunSummary;
 

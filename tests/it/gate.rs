@@ -1,13 +1,9 @@
 //! The gate across rollout phases, through the binary: a phase-0 run writes the baseline, a phase-1 run
 //! judged against it with `--baseline`, scenario thresholds on any metric, and legacy as the reference.
 
-use std::path::PathBuf;
-
 use serde_json::Value;
 
-fn scratch(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
-}
+use crate::support::{scratch_path, verdict};
 
 /// Runs a small scenario (3 s, 6 clients of 30 subscribers on two streams) with extra TOML and arguments;
 /// the exit code and the summary. Runs share the machine with other tests: they judge thresholds, not the
@@ -22,21 +18,12 @@ fn run(name: &str, extra: &str, args: &[&str]) -> (Option<i32>, Value, String) {
     (ran.code, ran.summary, ran.stderr)
 }
 
-fn verdict<'a>(summary: &'a Value, id: &str, cohort: &str) -> &'a Value {
-    summary["verdicts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["criterion"] == id && v["cohort"] == cohort)
-        .unwrap_or_else(|| panic!("no verdict {id} for {cohort}"))
-}
-
 #[test]
 fn phase_0_writes_a_baseline_and_phase_1_is_judged_against_it() {
     let (code, phase0, stderr) = run("0", "[rollout]\npreset = \"phase-0\"\n", &[]);
     assert!(crate::support::passed_as_measurable(code, &phase0), "{code:?} {stderr}");
     assert_eq!(phase0["cohorts"].as_array().unwrap().len(), 1, "legacy only");
-    let baseline_file = scratch("phase-0").join("baseline.json");
+    let baseline_file = scratch_path("phase-0").join("baseline.json");
     let baseline: Value = serde_json::from_slice(&std::fs::read(&baseline_file).unwrap()).unwrap();
     assert_eq!(baseline["cohort"]["manager"], "legacy");
 
@@ -45,7 +32,7 @@ fn phase_0_writes_a_baseline_and_phase_1_is_judged_against_it() {
     let extra = "[rollout]\npreset = \"phase-1\"\n[cohorts]\nnew-share = 0.5\n\
                  [[baseline.tolerance]]\nmetric = \"latency_us.p95\"\nmax-increase = 5.0\n\
                  [[baseline.tolerance]]\nmetric = \"connections.high_water\"\nmax-decrease = 10.0\n";
-    let dir = scratch("phase-0");
+    let dir = scratch_path("phase-0");
     let (code, phase1, stderr) = run("1", extra, &["--baseline", dir.to_str().unwrap()]);
     assert_eq!(code, Some(1), "{stderr}");
     assert_eq!(phase1["baseline"]["scenario"], "phase-0");
@@ -63,7 +50,7 @@ fn phase_0_writes_a_baseline_and_phase_1_is_judged_against_it() {
     let failed: Vec<&Value> =
         phase1["verdicts"].as_array().unwrap().iter().filter(|v| v["status"] == "fail" && v["gates"] == true).collect();
     assert_eq!(failed.len(), 1, "{failed:?}");
-    let report = std::fs::read_to_string(scratch("phase-1").join("report.md")).unwrap();
+    let report = std::fs::read_to_string(scratch_path("phase-1").join("report.md")).unwrap();
     assert!(report.contains("Rollout preset `phase-1`") && report.contains("Compared with the baseline"), "{report}");
 
     let (code, _, stderr) = run("missing", "", &["--baseline", "/nonexistent/baseline.json"]);
@@ -88,6 +75,6 @@ fn a_scenario_threshold_gates_any_metric_and_legacy_is_the_reference() {
     let streams = verdict(&summary, "custom:streams.high_water", "wsmanager");
     assert_eq!(streams["status"], "fail", "WSManager serves at least one stream: {streams}");
     assert_eq!(verdict(&summary, "latency-p95", "legacy")["gates"], false, "legacy is the reference");
-    let junit = std::fs::read_to_string(scratch("phase-thresholds").join("junit.xml")).unwrap();
+    let junit = std::fs::read_to_string(scratch_path("phase-thresholds").join("junit.xml")).unwrap();
     assert!(junit.contains("failures=\"1\"") && junit.contains("custom:streams.high_water [wsmanager]"), "{junit}");
 }

@@ -22,7 +22,7 @@ fn rehearse(name: &str, rollout: &str, extra: &str) -> (Option<i32>, Value, Stri
 
 /// The new cohort's verdict of a criterion.
 fn verdict<'a>(summary: &'a Value, id: &str) -> &'a Value {
-    summary["verdicts"].as_array().unwrap().iter().find(|v| v["criterion"] == id && v["cohort"] == "wsmanager").unwrap()
+    crate::support::verdict(summary, id, "wsmanager")
 }
 
 #[test]

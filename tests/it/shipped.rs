@@ -18,9 +18,7 @@ use wschaos::mock::MockConfig;
 use wschaos::report::summary::{CohortSummary, RunSummary};
 use wschaos::scenario::RawScenario;
 
-fn repo(path: &str) -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
+use crate::support::{repo_path, scratch_path, wait_bounded};
 
 /// Every scenario the README lists, and whether a test below runs it.
 const SHIPPED: [(&str, bool); 16] = [
@@ -44,14 +42,14 @@ const SHIPPED: [(&str, bool); 16] = [
 
 #[test]
 fn the_annotated_mock_configuration_is_the_default() {
-    let text = std::fs::read_to_string(repo("scenarios/mock/binance-spot.toml")).unwrap();
+    let text = std::fs::read_to_string(repo_path("scenarios/mock/binance-spot.toml")).unwrap();
     assert_eq!(crate::support::config(&text), MockConfig::default());
 }
 
 #[test]
 fn every_shipped_scenario_validates() {
     for (name, _) in SHIPPED {
-        let path = repo(&format!("scenarios/{name}.toml"));
+        let path = repo_path(&format!("scenarios/{name}.toml"));
         assert!(path.exists(), "{} is shipped", path.display());
         let raw: RawScenario = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(raw.name.as_deref(), Some(name), "{} names itself", path.display());
@@ -63,7 +61,7 @@ fn every_shipped_scenario_validates() {
         );
     }
     let mut checked = 0;
-    for entry in std::fs::read_dir(repo("scenarios")).unwrap() {
+    for entry in std::fs::read_dir(repo_path("scenarios")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             let scenario = wschaos::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
@@ -74,7 +72,7 @@ fn every_shipped_scenario_validates() {
         }
     }
     assert_eq!(checked, SHIPPED.len());
-    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
     for (name, _) in SHIPPED {
         assert!(readme.contains(&format!("`{name}.toml`")), "the README lists {name}.toml");
     }
@@ -82,9 +80,9 @@ fn every_shipped_scenario_validates() {
 
 #[test]
 fn every_benchmark_scenario_validates_and_is_in_the_readme() {
-    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
     let mut checked = 0;
-    for entry in std::fs::read_dir(repo("benches/scenarios")).unwrap() {
+    for entry in std::fs::read_dir(repo_path("benches/scenarios")).unwrap() {
         let path = entry.unwrap().path();
         let scenario = wschaos::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
@@ -97,12 +95,12 @@ fn every_benchmark_scenario_validates_and_is_in_the_readme() {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("shipped-{name}"))
+    scratch_path(&format!("shipped-{name}"))
 }
 
 /// A test copy of a shipped scenario with `[harness]` keys set (everything else as shipped).
 fn test_copy(name: &str, harness: &[(&str, &str)]) -> PathBuf {
-    let text = std::fs::read_to_string(repo(&format!("scenarios/{name}.toml"))).unwrap();
+    let text = std::fs::read_to_string(repo_path(&format!("scenarios/{name}.toml"))).unwrap();
     let mut table: toml::Table = toml::from_str(&text).unwrap();
     let section = table.entry("harness").or_insert_with(|| toml::Value::Table(toml::Table::new()));
     for (key, value) in harness {
@@ -188,7 +186,7 @@ fn run(name: &str, seconds: u64, harness: &[(&str, &str)], args: &[&str]) -> Run
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let output = crate::cli::wait_bounded(child, Duration::from_secs(seconds + 60));
+    let output = wait_bounded(child, Duration::from_secs(seconds + 60));
     let stderr = String::from_utf8_lossy(&output.stderr);
     let summary = std::fs::read(out.join("summary.json")).unwrap_or_else(|e| panic!("{name}: {e}\n{stderr}"));
     Run { code: output.status.code(), summary: serde_json::from_slice(&summary).unwrap() }

@@ -30,13 +30,18 @@ pub fn config(toml_text: &str) -> MockConfig {
     MockConfig::from_raw(&raw).expect("test config validates")
 }
 
-/// Defaults with fast heartbeats (200 ms pings, 600 ms to answer) and a lively feed.
+/// Defaults with fast heartbeats (200 ms pings, 600 ms to answer) and a lively feed. A client answering
+/// each ping sends Binance's limit of 5 messages a second in pongs alone, and a busy machine bunches them:
+/// the incoming-message limit is raised here so no test's verdict depends on the machine's speed (the
+/// limit itself is tested with Binance's figure, conformance c08).
 pub fn fast_config() -> MockConfig {
     config(
         r#"
         [heartbeat]
         ping-interval = "200ms"
         pong-timeout = "600ms"
+        [limits]
+        message-rate = { max = 50, window = "1s" }
         [feed]
         orders-per-second = 200.0
         book-changes-per-second = 400.0
@@ -364,16 +369,21 @@ pub fn wschaos_binary() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_wschaos"))
 }
 
+/// A path under the test target's scratch directory (nothing is created).
+pub fn scratch_path(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
 /// A file under the test target's scratch directory with `contents`.
 pub fn scratch_file(name: &str, contents: &str) -> std::path::PathBuf {
-    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let path = scratch_path(name);
     std::fs::write(&path, contents).unwrap();
     path
 }
 
 /// A fresh, empty directory under the test target's scratch directory.
 pub fn scratch_dir(name: &str) -> std::path::PathBuf {
-    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let path = scratch_path(name);
     std::fs::remove_dir_all(&path).ok();
     std::fs::create_dir_all(&path).unwrap();
     path
@@ -398,21 +408,43 @@ pub struct Ran {
 /// Writes `text` as scenario `<name>.toml` under the test scratch directory and runs it with `--quiet` and
 /// `args`, into the run directory `<name>/` beside it.
 pub fn run_scenario(name: &str, text: &str, args: &[&str]) -> Ran {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let (scenario, out) = (dir.join(format!("{name}.toml")), dir.join(name));
+    let (scenario, out) = (scratch_path(&format!("{name}.toml")), scratch_path(name));
     std::fs::write(&scenario, text).unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wschaos"))
-        .arg("run")
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&out)
-        .arg("--quiet")
-        .args(args)
-        .output()
-        .unwrap();
+    let output =
+        wschaos_binary().arg("run").arg(&scenario).arg("--out").arg(&out).arg("--quiet").args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let summary = std::fs::read(out.join("summary.json")).map_or(Value::Null, |b| serde_json::from_slice(&b).unwrap());
     Ran { code: output.status.code(), summary, stderr }
+}
+
+/// The verdict of criterion `id` for `cohort` in a summary.
+pub fn verdict<'a>(summary: &'a Value, id: &str, cohort: &str) -> &'a Value {
+    summary["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["criterion"] == id && v["cohort"] == cohort)
+        .unwrap_or_else(|| panic!("no verdict {id} for {cohort}"))
+}
+
+/// The verdict of criterion `id` for `cohort`, to change it.
+pub fn verdict_mut<'a>(summary: &'a mut Value, id: &str, cohort: &str) -> &'a mut Value {
+    let verdicts = summary["verdicts"].as_array_mut().unwrap();
+    verdicts.iter_mut().find(|v| v["criterion"] == id && v["cohort"] == cohort).unwrap()
+}
+
+/// Waits for the child to exit, at most `limit`; kills it and fails otherwise.
+pub fn wait_bounded(child: std::process::Child, limit: Duration) -> std::process::Output {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(limit) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().ok();
+            panic!("the process did not exit within {limit:?}");
+        }
+    }
 }
 
 /// True when the run's self-check found the rig's own delay (or the harness's saturation) in its figures:

@@ -121,7 +121,7 @@ fn under_memory_limit(args: &[&str]) -> (Option<i32>, String) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let output = crate::cli::wait_bounded(child, std::time::Duration::from_secs(120));
+    let output = crate::support::wait_bounded(child, std::time::Duration::from_secs(120));
     (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
 

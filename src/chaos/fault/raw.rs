@@ -2,9 +2,31 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{CorruptVariant, DisconnectHow, FaultKindName, RefuseMode, StallMode};
 use crate::config_file::{HumanDuration, Switch};
 use crate::mock::config::RawRate;
+use crate::mock::faults::{CorruptVariant, FaultKindName, StallMode};
+
+/// How a `disconnect` or `outage` ends connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DisconnectHow {
+    /// A close frame with `code` and `reason`.
+    Close,
+    /// TCP FIN without a close frame: the client sees 1006.
+    Fin,
+    /// TCP reset.
+    Reset,
+}
+
+/// How an `outage` refuses new connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefuseMode {
+    /// Answer upgrades with an HTTP `status`.
+    Http,
+    /// Close the listener: connection refused.
+    Tcp,
+}
 
 /// One fault as written: a flat table with a `kind` and the keys that kind takes.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]

@@ -2,11 +2,14 @@
 
 use std::time::Duration;
 
-use super::{DisconnectHow, Fault, FaultKind, FaultKindName, RawFault, Refuse, RefuseMode, StallMode, Timing};
-use crate::chaos::select::{Cidr, Pattern, Selection};
+use super::model::{Fault, Timing};
+use super::raw::{DisconnectHow, RawFault, RefuseMode};
 use crate::config_file::{HumanDuration, KeyIssue, Switch};
 use crate::mock::close::{CloseHow, is_sendable_close_code};
 use crate::mock::config::Rate;
+use crate::mock::faults::kind::{MAX_FRAGMENTS, MAX_OVERSIZE};
+use crate::mock::faults::select::{Cidr, Pattern, Selection};
+use crate::mock::faults::{FaultKind, FaultKindName, Refuse, StallMode};
 
 /// The keys every kind accepts.
 const COMMON_KEYS: &[&str] = &["kind", "name", "at", "every", "step"];
@@ -267,15 +270,14 @@ fn outage(raw: &RawFault, check: &mut Check<'_>) -> FaultKind {
 fn corrupt(raw: &RawFault, check: &mut Check<'_>) -> Option<FaultKind> {
     let variant = check.required("variant", raw.variant, "\"malformed-json\"")?;
     let fragments = raw.fragments.unwrap_or(3);
-    if fragments < 2 {
-        check.issue("fragments", "must be at least 2");
+    if !(2..=MAX_FRAGMENTS).contains(&fragments) {
+        check.issue("fragments", format!("must be from 2 to {MAX_FRAGMENTS}"));
     }
-    Some(FaultKind::Corrupt {
-        variant,
-        count: raw.count.unwrap_or(1).max(1),
-        size: raw.size.unwrap_or(17 * 1024 * 1024),
-        fragments,
-    })
+    let size = raw.size.unwrap_or(17 * 1024 * 1024);
+    if size > MAX_OVERSIZE {
+        check.issue("size", format!("must be at most {MAX_OVERSIZE} bytes (64 MiB)"));
+    }
+    Some(FaultKind::Corrupt { variant, count: raw.count.unwrap_or(1).max(1), size, fragments })
 }
 
 fn connect_limit(raw: &RawFault, check: &mut Check<'_>) -> Option<Option<Rate>> {

@@ -10,6 +10,7 @@ use anyhow::Result;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::chaos::Inject;
 use crate::chaos::plan::FaultPlan;
 use crate::cli::RunArgs;
 use crate::commands::process::{UsageError, raise_open_file_limit};
@@ -33,7 +34,7 @@ pub(super) enum Upstream {
 
 /// Reads the mock's open connections during the run.
 pub(super) enum Probe {
-    Embedded(Arc<crate::mock::server::Shared>),
+    Embedded(MockServer),
     Child(SocketAddr),
     Nothing,
 }
@@ -41,7 +42,7 @@ pub(super) enum Probe {
 impl Probe {
     async fn open_connections(&self) -> Option<u64> {
         match self {
-            Probe::Embedded(shared) => Some(shared.stats.open_connections()),
+            Probe::Embedded(mock) => Some(mock.open_connections()),
             Probe::Child(control) => crate::mock::process::connections_open(*control).await.ok(),
             Probe::Nothing => None,
         }
@@ -94,7 +95,7 @@ impl Upstream {
 
     pub(super) fn probe(&self) -> Probe {
         match self {
-            Upstream::Embedded(m) => Probe::Embedded(m.shared().clone()),
+            Upstream::Embedded(m) => Probe::Embedded(m.clone()),
             Upstream::Child(p) => Probe::Child(p.control()),
             Upstream::External(_) => Probe::Nothing,
         }
@@ -104,7 +105,7 @@ impl Upstream {
     pub(super) fn start_faults(&self, scenario: &Scenario, start: Instant, cancel: &CancellationToken) {
         let plan = FaultPlan::build(&scenario.faults, scenario.seed, scenario.duration);
         match self {
-            Upstream::Embedded(mock) => mock.run_plan(scenario.faults.clone(), plan, start),
+            Upstream::Embedded(mock) => mock.run_plan(&scenario.faults, &plan, start),
             Upstream::Child(process) => child_faults(process.control(), scenario, plan, start, cancel),
             Upstream::External(_) if !plan.occurrences.is_empty() => {
                 eprintln!(
@@ -142,27 +143,17 @@ impl Upstream {
 /// How often a child mock's record is mirrored.
 const MIRROR_EVERY: Duration = Duration::from_millis(20);
 
-/// Posts each occurrence of the plan to a child mock's control API at its time.
+/// Posts each occurrence of the plan to a child mock's control API at its time, as the order the plan
+/// decided (the same orders an embedded mock carries out).
 fn child_faults(control: SocketAddr, scenario: &Scenario, plan: FaultPlan, start: Instant, cancel: &CancellationToken) {
-    for occurrence in plan.occurrences {
-        let (Some(fault), Some(raw)) =
-            (scenario.faults.get(occurrence.fault), scenario.faults_raw.get(occurrence.fault))
-        else {
-            continue;
-        };
-        let mut raw = raw.clone();
-        raw.at = None;
-        raw.every = None;
-        if !matches!(fault.kind, crate::chaos::FaultKind::Disconnect { .. } | crate::chaos::FaultKind::Corrupt { .. }) {
-            raw.duration = Some(crate::config_file::HumanDuration(occurrence.end - occurrence.start));
-        }
+    for (at, order) in crate::chaos::inject::orders(&scenario.faults, &plan, start) {
         let cancel = cancel.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep_until(start + occurrence.start) => {}
+                _ = tokio::time::sleep_until(at) => {}
             }
-            if let Err(e) = crate::mock::process::inject(control, &raw, occurrence.seed).await {
+            if let Err(e) = crate::mock::process::order_fault(control, &order).await {
                 tracing::warn!("could not inject a fault into the mock process: {e:#}");
             }
         });

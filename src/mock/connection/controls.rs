@@ -6,9 +6,9 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::Connection;
-use crate::chaos::fault::StallMode;
-use crate::mock::chaos_state::FaultId;
-use crate::mock::conn_chaos::{ConnChaos, ConnFault};
+use crate::mock::faults::connection::{ConnChaos, ConnFault};
+use crate::mock::faults::kind::StallMode;
+use crate::mock::faults::state::FaultId;
 use crate::mock::hub::{Control, combined_frame};
 use crate::mock::stats::CloseCause;
 use crate::mock::time::now_micros;

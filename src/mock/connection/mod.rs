@@ -22,15 +22,15 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
 
-use crate::chaos::fault::StallMode;
 use crate::clock::sleep_until;
 use crate::mock::config::{MalformedStream, PongTimeoutAction};
-use crate::mock::conn_chaos::ConnChaos;
+use crate::mock::faults::connection::ConnChaos;
+use crate::mock::faults::kind::StallMode;
 use crate::mock::hub::{ConnId, Outbox, OutboxReceiver, Outgoing};
 use crate::mock::limits::MessageRateWindow;
 use crate::mock::protocol::{Change, Session};
 use crate::mock::route::{Endpoint, WsRoute};
-use crate::mock::server::Shared;
+use crate::mock::shared::Shared;
 use crate::mock::stats::CloseCause;
 use crate::mock::time::now_micros;
 

@@ -8,7 +8,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
 
 use super::{Connection, Socket};
-use crate::mock::conn_chaos::ConnChaos;
+use crate::mock::faults::connection::ConnChaos;
 use crate::mock::hub::{OutboxReceiver, Outgoing};
 use crate::mock::stats::{CloseCause, MockStats};
 

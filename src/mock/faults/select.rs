@@ -5,10 +5,10 @@
 
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A `*` glob (`btcusdt@*`, `*@depth*`, `eth*`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Pattern(String);
 
@@ -46,7 +46,7 @@ fn glob(pattern: &[u8], text: &[u8]) -> bool {
 }
 
 /// An address block (`127.0.1.0/24`, `127.0.0.5`, `::1/128`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cidr {
     /// The network address.
     pub addr: IpAddr,
@@ -83,7 +83,7 @@ fn prefix_eq(a: u128, b: u128, prefix: u8) -> bool {
 }
 
 /// What a fault applies to. Empty lists match everything.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Selection {
     /// Share of the matching connections (0..=1), chosen with the occurrence's seed.
     pub share: f64,

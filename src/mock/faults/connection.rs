@@ -18,9 +18,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
-use crate::chaos::fault::{CorruptVariant, StallMode};
-use crate::mock::chaos_state::{FaultId, jittered};
-use crate::mock::hub::{Outgoing, StreamId};
+use crate::mock::faults::kind::{CorruptVariant, StallMode};
+use crate::mock::faults::state::{FaultId, jittered};
+use crate::mock::outgoing::{Outgoing, StreamId};
 
 /// What a message fault does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,10 +18,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::chaos::fault::FaultKindName;
-use crate::chaos::inject::Revert;
-use crate::chaos::select::Selection;
 use crate::mock::config::Rate;
+use crate::mock::faults::kind::FaultKindName;
+use crate::mock::faults::select::Selection;
 use crate::mock::limits::ConnectBudget;
 use crate::mock::market::SymbolId;
 
@@ -51,6 +50,13 @@ pub struct FaultRecord {
     /// How many of the connections it acted on held each stream.
     #[serde(default)]
     pub streams: std::collections::BTreeMap<String, u64>,
+}
+
+/// Something a fault changed that is not a rule: undone when it ends.
+#[derive(Debug, Clone)]
+pub enum Revert {
+    /// Reopen the listener after a TCP-refusing outage.
+    ReopenListener,
 }
 
 /// What the handshake path must do with an upgrade.
