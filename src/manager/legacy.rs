@@ -11,9 +11,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::manager::backoff::Backoff;
+use crate::manager::client::{ClientSpec, Command};
+use crate::manager::settings::{LegacyReconnect, LegacySettings, ManagerSettings};
 use crate::manager::upstream::{self, Audience, Retry, RunContext, UpstreamSpec};
-use crate::manager::{ClientSpec, Command};
-use crate::scenario::{LegacyReconnect, LegacySettings, ManagerSettings};
 
 /// The legacy policy as a backoff.
 pub fn backoff(settings: &LegacySettings) -> Backoff {

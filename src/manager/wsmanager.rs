@@ -12,10 +12,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::manager::backoff::Backoff;
+use crate::manager::client::{ClientSpec, Command};
+use crate::manager::settings::{ManagerSettings, WsManagerSettings};
 use crate::manager::upstream::{self, Audience, Exit, Retry, RunContext, UpstreamSpec};
-use crate::manager::{ClientSpec, Command};
 use crate::record::event::Event;
-use crate::scenario::{ManagerSettings, WsManagerSettings};
 
 /// One shared stream.
 struct Shared {

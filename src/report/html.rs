@@ -9,7 +9,7 @@ mod rehearsal;
 mod sections;
 
 use crate::criteria::verdict::{Status, Verdict, any_failed};
-use crate::report::summary::RunSummary;
+use crate::summary::RunSummary;
 
 pub use markup::escape;
 use markup::{table, td};

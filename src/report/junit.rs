@@ -4,7 +4,7 @@
 //! gate (the legacy cohort's, shown as the reference) is skipped with its figures, not a failure.
 
 use crate::criteria::verdict::{Status, Verdict};
-use crate::report::summary::RunSummary;
+use crate::summary::RunSummary;
 
 /// Escapes text for XML attributes and content.
 pub fn xml_escape(text: &str) -> String {

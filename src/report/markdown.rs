@@ -7,7 +7,7 @@ mod rehearsal;
 mod text;
 
 use crate::criteria::verdict::{Status, Verdict, any_failed};
-use crate::report::summary::{CohortSummary, Percentiles, RunSummary};
+use crate::summary::{CohortSummary, Percentiles, RunSummary};
 
 pub use text::cell;
 use text::ms;

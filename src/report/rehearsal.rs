@@ -223,10 +223,10 @@ pub fn started_steps(rollout: &RolloutSummary, run_ms: u64) -> impl Iterator<Ite
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::report::summary::Percentiles;
     use crate::rollout::evaluate::{Fired, StepJudgement};
     use crate::rollout::summary::RolloutOutcome;
     use crate::scenario::ManagerKind;
+    use crate::summary::Percentiles;
 
     fn handover(clients: u64, preserved: u64) -> HandoverSummary {
         let took = Percentiles { count: clients, p50: 120_500, p99: 180_000, ..Percentiles::default() };

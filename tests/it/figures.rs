@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use futures_util::FutureExt;
 use futures_util::StreamExt;
 use wschaos::chaos::{Fault, RawFault};
-use wschaos::report::summary::RunSummary;
+use wschaos::summary::RunSummary;
 
 use crate::support::*;
 
