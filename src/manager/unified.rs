@@ -10,11 +10,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::manager::audience::{Audience, RunContext};
 use crate::manager::backoff::Backoff;
 use crate::manager::client::{ClientSpec, Command};
 use crate::manager::legacy::Legacy;
 use crate::manager::settings::ManagerSettings;
-use crate::manager::upstream::{self, Audience, Command as Upstream, Endpoint, Exit, RunContext, UpstreamSpec};
+use crate::manager::upstream::{self, Command as Upstream, Endpoint, Exit, UpstreamSpec};
 use crate::record::event::Event;
 
 /// One `/stream` socket and what it carries.

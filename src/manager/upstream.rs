@@ -1,8 +1,9 @@
 //! One logical upstream connection of a simulated client: connect (from the client's own loopback address,
 //! with a time limit), read, detect silence, reconnect under the manager's backoff, give up after its
 //! attempt limit; every message goes to the reading side ([`reading`](crate::manager::reading)), which
-//! accounts it to each subscriber of its stream. The [`Audience`] it shares with its manager holds the
-//! subscribers per stream, their staleness watches and the subscriptions that ended.
+//! accounts it to each subscriber of its stream. The [`Audience`] it shares with its manager (in
+//! [`audience`](crate::manager::audience)) holds the subscribers per stream, their staleness watches and the
+//! subscriptions that ended.
 //!
 //! Everything it measures goes to the recorder as small events and batched samples.
 
@@ -22,7 +23,7 @@ use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::sleep_until;
-pub use crate::manager::audience::{Audience, Heard, RunContext};
+use crate::manager::audience::{Audience, RunContext};
 use crate::manager::backoff::Backoff;
 use crate::manager::reading::Reading;
 use crate::manager::stamped::Stamped;

@@ -1,7 +1,6 @@
 //! Running a rollout rehearsal's clients: every client placed on legacy first, the cohorts' sizes, who is on
 //! the new manager at each step, and starting the clients (each follows the controller's target share,
-//! handed over between managers by [`handover`](crate::rollout::handover)) with the controller that moves
-//! them.
+//! handed over between managers by [`handover`]) with the controller that moves them.
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};

@@ -21,7 +21,7 @@ use crate::commands::process::{Outcome, StopSignals, UsageError};
 use crate::criteria::verdict::{Judging, any_failed};
 use crate::load::driver::{self, Cohort, DriveContext, Placement};
 use crate::load::population::{ClientPlan, CohortPlan, StreamDraw, on_new_manager, planned, population};
-use crate::manager::upstream::RunContext;
+use crate::manager::audience::RunContext;
 use crate::mock::stats::MockSnapshot;
 use crate::record::canary::{self, CanaryRecord};
 use crate::record::progress::{Progress, RigReceivers};
