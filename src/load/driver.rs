@@ -1,6 +1,7 @@
 //! Drives the population through the managers: each client starts at its ramp-up offset as one manager
 //! instance with its own loopback address and random stream, its subscribers subscribe, and every churn
 //! period some leave and newcomers arrive (the same churn for every cohort, so cohorts do identical work).
+//! A rollout rehearsal drives its clients with these pieces from [`crate::rollout::rehearsal`].
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;

@@ -1,7 +1,8 @@
 //! The simulated population, drawn from the run seed: clients, their subscribers, and each subscriber's
 //! streams (a symbol by Zipf popularity over the mock's universe, a kind by the scenario's mix), plus
-//! churn (which subscribers leave and what the newcomers subscribe to) and the stable-hash cohort split.
-//! Pure: the same seed gives the same population and the same churn, whatever manager runs it.
+//! churn (which subscribers leave and what the newcomers subscribe to), the stable-hash cohort split and
+//! each cohort as planned ([`CohortPlan`]: its clients, subscriptions and distinct streams). Pure: the
+//! same seed gives the same population and the same churn, whatever manager runs it.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -1,5 +1,8 @@
 //! The scenario file as written: a serde mirror of the TOML with every key optional, so that validation
 //! can report every missing or bad value at once with its key path (`workload.clients`, `faults[2].at`).
+//! The domains' tables are their own (`[workload]` in [`crate::load::workload`], `[managers]` in
+//! [`crate::manager::settings`], `[rollout]`, `[criteria]`, `[thresholds]`, `[baseline]`, `[mock]`,
+//! `[[faults]]` in theirs); this file holds the scenario's own tables and puts them together.
 
 use std::collections::BTreeMap;
 
