@@ -5,8 +5,7 @@
 
 use serde::Serialize;
 
-use crate::criteria::Comparison;
-use crate::criteria::verdict::{Status, Verdict};
+use crate::summary::verdict::{Comparison, Status, Verdict};
 use crate::summary::{CohortSummary, RunSummary};
 
 /// Version of the `wschaos compare --json` format; raised on any incompatible change.

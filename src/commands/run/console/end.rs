@@ -7,7 +7,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::commands::process::Outcome;
-use crate::criteria::verdict::{Status, Verdict, any_failed};
+use crate::criteria::verdict::any_failed;
+use crate::summary::verdict::{Status, Verdict};
 use crate::summary::{CohortSummary, RunSummary};
 
 /// Failed verdicts named on the gate line before it says how many more there are.
