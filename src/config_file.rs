@@ -8,10 +8,12 @@
 //! the work of the `collect` submodule.
 
 mod collect;
+mod defaults;
 mod source;
 mod values;
 
 pub use collect::Collected;
+pub use defaults::{duration_or, positive_count, switch_duration};
 pub use source::{ConfigIssue, ConfigIssues, KeyIssue, SourceFile};
 #[cfg(test)]
 pub(crate) use values::DURATION_UNITS;

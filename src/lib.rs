@@ -20,6 +20,7 @@ pub mod record;
 pub mod report;
 pub mod rollout;
 pub mod scenario;
+pub mod summary;
 pub mod vocab;
 
 pub use cli::Cli;

@@ -11,7 +11,7 @@ use crate::cli::CompareArgs;
 use crate::commands::process::{Outcome, UsageError};
 use crate::report::compare::{NamedRun, compare, markdown};
 use crate::report::files::read_summary;
-use crate::report::summary::RunSummary;
+use crate::summary::RunSummary;
 
 /// Compares the two runs and prints the comparison.
 pub fn run(args: &CompareArgs) -> Result<Outcome> {

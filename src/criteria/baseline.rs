@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config_file::KeyIssue;
 use crate::criteria::custom::{MetricScope, Threshold};
-use crate::report::summary::{CohortSummary, RunSummary};
-use crate::scenario::ManagerKind;
+use crate::manager::settings::ManagerKind;
+use crate::summary::{CohortSummary, RunSummary};
 
 /// Version of the `baseline.json` format.
 pub const BASELINE_VERSION: u32 = 1;

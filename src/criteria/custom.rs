@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config_file::KeyIssue;
 use crate::criteria::Comparison;
-use crate::report::summary::{CohortSummary, HarnessSummary, ServerSummary};
-use crate::scenario::ManagerKind;
+use crate::manager::settings::ManagerKind;
+use crate::summary::{CohortSummary, HarnessSummary, ServerSummary};
 
 /// `[[thresholds]]` as written.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::criteria::baseline::{Tolerance, Worse, worse_by};
 use crate::criteria::custom::{MetricScope, Threshold, lookup};
 use crate::criteria::interval;
-use crate::report::summary::{CohortSummary, RunSummary};
+use crate::summary::{CohortSummary, RunSummary};
 
 /// A measurement, or why there is none.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,7 +142,7 @@ pub fn cohort(id: &str, c: &CohortSummary, summary: &RunSummary) -> Measure {
             )
         }
         "connection-preservation" | "consecutive-failures" | "subscription-preservation"
-            if summary.rollout.is_some() && c.manager != crate::scenario::ManagerKind::Legacy =>
+            if summary.rollout.is_some() && c.manager != crate::manager::settings::ManagerKind::Legacy =>
         {
             rehearsal(id, summary)
         }

@@ -17,31 +17,7 @@ pub mod measure;
 pub mod preset;
 pub mod verdict;
 
-/// How a measured value is compared with the threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Comparison {
-    /// The value must be below the threshold.
-    Below,
-    /// The value must be at most the threshold.
-    AtMost,
-    /// The value must be above the threshold.
-    Above,
-    /// The value must be at least the threshold.
-    AtLeast,
-}
-
-impl Comparison {
-    /// The operator as reports print it.
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Comparison::Below => "<",
-            Comparison::AtMost => "≤",
-            Comparison::Above => ">",
-            Comparison::AtLeast => "≥",
-        }
-    }
-}
+pub use crate::summary::verdict::Comparison;
 
 /// Which cohort a criterion judges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::criteria::RawOverride;
-use crate::scenario::ManagerKind;
+use crate::manager::settings::ManagerKind;
 
 /// A rollout phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]

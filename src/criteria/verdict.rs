@@ -6,65 +6,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::criteria::baseline::{Baseline, BaselineSettings, Worse};
 use crate::criteria::custom::{MetricScope, Threshold};
 use crate::criteria::measure::{self, Measure, Reference};
 use crate::criteria::{Applies, Comparison, Criterion, GateScope, RawOverride, table};
-use crate::report::summary::{CohortSummary, RunSummary};
-use crate::rollout::plan::Expectation;
-use crate::rollout::summary::{RolloutSummary, StepSummary};
-use crate::scenario::ManagerKind;
-
-/// The outcome of one criterion for one cohort.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    /// The measured value meets the threshold.
-    Pass,
-    /// It does not.
-    Fail,
-    /// The run cannot tell (a saturated harness for latency).
-    NotMeasurable,
-    /// The run has nothing to judge (no drops for recovery, no legacy cohort to compare with, …).
-    NotApplicable,
-    /// Switched off by the scenario.
-    Disabled,
-}
-
-/// One verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
-    /// Criterion id.
-    pub criterion: String,
-    /// The cohort judged (`None` for the harness).
-    pub cohort: Option<String>,
-    /// The measured value, in the criterion's unit.
-    pub measured: Option<f64>,
-    /// The threshold applied.
-    pub threshold: f64,
-    /// Unit of both.
-    pub unit: String,
-    /// How they compare.
-    pub comparison: Comparison,
-    /// The outcome.
-    pub status: Status,
-    /// Why, when not a plain pass or fail.
-    pub note: String,
-    /// The rollout document the criterion comes from.
-    pub source: String,
-    /// Whether it decides the exit code (false: the legacy cohort's figures, shown as the reference).
-    #[serde(default = "gates_by_default")]
-    pub gates: bool,
-    /// A comparative figure's 95 % interval (low, high), in the criterion's unit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval: Option<[f64; 2]>,
-}
-
-fn gates_by_default() -> bool {
-    true
-}
+use crate::manager::settings::ManagerKind;
+pub use crate::summary::verdict::{Status, Verdict};
+use crate::summary::{CohortSummary, RunSummary};
 
 fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
@@ -80,17 +28,24 @@ fn meets(comparison: Comparison, value: f64, threshold: f64) -> bool {
 }
 
 /// A verdict of `measure` against `threshold`, before the gate scope is applied.
-struct Judged<'a> {
-    criterion: String,
-    cohort: Option<&'a str>,
-    comparison: Comparison,
-    threshold: f64,
-    unit: String,
-    source: String,
+pub struct Judged<'a> {
+    /// Criterion id.
+    pub criterion: String,
+    /// The cohort judged (`None` for the harness).
+    pub cohort: Option<&'a str>,
+    /// How the measure compares with the threshold.
+    pub comparison: Comparison,
+    /// The threshold.
+    pub threshold: f64,
+    /// Unit of both.
+    pub unit: String,
+    /// Where the criterion comes from.
+    pub source: String,
 }
 
 impl Judged<'_> {
-    fn verdict(self, measure: Measure, enabled: bool) -> Verdict {
+    /// The verdict of `measure` (`Disabled` unless `enabled`), gating.
+    pub fn verdict(self, measure: Measure, enabled: bool) -> Verdict {
         let mut interval = None;
         let (measured, status, note) = match measure {
             _ if !enabled => (None, Status::Disabled, "disabled by the scenario".to_owned()),
@@ -318,72 +273,6 @@ pub fn judge(summary: &RunSummary, judging: &Judging<'_>) -> Vec<Verdict> {
             v.gates = !is_legacy || named.contains(&key);
         }
     }
-    if let Some(rollout) = &summary.rollout {
-        verdicts.extend(rollout_verdicts(rollout));
-    }
-    verdicts
-}
-
-fn step_verdict(rollout: &RolloutSummary, step: &StepSummary) -> Verdict {
-    let judged = Judged {
-        criterion: format!("rollout-step-{}", step.index + 1),
-        cohort: Some(rollout.new_manager.as_str()),
-        comparison: Comparison::AtMost,
-        threshold: 0.0,
-        unit: "triggers".to_owned(),
-        source: format!(
-            "step {} of {} at {} % on the new manager",
-            step.index + 1,
-            rollout.steps.len(),
-            step.share * 100.0
-        ),
-    };
-    let measure = match &step.judgement {
-        None => Measure::NotApplicable("the run ended before this step was judged"),
-        Some(j) if j.fired.is_empty() => Measure::Noted(0.0, "completed".to_owned()),
-        Some(j) => {
-            let fired: Vec<String> =
-                j.fired.iter().map(|f| format!("{} {} {} vs {}", f.trigger, f.measured, f.unit, f.threshold)).collect();
-            Measure::Noted(j.fired.len() as f64, format!("would roll back: {}", fired.join("; ")))
-        }
-    };
-    let mut verdict = judged.verdict(measure, true);
-    verdict.gates = rollout.outcome.expected == Expectation::Complete;
-    verdict
-}
-
-/// One verdict per step (a JUnit case each) and the rehearsal's outcome against what the scenario expects.
-fn rollout_verdicts(rollout: &RolloutSummary) -> Vec<Verdict> {
-    let mut verdicts: Vec<Verdict> = rollout.steps.iter().map(|step| step_verdict(rollout, step)).collect();
-    let o = &rollout.outcome;
-    let (comparison, threshold) = match o.expected {
-        Expectation::Complete => (Comparison::AtMost, 0.0),
-        Expectation::Rollback => (Comparison::AtLeast, 1.0),
-    };
-    let judged = Judged {
-        criterion: "rollout-outcome".to_owned(),
-        cohort: Some(rollout.new_manager.as_str()),
-        comparison,
-        threshold,
-        unit: "rollback step (0: none)".to_owned(),
-        source: format!(
-            "rehearsal expected to {}",
-            match o.expected {
-                Expectation::Complete => "complete",
-                Expectation::Rollback => "roll back",
-            }
-        ),
-    };
-    let step = o.rollback_step.map_or(0.0, |s| s as f64 + 1.0);
-    let note = match (o.rollback_step, o.recovery_ms) {
-        (None, _) if o.completed => "every step completed".to_owned(),
-        (None, _) => "the run ended before every step was judged".to_owned(),
-        (Some(s), Some(ms)) => {
-            format!("rolled back at step {}: {}; clients back on legacy in {ms} ms", s + 1, o.triggers.join("; "))
-        }
-        (Some(s), None) => format!("would roll back at step {}: {}", s + 1, o.triggers.join("; ")),
-    };
-    verdicts.push(judged.verdict(Measure::Noted(step, note), true));
     verdicts
 }
 
@@ -424,7 +313,7 @@ mod judging {
     use super::*;
     use crate::criteria::baseline::Baseline;
     use crate::criteria::custom::RawThreshold;
-    use crate::report::summary::{CohortSummary, HarnessSummary, RunInfo};
+    use crate::summary::{CohortSummary, HarnessSummary, RunInfo};
 
     fn cohort(manager: ManagerKind, p95_us: u64, high_water: i64) -> CohortSummary {
         let mut c = CohortSummary::empty(manager);

@@ -1,21 +1,20 @@
 //! Drives the population through the managers: each client starts at its ramp-up offset as one manager
 //! instance with its own loopback address and random stream, its subscribers subscribe, and every churn
 //! period some leave and newcomers arrive (the same churn for every cohort, so cohorts do identical work).
+//! A rollout rehearsal drives its clients with these pieces from [`crate::rollout::rehearsal`].
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::clock::sleep_until;
-use crate::load::population::{ClientPlan, StreamDraw, SubscriberPlan, churn_round, on_new_manager};
-use crate::manager::upstream::RunContext;
+use crate::load::population::{ClientPlan, StreamDraw, SubscriberPlan, churn_round};
+use crate::load::workload::Workload;
+use crate::manager::audience::RunContext;
+use crate::manager::settings::{ManagerKind, ManagerSettings};
 use crate::manager::{ClientSpec, Command, run_client};
-use crate::record::event::{CohortId, HandoverPhase};
-use crate::rollout::handover::{self, Switch};
-use crate::rollout::plan::HandoverOrder;
-use crate::scenario::{ManagerKind, ManagerSettings, Workload};
+use crate::record::event::CohortId;
 
 /// A cohort of the run.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -140,7 +139,7 @@ async fn churn(
 }
 
 /// One churn round: some subscribers leave, newcomers arrive.
-async fn churn_once(
+pub async fn churn_once(
     ctx: &DriveContext,
     placement: &Placement,
     tx: &mpsc::Sender<Command>,
@@ -157,78 +156,6 @@ async fn churn_once(
         subscribe(tx, &arriving).await;
         subscribers.push(arriving);
     }
-}
-
-/// Where the traffic should be: the share of clients on the new manager, and the move it belongs to.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Target {
-    /// Share of clients on the new manager.
-    pub share: f64,
-    /// The step or rollback that set it (`None` before the first step).
-    pub phase: Option<HandoverPhase>,
-}
-
-/// What a rehearsal client follows.
-#[derive(Debug, Clone)]
-pub struct Rehearsal {
-    /// The controller's target share.
-    pub targets: watch::Receiver<Target>,
-    /// The legacy cohort and the new one.
-    pub cohorts: [(ManagerKind, CohortId); 2],
-    /// Handover order.
-    pub order: HandoverOrder,
-    /// Time the moved subscriptions have to receive.
-    pub deadline: std::time::Duration,
-}
-
-/// Starts every placement of a rehearsal: every client starts on legacy and follows the target share.
-pub fn start_rehearsal(ctx: &DriveContext, placements: Vec<Placement>, rehearsal: &Rehearsal) -> JoinSet<()> {
-    let mut set = JoinSet::new();
-    for placement in placements {
-        set.spawn(drive_rehearsal_client(ctx.clone(), placement, rehearsal.clone()));
-    }
-    set
-}
-
-async fn drive_rehearsal_client(ctx: DriveContext, placement: Placement, mut rehearsal: Rehearsal) {
-    let cancel = ctx.run.cancel.clone();
-    let offset = ctx.workload.ramp_up.mul_f64(f64::from(placement.plan.id) / f64::from(ctx.clients.max(1)));
-    tokio::select! {
-        _ = cancel.cancelled() => return,
-        _ = tokio::time::sleep_until(ctx.run.start + offset) => {}
-    }
-    let mut subscribers = placement.plan.subscribers.clone();
-    let mut on_new = on_new_manager(placement.plan.id, rehearsal.targets.borrow_and_update().share);
-    let mut running = handover::start(&ctx, &placement, rehearsal.cohorts[usize::from(on_new)], &subscribers).await;
-    let every = ctx.workload.churn.map(|c| c.every);
-    let (mut round, mut next_id) = (1u32, ctx.workload.subscribers_per_client);
-    let mut following = true;
-    loop {
-        let next_churn = every.map(|e| ctx.run.start + offset + e * round);
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            changed = rehearsal.targets.changed(), if following => {
-                following = changed.is_ok();
-                let target = *rehearsal.targets.borrow_and_update();
-                let wanted = on_new_manager(placement.plan.id, target.share);
-                if following && wanted != on_new {
-                    let switch = Switch {
-                        phase: target.phase.unwrap_or(HandoverPhase::Rollback),
-                        order: rehearsal.order,
-                        deadline: rehearsal.deadline,
-                    };
-                    let to = rehearsal.cohorts[usize::from(wanted)];
-                    running = handover::hand_over(&ctx, &placement, running, to, &subscribers, switch).await.0;
-                    on_new = wanted;
-                }
-            }
-            _ = sleep_until(next_churn) => {
-                churn_once(&ctx, &placement, running.commands(), &mut subscribers, (round, &mut next_id)).await;
-                round += 1;
-            }
-        }
-    }
-    handover::stop(running).await;
 }
 
 #[cfg(test)]

@@ -1,14 +1,16 @@
 //! The simulated population, drawn from the run seed: clients, their subscribers, and each subscriber's
 //! streams (a symbol by Zipf popularity over the mock's universe, a kind by the scenario's mix), plus
-//! churn (which subscribers leave and what the newcomers subscribe to) and the stable-hash cohort split.
-//! Pure: the same seed gives the same population and the same churn, whatever manager runs it.
+//! churn (which subscribers leave and what the newcomers subscribe to), the stable-hash cohort split and
+//! each cohort as planned ([`CohortPlan`]: its clients, subscriptions and distinct streams). Pure: the
+//! same seed gives the same population and the same churn, whatever manager runs it.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use crate::chaos::plan::occurrence_seed;
-use crate::scenario::Workload;
+use crate::load::workload::Workload;
+use crate::manager::settings::ManagerKind;
 
 /// One subscriber and its streams.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -150,10 +152,35 @@ pub fn on_new_manager(id: u32, new_share: f64) -> bool {
     ((hash % 10_000) as f64) < new_share * 10_000.0
 }
 
+/// A cohort as planned: its manager, clients, subscriptions and distinct streams per client (summed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CohortPlan {
+    /// The manager.
+    pub manager: ManagerKind,
+    /// Clients.
+    pub clients: u32,
+    /// Subscriptions at start.
+    pub subscriptions: u64,
+    /// Distinct streams per client at start, summed.
+    pub distinct_streams: u64,
+}
+
+/// A cohort of `manager` serving `clients`: their subscriptions, and their distinct streams per client.
+pub fn planned<'a>(manager: ManagerKind, clients: impl Iterator<Item = &'a ClientPlan>) -> CohortPlan {
+    let mut plan = CohortPlan { manager, clients: 0, subscriptions: 0, distinct_streams: 0 };
+    for client in clients {
+        let streams: Vec<&String> = client.subscribers.iter().flat_map(|s| s.streams.iter()).collect();
+        plan.clients += 1;
+        plan.subscriptions += streams.len() as u64;
+        plan.distinct_streams += streams.iter().collect::<std::collections::HashSet<_>>().len() as u64;
+    }
+    plan
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{Churn, Workload};
+    use crate::load::workload::{Churn, Workload};
     use std::time::Duration;
 
     fn workload() -> Workload {

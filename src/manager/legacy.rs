@@ -10,10 +10,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::manager::audience::{Audience, RunContext};
 use crate::manager::backoff::Backoff;
-use crate::manager::upstream::{self, Audience, Retry, RunContext, UpstreamSpec};
-use crate::manager::{ClientSpec, Command};
-use crate::scenario::{LegacyReconnect, LegacySettings, ManagerSettings};
+use crate::manager::client::{ClientSpec, Command};
+use crate::manager::settings::{LegacyReconnect, LegacySettings, ManagerSettings};
+use crate::manager::upstream::{self, Retry, UpstreamSpec};
 
 /// The legacy policy as a backoff.
 pub fn backoff(settings: &LegacySettings) -> Backoff {

@@ -4,11 +4,16 @@
 //! client with live SUBSCRIBE, a second one past 1024 streams, optional fallback to legacy).
 //!
 //! A simulated client is one manager instance: an actor that takes subscribe and unsubscribe commands
-//! from the load driver and owns its upstream sockets ([`upstream`]).
+//! ([`client`]) from the load driver and owns its upstream sockets ([`upstream`]), which share the run's
+//! context and their subscribers with the reading side ([`audience`]). The managers' vocabulary, which
+//! manager and each one's parameters, is in [`settings`].
 
+pub mod audience;
 pub mod backoff;
+pub mod client;
 pub mod legacy;
 mod reading;
+pub mod settings;
 pub mod stamped;
 pub mod tap;
 pub mod track;
@@ -17,50 +22,13 @@ pub mod upstream;
 pub mod wire;
 pub mod wsmanager;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::manager::upstream::RunContext;
-use crate::record::event::CohortId;
-use crate::scenario::{ManagerKind, ManagerSettings};
-
-/// What the load driver asks of a client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// A subscriber subscribes to a stream.
-    Subscribe {
-        /// Subscriber id (unique in the client).
-        subscriber: u32,
-        /// Stream name.
-        stream: String,
-    },
-    /// A subscriber leaves a stream.
-    Unsubscribe {
-        /// Subscriber id.
-        subscriber: u32,
-        /// Stream name.
-        stream: String,
-    },
-}
-
-/// Who a client is.
-#[derive(Debug, Clone)]
-pub struct ClientSpec {
-    /// Its cohort.
-    pub cohort: CohortId,
-    /// Its manager.
-    pub kind: ManagerKind,
-    /// Its index among all clients of the run (its source address).
-    pub client: u32,
-    /// Its own loopback source address.
-    pub source: IpAddr,
-    /// Its own random stream.
-    pub seed: u64,
-    /// What it delivered first and last per stream, when a rehearsal hands it over.
-    pub tap: Option<Arc<tap::Tap>>,
-}
+use crate::manager::audience::RunContext;
+pub use crate::manager::client::{ClientSpec, Command};
+use crate::manager::settings::{ManagerKind, ManagerSettings};
 
 /// Runs a client until its command channel closes or the run stops.
 pub async fn run_client(

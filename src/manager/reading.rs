@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
+use crate::manager::audience::{Audience, Heard, RunContext};
 use crate::manager::tap::{Mark, Tap};
 use crate::manager::track::{Delivery, Track};
-use crate::manager::upstream::{Audience, Heard, RunContext};
 use crate::manager::wire::{Read, Sequence, Sequences, parse};
 use crate::mock::publications::{Index, KeyRecord};
 use crate::mock::time::{Micros, now_micros};

@@ -10,12 +10,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::manager::audience::{Audience, RunContext};
 use crate::manager::backoff::Backoff;
+use crate::manager::client::{ClientSpec, Command};
 use crate::manager::legacy::Legacy;
-use crate::manager::upstream::{self, Audience, Command as Upstream, Endpoint, Exit, RunContext, UpstreamSpec};
-use crate::manager::{ClientSpec, Command};
+use crate::manager::settings::ManagerSettings;
+use crate::manager::upstream::{self, Command as Upstream, Endpoint, Exit, UpstreamSpec};
 use crate::record::event::Event;
-use crate::scenario::ManagerSettings;
 
 /// One `/stream` socket and what it carries.
 struct Socket {

@@ -11,11 +11,12 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::manager::audience::{Audience, RunContext};
 use crate::manager::backoff::Backoff;
-use crate::manager::upstream::{self, Audience, Exit, Retry, RunContext, UpstreamSpec};
-use crate::manager::{ClientSpec, Command};
+use crate::manager::client::{ClientSpec, Command};
+use crate::manager::settings::{ManagerSettings, WsManagerSettings};
+use crate::manager::upstream::{self, Exit, Retry, UpstreamSpec};
 use crate::record::event::Event;
-use crate::scenario::{ManagerSettings, WsManagerSettings};
 
 /// One shared stream.
 struct Shared {

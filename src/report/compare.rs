@@ -5,9 +5,8 @@
 
 use serde::Serialize;
 
-use crate::criteria::Comparison;
-use crate::criteria::verdict::{Status, Verdict};
-use crate::report::summary::{CohortSummary, RunSummary};
+use crate::summary::verdict::{Comparison, Status, Verdict};
+use crate::summary::{CohortSummary, RunSummary};
 
 /// Version of the `wschaos compare --json` format; raised on any incompatible change.
 pub const COMPARE_SCHEMA_VERSION: u32 = 2;

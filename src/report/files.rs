@@ -15,7 +15,7 @@ use crate::record::recorder::CohortRecord;
 use crate::report::charts::{self, Chart, draw};
 use crate::report::html::{self, InlineChart};
 use crate::report::run_dir::RunDirectory;
-use crate::report::summary::RunSummary;
+use crate::summary::RunSummary;
 
 /// One row of `timeseries.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

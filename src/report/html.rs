@@ -8,8 +8,9 @@ mod markup;
 mod rehearsal;
 mod sections;
 
-use crate::criteria::verdict::{Status, Verdict, any_failed};
-use crate::report::summary::RunSummary;
+use crate::criteria::verdict::any_failed;
+use crate::summary::RunSummary;
+use crate::summary::verdict::{Status, Verdict};
 
 pub use markup::escape;
 use markup::{table, td};

@@ -3,8 +3,8 @@
 //! skipped; not-measurable ones are errors (the run could not judge them). A failing verdict that does not
 //! gate (the legacy cohort's, shown as the reference) is skipped with its figures, not a failure.
 
-use crate::criteria::verdict::{Status, Verdict};
-use crate::report::summary::RunSummary;
+use crate::summary::RunSummary;
+use crate::summary::verdict::{Status, Verdict};
 
 /// Escapes text for XML attributes and content.
 pub fn xml_escape(text: &str) -> String {

@@ -6,8 +6,9 @@
 mod rehearsal;
 mod text;
 
-use crate::criteria::verdict::{Status, Verdict, any_failed};
-use crate::report::summary::{CohortSummary, Percentiles, RunSummary};
+use crate::criteria::verdict::any_failed;
+use crate::summary::verdict::{Status, Verdict};
+use crate::summary::{CohortSummary, Percentiles, RunSummary};
 
 pub use text::cell;
 use text::ms;

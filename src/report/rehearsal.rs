@@ -2,8 +2,9 @@
 //! a sentence each, one row of figures per step, the handovers together and back to legacy, and the moments
 //! the charts mark. Raw text only: each report escapes it the way its format needs. Pure.
 
-use crate::rollout::plan::{Expectation, HandoverOrder, RollbackMode};
-use crate::rollout::summary::{HandoverSummary, RolloutSummary, StepSummary, fired_text};
+use crate::summary::rollout::{
+    Expectation, HandoverOrder, HandoverSummary, RollbackMode, RolloutSummary, StepSummary, fired_text,
+};
 
 /// The headers of the per-step table (the figures of a [`StepRow`], then its verdict).
 pub const STEP_HEADERS: [&str; 15] = [
@@ -223,10 +224,9 @@ pub fn started_steps(rollout: &RolloutSummary, run_ms: u64) -> impl Iterator<Ite
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::report::summary::Percentiles;
-    use crate::rollout::evaluate::{Fired, StepJudgement};
-    use crate::rollout::summary::RolloutOutcome;
     use crate::scenario::ManagerKind;
+    use crate::summary::Percentiles;
+    use crate::summary::rollout::{Fired, RolloutOutcome, StepJudgement};
 
     fn handover(clients: u64, preserved: u64) -> HandoverSummary {
         let took = Percentiles { count: clients, p50: 120_500, p99: 180_000, ..Percentiles::default() };

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::report::files::TimeseriesRow;
-use crate::report::summary::RunSummary;
+use crate::summary::RunSummary;
 
 /// One line of an HdrHistogram percentile distribution.
 #[derive(Debug, Clone, Copy, PartialEq)]

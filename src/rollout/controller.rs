@@ -11,11 +11,19 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::load::driver::Target;
 use crate::record::event::{CohortId, HandoverPhase};
 use crate::record::steps::{StepFigures, StepQuery};
 use crate::rollout::evaluate::{Exposure, StepJudgement, judge_step};
 use crate::rollout::plan::{RollbackMode, RolloutPlan, Step};
+
+/// Where the traffic should be: the share of clients on the new manager, and the move it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Target {
+    /// Share of clients on the new manager.
+    pub share: f64,
+    /// The step or rollback that set it (`None` before the first step).
+    pub phase: Option<HandoverPhase>,
+}
 
 /// One judged step.
 #[derive(Debug, Clone, PartialEq, Serialize)]

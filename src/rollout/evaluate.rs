@@ -2,42 +2,9 @@
 //! p95 latency, connection success, fallbacks and health checks within the step, and the subscriptions its
 //! handovers preserved. Pure: the step's figures in, the figures and the triggers that fired out.
 
-use serde::{Deserialize, Serialize};
-
 use crate::record::steps::StepFigures;
 use crate::rollout::plan::Triggers;
-
-/// A trigger that fired.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Fired {
-    /// Which (`error-rate`, `latency-p95`, …).
-    pub trigger: String,
-    /// What the step measured.
-    pub measured: f64,
-    /// The trigger's threshold.
-    pub threshold: f64,
-    /// The unit of both.
-    pub unit: String,
-}
-
-/// A step's figures as the triggers read them, and what fired.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct StepJudgement {
-    /// Failed operations / operations of the new cohort in the step (%).
-    pub error_rate: Option<f64>,
-    /// p95 delivery latency of the new cohort in the step (ms).
-    pub latency_p95_ms: Option<f64>,
-    /// Successful upgrades / attempts of the new cohort in the step (%).
-    pub connection_success: Option<f64>,
-    /// Fallbacks / clients on the new manager (%).
-    pub fallback_rate: Option<f64>,
-    /// The longest run of failed health checks (one per second).
-    pub max_consecutive_failures: u32,
-    /// Subscriptions that received on the new manager after the step's handovers (%).
-    pub subscription_preservation: Option<f64>,
-    /// The triggers that fired, in the order they are checked.
-    pub fired: Vec<Fired>,
-}
+pub use crate::summary::rollout::{Fired, StepJudgement};
 
 /// Who is on the new manager during the step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,11 +13,11 @@ use tokio::time::Instant;
 
 use crate::load::driver::{DriveContext, Placement, source_address, subscribe};
 use crate::load::population::SubscriberPlan;
+use crate::manager::settings::ManagerKind;
 use crate::manager::tap::{StreamMarks, Tap};
 use crate::manager::{ClientSpec, Command, run_client};
 use crate::record::event::{CohortId, Event, HandoverPhase, HandoverReport};
 use crate::rollout::plan::HandoverOrder;
-use crate::scenario::ManagerKind;
 
 /// A manager instance serving one client.
 #[derive(Debug)]

@@ -10,40 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::config_file::{HumanDuration, KeyIssue};
 use crate::criteria::GateScope;
 use crate::criteria::preset::Preset;
-use crate::scenario::ManagerKind;
-
-/// In which order a client's old connections close and its new ones open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum HandoverOrder {
-    /// The new manager opens and receives on every stream before the old one closes (no gap, some overlap).
-    #[default]
-    MakeBeforeBreak,
-    /// The old manager closes first, then the new one opens (a gap, no overlap).
-    BreakBeforeMake,
-}
-
-/// What happens when a trigger fires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum RollbackMode {
-    /// Report the step and the trigger; keep stepping (what would have happened).
-    #[default]
-    Evaluate,
-    /// Move every client back to the legacy manager, measure the recovery, stop stepping.
-    Perform,
-}
-
-/// The outcome the scenario expects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Expectation {
-    /// Every step completes (a rollback fails the run).
-    #[default]
-    Complete,
-    /// A rollback fires (a rehearsal of the rollback itself; completing fails the run).
-    Rollback,
-}
+use crate::manager::settings::ManagerKind;
+pub use crate::summary::rollout::{Expectation, HandoverOrder, RollbackMode};
 
 /// `[rollout.triggers]`: the automatic-rollback thresholds (a preset's by default).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]

@@ -11,7 +11,8 @@
 use serde::Serialize;
 
 use crate::config_file::KeyIssue;
-use crate::scenario::{Cohorts, ManagerKind, Scenario};
+use crate::manager::settings::ManagerKind;
+use crate::scenario::model::{Cohorts, Scenario};
 
 /// File descriptors kept free for the harness itself (files, the recorder, the runtime).
 pub const FD_MARGIN: u64 = 256;

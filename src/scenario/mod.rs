@@ -1,8 +1,15 @@
 //! Scenario files: what QA writes and CI runs. [`raw`] mirrors the TOML; this module validates it into a
-//! [`Scenario`] (each table in `sections`), collecting every problem with its key path and line, so the run
-//! code never re-checks its inputs; [`schema`] is the format's JSON Schema.
+//! [`Scenario`] ([`model`]), collecting every problem with its key path and line, so the run code never
+//! re-checks its inputs; [`schema`] is the format's JSON Schema.
+//!
+//! Each domain owns its section, as written and validated: the workload ([`crate::load::workload`]), the
+//! managers ([`crate::manager::settings`]), the criteria's overrides, thresholds and baseline tolerances
+//! ([`crate::criteria`]), the rollout's plan ([`crate::rollout::plan`]) and the mock's and the faults'
+//! tables; this module assembles them (the cohorts and the faults placed in a rehearsal's steps in
+//! `sections`). The scenario depends on the domains; no domain imports it.
 
 pub mod cost;
+pub mod model;
 pub mod raw;
 pub mod schema;
 mod sections;
@@ -11,237 +18,17 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
-
-use crate::chaos::fault::{Fault, RawFault};
-use crate::config_file::{ConfigIssues, HumanDuration, KeyIssue, SourceFile};
+use crate::config_file::{ConfigIssues, HumanDuration, KeyIssue, SourceFile, duration_or};
 use crate::criteria::baseline::BaselineSettings;
-use crate::criteria::custom::Threshold;
-use crate::criteria::preset::Preset;
-use crate::criteria::{GateScope, RawOverride, validate_overrides};
-use crate::mock::config::{MockConfig, RawMockConfig};
-use crate::rollout::plan::RolloutPlan;
-pub use raw::{CohortMode, LegacyReconnect, ManagerKind, RawScenario};
-use sections::{cohorts, duration_or, faults, managers, place_in_steps, rehearsal, with_rollout, workload};
-
-/// Subscribers replaced over the run.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Churn {
-    /// Period.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub every: Duration,
-    /// Share replaced each period.
-    pub share: f64,
-}
-
-/// The population.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Workload {
-    /// Clients (manager instances) per cohort.
-    pub clients: u32,
-    /// Subscribers per client.
-    pub subscribers_per_client: u32,
-    /// Streams per subscriber.
-    pub streams_per_subscriber: u32,
-    /// Clients start evenly over this time.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub ramp_up: Duration,
-    /// Zipf exponent over the mock's symbols (most popular first).
-    pub popularity_exponent: f64,
-    /// Stream-kind suffixes (`trade`, `depth@100ms`) and their weights.
-    pub kinds: Vec<(String, f64)>,
-    /// Subscribers leaving and arriving.
-    pub churn: Option<Churn>,
-}
-
-/// Who runs which manager.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "mode", rename_all = "kebab-case")]
-pub enum Cohorts {
-    /// Each manager runs the whole population, concurrently, against the same mock.
-    SideBySide {
-        /// The managers compared.
-        managers: Vec<ManagerKind>,
-    },
-    /// A stable-hash share of the clients runs the new manager, the rest legacy.
-    Split {
-        /// Share on the new manager.
-        new_share: f64,
-        /// The new manager.
-        new_manager: ManagerKind,
-    },
-}
-
-impl Cohorts {
-    /// The managers that run, legacy first.
-    pub fn managers(&self) -> Vec<ManagerKind> {
-        match self {
-            Cohorts::SideBySide { managers } => managers.clone(),
-            Cohorts::Split { new_manager, .. } => vec![ManagerKind::Legacy, *new_manager],
-        }
-    }
-}
-
-/// Legacy manager parameters.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LegacySettings {
-    /// Delay policy (no jitter).
-    pub reconnect: LegacyReconnect,
-    /// Delay.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub delay: Duration,
-    /// Largest delay.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub max_delay: Duration,
-    /// Attempts before giving up (`None`: never).
-    pub max_attempts: Option<u32>,
-    /// Silence before a socket is declared dead (`None`: never).
-    #[serde(with = "crate::vocab::serialize::opt_millis")]
-    pub liveness: Option<Duration>,
-    /// Connect time limit.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub connect_timeout: Duration,
-}
-
-/// WSManager parameters (003).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct WsManagerSettings {
-    /// Backoff base.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub base_delay: Duration,
-    /// Backoff cap.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub max_delay: Duration,
-    /// Attempts before the error reaches the subscribers.
-    pub max_attempts: u32,
-    /// Idle streams closed after this.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub idle_timeout: Duration,
-    /// Sweep period.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub sweep_interval: Duration,
-    /// Silence before a socket is declared dead.
-    #[serde(with = "crate::vocab::serialize::opt_millis")]
-    pub liveness: Option<Duration>,
-    /// Connect time limit.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub connect_timeout: Duration,
-}
-
-/// Unified manager parameters (002).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct UnifiedSettings {
-    /// Backoff base.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub base_delay: Duration,
-    /// Backoff cap.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub max_delay: Duration,
-    /// Attempts per outage before counting a failure.
-    pub max_attempts: u32,
-    /// Streams per socket.
-    pub max_streams: u32,
-    /// Control messages per second per socket.
-    pub messages_per_second: u32,
-    /// Consecutive failures before falling back to legacy (`None`: never).
-    pub fallback_after: Option<u32>,
-    /// Silence before a socket is declared dead.
-    #[serde(with = "crate::vocab::serialize::opt_millis")]
-    pub liveness: Option<Duration>,
-    /// Connect time limit.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub connect_timeout: Duration,
-}
-
-/// Every manager's parameters (echoed in the output).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ManagerSettings {
-    /// Legacy.
-    pub legacy: LegacySettings,
-    /// WSManager.
-    pub wsmanager: WsManagerSettings,
-    /// Unified.
-    pub unified: UnifiedSettings,
-}
-
-/// Harness self-checks.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HarnessSettings {
-    /// Scheduler-lag p99 above which the run is saturated.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub saturation_lag: Duration,
-    /// Time a dropped subscription has to resume.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub recovery_deadline: Duration,
-    /// Latency differences up to this are measurement noise, not a regression.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub latency_floor: Duration,
-    /// How often every live subscription's staleness is sampled.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub staleness_every: Duration,
-    /// The rig's own delay at p99 above which latency and storm figures are not measurable.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub rig_delay: Duration,
-    /// Canary connections.
-    pub canaries: u32,
-    /// The mock runs in its own process.
-    pub mock_in_own_process: bool,
-}
-
-/// Most canary connections a scenario may ask for.
-pub const MAX_CANARIES: u32 = 16;
-
-/// A validated scenario.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Scenario {
-    /// Name.
-    pub name: String,
-    /// Description.
-    pub description: String,
-    /// Run length.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub duration: Duration,
-    /// Seed.
-    pub seed: u64,
-    /// Population.
-    pub workload: Workload,
-    /// Cohorts.
-    pub cohorts: Cohorts,
-    /// Managers.
-    pub managers: ManagerSettings,
-    /// The embedded mock.
-    #[serde(skip)]
-    pub mock: MockConfig,
-    /// The `[mock]` tables as written (for a mock in its own process).
-    #[serde(skip)]
-    pub mock_raw: RawMockConfig,
-    /// The faults as written (for a mock in its own process, through its control API).
-    #[serde(skip)]
-    pub faults_raw: Vec<RawFault>,
-    /// Faults.
-    pub faults: Vec<Fault>,
-    /// Harness.
-    pub harness: HarnessSettings,
-    /// Overrides of the built-in success criteria, by id: the preset's gates under the scenario's own.
-    pub criteria: BTreeMap<String, RawOverride>,
-    /// The rollout phase and the gate.
-    pub rollout: Rollout,
-    /// The scenario's own thresholds.
-    pub thresholds: Vec<Threshold>,
-    /// Tolerances against a baseline.
-    pub baseline: BaselineSettings,
-}
-
-/// The rollout phase a run rehearses.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Rollout {
-    /// The preset, when one is named.
-    pub preset: Option<Preset>,
-    /// Whose verdicts decide the exit code.
-    pub gate: GateScope,
-    /// The steps of a rehearsal (stepped presets, or `[rollout] steps`).
-    pub plan: Option<RolloutPlan>,
-}
+use crate::criteria::validate_overrides;
+pub use crate::load::workload::{Churn, Workload};
+pub use crate::manager::settings::{
+    LegacyReconnect, LegacySettings, ManagerKind, ManagerSettings, UnifiedSettings, WsManagerSettings,
+};
+use crate::mock::config::MockConfig;
+pub use model::{Cohorts, HarnessSettings, MAX_CANARIES, Rollout, Scenario};
+pub use raw::{CohortMode, RawScenario};
+use sections::{cohorts, faults, place_in_steps, rehearsal, with_rollout};
 
 /// Loads and validates a scenario file; every problem in it is reported at once.
 pub fn load(path: &Path) -> Result<Scenario, ConfigIssues> {
@@ -300,12 +87,13 @@ impl Scenario {
             issues.extend(mock_issues.into_iter().map(|i| KeyIssue::new(format!("mock.{}", i.key), i.message)));
             MockConfig::default()
         });
-        let workload = workload(&raw.workload.clone().unwrap_or_default(), duration, &mock, &mut issues);
+        let workload =
+            crate::load::workload::validate(&raw.workload.clone().unwrap_or_default(), duration, &mock, &mut issues);
         let rollout = raw.rollout.clone().unwrap_or_default();
         let raw_cohorts = with_rollout(&raw.cohorts.clone().unwrap_or_default(), &rollout);
         let cohorts = cohorts(&raw_cohorts, &mut issues);
         let plan = rehearsal(&rollout, &workload, duration, &cohorts, &mut issues);
-        let managers = managers(&raw.managers.clone().unwrap_or_default(), &mut issues);
+        let managers = crate::manager::settings::validate(&raw.managers.clone().unwrap_or_default(), &mut issues);
         let faults_raw = place_in_steps(raw.faults.as_deref().unwrap_or_default(), plan.as_ref(), &mut issues);
         let faults = faults(&faults_raw, duration, &mut issues);
         let harness = raw.harness.clone().unwrap_or_default();
@@ -357,6 +145,7 @@ impl Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::criteria::GateScope;
 
     fn parse(text: &str) -> Result<Scenario, Vec<KeyIssue>> {
         let raw: RawScenario = toml::from_str(text).unwrap();

@@ -1,40 +1,23 @@
 //! The scenario file as written: a serde mirror of the TOML with every key optional, so that validation
 //! can report every missing or bad value at once with its key path (`workload.clients`, `faults[2].at`).
+//! The domains' tables are their own (`[workload]` in [`crate::load::workload`], `[managers]` in
+//! [`crate::manager::settings`], `[rollout]`, `[criteria]`, `[thresholds]`, `[baseline]`, `[mock]`,
+//! `[[faults]]` in theirs); this file holds the scenario's own tables and puts them together.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::chaos::fault::RawFault;
-use crate::config_file::{HumanDuration, Switch};
+use crate::config_file::HumanDuration;
 use crate::criteria::RawOverride;
 use crate::criteria::baseline::RawBaselineSettings;
 use crate::criteria::custom::RawThreshold;
+pub use crate::load::workload::{RawChurn, RawWorkload};
+use crate::manager::settings::ManagerKind;
+pub use crate::manager::settings::{RawLegacy, RawManagers, RawUnified, RawWsManager};
 use crate::mock::config::RawMockConfig;
 use crate::rollout::plan::RawRollout;
-
-/// The manager implementations the harness models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum ManagerKind {
-    /// The legacy `binanceConnectionManager`: one socket per `subscribe()` call, fixed reconnect delay.
-    Legacy,
-    /// The new WSManager: one socket per distinct stream, reference counted, full-jitter backoff.
-    Wsmanager,
-    /// The unified single-connection manager: one `/stream` socket per client with live SUBSCRIBE.
-    Unified,
-}
-
-impl ManagerKind {
-    /// The name as written in files and reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ManagerKind::Legacy => "legacy",
-            ManagerKind::Wsmanager => "wsmanager",
-            ManagerKind::Unified => "unified",
-        }
-    }
-}
 
 /// How two managers share the population.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
@@ -44,48 +27,6 @@ pub enum CohortMode {
     SideBySide,
     /// A share of the clients (by a stable hash of the client id) runs the new manager, the rest legacy.
     Split,
-}
-
-/// Legacy reconnect delays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum LegacyReconnect {
-    /// The same delay every time.
-    Fixed,
-    /// delay × attempt.
-    Linear,
-    /// delay × 2^attempt, no jitter.
-    Exponential,
-}
-
-/// `[workload.churn]`
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RawChurn {
-    /// How often subscribers leave and others arrive.
-    pub every: Option<HumanDuration>,
-    /// Share of the subscribers replaced each time.
-    pub share: Option<f64>,
-}
-
-/// `[workload]`
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RawWorkload {
-    /// Simulated clients (manager instances).
-    pub clients: Option<u32>,
-    /// Subscribers per client.
-    pub subscribers_per_client: Option<u32>,
-    /// Streams per subscriber.
-    pub streams_per_subscriber: Option<u32>,
-    /// Time over which clients start.
-    pub ramp_up: Option<HumanDuration>,
-    /// Zipf exponent of symbol popularity (0: uniform).
-    pub popularity_exponent: Option<f64>,
-    /// Stream kinds and their weights (`trade = 3`, `"depth@100ms" = 1`).
-    pub kinds: Option<BTreeMap<String, f64>>,
-    /// Subscribers leaving and arriving.
-    pub churn: Option<RawChurn>,
 }
 
 /// `[cohorts]`
@@ -100,78 +41,6 @@ pub struct RawCohorts {
     pub new_share: Option<f64>,
     /// split: which manager is the new one.
     pub new_manager: Option<ManagerKind>,
-}
-
-/// `[managers.legacy]`
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RawLegacy {
-    /// Delay policy.
-    pub reconnect: Option<LegacyReconnect>,
-    /// The delay (first delay for linear and exponential).
-    pub delay: Option<HumanDuration>,
-    /// Largest delay for linear and exponential.
-    pub max_delay: Option<HumanDuration>,
-    /// Attempts before giving up, or "off" (never gives up).
-    pub max_attempts: Option<Switch<u32>>,
-    /// Reconnect a socket silent for this long, or "off".
-    pub liveness: Option<Switch<HumanDuration>>,
-    /// TCP + upgrade time limit.
-    pub connect_timeout: Option<HumanDuration>,
-}
-
-/// `[managers.wsmanager]` and the backoff part of `[managers.unified]`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RawWsManager {
-    /// Backoff base.
-    pub base_delay: Option<HumanDuration>,
-    /// Backoff cap.
-    pub max_delay: Option<HumanDuration>,
-    /// Attempts before the error reaches the subscribers.
-    pub max_attempts: Option<u32>,
-    /// Streams without traffic this long are closed.
-    pub idle_timeout: Option<HumanDuration>,
-    /// How often idle streams are swept.
-    pub sweep_interval: Option<HumanDuration>,
-    /// Reconnect a socket silent for this long, or "off".
-    pub liveness: Option<Switch<HumanDuration>>,
-    /// TCP + upgrade time limit.
-    pub connect_timeout: Option<HumanDuration>,
-}
-
-/// `[managers.unified]`
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RawUnified {
-    /// Backoff base.
-    pub base_delay: Option<HumanDuration>,
-    /// Backoff cap.
-    pub max_delay: Option<HumanDuration>,
-    /// Attempts before falling back or giving up.
-    pub max_attempts: Option<u32>,
-    /// Streams per connection before a second socket.
-    pub max_streams: Option<u32>,
-    /// Control messages per second sent on one socket.
-    pub messages_per_second: Option<u32>,
-    /// Consecutive failures before the client falls back to legacy, or "off".
-    pub fallback_after: Option<Switch<u32>>,
-    /// Reconnect a socket silent for this long, or "off".
-    pub liveness: Option<Switch<HumanDuration>>,
-    /// TCP + upgrade time limit.
-    pub connect_timeout: Option<HumanDuration>,
-}
-
-/// `[managers]`
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RawManagers {
-    /// The legacy manager's parameters.
-    pub legacy: Option<RawLegacy>,
-    /// The new WSManager's parameters.
-    pub wsmanager: Option<RawWsManager>,
-    /// The unified manager's parameters.
-    pub unified: Option<RawUnified>,
 }
 
 /// `[harness]`

@@ -14,7 +14,7 @@ use futures_util::FutureExt;
 use futures_util::StreamExt;
 use wschaos::chaos::Inject;
 use wschaos::chaos::{Fault, RawFault};
-use wschaos::report::summary::RunSummary;
+use wschaos::summary::RunSummary;
 
 use crate::support::*;
 

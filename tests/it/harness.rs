@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use wschaos::load::population::population;
-use wschaos::report::summary::RunSummary;
+use wschaos::summary::RunSummary;
 
 /// Runs a scenario in process and returns its summary.
 async fn run(name: &str, scenario: &str) -> RunSummary {

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The cycles still to break (issue 13 takes this to 0; it only ever goes down).
-const CYCLES_LEFT: usize = 3;
+const CYCLES_LEFT: usize = 1;
 
 /// A module's path below the crate root (`["mock", "hub"]`), the root being empty.
 type ModPath = Vec<String>;

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use wschaos::criteria::verdict::{Status, Verdict};
 use wschaos::mock::MockConfig;
-use wschaos::report::summary::{CohortSummary, RunSummary};
 use wschaos::scenario::RawScenario;
+use wschaos::summary::{CohortSummary, RunSummary};
 
 use crate::support::{repo_path, scratch_path, wait_bounded};
 

@@ -474,7 +474,7 @@ pub fn passed_unless_rig_bound(verdict: &Value, summary: &Value) -> bool {
 /// into `<name>/` beside it, `--quiet`) and returns its summary and run directory. Small populations need
 /// not meet every success criterion (exit 0 or 1), and a lagging rig only makes the latency and storm
 /// verdicts not measurable (exit 3); an interrupted run, or exit 3 for any other reason, fails.
-pub async fn run_in_process(name: &str, text: &str) -> (wschaos::report::summary::RunSummary, std::path::PathBuf) {
+pub async fn run_in_process(name: &str, text: &str) -> (wschaos::summary::RunSummary, std::path::PathBuf) {
     use clap::Parser;
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let file = dir.with_extension("toml");
@@ -482,7 +482,7 @@ pub async fn run_in_process(name: &str, text: &str) -> (wschaos::report::summary
     let cli =
         wschaos::Cli::parse_from(["wschaos", "run", file.to_str().unwrap(), "--out", dir.to_str().unwrap(), "--quiet"]);
     let outcome = wschaos::run(cli).await.unwrap();
-    let summary: wschaos::report::summary::RunSummary =
+    let summary: wschaos::summary::RunSummary =
         serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
     let lagged = outcome == wschaos::Outcome::HarnessError && summary.rig_lagged();
     assert!(

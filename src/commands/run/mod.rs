@@ -2,7 +2,6 @@
 //! everything, and write the run directory. Ctrl-C stops the run and still writes what was measured.
 
 mod console;
-mod rehearsal;
 mod upstream;
 
 use console::{Console, Mode};
@@ -19,20 +18,21 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
 use crate::commands::process::{Outcome, StopSignals, UsageError};
-use crate::criteria::verdict::{Judging, any_failed, judge};
+use crate::criteria::verdict::{Judging, any_failed};
 use crate::load::driver::{self, Cohort, DriveContext, Placement};
-use crate::load::population::{ClientPlan, StreamDraw, on_new_manager, population};
-use crate::manager::upstream::RunContext;
+use crate::load::population::{ClientPlan, CohortPlan, StreamDraw, on_new_manager, planned, population};
+use crate::manager::audience::RunContext;
 use crate::mock::stats::MockSnapshot;
 use crate::record::canary::{self, CanaryRecord};
 use crate::record::progress::{Progress, RigReceivers};
 use crate::record::steps::StepLog;
 use crate::record::{recorder, selfcheck};
 use crate::report::files::{BaselineInput, read_baseline, write_run};
-use crate::report::rig::{RigInputs, rig_summary};
-use crate::report::summary::{self, CohortPlan, RunInfo, RunSummary, SCHEMA_VERSION};
 use crate::rollout::controller::RehearsalRecord;
 use crate::scenario::{self, Cohorts, ManagerKind, Scenario};
+use crate::summary::build;
+use crate::summary::rig::{RigInputs, rig_summary};
+use crate::summary::{BaselineInfo, RunInfo, RunSummary, SCHEMA_VERSION, WindowLabel};
 use crate::vocab::calendar::utc_compact;
 
 /// Runs a scenario.
@@ -157,11 +157,11 @@ async fn execute(
     let symbols: Vec<String> = scenario.mock.feed.symbols.iter().map(|s| s.name.clone()).collect();
     let plan = scenario.rollout.plan.as_ref();
     let (cohorts, placements) = match plan {
-        Some(plan) => rehearsal::place(plan, people),
+        Some(plan) => crate::rollout::rehearsal::place(plan, people),
         None => place(&scenario.cohorts, people, scenario.workload.clients),
     };
     let plans = match plan {
-        Some(plan) => rehearsal::cohort_sizes(plan, people),
+        Some(plan) => crate::rollout::rehearsal::cohort_sizes(plan, people),
         None => cohort_sizes(&cohorts, &placements),
     };
     let run_cancel = CancellationToken::new();
@@ -217,9 +217,14 @@ async fn execute(
     };
     let (mut clients, controller) = match plan {
         Some(plan) => {
-            let exposures = rehearsal::exposures(plan, people);
-            let (clients, controller) =
-                rehearsal::start(&drive, placements, plan, exposures, (queries, start, run_cancel.clone()));
+            let exposures = crate::rollout::rehearsal::exposures(plan, people);
+            let (clients, controller) = crate::rollout::rehearsal::start(
+                &drive,
+                placements,
+                plan,
+                exposures,
+                (queries, start, run_cancel.clone()),
+            );
             (clients, Some(controller))
         }
         None => (driver::start(&drive, placements), None),
@@ -300,18 +305,6 @@ fn cohort_sizes(cohorts: &[Cohort], placements: &[Placement]) -> Vec<CohortPlan>
         .collect()
 }
 
-/// A cohort of `manager` serving `clients`: their subscriptions, and their distinct streams per client.
-fn planned<'a>(manager: ManagerKind, clients: impl Iterator<Item = &'a ClientPlan>) -> CohortPlan {
-    let mut plan = CohortPlan { manager, clients: 0, subscriptions: 0, distinct_streams: 0 };
-    for client in clients {
-        let streams: Vec<&String> = client.subscribers.iter().flat_map(|s| s.streams.iter()).collect();
-        plan.clients += 1;
-        plan.subscriptions += streams.len() as u64;
-        plan.distinct_streams += streams.iter().collect::<std::collections::HashSet<_>>().len() as u64;
-    }
-    plan
-}
-
 /// Fault windows of the plan that get latency and staleness figures of their own: those with a length,
 /// the first [`WINDOWS_JUDGED`] of them.
 fn planned_windows(scenario: &Scenario) -> Vec<crate::chaos::plan::Occurrence> {
@@ -341,19 +334,19 @@ fn build_summary(
     upstream: String,
     baseline: Option<&BaselineInput>,
 ) -> RunSummary {
-    let faults = snapshot.map(|s| summary::fault_windows(&s.faults, mock_offset_ms)).unwrap_or_default();
+    let faults = snapshot.map(|s| build::fault_windows(&s.faults, mock_offset_ms)).unwrap_or_default();
     let grace = scenario.harness.recovery_deadline;
     let cohorts: Vec<_> = execution
         .recording
         .cohorts
         .iter()
         .zip(&execution.plans)
-        .map(|(record, plan)| summary::cohort_summary(record, *plan, &faults, grace))
+        .map(|(record, plan)| build::cohort_summary(record, *plan, &faults, grace))
         .collect::<Vec<_>>();
     let windows = planned_windows(scenario);
-    let labels: Vec<summary::WindowLabel> = windows
+    let labels: Vec<WindowLabel> = windows
         .iter()
-        .map(|w| summary::WindowLabel {
+        .map(|w| WindowLabel {
             name: scenario.faults.get(w.fault).and_then(|f| f.name.clone()),
             kind: scenario.faults.get(w.fault).map_or_else(String::new, |f| f.kind.name().as_str().to_owned()),
             start_ms: w.start.as_millis() as u64,
@@ -364,14 +357,14 @@ fn build_summary(
         .into_iter()
         .zip(&execution.recording.cohorts)
         .map(|(mut c, record)| {
-            summary::stretch_figures(&mut c, record, &labels);
+            build::stretch_figures(&mut c, record, &labels);
             c
         })
         .collect();
     let peak_connections: i64 = cohorts.iter().map(|c| c.connections.high_water).sum();
     let named: Vec<(String, &recorder::CohortRecord)> =
         cohorts.iter().map(|c| c.name.clone()).zip(&execution.recording.cohorts).collect();
-    let streams = summary::stream_summaries(&named, snapshot);
+    let streams = build::stream_summaries(&named, snapshot);
     let mock_in_own_process = upstream == "child-process";
     let mut summary = RunSummary {
         schema_version: SCHEMA_VERSION,
@@ -386,9 +379,9 @@ fn build_summary(
             events_recorded: execution.recording.events,
         },
         cohorts,
-        server: snapshot.map(summary::server_summary),
+        server: snapshot.map(build::server_summary),
         faults,
-        harness: summary::harness_summary(&execution.health, scenario, peak_connections),
+        harness: build::harness_summary(&execution.health, scenario.harness.saturation_lag, peak_connections),
         rig: rig_summary(RigInputs {
             health: &execution.health,
             canary: execution.canary.as_ref(),
@@ -407,7 +400,7 @@ fn build_summary(
             .as_ref()
             .zip(execution.rehearsed.as_ref())
             .map(|(plan, record)| crate::rollout::summary::summarize(plan, record, &execution.recording.steps)),
-        baseline: baseline.map(|b| summary::BaselineInfo {
+        baseline: baseline.map(|b| BaselineInfo {
             path: b.path.display().to_string(),
             scenario: b.baseline.scenario.clone(),
             seed: b.baseline.seed,
@@ -421,7 +414,7 @@ fn build_summary(
         latency_floor: scenario.harness.latency_floor,
         gate: scenario.rollout.gate,
     };
-    summary.verdicts = judge(&summary, &judging);
+    summary.verdicts = crate::rollout::verdicts::judge_run(&summary, &judging);
     summary
 }
 

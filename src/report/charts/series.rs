@@ -9,8 +9,8 @@ use crate::report::charts::{Band, Chart, Colour, Line, Marker, MarkerKind, Panel
 use crate::report::files::TimeseriesRow;
 use crate::report::rehearsal::{rollback_moment_ms, share_percent, started_steps};
 use crate::report::run_dir::{CohortLatency, PercentilePoint};
-use crate::report::summary::RunSummary;
 use crate::scenario::ManagerKind;
+use crate::summary::RunSummary;
 
 /// The legacy cohort's colour.
 pub const LEGACY: Colour = Colour { r: 0xd9, g: 0x48, b: 0x0f };
@@ -261,7 +261,7 @@ pub fn delivery_series(summary: &RunSummary, rows: &[TimeseriesRow]) -> Chart {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::summary::FaultWindow;
+    use crate::summary::FaultWindow;
 
     fn summary() -> RunSummary {
         let text = include_str!("../../../tests/fixtures/run-smoke/summary.json");

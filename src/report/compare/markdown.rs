@@ -3,8 +3,8 @@
 //! run-supplied string is escaped for table cells.
 
 use super::{Change, CriterionRow, Difference, FigureRow, RunComparison, RunLabel};
-use crate::criteria::verdict::Status;
 use crate::report::markdown::cell;
+use crate::summary::verdict::Status;
 use crate::vocab::calendar::utc_text;
 
 /// The whole comparison.

@@ -4,8 +4,8 @@
 
 use super::markup::{classed_table, escape, num, table, td};
 use crate::report::rehearsal::{self, HANDOVER_HEADERS, STEP_HEADERS, StepRow, StepVerdict};
-use crate::report::summary::RunSummary;
-use crate::rollout::summary::RolloutSummary;
+use crate::summary::RunSummary;
+use crate::summary::rollout::RolloutSummary;
 
 /// The verdict cell of a step, and the class of its row.
 fn verdict(verdict: &StepVerdict) -> (&'static str, String) {

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use super::markup::{escape, ms, num, table, td};
-use crate::report::rig::RigSummary;
-use crate::report::summary::{CohortSummary, FaultWindow, HarnessSummary, Percentiles, RunSummary};
+use crate::summary::rig::RigSummary;
+use crate::summary::{CohortSummary, FaultWindow, HarnessSummary, Percentiles, RunSummary};
 
 fn seconds(ms: u64) -> String {
     format!("{:.1}", ms as f64 / 1000.0)

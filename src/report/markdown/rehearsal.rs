@@ -4,8 +4,8 @@
 
 use super::text::cell;
 use crate::report::rehearsal::{self, HANDOVER_HEADERS, STEP_HEADERS, StepVerdict};
-use crate::report::summary::RunSummary;
-use crate::rollout::summary::RolloutSummary;
+use crate::summary::RunSummary;
+use crate::summary::rollout::RolloutSummary;
 
 /// A table's header and separator lines.
 fn header(headers: &[&str]) -> String {

@@ -7,8 +7,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::commands::process::Outcome;
-use crate::criteria::verdict::{Status, Verdict, any_failed};
-use crate::report::summary::{CohortSummary, RunSummary};
+use crate::criteria::verdict::any_failed;
+use crate::summary::verdict::{Status, Verdict};
+use crate::summary::{CohortSummary, RunSummary};
 
 /// Failed verdicts named on the gate line before it says how many more there are.
 const NAMED_FAILURES: usize = 5;
@@ -351,8 +352,9 @@ mod tests {
     use crate::criteria::{GateScope, RawOverride};
 
     use crate::record::recorder::CohortRecord;
-    use crate::report::summary::{CohortPlan, cohort_summary};
     use crate::scenario::ManagerKind;
+    use crate::summary::CohortPlan;
+    use crate::summary::build::cohort_summary;
 
     /// A cohort holding `high_water` connections for 20 subscriptions, delivering at `latency_us`.
     fn cohort(manager: ManagerKind, high_water: i64, latency_us: u64) -> CohortSummary {

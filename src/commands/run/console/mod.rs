@@ -23,8 +23,8 @@ use crate::chaos::plan::FaultPlan;
 use crate::cli::RunArgs;
 use crate::commands::process::Outcome;
 use crate::record::progress::{Progress, RigReceivers};
-use crate::report::summary::RunSummary;
 use crate::scenario::Scenario;
+use crate::summary::RunSummary;
 
 use live::{LiveFigures, LiveSetup, PlannedFault};
 use text::PlainSchedule;

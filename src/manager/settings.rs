@@ -1,0 +1,259 @@
+//! The managers' vocabulary and their scenario section: which manager ([`ManagerKind`]) and each one's
+//! parameters, as written ([`RawManagers`], `[managers]`) and validated ([`ManagerSettings`]). The
+//! scenario assembles them; the managers, the load driver, the criteria and the rollout read them from here.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config_file::{HumanDuration, KeyIssue, Switch, duration_or, switch_duration};
+
+/// The manager implementations the harness models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ManagerKind {
+    /// The legacy `binanceConnectionManager`: one socket per `subscribe()` call, fixed reconnect delay.
+    Legacy,
+    /// The new WSManager: one socket per distinct stream, reference counted, full-jitter backoff.
+    Wsmanager,
+    /// The unified single-connection manager: one `/stream` socket per client with live SUBSCRIBE.
+    Unified,
+}
+
+impl ManagerKind {
+    /// The name as written in files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ManagerKind::Legacy => "legacy",
+            ManagerKind::Wsmanager => "wsmanager",
+            ManagerKind::Unified => "unified",
+        }
+    }
+}
+
+/// Legacy reconnect delays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LegacyReconnect {
+    /// The same delay every time.
+    Fixed,
+    /// delay × attempt.
+    Linear,
+    /// delay × 2^attempt, no jitter.
+    Exponential,
+}
+
+/// Legacy manager parameters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LegacySettings {
+    /// Delay policy (no jitter).
+    pub reconnect: LegacyReconnect,
+    /// Delay.
+    #[serde(with = "crate::vocab::serialize::millis")]
+    pub delay: Duration,
+    /// Largest delay.
+    #[serde(with = "crate::vocab::serialize::millis")]
+    pub max_delay: Duration,
+    /// Attempts before giving up (`None`: never).
+    pub max_attempts: Option<u32>,
+    /// Silence before a socket is declared dead (`None`: never).
+    #[serde(with = "crate::vocab::serialize::opt_millis")]
+    pub liveness: Option<Duration>,
+    /// Connect time limit.
+    #[serde(with = "crate::vocab::serialize::millis")]
+    pub connect_timeout: Duration,
+}
+
+/// WSManager parameters (003).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WsManagerSettings {
+    /// Backoff base.
+    #[serde(with = "crate::vocab::serialize::millis")]
+    pub base_delay: Duration,
+    /// Backoff cap.
+    #[serde(with = "crate::vocab::serialize::millis")]
+    pub max_delay: Duration,
+    /// Attempts before the error reaches the subscribers.
+    pub max_attempts: u32,
+    /// Idle streams closed after this.
+    #[serde(with = "crate::vocab::serialize::millis")]
+    pub idle_timeout: Duration,
+    /// Sweep period.
+    #[serde(with = "crate::vocab::serialize::millis")]
+    pub sweep_interval: Duration,
+    /// Silence before a socket is declared dead.
+    #[serde(with = "crate::vocab::serialize::opt_millis")]
+    pub liveness: Option<Duration>,
+    /// Connect time limit.
+    #[serde(with = "crate::vocab::serialize::millis")]
+    pub connect_timeout: Duration,
+}
+
+/// Unified manager parameters (002).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnifiedSettings {
+    /// Backoff base.
+    #[serde(with = "crate::vocab::serialize::millis")]
+    pub base_delay: Duration,
+    /// Backoff cap.
+    #[serde(with = "crate::vocab::serialize::millis")]
+    pub max_delay: Duration,
+    /// Attempts per outage before counting a failure.
+    pub max_attempts: u32,
+    /// Streams per socket.
+    pub max_streams: u32,
+    /// Control messages per second per socket.
+    pub messages_per_second: u32,
+    /// Consecutive failures before falling back to legacy (`None`: never).
+    pub fallback_after: Option<u32>,
+    /// Silence before a socket is declared dead.
+    #[serde(with = "crate::vocab::serialize::opt_millis")]
+    pub liveness: Option<Duration>,
+    /// Connect time limit.
+    #[serde(with = "crate::vocab::serialize::millis")]
+    pub connect_timeout: Duration,
+}
+
+/// Every manager's parameters (echoed in the output).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ManagerSettings {
+    /// Legacy.
+    pub legacy: LegacySettings,
+    /// WSManager.
+    pub wsmanager: WsManagerSettings,
+    /// Unified.
+    pub unified: UnifiedSettings,
+}
+
+/// `[managers.legacy]`
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawLegacy {
+    /// Delay policy.
+    pub reconnect: Option<LegacyReconnect>,
+    /// The delay (first delay for linear and exponential).
+    pub delay: Option<HumanDuration>,
+    /// Largest delay for linear and exponential.
+    pub max_delay: Option<HumanDuration>,
+    /// Attempts before giving up, or "off" (never gives up).
+    pub max_attempts: Option<Switch<u32>>,
+    /// Reconnect a socket silent for this long, or "off".
+    pub liveness: Option<Switch<HumanDuration>>,
+    /// TCP + upgrade time limit.
+    pub connect_timeout: Option<HumanDuration>,
+}
+
+/// `[managers.wsmanager]` and the backoff part of `[managers.unified]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawWsManager {
+    /// Backoff base.
+    pub base_delay: Option<HumanDuration>,
+    /// Backoff cap.
+    pub max_delay: Option<HumanDuration>,
+    /// Attempts before the error reaches the subscribers.
+    pub max_attempts: Option<u32>,
+    /// Streams without traffic this long are closed.
+    pub idle_timeout: Option<HumanDuration>,
+    /// How often idle streams are swept.
+    pub sweep_interval: Option<HumanDuration>,
+    /// Reconnect a socket silent for this long, or "off".
+    pub liveness: Option<Switch<HumanDuration>>,
+    /// TCP + upgrade time limit.
+    pub connect_timeout: Option<HumanDuration>,
+}
+
+/// `[managers.unified]`
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawUnified {
+    /// Backoff base.
+    pub base_delay: Option<HumanDuration>,
+    /// Backoff cap.
+    pub max_delay: Option<HumanDuration>,
+    /// Attempts before falling back or giving up.
+    pub max_attempts: Option<u32>,
+    /// Streams per connection before a second socket.
+    pub max_streams: Option<u32>,
+    /// Control messages per second sent on one socket.
+    pub messages_per_second: Option<u32>,
+    /// Consecutive failures before the client falls back to legacy, or "off".
+    pub fallback_after: Option<Switch<u32>>,
+    /// Reconnect a socket silent for this long, or "off".
+    pub liveness: Option<Switch<HumanDuration>>,
+    /// TCP + upgrade time limit.
+    pub connect_timeout: Option<HumanDuration>,
+}
+
+/// `[managers]`
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawManagers {
+    /// The legacy manager's parameters.
+    pub legacy: Option<RawLegacy>,
+    /// The new WSManager's parameters.
+    pub wsmanager: Option<RawWsManager>,
+    /// The unified manager's parameters.
+    pub unified: Option<RawUnified>,
+}
+
+/// Validates `[managers]`: each manager's documented defaults, every problem pushed with its key path.
+pub fn validate(raw: &RawManagers, issues: &mut Vec<KeyIssue>) -> ManagerSettings {
+    let legacy = raw.legacy.clone().unwrap_or_default();
+    let ws = raw.wsmanager.clone().unwrap_or_default();
+    let unified = raw.unified.clone().unwrap_or_default();
+    let connect_timeout = |d: Option<HumanDuration>| duration_or(d, Duration::from_secs(10));
+    let settings = ManagerSettings {
+        legacy: LegacySettings {
+            reconnect: legacy.reconnect.unwrap_or(LegacyReconnect::Fixed),
+            delay: duration_or(legacy.delay, Duration::from_secs(1)),
+            max_delay: duration_or(legacy.max_delay, Duration::from_secs(30)),
+            max_attempts: legacy.max_attempts.and_then(|s| s.value()),
+            liveness: switch_duration(legacy.liveness, None),
+            connect_timeout: connect_timeout(legacy.connect_timeout),
+        },
+        wsmanager: WsManagerSettings {
+            base_delay: duration_or(ws.base_delay, Duration::from_secs(1)),
+            max_delay: duration_or(ws.max_delay, Duration::from_secs(30)),
+            max_attempts: ws.max_attempts.unwrap_or(10),
+            idle_timeout: duration_or(ws.idle_timeout, Duration::from_secs(300)),
+            sweep_interval: duration_or(ws.sweep_interval, Duration::from_secs(60)),
+            liveness: switch_duration(ws.liveness, Some(Duration::from_secs(30))),
+            connect_timeout: connect_timeout(ws.connect_timeout),
+        },
+        unified: UnifiedSettings {
+            base_delay: duration_or(unified.base_delay, Duration::from_secs(1)),
+            max_delay: duration_or(unified.max_delay, Duration::from_secs(30)),
+            max_attempts: unified.max_attempts.unwrap_or(10),
+            max_streams: unified.max_streams.unwrap_or(1024),
+            messages_per_second: unified.messages_per_second.unwrap_or(5),
+            fallback_after: match unified.fallback_after {
+                None => Some(3),
+                Some(s) => s.value(),
+            },
+            liveness: switch_duration(unified.liveness, Some(Duration::from_secs(30))),
+            connect_timeout: connect_timeout(unified.connect_timeout),
+        },
+    };
+    for (key, value) in [
+        ("managers.legacy.delay", settings.legacy.delay),
+        ("managers.wsmanager.base-delay", settings.wsmanager.base_delay),
+        ("managers.wsmanager.sweep-interval", settings.wsmanager.sweep_interval),
+        ("managers.unified.base-delay", settings.unified.base_delay),
+    ] {
+        if value.is_zero() {
+            issues.push(KeyIssue::new(key, "must be longer than zero"));
+        }
+    }
+    for (key, value) in [
+        ("managers.wsmanager.max-attempts", settings.wsmanager.max_attempts),
+        ("managers.unified.max-attempts", settings.unified.max_attempts),
+        ("managers.unified.max-streams", settings.unified.max_streams),
+        ("managers.unified.messages-per-second", settings.unified.messages_per_second),
+    ] {
+        if value == 0 {
+            issues.push(KeyIssue::new(key, "must be at least 1"));
+        }
+    }
+    settings
+}

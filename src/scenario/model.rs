@@ -1,0 +1,123 @@
+//! The validated scenario: every section with its documented defaults filled in, what the run reads.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::chaos::fault::{Fault, RawFault};
+use crate::criteria::baseline::BaselineSettings;
+use crate::criteria::custom::Threshold;
+use crate::criteria::preset::Preset;
+use crate::criteria::{GateScope, RawOverride};
+use crate::load::workload::Workload;
+use crate::manager::settings::{ManagerKind, ManagerSettings};
+use crate::mock::config::{MockConfig, RawMockConfig};
+use crate::rollout::plan::RolloutPlan;
+
+/// Who runs which manager.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "mode", rename_all = "kebab-case")]
+pub enum Cohorts {
+    /// Each manager runs the whole population, concurrently, against the same mock.
+    SideBySide {
+        /// The managers compared.
+        managers: Vec<ManagerKind>,
+    },
+    /// A stable-hash share of the clients runs the new manager, the rest legacy.
+    Split {
+        /// Share on the new manager.
+        new_share: f64,
+        /// The new manager.
+        new_manager: ManagerKind,
+    },
+}
+
+impl Cohorts {
+    /// The managers that run, legacy first.
+    pub fn managers(&self) -> Vec<ManagerKind> {
+        match self {
+            Cohorts::SideBySide { managers } => managers.clone(),
+            Cohorts::Split { new_manager, .. } => vec![ManagerKind::Legacy, *new_manager],
+        }
+    }
+}
+
+/// Harness self-checks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HarnessSettings {
+    /// Scheduler-lag p99 above which the run is saturated.
+    #[serde(with = "crate::vocab::serialize::millis")]
+    pub saturation_lag: Duration,
+    /// Time a dropped subscription has to resume.
+    #[serde(with = "crate::vocab::serialize::millis")]
+    pub recovery_deadline: Duration,
+    /// Latency differences up to this are measurement noise, not a regression.
+    #[serde(with = "crate::vocab::serialize::millis")]
+    pub latency_floor: Duration,
+    /// How often every live subscription's staleness is sampled.
+    #[serde(with = "crate::vocab::serialize::millis")]
+    pub staleness_every: Duration,
+    /// The rig's own delay at p99 above which latency and storm figures are not measurable.
+    #[serde(with = "crate::vocab::serialize::millis")]
+    pub rig_delay: Duration,
+    /// Canary connections.
+    pub canaries: u32,
+    /// The mock runs in its own process.
+    pub mock_in_own_process: bool,
+}
+
+/// Most canary connections a scenario may ask for.
+pub const MAX_CANARIES: u32 = 16;
+
+/// A validated scenario.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scenario {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Run length.
+    #[serde(with = "crate::vocab::serialize::millis")]
+    pub duration: Duration,
+    /// Seed.
+    pub seed: u64,
+    /// Population.
+    pub workload: Workload,
+    /// Cohorts.
+    pub cohorts: Cohorts,
+    /// Managers.
+    pub managers: ManagerSettings,
+    /// The embedded mock.
+    #[serde(skip)]
+    pub mock: MockConfig,
+    /// The `[mock]` tables as written (for a mock in its own process).
+    #[serde(skip)]
+    pub mock_raw: RawMockConfig,
+    /// The faults as written (for a mock in its own process, through its control API).
+    #[serde(skip)]
+    pub faults_raw: Vec<RawFault>,
+    /// Faults.
+    pub faults: Vec<Fault>,
+    /// Harness.
+    pub harness: HarnessSettings,
+    /// Overrides of the built-in success criteria, by id: the preset's gates under the scenario's own.
+    pub criteria: BTreeMap<String, RawOverride>,
+    /// The rollout phase and the gate.
+    pub rollout: Rollout,
+    /// The scenario's own thresholds.
+    pub thresholds: Vec<Threshold>,
+    /// Tolerances against a baseline.
+    pub baseline: BaselineSettings,
+}
+
+/// The rollout phase a run rehearses.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rollout {
+    /// The preset, when one is named.
+    pub preset: Option<Preset>,
+    /// Whose verdicts decide the exit code.
+    pub gate: GateScope,
+    /// The steps of a rehearsal (stepped presets, or `[rollout] steps`).
+    pub plan: Option<RolloutPlan>,
+}
