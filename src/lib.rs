@@ -19,6 +19,7 @@ pub mod os;
 pub mod record;
 pub mod report;
 pub mod rollout;
+pub mod run_dir;
 pub mod scenario;
 pub mod summary;
 pub mod vocab;

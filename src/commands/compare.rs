@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use crate::cli::CompareArgs;
 use crate::commands::process::{Outcome, UsageError};
 use crate::report::compare::{NamedRun, compare, markdown};
-use crate::report::files::read_summary;
+use crate::run_dir::read_summary;
 use crate::summary::RunSummary;
 
 /// Compares the two runs and prints the comparison.

@@ -23,8 +23,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Run(args) => run::run(args).await,
         Command::Mock(args) => mock::run(args).await,
         Command::Report(args) => {
-            let run =
-                crate::report::run_dir::RunDirectory::read(&args.dir).map_err(|e| UsageError(format!("{e:#}")))?;
+            let run = crate::run_dir::RunDirectory::read(&args.dir).map_err(|e| UsageError(format!("{e:#}")))?;
             crate::report::files::write_rendered(&args.dir, &run)?;
             println!("{}", args.dir.join("report.md").display());
             Ok(Outcome::Success)

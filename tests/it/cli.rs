@@ -171,7 +171,7 @@ fn ctrl_c_stops_a_run_writes_what_was_measured_and_exits_130() {
     assert!(out.join("events.csv").exists());
     // The series ends where the run did, not padded with empty rows up to the planned 60 s: a row past the
     // run's end is one its teardown's closes fell in.
-    let rows = wschaos::report::run_dir::parse_timeseries(&std::fs::read(out.join("timeseries.csv")).unwrap()).unwrap();
+    let rows = wschaos::run_dir::timeseries_csv::parse(&std::fs::read(out.join("timeseries.csv")).unwrap()).unwrap();
     let past_the_end: Vec<_> = rows.iter().filter(|r| r.second as u64 * 1000 >= elapsed_ms).collect();
     assert!(
         past_the_end.iter().all(|r| r.attempts + r.connected + r.failed + r.ended + r.delivered > 0),

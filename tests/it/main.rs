@@ -18,6 +18,7 @@ mod real_clients;
 mod rehearsal;
 mod reports;
 mod robustness;
+mod run_dir;
 mod schema;
 mod shipped;
 mod support;

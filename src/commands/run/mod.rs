@@ -27,8 +27,8 @@ use crate::record::canary::{self, CanaryRecord};
 use crate::record::progress::{Progress, RigReceivers};
 use crate::record::steps::StepLog;
 use crate::record::{recorder, selfcheck};
-use crate::report::files::{BaselineInput, read_baseline, write_run};
 use crate::rollout::controller::RehearsalRecord;
+use crate::run_dir::baseline_json::{self, BaselineInput};
 use crate::scenario::{self, Cohorts, ManagerKind, Scenario};
 use crate::summary::build;
 use crate::summary::rig::{RigInputs, rig_summary};
@@ -49,7 +49,7 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     }
     let target = resolve_target(&args)?;
     let baseline = match &args.baseline {
-        Some(path) => Some(read_baseline(path).map_err(|e| UsageError(format!("{e:#}")))?),
+        Some(path) => Some(baseline_json::read(path).map_err(|e| UsageError(format!("{e:#}")))?),
         None => None,
     };
     let out = args.out.clone().unwrap_or_else(|| default_run_dir(&scenario.name));
@@ -79,9 +79,13 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
         build_summary(&scenario, &execution, snapshot.as_ref(), offset_ms, started_unix_ms, label, baseline.as_ref());
     let records = &execution.recording.cohorts;
     let canary_seconds = execution.canary.as_ref().map_or(&[][..], |c| &c.p99_per_second[..]);
-    let seconds =
-        crate::report::files::RigSeconds { lag: &execution.health.lag_p99_per_second, canary: canary_seconds };
-    write_run(&out, &summary, records, &execution.server_open, seconds)?;
+    let seconds = crate::run_dir::timeseries_csv::RigSeconds {
+        lag: &execution.health.lag_p99_per_second,
+        canary: canary_seconds,
+    };
+    crate::run_dir::write(&out, &summary, records, &execution.server_open, seconds)?;
+    crate::report::files::write_reports(&out)?;
+    crate::report::files::append_step_summary(&summary)?;
     if mock_failed {
         eprintln!("wschaos run: the mock's counters could not be read (did the mock die?); the run is not trustworthy");
     }

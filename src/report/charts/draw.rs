@@ -11,7 +11,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::report::charts::font::{self, FAMILY};
-use crate::report::charts::{Chart, Colour, Line, Marker, MarkerKind, Panel, Stroke, XAxis};
+use crate::report::charts::model::{Chart, Colour, Line, Marker, MarkerKind, Panel, Stroke, XAxis};
 
 /// Width of every chart (px).
 pub const WIDTH: u32 = 960;

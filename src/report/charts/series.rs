@@ -5,10 +5,11 @@
 //! at the end of the second they were read at, except the mock's own count, sampled at the start of each
 //! second. A cohort keeps its colour on every chart: legacy orange, WSManager blue, unified green.
 
-use crate::report::charts::{Band, Chart, Colour, Line, Marker, MarkerKind, Panel, Point, Stroke, XAxis};
-use crate::report::files::TimeseriesRow;
+use crate::report::charts::model::{Band, Chart, Colour, Line, Marker, MarkerKind, Panel, Point, Stroke, XAxis};
 use crate::report::rehearsal::{rollback_moment_ms, share_percent, started_steps};
-use crate::report::run_dir::{CohortLatency, PercentilePoint};
+use crate::run_dir::CohortLatency;
+use crate::run_dir::hgrm::PercentilePoint;
+use crate::run_dir::timeseries_csv::TimeseriesRow;
 use crate::scenario::ManagerKind;
 use crate::summary::RunSummary;
 
