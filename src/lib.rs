@@ -5,10 +5,10 @@
 
 pub mod chaos;
 pub mod cli;
-pub mod clock;
 pub mod commands;
 pub mod config_file;
 pub mod criteria;
+pub mod deadline;
 pub mod exit;
 #[doc(hidden)]
 pub mod fuzz_entry;
@@ -16,7 +16,7 @@ pub mod load;
 pub mod manager;
 pub mod mock;
 pub mod os;
-pub mod record;
+mod record;
 pub mod report;
 pub mod rollout;
 pub mod run_dir;

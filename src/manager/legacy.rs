@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 use crate::manager::audience::{Audience, RunContext};
 use crate::manager::backoff::Backoff;
 use crate::manager::client::{ClientSpec, Command};
+use crate::manager::connection::{self, Retry, UpstreamSpec};
 use crate::manager::settings::{LegacyReconnect, LegacySettings, ManagerSettings};
-use crate::manager::upstream::{self, Retry, UpstreamSpec};
 
 /// The legacy policy as a backoff.
 pub fn backoff(settings: &LegacySettings) -> Backoff {
@@ -31,7 +31,7 @@ pub struct Legacy {
     spec: ClientSpec,
     settings: LegacySettings,
     sockets: HashMap<(u32, String), CancellationToken>,
-    tasks: JoinSet<upstream::Exit>,
+    tasks: JoinSet<connection::Exit>,
     opened: u64,
 }
 
@@ -64,7 +64,7 @@ impl Legacy {
             liveness: self.settings.liveness,
         };
         let spec = UpstreamSpec::raw(&self.spec, &stream, retry, self.spec.seed ^ self.opened);
-        self.tasks.spawn(upstream::run(self.ctx.clone(), spec, audience, None, stop.clone()));
+        self.tasks.spawn(connection::run(self.ctx.clone(), spec, audience, None, stop.clone()));
         self.sockets.insert((subscriber, stream), stop);
     }
 

@@ -4,22 +4,22 @@
 //! client with live SUBSCRIBE, a second one past 1024 streams, optional fallback to legacy).
 //!
 //! A simulated client is one manager instance: an actor that takes subscribe and unsubscribe commands
-//! ([`client`]) from the load driver and owns its upstream sockets ([`upstream`]), which share the run's
+//! ([`client`]) from the load driver and owns its upstream sockets ([`connection`]), which share the run's
 //! context and their subscribers with the reading side ([`audience`]). The managers' vocabulary, which
 //! manager and each one's parameters, is in [`settings`].
 
 pub mod audience;
 pub mod backoff;
 pub mod client;
+pub mod connection;
 pub mod legacy;
 mod reading;
+pub mod sequence;
 pub mod settings;
 pub mod stamped;
 pub mod tap;
 pub mod track;
 pub mod unified;
-pub mod upstream;
-pub mod wire;
 pub mod wsmanager;
 
 use std::sync::Arc;

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use crate::manager::audience::{Audience, Heard, RunContext};
+use crate::manager::sequence::{Read, Sequence, Sequences, parse};
 use crate::manager::tap::{Mark, Tap};
 use crate::manager::track::{Delivery, Track};
-use crate::manager::wire::{Read, Sequence, Sequences, parse};
 use crate::mock::publications::{Index, KeyRecord};
 use crate::mock::time::{Micros, now_micros};
 use crate::record::event::{CohortId, DeliverySample, Event, LatencySample, StreamTally};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::manager::wire::Sequence;
+use crate::manager::sequence::Sequence;
 
 /// A message's place: its sequence position (consecutive ids only) and its arrival on the run's clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,15 +13,15 @@ use tokio_util::sync::CancellationToken;
 use crate::manager::audience::{Audience, RunContext};
 use crate::manager::backoff::Backoff;
 use crate::manager::client::{ClientSpec, Command};
+use crate::manager::connection::{self, Endpoint, Exit, SubscriptionChange, UpstreamSpec};
 use crate::manager::legacy::Legacy;
 use crate::manager::settings::ManagerSettings;
-use crate::manager::upstream::{self, Command as Upstream, Endpoint, Exit, UpstreamSpec};
 use crate::record::event::Event;
 
 /// One `/stream` socket and what it carries.
 struct Socket {
     audience: Arc<Audience>,
-    commands: mpsc::Sender<Upstream>,
+    commands: mpsc::Sender<SubscriptionChange>,
     stop: CancellationToken,
     streams: usize,
 }
@@ -66,7 +66,7 @@ impl Unified {
         let stop = self.ctx.cancel.child_token();
         let (ctx, task_audience, task_stop) = (self.ctx.clone(), audience.clone(), stop.clone());
         self.tasks
-            .spawn(async move { (index, upstream::run(ctx, spec, task_audience, Some(receiver), task_stop).await) });
+            .spawn(async move { (index, connection::run(ctx, spec, task_audience, Some(receiver), task_stop).await) });
         Socket { audience, commands, stop, streams: 0 }
     }
 
@@ -79,7 +79,7 @@ impl Unified {
         }
         let old = std::mem::replace(&mut self.sockets[index], Socket { streams: streams.len(), ..fresh });
         old.stop.cancel();
-        if self.sockets[index].commands.send(Upstream::Subscribe(streams)).await.is_err() {
+        if self.sockets[index].commands.send(SubscriptionChange::Subscribe(streams)).await.is_err() {
             tracing::debug!("restarted unified socket {index} is gone");
         }
     }
@@ -105,7 +105,7 @@ impl Unified {
         let socket = &mut self.sockets[index];
         socket.streams += 1;
         socket.audience.set(&stream, 1);
-        if socket.commands.send(Upstream::Subscribe(vec![stream.clone()])).await.is_err() {
+        if socket.commands.send(SubscriptionChange::Subscribe(vec![stream.clone()])).await.is_err() {
             tracing::debug!("unified socket {index} is gone");
         }
         self.streams.insert(stream, (index, vec![subscriber]));
@@ -122,7 +122,7 @@ impl Unified {
         self.streams.remove(stream);
         let socket = &mut self.sockets[index];
         socket.streams -= 1;
-        if socket.commands.send(Upstream::Unsubscribe(vec![stream.to_owned()])).await.is_err() {
+        if socket.commands.send(SubscriptionChange::Unsubscribe(vec![stream.to_owned()])).await.is_err() {
             tracing::debug!("unified socket {index} is gone");
         }
     }

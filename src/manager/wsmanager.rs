@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 use crate::manager::audience::{Audience, RunContext};
 use crate::manager::backoff::Backoff;
 use crate::manager::client::{ClientSpec, Command};
+use crate::manager::connection::{self, Exit, Retry, UpstreamSpec};
 use crate::manager::settings::{ManagerSettings, WsManagerSettings};
-use crate::manager::upstream::{self, Exit, Retry, UpstreamSpec};
 use crate::record::event::Event;
 
 /// One shared stream.
@@ -60,7 +60,7 @@ impl WsManager {
         let task_stop = stop.clone();
         let task_audience = audience.clone();
         self.tasks
-            .spawn(async move { (name, generation, upstream::run(ctx, spec, task_audience, None, task_stop).await) });
+            .spawn(async move { (name, generation, connection::run(ctx, spec, task_audience, None, task_stop).await) });
         self.streams.insert(stream, Shared { subscribers: vec![subscriber], audience, stop, generation });
         true
     }

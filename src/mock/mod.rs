@@ -10,7 +10,7 @@
 //! Inside: `route` (URL grammar), `protocol` (live requests), `handshake` (HTTP), `limits` (rate limits),
 //! `feed` (when events happen), `hub` (fan-out) with `outgoing` (the units it passes), `queue` (a
 //! connection's bounded queue), `connection` (one socket), `dispatch` (from accepted socket to session),
-//! `shared` (the state every task shares), `server` (the handle), `tasks` (the tracked spawner) and
+//! `shared` (the state every task shares), `server` (the handle), `spawner` (the tracked tasks) and
 //! `write_lag` (how late writes run).
 
 pub mod canary;
@@ -33,9 +33,9 @@ mod queue;
 pub(crate) mod route;
 mod server;
 mod shared;
+mod spawner;
 pub mod stats;
 pub mod stream_name;
-mod tasks;
 pub mod time;
 mod write_lag;
 

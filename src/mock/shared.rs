@@ -13,8 +13,8 @@ use crate::mock::limits::ConnectBudget;
 use crate::mock::market::Market;
 use crate::mock::protocol::SessionRules;
 use crate::mock::publications::Publications;
+use crate::mock::spawner::Spawner;
 use crate::mock::stats::{MockSnapshot, MockStats};
-use crate::mock::tasks::Spawner;
 use crate::mock::time::now_micros;
 
 /// State shared by every task of one server.

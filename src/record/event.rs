@@ -127,7 +127,6 @@ impl StreamTally {
 /// Deliveries seen by one socket since its last sample, in subscriber-deliveries.
 #[derive(Debug, Clone)]
 pub struct DeliverySample {
-    /// Cohort.
     pub cohort: CohortId,
     /// Distinct events handed to subscribers (one per subscriber of the stream).
     pub delivered: u64,
@@ -215,7 +214,6 @@ pub struct HandoverReport {
 pub enum Event {
     /// A connection attempt ended.
     Attempt {
-        /// Cohort.
         cohort: CohortId,
         /// Source address index of the client.
         client: u32,
@@ -232,18 +230,14 @@ pub enum Event {
     },
     /// A connection ended.
     Ended {
-        /// Cohort.
         cohort: CohortId,
-        /// When.
         at: Duration,
-        /// Why.
         end: ConnectionEnd,
         /// Subscriptions it carried.
         subscriptions: u32,
     },
     /// Subscribers of a connection that had dropped received data again.
     Recovered {
-        /// Cohort.
         cohort: CohortId,
         /// When the first message arrived.
         at: Duration,
@@ -255,7 +249,6 @@ pub enum Event {
     /// Subscriptions whose connection was closed locally (unsubscribe, cleanup, end of run) while they were
     /// still waiting to recover from a drop.
     Abandoned {
-        /// Cohort.
         cohort: CohortId,
         /// Subscriptions it carried.
         subscriptions: u32,
@@ -264,32 +257,22 @@ pub enum Event {
     },
     /// A silent socket was detected by the liveness check.
     Detected {
-        /// Cohort.
         cohort: CohortId,
-        /// When.
         at: Duration,
         /// Time since the socket's last traffic.
         silent_for: Duration,
     },
     /// A manager gave up reconnecting and reported the error to its subscribers.
     GaveUp {
-        /// Cohort.
         cohort: CohortId,
-        /// When.
         at: Duration,
         /// Subscribers that got the error.
         subscribers: u32,
     },
     /// A unified client fell back to legacy.
-    Fallback {
-        /// Cohort.
-        cohort: CohortId,
-        /// When.
-        at: Duration,
-    },
+    Fallback { cohort: CohortId, at: Duration },
     /// WSManager stream lifecycle (creations and idle or reference-count cleanups).
     Stream {
-        /// Cohort.
         cohort: CohortId,
         /// Created (true) or cleaned up (false).
         created: bool,
@@ -302,7 +285,6 @@ pub enum Event {
     Handover(Box<HandoverReport>),
     /// An error reached a subscriber or the protocol (SUBSCRIBE refused, …).
     Error {
-        /// Cohort.
         cohort: CohortId,
         /// What kind.
         kind: &'static str,

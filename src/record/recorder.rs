@@ -424,6 +424,7 @@ pub struct Setup {
 
 impl Setup {
     /// A setup without a rehearsal.
+    #[cfg(test)]
     pub fn plain(
         cohorts: usize,
         run_seconds: usize,

@@ -7,7 +7,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::sleep_until;
+use crate::deadline::sleep_until;
 use crate::load::driver::{Cohort, DriveContext, Placement, churn_once};
 use crate::load::population::{ClientPlan, CohortPlan, on_new_manager, planned};
 use crate::manager::settings::ManagerKind;

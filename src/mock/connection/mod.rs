@@ -22,7 +22,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::sleep_until;
+use crate::deadline::sleep_until;
 use crate::mock::config::{MalformedStream, PongTimeoutAction};
 use crate::mock::faults::connection::ConnChaos;
 use crate::mock::faults::kind::StallMode;

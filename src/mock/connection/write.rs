@@ -89,7 +89,7 @@ async fn write_batch(
         let due = chaos.as_deref_mut().and_then(|c| c.due(message));
         if let Some(due) = due.filter(|due| *due > Instant::now()) {
             ws.flush().await?;
-            crate::clock::sleep_until_precise(due).await;
+            crate::deadline::sleep_until_precise(due).await;
         }
         // A delayed message is late only past its due time, even when that time had passed already.
         let from = due.map_or(message.at, |due| due.max(message.at));

@@ -12,9 +12,9 @@ mod json;
 mod market;
 mod payload;
 mod state;
-mod stats;
 mod symbols;
 mod ticker;
+mod trade_stats;
 
 #[cfg(test)]
 mod sim_tests;
@@ -24,6 +24,6 @@ pub use decimal::{Decimal8, Volume8};
 pub use market::{Market, SymbolId};
 pub use payload::{AggTrade, BlockTrade, BookTicker, DepthUpdate, Level8, PartialDepth, Payload, Trade, render_array};
 pub use state::{MarketParams, OrderOutcome};
-pub use stats::WindowStats;
 pub use symbols::{SymbolSpec, default_universe};
 pub use ticker::{AvgPrice, Kline, MiniTicker, ReferencePrice, RollingTicker, Ticker};
+pub use trade_stats::WindowStats;

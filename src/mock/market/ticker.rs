@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::decimal::{Decimal8, Volume8};
 use super::json::JsonObject;
 use super::payload::{Level8, Payload, impl_payload};
-use super::stats::WindowStats;
+use super::trade_stats::WindowStats;
 use crate::mock::stream_name::{KlineInterval, TickerWindow};
 use crate::mock::time::{Micros, TimeUnit};
 

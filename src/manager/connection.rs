@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::sleep_until;
+use crate::deadline::sleep_until;
 use crate::manager::audience::{Audience, RunContext};
 use crate::manager::backoff::Backoff;
 use crate::manager::reading::Reading;
@@ -100,7 +100,7 @@ impl UpstreamSpec {
 
 /// A change to a combined upstream's subscriptions.
 #[derive(Debug, Clone)]
-pub enum Command {
+pub enum SubscriptionChange {
     /// SUBSCRIBE these.
     Subscribe(Vec<String>),
     /// UNSUBSCRIBE these.
@@ -129,7 +129,7 @@ pub async fn run(
     ctx: Arc<RunContext>,
     spec: UpstreamSpec,
     audience: Arc<Audience>,
-    mut commands: Option<mpsc::Receiver<Command>>,
+    mut commands: Option<mpsc::Receiver<SubscriptionChange>>,
     stop: CancellationToken,
 ) -> Exit {
     let mut rng = StdRng::seed_from_u64(spec.seed);
@@ -295,7 +295,7 @@ async fn session(
     spec: &UpstreamSpec,
     mut ws: Socket,
     audience: &Audience,
-    mut commands: Option<&mut mpsc::Receiver<Command>>,
+    mut commands: Option<&mut mpsc::Receiver<SubscriptionChange>>,
     stop: &CancellationToken,
     state: &mut Reading,
 ) -> Option<ConnectionEnd> {
@@ -323,8 +323,8 @@ async fn session(
                 }
             }
             command = next_command(commands.as_deref_mut()) => match command {
-                Some(Command::Subscribe(streams)) => outbox.queue_subscribe("SUBSCRIBE", streams),
-                Some(Command::Unsubscribe(streams)) => outbox.queue_subscribe("UNSUBSCRIBE", streams),
+                Some(SubscriptionChange::Subscribe(streams)) => outbox.queue_subscribe("SUBSCRIBE", streams),
+                Some(SubscriptionChange::Unsubscribe(streams)) => outbox.queue_subscribe("UNSUBSCRIBE", streams),
                 None => commands = None,
             },
             () = &mut silence, if spec.liveness.is_some() => {
@@ -363,7 +363,7 @@ async fn session(
 }
 
 /// The next command, or never when the upstream takes none (or no more).
-async fn next_command(commands: Option<&mut mpsc::Receiver<Command>>) -> Option<Command> {
+async fn next_command(commands: Option<&mut mpsc::Receiver<SubscriptionChange>>) -> Option<SubscriptionChange> {
     match commands {
         Some(commands) => commands.recv().await,
         None => std::future::pending().await,
