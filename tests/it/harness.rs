@@ -64,9 +64,12 @@ async fn legacy_holds_a_socket_per_subscription_wsmanager_per_distinct_stream_un
     let server = summary.server.as_ref().unwrap();
     let received: u64 = summary.cohorts.iter().map(|c| c.delivery.received).sum();
     let sent = server.messages_sent;
+    // What the clients had not read when they closed at the end is in flight, not lost: at most about a
+    // second of the mock's traffic (a client reads within a second unless the machine stalls it longer).
+    let per_second = sent / summary.run.elapsed_ms.div_ceil(1000).max(1);
     assert!(
-        received <= sent && received as f64 >= sent as f64 * 0.98,
-        "clients received {received} of the mock's {sent}"
+        received <= sent && sent - received <= per_second,
+        "clients received {received} of the mock's {sent} ({per_second} a second)"
     );
     assert_eq!(server.connections_high_water as i64, 60 + distinct + 10);
 }

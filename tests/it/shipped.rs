@@ -223,7 +223,11 @@ fn phase_0_writes_the_baseline_and_phase_1_passes_its_gates_against_it() {
     let phase0 = run("phase-0", 5, &[], &[]);
     assert!(phase0.passed(), "{}", phase0.explain());
     assert_eq!(phase0.summary.cohorts.len(), 1, "legacy only");
-    assert_eq!(phase0.cohort("legacy").connections.high_water, 40 * 32, "a socket per subscription");
+    // Every subscription opened a socket of its own (on a slow machine the ramp may not have them all open at
+    // the same moment, so the count is of first connects, not of the high-water mark).
+    let attempts = &phase0.cohort("legacy").attempts;
+    assert_eq!(attempts.total - attempts.retries, 40 * 32, "a socket per subscription: {attempts:?}");
+    assert!(phase0.cohort("legacy").connections.high_water <= 40 * 32);
     let baseline = scratch("phase-0").join("baseline.json");
     assert!(baseline.exists(), "phase 0 writes the baseline");
 
