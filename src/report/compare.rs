@@ -309,7 +309,7 @@ mod tests {
     use super::*;
 
     pub(super) fn fixture() -> RunSummary {
-        serde_json::from_str(include_str!("../../tests/it/fixtures/summary.json")).unwrap()
+        serde_json::from_str(include_str!("../../tests/fixtures/compare-summary.json")).unwrap()
     }
 
     fn verdict_mut<'s>(s: &'s mut RunSummary, criterion: &str, cohort: &str) -> &'s mut Verdict {

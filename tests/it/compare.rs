@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::support::{scratch_dir, verdict_mut, wschaos_binary};
 
-const FIXTURE: &str = include_str!("fixtures/summary.json");
+const FIXTURE: &str = include_str!("../fixtures/compare-summary.json");
 
 /// A run directory holding the fixture summary, changed by `edit`.
 fn run_dir(name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {

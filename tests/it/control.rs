@@ -70,6 +70,8 @@ async fn a_bad_fault_gets_400_with_every_problem() {
     let api = control(&server, None).await;
     let (status, _, body) = http(api, "POST", "/faults", r#"{"kind":"stall","code":1000,"share":2}"#, "").await;
     assert_eq!(status, 400);
+    let pretty = serde_json::to_string_pretty(&serde_json::from_str::<Value>(&body).unwrap()).unwrap();
+    insta::assert_snapshot!("control_invalid_fault_body", pretty);
     let reply: Value = serde_json::from_str(&body).unwrap();
     let keys: Vec<&str> = reply["problems"].as_array().unwrap().iter().map(|p| p["key"].as_str().unwrap()).collect();
     assert_eq!(keys, ["fault.code", "fault.share"]);

@@ -52,6 +52,8 @@ fn every_problem_of_every_file_is_reported_with_its_place_and_the_exit_code_is_2
         assert!(found.is_some_and(|l| l.contains(what)), "{line}…{what} in:\n{stderr}");
     }
     assert_eq!(stderr.lines().filter(|l| l.starts_with(&file)).count(), 8, "no echoes:\n{stderr}");
+    // The whole text as a user reads it (the scratch path written as FILE): a change of wording is a diff.
+    insta::assert_snapshot!("validate_many_mistakes", stderr.replace(&file, "FILE"));
     assert!(stderr.contains("error: 1 of 2 files are invalid"), "{stderr}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.starts_with(&format!("ok: {}: ", good.display())), "{stdout}");

@@ -388,6 +388,15 @@ mod tests {
 
     const LEGACY_P50_FAILS: &str = "[latency-p50]\nthreshold = 1.0\n";
 
+    /// The block a person reads when a run ends (criteria, figures, where the run went, the gate), whole:
+    /// a change of wording or layout is a reviewed snapshot diff.
+    #[test]
+    fn the_end_of_run_block_reads_as_its_snapshot() {
+        let summary = summary(false, LEGACY_P50_FAILS);
+        let text = human_text(Outcome::CriteriaFailed, &summary, Path::new("reports/t-20261201-120000"));
+        insta::assert_snapshot!("end_of_run_block", text);
+    }
+
     #[test]
     fn a_failing_reference_is_named_but_does_not_fail_the_row() {
         let mut summary = summary(false, LEGACY_P50_FAILS);
