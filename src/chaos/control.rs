@@ -34,9 +34,9 @@ use tokio::time::Instant;
 
 use crate::chaos::fault::{Fault, RawFault};
 use crate::chaos::metrics;
-use crate::chaos::plan::occurrence_seed;
 use crate::mock::MockServer;
 use crate::mock::faults::FaultOrder;
+use crate::vocab::seed::derive;
 
 /// Largest request body accepted (413 past it).
 const MAX_BODY: usize = 64 * 1024;
@@ -243,7 +243,7 @@ async fn add_fault(State(api): State<Arc<Api>>, uri: Uri, body: Result<Bytes, By
         }
     };
     let number = api.injected.fetch_add(1, Ordering::Relaxed);
-    let seed = seed.unwrap_or_else(|| occurrence_seed(api.mock.seed(), usize::MAX, number));
+    let seed = seed.unwrap_or_else(|| derive(api.mock.seed(), usize::MAX, number));
     let order = fault.order(seed, fault.window());
     if fault.timing.at.is_zero() {
         let id = api.mock.start_fault(&order);

@@ -60,20 +60,18 @@ fn occurrences_of(fault: &Fault, index: usize, seed: u64, run: Duration) -> Vec<
             Some(window) => (start + window).min(run),
             None => run,
         };
-        out.push(Occurrence { fault: index, number, start, end, seed: occurrence_seed(seed, index, number) });
+        out.push(Occurrence {
+            fault: index,
+            number,
+            start,
+            end,
+            seed: crate::vocab::seed::derive(seed, index, number),
+        });
         let Some(every) = fault.timing.every.filter(|e| !e.is_zero()) else { break };
         start += every;
         number += 1;
     }
     out
-}
-
-/// A well-mixed seed for one occurrence (SplitMix64 of the run seed, fault index and number).
-pub fn occurrence_seed(seed: u64, fault: usize, number: u32) -> u64 {
-    let mut z = seed ^ ((fault as u64) << 32) ^ u64::from(number) ^ 0x9E37_79B9_7F4A_7C15;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

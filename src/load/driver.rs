@@ -80,7 +80,7 @@ async fn drive_client(ctx: DriveContext, placement: Placement) {
         kind: placement.cohort.manager,
         client: placement.global,
         source: source_address(placement.global),
-        seed: crate::chaos::plan::occurrence_seed(ctx.seed, placement.global as usize, u32::MAX),
+        seed: crate::vocab::seed::derive(ctx.seed, placement.global as usize, u32::MAX),
         tap: None,
     };
     let manager = tokio::spawn(run_client(ctx.run.clone(), ctx.settings.clone(), spec, rx));

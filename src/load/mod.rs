@@ -2,5 +2,6 @@
 //! and the task that drives the clients through ramp-up and churn ([`driver`]).
 
 pub mod driver;
+pub mod placement;
 pub mod population;
 pub mod workload;

@@ -8,9 +8,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use crate::chaos::plan::occurrence_seed;
 use crate::load::workload::Workload;
 use crate::manager::settings::ManagerKind;
+use crate::vocab::seed::derive;
 
 /// One subscriber and its streams.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -105,7 +105,7 @@ pub fn population(workload: &Workload, symbols: &[String], seed: u64) -> Vec<Cli
 
 /// A client's random stream for one churn round (round 0 is the initial population).
 pub fn client_rng(seed: u64, client: u32, round: u32) -> StdRng {
-    StdRng::seed_from_u64(occurrence_seed(seed, client as usize, round))
+    StdRng::seed_from_u64(derive(seed, client as usize, round))
 }
 
 /// One churn round for a client: which current subscribers leave (by position) and the newcomers.

@@ -49,7 +49,7 @@ pub async fn start(
         kind,
         client: placement.global,
         source: source_address(placement.global),
-        seed: crate::chaos::plan::occurrence_seed(ctx.seed, placement.global as usize, u32::MAX),
+        seed: crate::vocab::seed::derive(ctx.seed, placement.global as usize, u32::MAX),
         tap: Some(tap.clone()),
     };
     let (commands, receiver) = mpsc::channel(1024);

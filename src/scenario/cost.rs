@@ -11,8 +11,9 @@
 use serde::Serialize;
 
 use crate::config_file::KeyIssue;
+use crate::load::placement::Cohorts;
 use crate::manager::settings::ManagerKind;
-use crate::scenario::model::{Cohorts, Scenario};
+use crate::scenario::model::Scenario;
 
 /// File descriptors kept free for the harness itself (files, the recorder, the runtime).
 pub const FD_MARGIN: u64 = 256;

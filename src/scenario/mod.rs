@@ -21,12 +21,13 @@ use std::time::Duration;
 use crate::config_file::{ConfigIssues, HumanDuration, KeyIssue, SourceFile, duration_or};
 use crate::criteria::baseline::BaselineSettings;
 use crate::criteria::validate_overrides;
+pub use crate::load::placement::Cohorts;
 pub use crate::load::workload::{Churn, Workload};
 pub use crate::manager::settings::{
     LegacyReconnect, LegacySettings, ManagerKind, ManagerSettings, UnifiedSettings, WsManagerSettings,
 };
 use crate::mock::config::MockConfig;
-pub use model::{Cohorts, HarnessSettings, MAX_CANARIES, Rollout, Scenario};
+pub use model::{HarnessSettings, MAX_CANARIES, Rollout, Scenario};
 pub use raw::{CohortMode, RawScenario};
 use sections::{cohorts, faults, place_in_steps, rehearsal, with_rollout};
 

@@ -10,38 +10,11 @@ use crate::criteria::baseline::BaselineSettings;
 use crate::criteria::custom::Threshold;
 use crate::criteria::preset::Preset;
 use crate::criteria::{GateScope, RawOverride};
+use crate::load::placement::Cohorts;
 use crate::load::workload::Workload;
-use crate::manager::settings::{ManagerKind, ManagerSettings};
+use crate::manager::settings::ManagerSettings;
 use crate::mock::config::{MockConfig, RawMockConfig};
 use crate::rollout::plan::RolloutPlan;
-
-/// Who runs which manager.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "mode", rename_all = "kebab-case")]
-pub enum Cohorts {
-    /// Each manager runs the whole population, concurrently, against the same mock.
-    SideBySide {
-        /// The managers compared.
-        managers: Vec<ManagerKind>,
-    },
-    /// A stable-hash share of the clients runs the new manager, the rest legacy.
-    Split {
-        /// Share on the new manager.
-        new_share: f64,
-        /// The new manager.
-        new_manager: ManagerKind,
-    },
-}
-
-impl Cohorts {
-    /// The managers that run, legacy first.
-    pub fn managers(&self) -> Vec<ManagerKind> {
-        match self {
-            Cohorts::SideBySide { managers } => managers.clone(),
-            Cohorts::Split { new_manager, .. } => vec![ManagerKind::Legacy, *new_manager],
-        }
-    }
-}
 
 /// Harness self-checks.
 #[derive(Debug, Clone, PartialEq, Serialize)]

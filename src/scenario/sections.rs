@@ -9,10 +9,10 @@ use super::raw::{self, CohortMode};
 use crate::chaos::fault::{Fault, RawFault, validate_all};
 use crate::config_file::{HumanDuration, KeyIssue};
 use crate::criteria::preset::Preset;
+use crate::load::placement::Cohorts;
 use crate::load::workload::Workload;
 use crate::manager::settings::ManagerKind;
 use crate::rollout::plan::{RawRollout, RolloutPlan, is_rehearsal};
-use crate::scenario::model::Cohorts;
 
 /// `[cohorts]` completed by `[rollout]`: when the scenario does not choose a mode, a rehearsal splits the
 /// clients between legacy and the new manager, and a preset's traffic share (its first step) and manager fill

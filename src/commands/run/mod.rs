@@ -19,8 +19,9 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::RunArgs;
 use crate::commands::process::{Outcome, StopSignals, UsageError};
 use crate::criteria::verdict::{Judging, any_failed};
-use crate::load::driver::{self, Cohort, DriveContext, Placement};
-use crate::load::population::{ClientPlan, CohortPlan, StreamDraw, on_new_manager, planned, population};
+use crate::load::driver::{self, DriveContext};
+use crate::load::placement;
+use crate::load::population::{ClientPlan, CohortPlan, StreamDraw, population};
 use crate::manager::audience::RunContext;
 use crate::mock::stats::MockSnapshot;
 use crate::record::canary::{self, CanaryRecord};
@@ -29,7 +30,7 @@ use crate::record::steps::StepLog;
 use crate::record::{recorder, selfcheck};
 use crate::rollout::controller::RehearsalRecord;
 use crate::run_dir::baseline_json::{self, BaselineInput};
-use crate::scenario::{self, Cohorts, ManagerKind, Scenario};
+use crate::scenario::{self, Scenario};
 use crate::summary::build;
 use crate::summary::rig::{RigInputs, rig_summary};
 use crate::summary::{BaselineInfo, RunInfo, RunSummary, SCHEMA_VERSION, WindowLabel};
@@ -162,11 +163,11 @@ async fn execute(
     let plan = scenario.rollout.plan.as_ref();
     let (cohorts, placements) = match plan {
         Some(plan) => crate::rollout::rehearsal::place(plan, people),
-        None => place(&scenario.cohorts, people, scenario.workload.clients),
+        None => placement::place(&scenario.cohorts, people, scenario.workload.clients),
     };
     let plans = match plan {
         Some(plan) => crate::rollout::rehearsal::cohort_sizes(plan, people),
-        None => cohort_sizes(&cohorts, &placements),
+        None => placement::cohort_sizes(&cohorts, &placements),
     };
     let run_cancel = CancellationToken::new();
     let drops_before = upstream.applies_faults().then(crate::os::listen_drops).flatten();
@@ -268,45 +269,6 @@ async fn execute(
     let execution =
         Execution { recording, health, canary, listen_drops, server_open, elapsed, interrupted, plans, rehearsed };
     Ok((execution, finished))
-}
-
-/// Cohorts of the run and where each client runs.
-fn place(cohorts: &Cohorts, people: &[ClientPlan], clients: u32) -> (Vec<Cohort>, Vec<Placement>) {
-    match cohorts {
-        Cohorts::SideBySide { managers } => {
-            let list: Vec<Cohort> = managers.iter().enumerate().map(|(id, m)| Cohort { id, manager: *m }).collect();
-            let placements = list
-                .iter()
-                .flat_map(|cohort| {
-                    people.iter().map(move |plan| Placement {
-                        cohort: cohort.clone(),
-                        plan: plan.clone(),
-                        global: cohort.id as u32 * clients + plan.id,
-                    })
-                })
-                .collect();
-            (list, placements)
-        }
-        Cohorts::Split { new_share, new_manager } => {
-            let list = vec![Cohort { id: 0, manager: ManagerKind::Legacy }, Cohort { id: 1, manager: *new_manager }];
-            let placements = people
-                .iter()
-                .map(|plan| {
-                    let cohort = list[usize::from(on_new_manager(plan.id, *new_share))].clone();
-                    Placement { cohort, plan: plan.clone(), global: plan.id }
-                })
-                .collect();
-            (list, placements)
-        }
-    }
-}
-
-/// Each cohort as planned.
-fn cohort_sizes(cohorts: &[Cohort], placements: &[Placement]) -> Vec<CohortPlan> {
-    cohorts
-        .iter()
-        .map(|c| planned(c.manager, placements.iter().filter(|p| p.cohort.id == c.id).map(|p| &p.plan)))
-        .collect()
 }
 
 /// Fault windows of the plan that get latency and staleness figures of their own: those with a length,
