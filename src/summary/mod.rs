@@ -9,6 +9,8 @@ pub mod build;
 pub mod percentiles;
 pub mod rig;
 pub mod rollout;
+#[cfg(test)]
+pub(crate) mod sample;
 pub mod verdict;
 
 use std::collections::BTreeMap;

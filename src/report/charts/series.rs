@@ -265,8 +265,7 @@ mod tests {
     use crate::summary::FaultWindow;
 
     fn summary() -> RunSummary {
-        let text = include_str!("../../../tests/fixtures/run-smoke/summary.json");
-        serde_json::from_str(text).unwrap()
+        crate::summary::sample::two_cohorts(false, "")
     }
 
     fn row(second: usize, cohort: &str, attempts: u64, open: i64, server_open: Option<u64>) -> TimeseriesRow {

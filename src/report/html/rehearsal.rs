@@ -62,8 +62,7 @@ mod tests {
 
     #[test]
     fn a_rolled_back_step_is_highlighted_with_its_escaped_trigger() {
-        let mut summary: RunSummary =
-            serde_json::from_str(include_str!("../../../tests/fixtures/run-smoke/summary.json")).unwrap();
+        let mut summary: RunSummary = crate::summary::sample::two_cohorts(false, "");
         assert_eq!(section(&summary), "", "no rehearsal, no section");
         summary.rollout = Some(rolled_back("err<script>"));
         let html = section(&summary);
