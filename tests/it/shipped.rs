@@ -223,11 +223,13 @@ fn phase_0_writes_the_baseline_and_phase_1_passes_its_gates_against_it() {
     let phase0 = run("phase-0", 5, &[], &[]);
     assert!(phase0.passed(), "{}", phase0.explain());
     assert_eq!(phase0.summary.cohorts.len(), 1, "legacy only");
-    // Every subscription opened a socket of its own (on a slow machine the ramp may not have them all open at
-    // the same moment, so the count is of first connects, not of the high-water mark).
-    let attempts = &phase0.cohort("legacy").attempts;
-    assert_eq!(attempts.total - attempts.retries, 40 * 32, "a socket per subscription: {attempts:?}");
-    assert!(phase0.cohort("legacy").connections.high_water <= 40 * 32);
+    // Every subscription opened a socket of its own: 1,280 first connects at least (churn adds a few more
+    // subscriptions, each with its own socket). On a slow machine the ramp may not have them all open at the
+    // same moment, so the count is of first connects, not of the high-water mark.
+    let legacy = phase0.cohort("legacy");
+    let first_connects = legacy.attempts.total - legacy.attempts.retries;
+    assert!(first_connects >= 40 * 32, "a socket per subscription: {:?}", legacy.attempts);
+    assert!(legacy.connections.high_water <= first_connects as i64, "{:?}", legacy.connections);
     let baseline = scratch("phase-0").join("baseline.json");
     assert!(baseline.exists(), "phase 0 writes the baseline");
 
