@@ -123,7 +123,6 @@ impl Scenario {
             managers,
             mock,
             mock_raw: raw.mock.clone().unwrap_or_default(),
-            faults_raw,
             faults,
             harness: HarnessSettings {
                 saturation_lag: duration_or(harness.saturation_lag, Duration::from_millis(25)),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::chaos::fault::{Fault, RawFault};
+use crate::chaos::fault::Fault;
 use crate::criteria::baseline::BaselineSettings;
 use crate::criteria::custom::Threshold;
 use crate::criteria::preset::Preset;
@@ -67,9 +67,6 @@ pub struct Scenario {
     /// The `[mock]` tables as written (for a mock in its own process).
     #[serde(skip)]
     pub mock_raw: RawMockConfig,
-    /// The faults as written (for a mock in its own process, through its control API).
-    #[serde(skip)]
-    pub faults_raw: Vec<RawFault>,
     /// Faults.
     pub faults: Vec<Fault>,
     /// Harness.

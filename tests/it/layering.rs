@@ -218,8 +218,8 @@ fn test_only_modules(files: &BTreeMap<ModPath, PathBuf>) -> Vec<ModPath> {
     for (module, file) in files {
         let text = strip_comments_and_literals(&std::fs::read_to_string(file).unwrap());
         let tokens = tokens(&text);
-        for (at, token) in tokens.iter().enumerate() {
-            if is_cfg_test(&tokens, at) && *token == "#" {
+        for at in 0..tokens.len() {
+            if is_cfg_test(&tokens, at) {
                 let mut next = at + 7;
                 while tokens.get(next) == Some(&"#") {
                     next = skip_attribute(&tokens, next);
