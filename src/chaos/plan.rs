@@ -49,7 +49,16 @@ impl FaultPlan {
         occurrences.sort_by_key(|o| (o.start, o.fault, o.number));
         FaultPlan { run, occurrences }
     }
+
+    /// The windows that get latency and staleness figures of their own: the occurrences with a length,
+    /// the first [`WINDOWS_JUDGED`] of them.
+    pub fn judged_windows(&self) -> impl Iterator<Item = &Occurrence> {
+        self.occurrences.iter().filter(|o| o.end > o.start).take(WINDOWS_JUDGED)
+    }
 }
+
+/// Fault windows with figures of their own, at most.
+pub const WINDOWS_JUDGED: usize = 64;
 
 fn occurrences_of(fault: &Fault, index: usize, seed: u64, run: Duration) -> Vec<Occurrence> {
     let mut out = Vec::new();
@@ -115,6 +124,18 @@ mod tests {
         let starts: Vec<(usize, u64, u64)> =
             a.occurrences.iter().map(|o| (o.fault, o.start.as_secs(), o.end.as_secs())).collect();
         assert_eq!(starts, [(0, 10, 15), (0, 40, 45), (1, 45, 60)], "stall clamped to the run; burst after it dropped");
+    }
+
+    #[test]
+    fn judged_windows_are_the_first_occurrences_with_a_length() {
+        let text = "[[faults]]\nkind = \"disconnect\"\nevery = \"1s\"\n\
+                    [[faults]]\nkind = \"stall\"\nduration = \"500ms\"\nevery = \"1s\"\n";
+        let plan = FaultPlan::build(&faults(text), 1, Duration::from_secs(100));
+        assert_eq!(plan.occurrences.len(), 200, "an instant disconnect and a stall every second");
+        let judged: Vec<&Occurrence> = plan.judged_windows().collect();
+        assert_eq!(judged.len(), WINDOWS_JUDGED);
+        assert!(judged.iter().all(|o| o.fault == 1), "instant occurrences have no window");
+        assert_eq!(judged.last().unwrap().start, Duration::from_secs(WINDOWS_JUDGED as u64 - 1));
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub fn write_rendered(dir: &Path, run: &RunDirectory) -> Result<()> {
         fs::write(&dir.join(&file.path), file.text)?;
     }
     for chart in &charts {
-        draw::write_png(chart, &chart_dir.join(format!("{}.png", chart.file_stem)))?;
+        fs::write(&chart_dir.join(format!("{}.png", chart.file_stem)), draw::png(chart)?)?;
     }
     Ok(())
 }

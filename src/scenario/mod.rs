@@ -66,6 +66,21 @@ fn with_stand_ins(raw: &RawScenario, left_out: &[String]) -> RawScenario {
 }
 
 impl Scenario {
+    /// Every fault occurrence of a run of this scenario.
+    pub fn fault_plan(&self) -> crate::chaos::plan::FaultPlan {
+        crate::chaos::plan::FaultPlan::build(&self.faults, self.seed, self.duration)
+    }
+
+    /// How close to the end of a socket's accounting an event may be published and still be in flight: a
+    /// second, plus the longest delay a latency fault of the scenario holds messages for.
+    pub fn in_flight_allowance(&self) -> Duration {
+        let held = self.faults.iter().filter_map(|f| match f.kind {
+            crate::chaos::fault::FaultKind::Latency { delay, jitter } => Some(delay + jitter),
+            _ => None,
+        });
+        Duration::from_secs(1) + held.max().unwrap_or(Duration::ZERO)
+    }
+
     /// Validates a raw scenario; `fallback_name` names it when the file does not.
     pub fn from_raw(raw: &RawScenario, fallback_name: &str) -> Result<Scenario, Vec<KeyIssue>> {
         let mut issues = Vec::new();

@@ -26,11 +26,16 @@ pub fn cohort(manager: ManagerKind, high_water: i64, latency_us: u64) -> CohortS
 
 /// Legacy and WSManager, judged with `overrides` (criteria TOML); `saturated` marks the harness saturated.
 pub fn two_cohorts(saturated: bool, overrides: &str) -> RunSummary {
+    judged(vec![cohort(ManagerKind::Legacy, 20, 2_000), cohort(ManagerKind::Wsmanager, 1, 500)], saturated, overrides)
+}
+
+/// A 12.3 s run of scenario `t` with `cohorts`, judged as [`two_cohorts`] is.
+pub fn judged(cohorts: Vec<CohortSummary>, saturated: bool, overrides: &str) -> RunSummary {
     let json = serde_json::json!({
         "schema_version": 1, "wschaos_version": "test", "scenario": {"name": "t"}, "mock_config": {},
         "run": {"started_unix_ms": 0, "elapsed_ms": 12_345, "interrupted": false, "upstream": "embedded",
                 "events_recorded": 10},
-        "cohorts": [cohort(ManagerKind::Legacy, 20, 2_000), cohort(ManagerKind::Wsmanager, 1, 500)],
+        "cohorts": cohorts,
         "server": null, "faults": [],
         "harness": {"lag_p50_us": 500, "lag_p99_us": 40_000, "lag_max_us": 50_000,
                     "saturation_threshold_us": 25_000, "saturated": saturated, "cpu_seconds": 1.5,

@@ -17,7 +17,7 @@ use wschaos::chaos::plan::FaultPlan;
 use wschaos::chaos::{Fault, RawFault};
 use wschaos::mock::MockServer;
 use wschaos::mock::faults::state::FaultId;
-use wschaos::mock::stats::RejectReason;
+use wschaos::mock::stats::{CloseCause, RejectReason};
 
 use crate::support::*;
 
@@ -96,27 +96,35 @@ async fn disconnect_selects_a_seeded_share_by_source_and_staggers_the_closes() {
     let mut bystander = trader(&server, "127.0.9.1").await;
     let id =
         server.inject(&fault("kind = \"disconnect\"\nshare = 0.5\nsources = [\"127.0.2.0/24\"]\nstagger = \"600ms\""));
+    // Which clients were chosen is the mock's own record, not a guess from who went quiet.
     let record = server.fault_records().into_iter().find(|r| r.id == id).unwrap();
     assert_eq!(record.touched, 5, "half of the ten clients in the block");
+    let chosen: HashSet<IpAddr> = record.sources.iter().copied().collect();
+    assert_eq!(chosen.len(), 5, "{:?}", record.sources);
+    assert!(chosen.iter().all(|ip| ip.to_string().starts_with("127.0.2.")), "{chosen:?}");
+    let (mut closed, mut kept): (Vec<Client>, Vec<Client>) =
+        clients.into_iter().partition(|ws| chosen.contains(&ws.get_ref().local_addr().unwrap().ip()));
+    assert_eq!((closed.len(), kept.len()), (5, 5));
+    // The chosen ones are read at once, each to its close frame.
     let started = Instant::now();
-    // Every client is read at once; the closed ones see a close frame within the stagger window.
-    let closes = futures_util::future::join_all(clients.iter_mut().map(|ws| async move {
-        let watch = async {
-            loop {
-                match ws.next().await {
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return started.elapsed(),
-                    Some(Ok(_)) => continue,
-                }
-            }
-        };
-        tokio::time::timeout(Duration::from_millis(1500), watch).await.ok()
+    let closed_at = futures_util::future::join_all(closed.iter_mut().map(|ws| async move {
+        let code = ending_seen(ws).await;
+        (code, started.elapsed())
     }))
     .await;
-    let closed_at: Vec<Duration> = closes.into_iter().flatten().collect();
-    assert_eq!(closed_at.len(), 5, "{closed_at:?}");
-    let spread = *closed_at.iter().max().unwrap() - *closed_at.iter().min().unwrap();
-    assert!(spread >= Duration::from_millis(300), "closes spread over the stagger window: {closed_at:?}");
-    assert_eq!(next_json(&mut bystander).await["e"], "trade", "outside the selected block");
+    assert!(closed_at.iter().all(|(code, _)| code == "1001"), "going away, the default code: {closed_at:?}");
+    let times: Vec<Duration> = closed_at.iter().map(|(_, at)| *at).collect();
+    let spread = *times.iter().max().unwrap() - *times.iter().min().unwrap();
+    assert!(spread >= Duration::from_millis(300), "closes spread over the stagger window: {times:?}");
+    // Once the five connections (and the stagger's task) are gone, the mock's counts say the rest is open.
+    drop(closed);
+    settle_to(&server, MockServer::BACKGROUND_TASKS + kept.len() + 1).await;
+    let snapshot = server.snapshot();
+    assert_eq!(snapshot.closes.get(&CloseCause::ServerInitiated), Some(&5), "{:?}", snapshot.closes);
+    assert_eq!(snapshot.connections_open, 6, "the five not chosen and the bystander");
+    for ws in kept.iter_mut().chain([&mut bystander]) {
+        assert_eq!(next_json(ws).await["e"], "trade", "a connection the fault did not choose still streams");
+    }
 }
 
 #[tokio::test]

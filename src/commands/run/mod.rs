@@ -16,24 +16,21 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::assemble::{Recorded, RunFacts};
 use crate::cli::RunArgs;
 use crate::commands::process::{Outcome, StopSignals, UsageError};
-use crate::criteria::verdict::{Judging, any_failed};
+use crate::criteria::verdict::any_failed;
 use crate::load::driver::{self, DriveContext};
 use crate::load::placement;
-use crate::load::population::{ClientPlan, CohortPlan, StreamDraw, population};
+use crate::load::population::{ClientPlan, StreamDraw, population};
 use crate::manager::audience::RunContext;
 use crate::mock::stats::MockSnapshot;
-use crate::record::canary::{self, CanaryRecord};
+use crate::record::canary;
 use crate::record::progress::{Progress, RigReceivers};
 use crate::record::steps::StepLog;
 use crate::record::{recorder, selfcheck};
-use crate::rollout::controller::RehearsalRecord;
-use crate::run_dir::baseline_json::{self, BaselineInput};
+use crate::run_dir::baseline_json;
 use crate::scenario::{self, Scenario};
-use crate::summary::build;
-use crate::summary::rig::{RigInputs, rig_summary};
-use crate::summary::{BaselineInfo, RunInfo, RunSummary, SCHEMA_VERSION, WindowLabel};
 use crate::vocab::calendar::utc_compact;
 
 /// Runs a scenario.
@@ -76,8 +73,14 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     let (execution, finished) = execute(&scenario, &people, upstream, &mut stop, &console).await?;
     let (snapshot, offset_ms) = finished;
     let mock_failed = snapshot.is_none() && label != "external";
-    let summary =
-        build_summary(&scenario, &execution, snapshot.as_ref(), offset_ms, started_unix_ms, label, baseline.as_ref());
+    let facts = RunFacts {
+        snapshot: snapshot.as_ref(),
+        mock_offset_ms: offset_ms,
+        started_unix_ms,
+        upstream: label,
+        baseline: baseline.as_ref(),
+    };
+    let summary = crate::assemble::summary(&scenario, &execution, facts);
     let records = &execution.recording.cohorts;
     let canary_seconds = execution.canary.as_ref().map_or(&[][..], |c| &c.p99_per_second[..]);
     let seconds = crate::run_dir::timeseries_csv::RigSeconds {
@@ -138,27 +141,13 @@ fn interrupted_at_start_up() -> Outcome {
     Outcome::Interrupted
 }
 
-/// What one execution produced.
-struct Execution {
-    recording: recorder::Recording,
-    health: selfcheck::Health,
-    canary: Option<CanaryRecord>,
-    /// Connection attempts the kernel's listen queues dropped during the run (loopback upstreams only).
-    listen_drops: Option<u64>,
-    server_open: Vec<u64>,
-    elapsed: Duration,
-    interrupted: bool,
-    plans: Vec<CohortPlan>,
-    rehearsed: Option<RehearsalRecord>,
-}
-
 async fn execute(
     scenario: &Scenario,
     people: &[ClientPlan],
     upstream: Upstream,
     stop: &mut StopSignals,
     console: &Console,
-) -> Result<(Execution, (Option<MockSnapshot>, u64))> {
+) -> Result<(Recorded, (Option<MockSnapshot>, u64))> {
     let symbols: Vec<String> = scenario.mock.feed.symbols.iter().map(|s| s.name.clone()).collect();
     let plan = scenario.rollout.plan.as_ref();
     let (cohorts, placements) = match plan {
@@ -182,7 +171,7 @@ async fn execute(
         events,
         cancel: run_cancel.clone(),
         freshness: freshness.clone(),
-        settle: settle(scenario),
+        settle: scenario.in_flight_allowance(),
         record_lag,
     });
     let run_seconds = scenario.duration.as_secs() as usize + 1;
@@ -197,7 +186,7 @@ async fn execute(
         steps: StepLog::new(starts, cohorts.len()),
         queries: queries_rx,
         freshness: freshness.map(|f| (f, scenario.harness.staleness_every)),
-        windows: planned_windows(scenario).iter().map(|w| (w.start, w.end)).collect(),
+        windows: scenario.fault_plan().judged_windows().map(|w| (w.start, w.end)).collect(),
     };
     let recorder = tokio::spawn(recorder::run(events_rx, setup));
     let health_cancel = CancellationToken::new();
@@ -267,121 +256,8 @@ async fn execute(
     let listen_drops = drops_before.zip(crate::os::listen_drops()).map(|(before, after)| after.saturating_sub(before));
     let finished = upstream.finish(start).await;
     let execution =
-        Execution { recording, health, canary, listen_drops, server_open, elapsed, interrupted, plans, rehearsed };
+        Recorded { recording, health, canary, listen_drops, server_open, elapsed, interrupted, plans, rehearsed };
     Ok((execution, finished))
-}
-
-/// Fault windows of the plan that get latency and staleness figures of their own: those with a length,
-/// the first [`WINDOWS_JUDGED`] of them.
-fn planned_windows(scenario: &Scenario) -> Vec<crate::chaos::plan::Occurrence> {
-    let plan = crate::chaos::plan::FaultPlan::build(&scenario.faults, scenario.seed, scenario.duration);
-    plan.occurrences.into_iter().filter(|o| o.end > o.start).take(WINDOWS_JUDGED).collect()
-}
-
-/// Fault windows with figures of their own, at most.
-const WINDOWS_JUDGED: usize = 64;
-
-/// How close to the end of a socket's accounting an event may be published and still be in flight: a
-/// second, plus the longest delay a latency fault of the scenario holds messages for.
-fn settle(scenario: &Scenario) -> Duration {
-    let held = scenario.faults.iter().filter_map(|f| match f.kind {
-        crate::chaos::fault::FaultKind::Latency { delay, jitter } => Some(delay + jitter),
-        _ => None,
-    });
-    Duration::from_secs(1) + held.max().unwrap_or(Duration::ZERO)
-}
-
-fn build_summary(
-    scenario: &Scenario,
-    execution: &Execution,
-    snapshot: Option<&MockSnapshot>,
-    mock_offset_ms: u64,
-    started_unix_ms: u64,
-    upstream: String,
-    baseline: Option<&BaselineInput>,
-) -> RunSummary {
-    let faults = snapshot.map(|s| build::fault_windows(&s.faults, mock_offset_ms)).unwrap_or_default();
-    let grace = scenario.harness.recovery_deadline;
-    let cohorts: Vec<_> = execution
-        .recording
-        .cohorts
-        .iter()
-        .zip(&execution.plans)
-        .map(|(record, plan)| build::cohort_summary(record, *plan, &faults, grace))
-        .collect::<Vec<_>>();
-    let windows = planned_windows(scenario);
-    let labels: Vec<WindowLabel> = windows
-        .iter()
-        .map(|w| WindowLabel {
-            name: scenario.faults.get(w.fault).and_then(|f| f.name.clone()),
-            kind: scenario.faults.get(w.fault).map_or_else(String::new, |f| f.kind.name().as_str().to_owned()),
-            start_ms: w.start.as_millis() as u64,
-            end_ms: w.end.as_millis() as u64,
-        })
-        .collect();
-    let cohorts: Vec<_> = cohorts
-        .into_iter()
-        .zip(&execution.recording.cohorts)
-        .map(|(mut c, record)| {
-            build::stretch_figures(&mut c, record, &labels);
-            c
-        })
-        .collect();
-    let peak_connections: i64 = cohorts.iter().map(|c| c.connections.high_water).sum();
-    let named: Vec<(String, &recorder::CohortRecord)> =
-        cohorts.iter().map(|c| c.name.clone()).zip(&execution.recording.cohorts).collect();
-    let streams = build::stream_summaries(&named, snapshot);
-    let mock_in_own_process = upstream == "child-process";
-    let mut summary = RunSummary {
-        schema_version: SCHEMA_VERSION,
-        wschaos_version: env!("CARGO_PKG_VERSION").to_owned(),
-        scenario: serde_json::to_value(scenario).unwrap_or_default(),
-        mock_config: serde_json::to_value(&scenario.mock).unwrap_or_default(),
-        run: RunInfo {
-            started_unix_ms,
-            elapsed_ms: execution.elapsed.as_millis() as u64,
-            interrupted: execution.interrupted,
-            upstream,
-            events_recorded: execution.recording.events,
-        },
-        cohorts,
-        server: snapshot.map(build::server_summary),
-        faults,
-        harness: build::harness_summary(&execution.health, scenario.harness.saturation_lag, peak_connections),
-        rig: rig_summary(RigInputs {
-            health: &execution.health,
-            canary: execution.canary.as_ref(),
-            mock: snapshot,
-            mock_in_own_process,
-            scheduler_threshold_us: scenario.harness.saturation_lag.as_micros() as u64,
-            rig_threshold_us: scenario.harness.rig_delay.as_micros() as u64,
-            listen_drops: execution.listen_drops,
-            somaxconn: crate::os::somaxconn(),
-        }),
-        verdicts: Vec::new(),
-        streams,
-        rollout: scenario
-            .rollout
-            .plan
-            .as_ref()
-            .zip(execution.rehearsed.as_ref())
-            .map(|(plan, record)| crate::rollout::summary::summarize(plan, record, &execution.recording.steps)),
-        baseline: baseline.map(|b| BaselineInfo {
-            path: b.path.display().to_string(),
-            scenario: b.baseline.scenario.clone(),
-            seed: b.baseline.seed,
-            started_unix_ms: b.baseline.started_unix_ms,
-        }),
-    };
-    let judging = Judging {
-        overrides: &scenario.criteria,
-        thresholds: &scenario.thresholds,
-        baseline: baseline.map(|b| (&b.baseline, &scenario.baseline)),
-        latency_floor: scenario.harness.latency_floor,
-        gate: scenario.rollout.gate,
-    };
-    summary.verdicts = crate::rollout::verdicts::judge_run(&summary, &judging);
-    summary
 }
 
 /// `reports/<name>-<UTC timestamp>`.

@@ -2,8 +2,6 @@
 //! report) or as a PNG file. Every plotters error becomes an `anyhow` error naming the chart; nothing
 //! here computes what is shown, only where it goes on the page.
 
-use std::path::Path;
-
 use anyhow::{Context, Result, anyhow};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
@@ -73,14 +71,22 @@ pub fn svg(chart: &Chart) -> Result<String> {
     Ok(out)
 }
 
-/// Draws the chart into a PNG file.
-pub fn write_png(chart: &Chart, path: &Path) -> Result<()> {
+/// The chart as a PNG image.
+pub fn png(chart: &Chart) -> Result<Vec<u8>> {
     font::ensure_registered()?;
-    let root = BitMapBackend::new(path, size(chart)).into_drawing_area();
-    draw(&root, chart)?;
-    root.present()
-        .map_err(|e| anyhow!("{e}"))
-        .with_context(|| format!("could not write the chart '{}'", path.display()))
+    let (width, height) = size(chart);
+    let mut rgb = vec![0u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        draw(&root, chart)?;
+        root.present().map_err(|e| anyhow!("could not draw '{}': {e}", chart.title))?;
+    }
+    let image = image::RgbImage::from_raw(width, height, rgb).context("the chart's pixels do not fill its size")?;
+    let mut out = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut out, image::ImageOutputFormat::Png)
+        .with_context(|| format!("could not encode '{}'", chart.title))?;
+    Ok(out.into_inner())
 }
 
 /// The horizontal span drawn for a band: at least 1/200 of the axis, so an instant fault stays visible.
@@ -334,11 +340,8 @@ mod tests {
     }
 
     #[test]
-    fn png_is_written_with_the_embedded_font() {
-        let path = std::env::temp_dir().join(format!("wschaos-draw-test-{}.png", std::process::id()));
-        write_png(&chart(), &path).unwrap();
-        let bytes = std::fs::read(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
+    fn png_is_drawn_with_the_embedded_font() {
+        let bytes = png(&chart()).unwrap();
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
         assert!(bytes.len() > 5_000, "{} bytes", bytes.len());
     }

@@ -1,0 +1,160 @@
+//! A run's [`RunSummary`], assembled from the scenario it ran and what its recorder, self-check, canaries
+//! and mock recorded, then judged. It sits above the summary model, the criteria and the rollout (it
+//! uses all three) and below `commands::run`, which only wires the run and hands its records here.
+
+use std::time::Duration;
+
+use crate::criteria::verdict::Judging;
+use crate::load::population::CohortPlan;
+use crate::mock::stats::MockSnapshot;
+use crate::record::canary::CanaryRecord;
+use crate::record::{recorder, selfcheck};
+use crate::rollout::controller::RehearsalRecord;
+use crate::run_dir::baseline_json::BaselineInput;
+use crate::scenario::Scenario;
+use crate::summary::build;
+use crate::summary::rig::{RigInputs, rig_summary};
+use crate::summary::{BaselineInfo, CohortSummary, FaultWindow, RunInfo, RunSummary, SCHEMA_VERSION, WindowLabel};
+
+/// What one execution of a scenario recorded on the harness side.
+pub struct Recorded {
+    /// The recorder's per-cohort records, event count and rehearsal steps.
+    pub recording: recorder::Recording,
+    /// The scheduler-lag self-check.
+    pub health: selfcheck::Health,
+    /// The canaries' record, when the run had canaries.
+    pub canary: Option<CanaryRecord>,
+    /// Connection attempts the kernel's listen queues dropped during the run (loopback upstreams only).
+    pub listen_drops: Option<u64>,
+    /// The mock's open connections, sampled once a second.
+    pub server_open: Vec<u64>,
+    /// How long the run lasted.
+    pub elapsed: Duration,
+    /// Whether Ctrl-C or SIGTERM ended it.
+    pub interrupted: bool,
+    /// Each cohort's planned size, in cohort order.
+    pub plans: Vec<CohortPlan>,
+    /// The rehearsal controller's record, for a rehearsal.
+    pub rehearsed: Option<RehearsalRecord>,
+}
+
+/// What the run knew about itself besides its records.
+pub struct RunFacts<'a> {
+    /// The mock's last counters (`None` when they could not be read, or for an external upstream).
+    pub snapshot: Option<&'a MockSnapshot>,
+    /// Milliseconds between the mock's start and the run's.
+    pub mock_offset_ms: u64,
+    /// When the run started, in Unix milliseconds.
+    pub started_unix_ms: u64,
+    /// Which upstream the run targeted (`embedded`, `child-process`, `external`).
+    pub upstream: String,
+    /// The baseline the run is compared against, if one was given.
+    pub baseline: Option<&'a BaselineInput>,
+}
+
+/// The run's summary, every criterion judged.
+pub fn summary(scenario: &Scenario, recorded: &Recorded, facts: RunFacts<'_>) -> RunSummary {
+    let faults = facts.snapshot.map(|s| build::fault_windows(&s.faults, facts.mock_offset_ms)).unwrap_or_default();
+    let cohorts = cohorts(scenario, recorded, &faults);
+    let mut summary = unjudged(scenario, recorded, &facts, cohorts, faults);
+    let judging = Judging {
+        overrides: &scenario.criteria,
+        thresholds: &scenario.thresholds,
+        baseline: facts.baseline.map(|b| (&b.baseline, &scenario.baseline)),
+        latency_floor: scenario.harness.latency_floor,
+        gate: scenario.rollout.gate,
+    };
+    summary.verdicts = crate::rollout::verdicts::judge_run(&summary, &judging);
+    summary
+}
+
+/// Each cohort's summary, with its figures during each judged fault window and after it.
+fn cohorts(scenario: &Scenario, recorded: &Recorded, faults: &[FaultWindow]) -> Vec<CohortSummary> {
+    let grace = scenario.harness.recovery_deadline;
+    let labels = window_labels(scenario);
+    let records = &recorded.recording.cohorts;
+    records
+        .iter()
+        .zip(&recorded.plans)
+        .map(|(record, plan)| {
+            let mut cohort = build::cohort_summary(record, *plan, faults, grace);
+            build::stretch_figures(&mut cohort, record, &labels);
+            cohort
+        })
+        .collect()
+}
+
+/// The planned fault windows that get figures of their own, named after their faults.
+fn window_labels(scenario: &Scenario) -> Vec<WindowLabel> {
+    scenario
+        .fault_plan()
+        .judged_windows()
+        .map(|w| {
+            let fault = scenario.faults.get(w.fault);
+            WindowLabel {
+                name: fault.and_then(|f| f.name.clone()),
+                kind: fault.map_or_else(String::new, |f| f.kind.name().as_str().to_owned()),
+                start_ms: w.start.as_millis() as u64,
+                end_ms: w.end.as_millis() as u64,
+            }
+        })
+        .collect()
+}
+
+fn unjudged(
+    scenario: &Scenario,
+    recorded: &Recorded,
+    facts: &RunFacts<'_>,
+    cohorts: Vec<CohortSummary>,
+    faults: Vec<FaultWindow>,
+) -> RunSummary {
+    let peak_connections: i64 = cohorts.iter().map(|c| c.connections.high_water).sum();
+    let named: Vec<(String, &recorder::CohortRecord)> =
+        cohorts.iter().map(|c| c.name.clone()).zip(&recorded.recording.cohorts).collect();
+    let streams = build::stream_summaries(&named, facts.snapshot);
+    RunSummary {
+        schema_version: SCHEMA_VERSION,
+        wschaos_version: env!("CARGO_PKG_VERSION").to_owned(),
+        scenario: serde_json::to_value(scenario).unwrap_or_default(),
+        mock_config: serde_json::to_value(&scenario.mock).unwrap_or_default(),
+        run: RunInfo {
+            started_unix_ms: facts.started_unix_ms,
+            elapsed_ms: recorded.elapsed.as_millis() as u64,
+            interrupted: recorded.interrupted,
+            upstream: facts.upstream.clone(),
+            events_recorded: recorded.recording.events,
+        },
+        cohorts,
+        server: facts.snapshot.map(build::server_summary),
+        faults,
+        harness: build::harness_summary(&recorded.health, scenario.harness.saturation_lag, peak_connections),
+        rig: rig_summary(rig_inputs(scenario, recorded, facts)),
+        verdicts: Vec::new(),
+        streams,
+        rollout: scenario
+            .rollout
+            .plan
+            .as_ref()
+            .zip(recorded.rehearsed.as_ref())
+            .map(|(plan, record)| crate::rollout::summary::summarize(plan, record, &recorded.recording.steps)),
+        baseline: facts.baseline.map(|b| BaselineInfo {
+            path: b.path.display().to_string(),
+            scenario: b.baseline.scenario.clone(),
+            seed: b.baseline.seed,
+            started_unix_ms: b.baseline.started_unix_ms,
+        }),
+    }
+}
+
+fn rig_inputs<'a>(scenario: &Scenario, recorded: &'a Recorded, facts: &RunFacts<'a>) -> RigInputs<'a> {
+    RigInputs {
+        health: &recorded.health,
+        canary: recorded.canary.as_ref(),
+        mock: facts.snapshot,
+        mock_in_own_process: facts.upstream == "child-process",
+        scheduler_threshold_us: scenario.harness.saturation_lag.as_micros() as u64,
+        rig_threshold_us: scenario.harness.rig_delay.as_micros() as u64,
+        listen_drops: recorded.listen_drops,
+        somaxconn: crate::os::somaxconn(),
+    }
+}
