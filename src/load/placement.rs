@@ -1,6 +1,8 @@
 //! Who runs which manager: the scenario's `[cohorts]` section (side by side, or a stable-hash split),
 //! every client placed in its cohort, and each cohort as planned.
 
+use std::collections::HashSet;
+
 use serde::Serialize;
 
 use crate::load::driver::{Cohort, Placement};
@@ -72,4 +74,57 @@ pub fn cohort_sizes(cohorts: &[Cohort], placements: &[Placement]) -> Vec<CohortP
         .iter()
         .map(|c| planned(c.manager, placements.iter().filter(|p| p.cohort.id == c.id).map(|p| &p.plan)))
         .collect()
+}
+
+/// The sockets the clients hold once every subscriber has subscribed (churn replaces subscribers without
+/// adding to the count): a socket per subscription (legacy), per distinct stream per client (WSManager),
+/// per `unified_max_streams` distinct streams per client (unified).
+pub fn client_sockets(cohorts: &Cohorts, unified_max_streams: u32, people: &[ClientPlan]) -> u64 {
+    let max_streams = u64::from(unified_max_streams.max(1));
+    let per_manager = |m: ManagerKind, client: &ClientPlan| {
+        let subscriptions = client.subscribers.iter().map(|s| s.streams.len() as u64).sum::<u64>();
+        let distinct = client.subscribers.iter().flat_map(|s| s.streams.iter()).collect::<HashSet<_>>().len() as u64;
+        match m {
+            ManagerKind::Legacy => subscriptions,
+            ManagerKind::Wsmanager => distinct,
+            ManagerKind::Unified => distinct.div_ceil(max_streams),
+        }
+    };
+    match cohorts {
+        Cohorts::SideBySide { managers } => {
+            managers.iter().map(|m| people.iter().map(|c| per_manager(*m, c)).sum::<u64>()).sum()
+        }
+        Cohorts::Split { new_share, new_manager } => people
+            .iter()
+            .map(|c| per_manager(if on_new_manager(c.id, *new_share) { *new_manager } else { ManagerKind::Legacy }, c))
+            .sum(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::population::SubscriberPlan;
+
+    fn client(id: u32, subscribers: &[&[&str]]) -> ClientPlan {
+        let subscriber = |(i, streams): (usize, &&[&str])| SubscriberPlan {
+            id: i as u32,
+            streams: streams.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        ClientPlan { id, subscribers: subscribers.iter().enumerate().map(subscriber).collect() }
+    }
+
+    #[test]
+    fn sockets_are_counted_per_subscription_per_distinct_stream_and_per_unified_batch() {
+        // Client 0: 4 subscriptions over 3 distinct streams; client 1: 1 over 1.
+        let people = [client(0, &[&["a", "b"], &["a", "c"]]), client(1, &[&["a"]])];
+        let all =
+            Cohorts::SideBySide { managers: vec![ManagerKind::Legacy, ManagerKind::Wsmanager, ManagerKind::Unified] };
+        // legacy 4 + 1, WSManager 3 + 1, unified with 2 streams a socket: ceil(3 / 2) + ceil(1 / 2).
+        assert_eq!(client_sockets(&all, 2, &people), 5 + 4 + 3);
+        let none_new = Cohorts::Split { new_share: 0.0, new_manager: ManagerKind::Wsmanager };
+        assert_eq!(client_sockets(&none_new, 2, &people), 5, "every client on legacy");
+        let all_new = Cohorts::Split { new_share: 1.0, new_manager: ManagerKind::Wsmanager };
+        assert_eq!(client_sockets(&all_new, 2, &people), 4, "every client on WSManager");
+    }
 }

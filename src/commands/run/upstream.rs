@@ -14,13 +14,14 @@ use crate::chaos::Inject;
 use crate::chaos::plan::FaultPlan;
 use crate::cli::RunArgs;
 use crate::commands::process::{UsageError, raise_open_file_limit};
-use crate::load::population::{ClientPlan, on_new_manager};
+use crate::load::placement::client_sockets;
+use crate::load::population::ClientPlan;
 use crate::mock::MockServer;
 use crate::mock::process::MockProcess;
 use crate::mock::stats::MockSnapshot;
 use crate::record::freshness::{Freshness, Resolver};
+use crate::scenario::Scenario;
 use crate::scenario::cost::FD_MARGIN;
-use crate::scenario::{Cohorts, ManagerKind, Scenario};
 
 /// Where the clients connect, and what of the mock the harness can see.
 pub(super) enum Upstream {
@@ -173,7 +174,7 @@ pub(super) async fn open_upstream(
         return Ok(Upstream::External(addr));
     }
     let limit = raise_open_file_limit();
-    let clients = client_sockets(scenario, people);
+    let clients = client_sockets(&scenario.cohorts, scenario.managers.unified.max_streams, people);
     if !own_process && (limit == 0 || 2 * clients + FD_MARGIN <= limit) {
         let listen = "127.0.0.1:0".parse()?;
         return Ok(Upstream::Embedded(
@@ -231,31 +232,4 @@ pub(super) fn resolve_target(args: &RunArgs) -> Result<Option<SocketAddr>> {
         .into());
     }
     Ok(Some(addr))
-}
-
-/// The sockets the scenario's clients hold once every subscriber has subscribed (churn replaces
-/// subscribers without adding to the count): a socket per subscription (legacy), per distinct stream per
-/// client (WSManager), per 1024 distinct streams per client (unified).
-pub fn client_sockets(scenario: &Scenario, people: &[ClientPlan]) -> u64 {
-    let max_streams = u64::from(scenario.managers.unified.max_streams.max(1));
-    let per_manager = |m: ManagerKind, client: &ClientPlan| {
-        let subscriptions = client.subscribers.iter().map(|s| s.streams.len() as u64).sum::<u64>();
-        let distinct =
-            client.subscribers.iter().flat_map(|s| s.streams.iter()).collect::<std::collections::HashSet<_>>().len()
-                as u64;
-        match m {
-            ManagerKind::Legacy => subscriptions,
-            ManagerKind::Wsmanager => distinct,
-            ManagerKind::Unified => distinct.div_ceil(max_streams),
-        }
-    };
-    match &scenario.cohorts {
-        Cohorts::SideBySide { managers } => {
-            managers.iter().map(|m| people.iter().map(|c| per_manager(*m, c)).sum::<u64>()).sum()
-        }
-        Cohorts::Split { new_share, new_manager } => people
-            .iter()
-            .map(|c| per_manager(if on_new_manager(c.id, *new_share) { *new_manager } else { ManagerKind::Legacy }, c))
-            .sum(),
-    }
 }
