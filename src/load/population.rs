@@ -157,7 +157,7 @@ pub fn on_new_manager(id: u32, new_share: f64) -> bool {
 pub struct CohortPlan {
     /// The manager.
     pub manager: ManagerKind,
-    /// Clients.
+    /// How many clients run the cohort's manager.
     pub clients: u32,
     /// Subscriptions at start.
     pub subscriptions: u64,

@@ -14,7 +14,7 @@ use crate::mock::stream_name::StreamSpec;
 /// Subscribers replaced over the run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Churn {
-    /// Period.
+    /// Time between churn rounds, counted from each client's start (`churn.every`, default 10s).
     #[serde(with = "crate::vocab::serialize::millis")]
     pub every: Duration,
     /// Share replaced each period.

@@ -12,16 +12,16 @@ use serde::Serialize;
 pub enum Backoff {
     /// The same delay every time.
     Fixed {
-        /// Delay.
+        /// The wait before every reconnect attempt.
         #[serde(with = "crate::vocab::serialize::millis")]
         delay: Duration,
     },
     /// delay × (attempt + 1), capped.
     Linear {
-        /// Step.
+        /// The first delay, and what each further attempt adds.
         #[serde(with = "crate::vocab::serialize::millis")]
         delay: Duration,
-        /// Cap.
+        /// The longest delay; later attempts all wait this long.
         #[serde(with = "crate::vocab::serialize::millis")]
         max: Duration,
     },
@@ -30,16 +30,16 @@ pub enum Backoff {
         /// First delay.
         #[serde(with = "crate::vocab::serialize::millis")]
         delay: Duration,
-        /// Cap.
+        /// The longest delay; the doubling stops there.
         #[serde(with = "crate::vocab::serialize::millis")]
         max: Duration,
     },
     /// random(0, min(cap, base × 2^attempt)).
     FullJitter {
-        /// Base.
+        /// The upper bound of the first retry's draw, doubled for each further attempt.
         #[serde(with = "crate::vocab::serialize::millis")]
         base: Duration,
-        /// Cap.
+        /// The largest upper bound a draw can have, however many attempts came before.
         #[serde(with = "crate::vocab::serialize::millis")]
         cap: Duration,
     },

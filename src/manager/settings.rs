@@ -48,7 +48,7 @@ pub enum LegacyReconnect {
 pub struct LegacySettings {
     /// Delay policy (no jitter).
     pub reconnect: LegacyReconnect,
-    /// Delay.
+    /// The fixed delay, or the first one for linear and exponential (`delay`, default 1s).
     #[serde(with = "crate::vocab::serialize::millis")]
     pub delay: Duration,
     /// Largest delay.
@@ -117,11 +117,11 @@ pub struct UnifiedSettings {
 /// Every manager's parameters (echoed in the output).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ManagerSettings {
-    /// Legacy.
+    /// The legacy manager's parameters (`[managers.legacy]`).
     pub legacy: LegacySettings,
-    /// WSManager.
+    /// The new WSManager's parameters (`[managers.wsmanager]`).
     pub wsmanager: WsManagerSettings,
-    /// Unified.
+    /// The unified manager's parameters (`[managers.unified]`).
     pub unified: UnifiedSettings,
 }
 

@@ -24,7 +24,7 @@ pub struct Shared {
     pub config: MockConfig,
     /// Fan-out and connection registry.
     pub hub: Hub,
-    /// Counters.
+    /// The server's counters, read by `snapshot` for `/stats` and the run reports.
     pub stats: MockStats,
     /// Connection-attempt budgets per source IP.
     pub budget: Mutex<ConnectBudget>,

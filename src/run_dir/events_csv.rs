@@ -17,7 +17,7 @@ pub struct EventRow {
     pub time_ms: u64,
     /// What happened.
     pub event: String,
-    /// Details.
+    /// More about it: the upstream at the start; a fault's label, counts, sources and streams.
     pub detail: String,
 }
 

@@ -46,20 +46,20 @@ pub const MAX_CANARIES: u32 = 16;
 /// A validated scenario.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scenario {
-    /// Name.
+    /// The scenario's `name`, or else the file's stem: it names the reports and the run directory.
     pub name: String,
-    /// Description.
+    /// What the scenario is for (`description`; empty when not given).
     pub description: String,
     /// Run length.
     #[serde(with = "crate::vocab::serialize::millis")]
     pub duration: Duration,
-    /// Seed.
+    /// The seed of everything random (`seed`, default 1; `--seed` overrides it).
     pub seed: u64,
-    /// Population.
+    /// The population: clients, subscribers, streams, ramp-up, popularity and churn (`[workload]`).
     pub workload: Workload,
-    /// Cohorts.
+    /// Who runs which manager: side by side or a stable-hash split (`[cohorts]`).
     pub cohorts: Cohorts,
-    /// Managers.
+    /// Each manager's reconnect, liveness and connect parameters (`[managers]`), defaults filled in.
     pub managers: ManagerSettings,
     /// The embedded mock.
     #[serde(skip)]
@@ -67,9 +67,9 @@ pub struct Scenario {
     /// The `[mock]` tables as written (for a mock in its own process).
     #[serde(skip)]
     pub mock_raw: RawMockConfig,
-    /// Faults.
+    /// The faults to inject (`[[faults]]`), in the order written, their `at` on the run's clock.
     pub faults: Vec<Fault>,
-    /// Harness.
+    /// The harness's self-checks and settings (`[harness]`), defaults filled in.
     pub harness: HarnessSettings,
     /// Overrides of the built-in success criteria, by id: the preset's gates under the scenario's own.
     pub criteria: BTreeMap<String, RawOverride>,

@@ -153,7 +153,7 @@ impl LatencySeries {
 pub struct StretchFigures {
     /// Delivery latency.
     pub latency_us: Percentiles,
-    /// Staleness.
+    /// Staleness: how long ago the first event a live subscription had not received was published.
     pub staleness_us: Percentiles,
 }
 
@@ -214,7 +214,7 @@ pub struct StreamDelivery {
     pub received: u64,
     /// Distinct events delivered.
     pub delivered: u64,
-    /// Lost.
+    /// Gaps that never arrived: events published while subscribed and never delivered.
     pub lost: u64,
     /// Delivered late, out of order.
     pub late: u64,
@@ -293,9 +293,9 @@ pub struct CohortSummary {
     pub retry_delay_us: Percentiles,
     /// Attempts and storm shape.
     pub attempts: Attempts,
-    /// Connections.
+    /// Connections held: open at the end, most at once, how they ended, subscriptions recovered.
     pub connections: Connections,
-    /// Messages.
+    /// Messages received and events delivered, lost, late and repeated, in subscriber-deliveries.
     pub delivery: Delivery,
     /// Stream lifecycle (WSManager).
     pub streams: Streams,
@@ -357,9 +357,9 @@ pub struct HarnessSummary {
 /// A fault window as reports draw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultWindow {
-    /// Kind.
+    /// The fault kind as written in `kind = "…"` (`disconnect`, `outage`, …).
     pub kind: String,
-    /// Label.
+    /// The fault's `name` label (`None`: unnamed; charts and `events.csv` then label it by its kind).
     pub name: Option<String>,
     /// Start (ms after the run started).
     pub start_ms: u64,

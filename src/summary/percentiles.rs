@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 pub struct Percentiles {
     /// Values recorded.
     pub count: u64,
-    /// Median.
+    /// The median (50th percentile); 0 when nothing was recorded.
     pub p50: u64,
     /// 90th percentile.
     pub p90: u64,
@@ -18,9 +18,9 @@ pub struct Percentiles {
     pub p99: u64,
     /// 99.9th percentile.
     pub p999: u64,
-    /// Largest.
+    /// The largest value recorded; 0 when nothing was.
     pub max: u64,
-    /// Mean.
+    /// The mean, rounded to one decimal; 0 when nothing was recorded.
     pub mean: f64,
 }
 

@@ -24,12 +24,12 @@ pub struct Timing {
 /// A validated fault.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Fault {
-    /// Label.
+    /// Its `name` label, shown in reports and the control API (`None`: unnamed).
     pub name: Option<String>,
-    /// When.
+    /// When it starts, how long its window lasts, and how often it repeats.
     pub timing: Timing,
     /// To what.
     pub select: Selection,
-    /// What.
+    /// What it does: its kind, with that kind's parameters.
     pub kind: FaultKind,
 }

@@ -43,14 +43,14 @@ pub enum ConnFault {
     },
     /// Delay outgoing messages.
     Latency {
-        /// Delay.
+        /// Time from a message's publication until it may be written; `jitter` spreads it either way.
         delay: Duration,
         /// Jitter around it.
         jitter: Duration,
     },
     /// Drop, duplicate or reorder messages of some streams.
     Messages {
-        /// What.
+        /// Whether a hit message is dropped, sent twice or swapped with the next.
         action: MessageAction,
         /// Per message.
         probability: f64,
@@ -59,7 +59,7 @@ pub enum ConnFault {
     },
     /// Corrupt the next `count` messages.
     Corrupt {
-        /// How.
+        /// Which corruption each of the next `count` messages gets.
         variant: CorruptVariant,
         /// How many.
         count: u32,

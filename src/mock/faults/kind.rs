@@ -130,7 +130,7 @@ pub enum Refuse {
 pub enum FaultKind {
     /// Close selected connections, spread over `stagger`.
     Disconnect {
-        /// How.
+        /// How each selected connection is closed: a close frame, a TCP FIN or a reset.
         how: CloseHow,
         /// Spread window.
         #[serde(with = "crate::vocab::serialize::millis")]
@@ -216,7 +216,7 @@ pub enum FaultKind {
     },
     /// Send malformed frames.
     Corrupt {
-        /// What.
+        /// Which corruption each selected connection's next `count` messages get.
         variant: CorruptVariant,
         /// Messages per connection.
         count: u32,

@@ -82,14 +82,14 @@ pub enum HandshakeVerdict {
 pub enum HandshakeRule {
     /// Outage: refuse every upgrade with a status.
     Outage {
-        /// Status.
+        /// The HTTP status every upgrade gets while the outage lasts.
         status: u16,
         /// `Retry-After` seconds.
         retry_after: Option<u64>,
     },
     /// Reject a share of upgrades, escalating repeat offenders to 418.
     Reject {
-        /// Status.
+        /// The HTTP status a rejected upgrade gets (429, 503, …); a banned source gets 418 instead.
         status: u16,
         /// `Retry-After` seconds.
         retry_after: Option<u64>,
@@ -108,7 +108,7 @@ pub enum HandshakeRule {
     },
     /// Delay or hold upgrades.
     Slow {
-        /// Delay.
+        /// The wait before a slowed upgrade is answered; `jitter` spreads it either way.
         delay: Duration,
         /// Jitter around it.
         jitter: Duration,

@@ -19,7 +19,7 @@ pub struct Decimal8(pub i64);
 pub struct Volume8(pub i128);
 
 impl Decimal8 {
-    /// Zero.
+    /// The decimal 0 (`0.00000000`).
     pub const ZERO: Decimal8 = Decimal8(0);
 
     /// Rounds a float to the nearest 1e-8 (saturating at the `i64` range; NaN becomes zero).

@@ -21,7 +21,7 @@ pub struct Fill {
     pub time: Micros,
     /// Trade id.
     pub id: u64,
-    /// Price.
+    /// Trade price in units of 1e-8.
     pub price: i64,
     /// Base quantity.
     pub qty: i64,
@@ -178,7 +178,7 @@ impl TradeStats {
 /// The open candle of one kline stream, updated by every trade after it was created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candle {
-    /// Interval.
+    /// The kline interval it spans (`1s` to `1M`), as in its stream's name.
     pub interval: KlineInterval,
     /// Boundaries in UTC+8.
     pub utc8: bool,

@@ -4,11 +4,11 @@
 /// An sRGB colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Colour {
-    /// Red.
+    /// The red channel, 0 to 255.
     pub r: u8,
-    /// Green.
+    /// The green channel, 0 to 255.
     pub g: u8,
-    /// Blue.
+    /// The blue channel, 0 to 255.
     pub b: u8,
 }
 
