@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use crate::criteria::verdict::Judging;
 use crate::load::population::CohortPlan;
+use crate::manager::assumptions::Assumption;
+use crate::manager::settings::ManagerKind;
 use crate::mock::stats::MockSnapshot;
 use crate::record::canary::CanaryRecord;
 use crate::record::{recorder, selfcheck};
@@ -137,6 +139,7 @@ fn unjudged(
             .as_ref()
             .zip(recorded.rehearsed.as_ref())
             .map(|(plan, record)| crate::rollout::summary::summarize(plan, record, &recorded.recording.steps)),
+        assumptions: assumptions(scenario, recorded),
         baseline: facts.baseline.map(|b| BaselineInfo {
             path: b.path.display().to_string(),
             scenario: b.baseline.scenario.clone(),
@@ -144,6 +147,15 @@ fn unjudged(
             started_unix_ms: b.baseline.started_unix_ms,
         }),
     }
+}
+
+/// The assumptions of the managers that ran (legacy too when unified clients may fall back to it).
+fn assumptions(scenario: &Scenario, recorded: &Recorded) -> Vec<Assumption> {
+    let mut ran: Vec<ManagerKind> = recorded.plans.iter().map(|p| p.manager).collect();
+    if ran.contains(&ManagerKind::Unified) && scenario.managers.unified.fallback_after.is_some() {
+        ran.push(ManagerKind::Legacy);
+    }
+    scenario.assumptions.iter().filter(|a| ran.contains(&a.manager)).cloned().collect()
 }
 
 fn rig_inputs<'a>(scenario: &Scenario, recorded: &'a Recorded, facts: &RunFacts<'a>) -> RigInputs<'a> {

@@ -348,6 +348,7 @@ mod judging {
             baseline: None,
             rollout: None,
             streams: Vec::new(),
+            assumptions: Vec::new(),
         }
     }
 

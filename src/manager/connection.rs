@@ -26,6 +26,7 @@ use crate::deadline::sleep_until;
 use crate::manager::audience::{Audience, RunContext};
 use crate::manager::backoff::Backoff;
 use crate::manager::reading::Reading;
+use crate::manager::settings::RetryReset;
 use crate::manager::stamped::Stamped;
 use crate::manager::tap::Tap;
 use crate::record::event::{AttemptOutcome, CohortId, ConnectionEnd, Event};
@@ -54,8 +55,10 @@ pub struct UpstreamSpec {
     pub backoff: Backoff,
     /// Failed attempts in a row before giving up (`None`: never).
     pub max_attempts: Option<u32>,
-    /// Connect time limit.
-    pub connect_timeout: Duration,
+    /// What sets the attempt count back to zero.
+    pub retry_reset: RetryReset,
+    /// Connect time limit (`None`: none).
+    pub connect_timeout: Option<Duration>,
     /// Silence before the socket is declared dead.
     pub liveness: Option<Duration>,
     /// Control messages per second (combined).
@@ -73,8 +76,10 @@ pub struct Retry {
     pub backoff: Backoff,
     /// Failed attempts in a row before giving up (`None`: never).
     pub max_attempts: Option<u32>,
-    /// Connect time limit.
-    pub connect_timeout: Duration,
+    /// What sets the attempt count back to zero.
+    pub reset: RetryReset,
+    /// Connect time limit (`None`: none).
+    pub connect_timeout: Option<Duration>,
     /// Silence before the socket is declared dead.
     pub liveness: Option<Duration>,
 }
@@ -89,6 +94,7 @@ impl UpstreamSpec {
             endpoint: Endpoint::Raw(stream.to_owned()),
             backoff: retry.backoff,
             max_attempts: retry.max_attempts,
+            retry_reset: retry.reset,
             connect_timeout: retry.connect_timeout,
             liveness: retry.liveness,
             messages_per_second: 5,
@@ -138,9 +144,12 @@ pub async fn run(
         Endpoint::Combined => None,
     };
     let mut state = Reading::new(spec.cohort, raw_stream, spec.tap.clone());
+    // Attempts since the count was last reset: at each upgrade, or at the first market message.
+    let mut tries = 0u32;
     loop {
         let reconnecting = state.outage.is_some();
-        let connected = Box::pin(connect_with_retries(&ctx, &spec, &stop, reconnecting, &mut rng, &audience)).await;
+        let attempts = (&mut tries, reconnecting);
+        let connected = Box::pin(connect_with_retries(&ctx, &spec, &stop, attempts, &mut rng, &audience)).await;
         let Some(ws) = connected else {
             state.close(&ctx, &audience).await;
             if stop.is_cancelled() {
@@ -149,7 +158,13 @@ pub async fn run(
             }
             return Exit::GaveUp;
         };
-        match Box::pin(session(&ctx, &spec, ws, &audience, commands.as_mut(), &stop, &mut state)).await {
+        let read_before = state.market_messages;
+        let ended = Box::pin(session(&ctx, &spec, ws, &audience, commands.as_mut(), &stop, &mut state)).await;
+        if spec.retry_reset == RetryReset::OnMessage {
+            // An upgrade that brought no market data was one more try; data starts the count afresh.
+            tries = if state.market_messages > read_before { 0 } else { tries + 1 };
+        }
+        match ended {
             None => {
                 state.close(&ctx, &audience).await;
                 abandon(&ctx, &spec, state.outage.take()).await;
@@ -181,20 +196,25 @@ async fn abandon(ctx: &RunContext, spec: &UpstreamSpec, outage: Option<(Instant,
     }
 }
 
+/// Connects, retrying with the backoff; `tries` counts the attempts since the count was last reset (it
+/// carries over from earlier sessions when only market data resets it). `None` when stopped or given up.
 async fn connect_with_retries(
     ctx: &RunContext,
     spec: &UpstreamSpec,
     stop: &CancellationToken,
-    reconnecting: bool,
+    (tries, reconnecting): (&mut u32, bool),
     rng: &mut StdRng,
     audience: &Audience,
 ) -> Option<Socket> {
-    let mut failures = 0u32;
     let mut wait = reconnecting;
     loop {
+        if spec.max_attempts.is_some_and(|max| *tries >= max) {
+            ctx.report(Event::GaveUp { cohort: spec.cohort, at: ctx.now(), subscribers: audience.total() }).await;
+            return None;
+        }
         let mut waited = Duration::ZERO;
         if wait {
-            let delay = spec.backoff.delay(failures.saturating_sub(u32::from(!reconnecting)), rng);
+            let delay = spec.backoff.delay(tries.saturating_sub(u32::from(!reconnecting)), rng);
             waited = delay;
             tokio::select! {
                 _ = stop.cancelled() => return None,
@@ -209,18 +229,17 @@ async fn connect_with_retries(
             result = connect(ctx.target, spec) => result,
         };
         let outcome = result.as_ref().map_or_else(|o| *o, |_| AttemptOutcome::Connected);
-        let retry = reconnecting || failures > 0;
+        let retry = reconnecting || *tries > 0;
         let took = started.elapsed();
         let event = Event::Attempt { cohort: spec.cohort, client: spec.client, at, outcome, took, retry, waited };
         ctx.report(event).await;
         if let Ok(ws) = result {
+            if spec.retry_reset == RetryReset::OnOpen {
+                *tries = 0;
+            }
             return Some(ws);
         }
-        failures += 1;
-        if spec.max_attempts.is_some_and(|max| failures >= max) {
-            ctx.report(Event::GaveUp { cohort: spec.cohort, at: ctx.now(), subscribers: audience.total() }).await;
-            return None;
-        }
+        *tries += 1;
     }
 }
 
@@ -249,7 +268,8 @@ async fn connect(target: SocketAddr, spec: &UpstreamSpec) -> Result<Socket, Atte
         let (ws, _) = client_async_with_config(url, stamped, Some(config)).await.map_err(|e| ws_outcome(&e))?;
         Ok(ws)
     };
-    match tokio::time::timeout(spec.connect_timeout, attempt).await {
+    let Some(limit) = spec.connect_timeout else { return attempt.await };
+    match tokio::time::timeout(limit, attempt).await {
         Ok(result) => result,
         Err(_) => Err(AttemptOutcome::Timeout),
     }

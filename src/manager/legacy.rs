@@ -60,6 +60,7 @@ impl Legacy {
         let retry = Retry {
             backoff: backoff(&self.settings),
             max_attempts: self.settings.max_attempts,
+            reset: self.settings.retry_reset,
             connect_timeout: self.settings.connect_timeout,
             liveness: self.settings.liveness,
         };

@@ -8,6 +8,7 @@
 //! context and their subscribers with the reading side ([`audience`]). The managers' vocabulary, which
 //! manager and each one's parameters, is in [`settings`].
 
+pub mod assumptions;
 pub mod audience;
 pub mod backoff;
 pub mod client;

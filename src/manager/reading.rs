@@ -73,6 +73,8 @@ pub(crate) struct Reading {
     pub last_flush: Instant,
     /// The current outage: when the socket first dropped and how many subscriptions it dropped.
     pub outage: Option<(Instant, u32)>,
+    /// Market messages read over every session of the upstream (responses and malformed text apart).
+    pub market_messages: u64,
     tap: Option<Arc<Tap>>,
 }
 
@@ -87,6 +89,7 @@ impl Reading {
             sample: DeliverySample::empty(cohort),
             last_flush: Instant::now(),
             outage: None,
+            market_messages: 0,
             tap,
         }
     }
@@ -157,6 +160,7 @@ impl Reading {
         let stream = message.stream.or(self.raw_stream.as_deref()).unwrap_or("");
         let heard = audience.on_message(stream);
         self.sample.received += 1;
+        self.market_messages += 1;
         if heard.departures {
             // A subscription that ended is settled before a newer one of the same stream is accounted.
             settle_departed(&mut self.streams, &mut self.sample, ctx, audience);

@@ -59,9 +59,32 @@ pub struct LegacySettings {
     /// Silence before a socket is declared dead (`None`: never).
     #[serde(with = "crate::vocab::serialize::opt_millis")]
     pub liveness: Option<Duration>,
-    /// Connect time limit.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub connect_timeout: Duration,
+    /// Connect time limit (`None`: none, as a browser's `WebSocket` has none).
+    #[serde(with = "crate::vocab::serialize::opt_millis")]
+    pub connect_timeout: Option<Duration>,
+    /// What starts the attempt count afresh.
+    pub retry_reset: RetryReset,
+}
+
+/// What sets a manager's count of reconnect attempts back to zero, which decides when it gives up and how
+/// long its backoff grows. The documents do not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetryReset {
+    /// Every successful upgrade (`onopen`): an upstream that accepts and closes at once is retried forever.
+    OnOpen,
+    /// The first market message on the socket (`onmessage`): accepted-and-closed connections count as tries.
+    OnMessage,
+}
+
+impl RetryReset {
+    /// The name as written in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetryReset::OnOpen => "on-open",
+            RetryReset::OnMessage => "on-message",
+        }
+    }
 }
 
 /// WSManager parameters (003).
@@ -81,12 +104,14 @@ pub struct WsManagerSettings {
     /// Sweep period.
     #[serde(with = "crate::vocab::serialize::millis")]
     pub sweep_interval: Duration,
-    /// Silence before a socket is declared dead.
+    /// Silence before a socket is declared dead (`None`: never; 003 describes no such check).
     #[serde(with = "crate::vocab::serialize::opt_millis")]
     pub liveness: Option<Duration>,
-    /// Connect time limit.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub connect_timeout: Duration,
+    /// Connect time limit (`None`: none; 003 states none).
+    #[serde(with = "crate::vocab::serialize::opt_millis")]
+    pub connect_timeout: Option<Duration>,
+    /// What starts the attempt count afresh.
+    pub retry_reset: RetryReset,
 }
 
 /// Unified manager parameters (002).
@@ -106,12 +131,14 @@ pub struct UnifiedSettings {
     pub messages_per_second: u32,
     /// Consecutive failures before falling back to legacy (`None`: never).
     pub fallback_after: Option<u32>,
-    /// Silence before a socket is declared dead.
+    /// Silence before a socket is declared dead (`None`: never; 002 describes no such check).
     #[serde(with = "crate::vocab::serialize::opt_millis")]
     pub liveness: Option<Duration>,
-    /// Connect time limit.
-    #[serde(with = "crate::vocab::serialize::millis")]
-    pub connect_timeout: Duration,
+    /// Connect time limit (`None`: none; 002 states none).
+    #[serde(with = "crate::vocab::serialize::opt_millis")]
+    pub connect_timeout: Option<Duration>,
+    /// What starts the attempt count afresh.
+    pub retry_reset: RetryReset,
 }
 
 /// Every manager's parameters (echoed in the output).
@@ -139,8 +166,10 @@ pub struct RawLegacy {
     pub max_attempts: Option<Switch<u32>>,
     /// Reconnect a socket silent for this long, or "off".
     pub liveness: Option<Switch<HumanDuration>>,
-    /// TCP + upgrade time limit.
-    pub connect_timeout: Option<HumanDuration>,
+    /// TCP + upgrade time limit, or "off" (the default: none).
+    pub connect_timeout: Option<Switch<HumanDuration>>,
+    /// What sets the attempt count back to zero: "on-open" (the default) or "on-message".
+    pub retry_reset: Option<RetryReset>,
 }
 
 /// `[managers.wsmanager]` and the backoff part of `[managers.unified]`.
@@ -159,8 +188,10 @@ pub struct RawWsManager {
     pub sweep_interval: Option<HumanDuration>,
     /// Reconnect a socket silent for this long, or "off".
     pub liveness: Option<Switch<HumanDuration>>,
-    /// TCP + upgrade time limit.
-    pub connect_timeout: Option<HumanDuration>,
+    /// TCP + upgrade time limit, or "off" (the default: none).
+    pub connect_timeout: Option<Switch<HumanDuration>>,
+    /// What sets the attempt count back to zero: "on-open" (the default) or "on-message".
+    pub retry_reset: Option<RetryReset>,
 }
 
 /// `[managers.unified]`
@@ -181,8 +212,10 @@ pub struct RawUnified {
     pub fallback_after: Option<Switch<u32>>,
     /// Reconnect a socket silent for this long, or "off".
     pub liveness: Option<Switch<HumanDuration>>,
-    /// TCP + upgrade time limit.
-    pub connect_timeout: Option<HumanDuration>,
+    /// TCP + upgrade time limit, or "off" (the default: none).
+    pub connect_timeout: Option<Switch<HumanDuration>>,
+    /// What sets the attempt count back to zero: "on-open" (the default) or "on-message".
+    pub retry_reset: Option<RetryReset>,
 }
 
 /// `[managers]`
@@ -199,41 +232,10 @@ pub struct RawManagers {
 
 /// Validates `[managers]`: each manager's documented defaults, every problem pushed with its key path.
 pub fn validate(raw: &RawManagers, issues: &mut Vec<KeyIssue>) -> ManagerSettings {
-    let legacy = raw.legacy.clone().unwrap_or_default();
-    let ws = raw.wsmanager.clone().unwrap_or_default();
-    let unified = raw.unified.clone().unwrap_or_default();
-    let connect_timeout = |d: Option<HumanDuration>| duration_or(d, Duration::from_secs(10));
     let settings = ManagerSettings {
-        legacy: LegacySettings {
-            reconnect: legacy.reconnect.unwrap_or(LegacyReconnect::Fixed),
-            delay: duration_or(legacy.delay, Duration::from_secs(1)),
-            max_delay: duration_or(legacy.max_delay, Duration::from_secs(30)),
-            max_attempts: legacy.max_attempts.and_then(|s| s.value()),
-            liveness: switch_duration(legacy.liveness, None),
-            connect_timeout: connect_timeout(legacy.connect_timeout),
-        },
-        wsmanager: WsManagerSettings {
-            base_delay: duration_or(ws.base_delay, Duration::from_secs(1)),
-            max_delay: duration_or(ws.max_delay, Duration::from_secs(30)),
-            max_attempts: ws.max_attempts.unwrap_or(10),
-            idle_timeout: duration_or(ws.idle_timeout, Duration::from_secs(300)),
-            sweep_interval: duration_or(ws.sweep_interval, Duration::from_secs(60)),
-            liveness: switch_duration(ws.liveness, Some(Duration::from_secs(30))),
-            connect_timeout: connect_timeout(ws.connect_timeout),
-        },
-        unified: UnifiedSettings {
-            base_delay: duration_or(unified.base_delay, Duration::from_secs(1)),
-            max_delay: duration_or(unified.max_delay, Duration::from_secs(30)),
-            max_attempts: unified.max_attempts.unwrap_or(10),
-            max_streams: unified.max_streams.unwrap_or(1024),
-            messages_per_second: unified.messages_per_second.unwrap_or(5),
-            fallback_after: match unified.fallback_after {
-                None => Some(3),
-                Some(s) => s.value(),
-            },
-            liveness: switch_duration(unified.liveness, Some(Duration::from_secs(30))),
-            connect_timeout: connect_timeout(unified.connect_timeout),
-        },
+        legacy: legacy_settings(&raw.legacy.clone().unwrap_or_default()),
+        wsmanager: wsmanager_settings(&raw.wsmanager.clone().unwrap_or_default()),
+        unified: unified_settings(&raw.unified.clone().unwrap_or_default()),
     };
     for (key, value) in [
         ("managers.legacy.delay", settings.legacy.delay),
@@ -243,6 +245,18 @@ pub fn validate(raw: &RawManagers, issues: &mut Vec<KeyIssue>) -> ManagerSetting
     ] {
         if value.is_zero() {
             issues.push(KeyIssue::new(key, "must be longer than zero"));
+        }
+    }
+    for (key, value) in [
+        ("managers.legacy.connect-timeout", settings.legacy.connect_timeout),
+        ("managers.wsmanager.connect-timeout", settings.wsmanager.connect_timeout),
+        ("managers.unified.connect-timeout", settings.unified.connect_timeout),
+        ("managers.legacy.liveness", settings.legacy.liveness),
+        ("managers.wsmanager.liveness", settings.wsmanager.liveness),
+        ("managers.unified.liveness", settings.unified.liveness),
+    ] {
+        if value.is_some_and(|d| d.is_zero()) {
+            issues.push(KeyIssue::new(key, "must be longer than zero, or \"off\""));
         }
     }
     for (key, value) in [
@@ -256,4 +270,51 @@ pub fn validate(raw: &RawManagers, issues: &mut Vec<KeyIssue>) -> ManagerSetting
         }
     }
     settings
+}
+
+/// The legacy manager's settings: fixed 1 s delay, never gives up, no liveness check, no connect timeout.
+fn legacy_settings(legacy: &RawLegacy) -> LegacySettings {
+    LegacySettings {
+        reconnect: legacy.reconnect.unwrap_or(LegacyReconnect::Fixed),
+        delay: duration_or(legacy.delay, Duration::from_secs(1)),
+        max_delay: duration_or(legacy.max_delay, Duration::from_secs(30)),
+        max_attempts: legacy.max_attempts.and_then(|s| s.value()),
+        liveness: switch_duration(legacy.liveness, None),
+        connect_timeout: switch_duration(legacy.connect_timeout, None),
+        retry_reset: legacy.retry_reset.unwrap_or(RetryReset::OnOpen),
+    }
+}
+
+/// WSManager's settings: 003's backoff (1 s base, 30 s cap, 10 attempts) and idle sweep (5 minutes, every
+/// minute); no liveness check and no connect timeout, as 003 describes none.
+fn wsmanager_settings(ws: &RawWsManager) -> WsManagerSettings {
+    WsManagerSettings {
+        base_delay: duration_or(ws.base_delay, Duration::from_secs(1)),
+        max_delay: duration_or(ws.max_delay, Duration::from_secs(30)),
+        max_attempts: ws.max_attempts.unwrap_or(10),
+        idle_timeout: duration_or(ws.idle_timeout, Duration::from_secs(300)),
+        sweep_interval: duration_or(ws.sweep_interval, Duration::from_secs(60)),
+        liveness: switch_duration(ws.liveness, None),
+        connect_timeout: switch_duration(ws.connect_timeout, None),
+        retry_reset: ws.retry_reset.unwrap_or(RetryReset::OnOpen),
+    }
+}
+
+/// The unified manager's settings: Binance's limits (1024 streams, 5 messages a second), 002's fallback after
+/// 3 consecutive failures, the new manager's backoff; no liveness check and no connect timeout.
+fn unified_settings(unified: &RawUnified) -> UnifiedSettings {
+    UnifiedSettings {
+        base_delay: duration_or(unified.base_delay, Duration::from_secs(1)),
+        max_delay: duration_or(unified.max_delay, Duration::from_secs(30)),
+        max_attempts: unified.max_attempts.unwrap_or(10),
+        max_streams: unified.max_streams.unwrap_or(1024),
+        messages_per_second: unified.messages_per_second.unwrap_or(5),
+        fallback_after: match unified.fallback_after {
+            None => Some(3),
+            Some(s) => s.value(),
+        },
+        liveness: switch_duration(unified.liveness, None),
+        connect_timeout: switch_duration(unified.connect_timeout, None),
+        retry_reset: unified.retry_reset.unwrap_or(RetryReset::OnOpen),
+    }
 }

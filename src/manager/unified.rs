@@ -55,6 +55,7 @@ impl Unified {
             endpoint: Endpoint::Combined,
             backoff: Backoff::FullJitter { base: u.base_delay, cap: u.max_delay },
             max_attempts: Some(u.fallback_after.unwrap_or(u.max_attempts)),
+            retry_reset: u.retry_reset,
             connect_timeout: u.connect_timeout,
             liveness: u.liveness,
             messages_per_second: u.messages_per_second,

@@ -52,6 +52,7 @@ impl WsManager {
         let retry = Retry {
             backoff: Backoff::FullJitter { base: self.settings.base_delay, cap: self.settings.max_delay },
             max_attempts: Some(self.settings.max_attempts),
+            reset: self.settings.retry_reset,
             connect_timeout: self.settings.connect_timeout,
             liveness: self.settings.liveness,
         };

@@ -226,7 +226,37 @@ pub fn render(summary: &RunSummary) -> String {
         h.cpu_seconds, h.max_rss_kib as f64 / 1024.0, h.rss_per_connection_bytes
     ));
     rig(summary, &mut out);
+    assumptions(summary, &mut out);
     out
+}
+
+/// What the managers assumed beyond their documents, and what the scenario changed.
+fn assumptions(summary: &RunSummary, out: &mut String) {
+    if summary.assumptions.is_empty() {
+        return;
+    }
+    out.push_str(
+        "
+## Assumptions
+
+What the manager models assumed where their documents say nothing, and the settings ",
+    );
+    out.push_str(
+        "this scenario changed; the figures above rest on them.
+
+",
+    );
+    out.push_str("| manager | setting | value | why | the document says |\n|---|---|---|---|---|\n");
+    for a in &summary.assumptions {
+        let why = a.basis.words();
+        let document = a.document.as_deref().map_or_else(|| "–".to_owned(), cell);
+        out.push_str(&format!(
+            "| {} | `{}` | {} | {why} | {document} |\n",
+            a.manager.as_str(),
+            a.setting,
+            cell(&a.value)
+        ));
+    }
 }
 
 /// The rig's self-check: the delay the rig itself adds, part by part.
@@ -279,6 +309,33 @@ fn rig(summary: &RunSummary, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_assumptions_are_listed_with_why_and_what_the_document_says() {
+        use crate::manager::assumptions::{Assumption, Basis};
+        use crate::manager::settings::ManagerKind;
+        let mut summary = crate::summary::sample::two_cohorts(false, "");
+        assert!(!render(&summary).contains("## Assumptions"), "nothing to list, no section");
+        summary.assumptions = vec![
+            Assumption {
+                manager: ManagerKind::Wsmanager,
+                setting: "liveness".into(),
+                value: "off".into(),
+                basis: Basis::Assumed,
+                document: None,
+            },
+            Assumption {
+                manager: ManagerKind::Wsmanager,
+                setting: "max-attempts".into(),
+                value: "3".into(),
+                basis: Basis::Scenario,
+                document: Some("10 (003)".into()),
+            },
+        ];
+        let text = render(&summary);
+        assert!(text.contains("| wsmanager | `liveness` | off | assumed: the documents leave it open | – |"), "{text}");
+        assert!(text.contains("| wsmanager | `max-attempts` | 3 | set by the scenario | 10 (003) |"), "{text}");
+    }
 
     #[test]
     fn cells_cannot_break_the_table() {

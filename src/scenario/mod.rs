@@ -109,7 +109,9 @@ impl Scenario {
         let raw_cohorts = with_rollout(&raw.cohorts.clone().unwrap_or_default(), &rollout);
         let cohorts = cohorts(&raw_cohorts, &mut issues);
         let plan = rehearsal(&rollout, &workload, duration, &cohorts, &mut issues);
-        let managers = crate::manager::settings::validate(&raw.managers.clone().unwrap_or_default(), &mut issues);
+        let raw_managers = raw.managers.clone().unwrap_or_default();
+        let managers = crate::manager::settings::validate(&raw_managers, &mut issues);
+        let assumptions = crate::manager::assumptions::list(&raw_managers, &managers);
         let faults_raw = place_in_steps(raw.faults.as_deref().unwrap_or_default(), plan.as_ref(), &mut issues);
         let faults = faults(&faults_raw, duration, &mut issues);
         let harness = raw.harness.clone().unwrap_or_default();
@@ -136,6 +138,7 @@ impl Scenario {
             workload,
             cohorts,
             managers,
+            assumptions,
             mock,
             mock_raw: raw.mock.clone().unwrap_or_default(),
             faults,
@@ -176,7 +179,9 @@ mod tests {
         assert_eq!(s.managers.legacy.liveness, None, "off for legacy");
         assert_eq!(s.managers.wsmanager.max_attempts, 10);
         assert_eq!(s.managers.wsmanager.idle_timeout, Duration::from_secs(300));
-        assert_eq!(s.managers.wsmanager.liveness, Some(Duration::from_secs(30)), "on for the new ones");
+        assert_eq!(s.managers.wsmanager.liveness, None, "003 describes no liveness check");
+        assert_eq!(s.managers.wsmanager.connect_timeout, None, "nor a connect timeout");
+        assert_eq!(s.managers.unified.liveness, None, "nor does 002");
         assert_eq!(s.managers.unified.max_streams, 1024);
         assert_eq!(s.workload.kinds, [("trade".to_owned(), 1.0)]);
     }

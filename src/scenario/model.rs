@@ -61,6 +61,9 @@ pub struct Scenario {
     pub cohorts: Cohorts,
     /// Each manager's reconnect, liveness and connect parameters (`[managers]`), defaults filled in.
     pub managers: ManagerSettings,
+    /// What the manager models assume beyond their documents, and the manager settings written here.
+    #[serde(skip)]
+    pub assumptions: Vec<crate::manager::assumptions::Assumption>,
     /// The embedded mock.
     #[serde(skip)]
     pub mock: MockConfig,

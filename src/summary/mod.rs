@@ -444,6 +444,9 @@ pub struct RunSummary {
     /// Per stream name: the mock's record and each cohort's delivery.
     #[serde(default)]
     pub streams: Vec<StreamSummary>,
+    /// What the managers of the run assumed beyond their documents, and the settings the scenario changed.
+    #[serde(default)]
+    pub assumptions: Vec<crate::manager::assumptions::Assumption>,
 }
 
 /// Which stored baseline a run was judged against.

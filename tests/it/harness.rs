@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use wschaos::load::population::population;
+use wschaos::manager::assumptions::Basis;
 use wschaos::summary::RunSummary;
 
 /// Runs a scenario in process and returns its summary.
@@ -151,6 +152,45 @@ async fn a_half_open_stall_is_detected_by_wsmanager_and_not_by_legacy() {
     assert!(ws.detection_us.p50 >= 1_000_000 && ws.detection_us.max < 2_500_000, "{:?}", ws.detection_us);
     assert!(ws.connections.subscriptions_recovered >= 5, "reconnected and receiving again");
     assert!(legacy.delivery.gaps > 0, "legacy lost the stalled data too, but never noticed");
+}
+
+/// A WSManager client against an upstream that accepts every upgrade and closes it 100 ms later without a
+/// market message (no trades, a short lifetime), with 3 attempts allowed.
+fn accepts_and_closes(retry_reset: &str) -> String {
+    format!(
+        r#"
+        duration = "3s"
+        [workload]
+        clients = 1
+        subscribers-per-client = 1
+        [cohorts]
+        managers = ["wsmanager"]
+        [managers.wsmanager]
+        base-delay = "10ms"
+        max-delay = "40ms"
+        max-attempts = 3
+        retry-reset = "{retry_reset}"
+        [mock.feed]
+        symbols = ["btcusdt"]
+        orders-per-second = 0.0
+        [mock.limits]
+        max-lifetime = "100ms"
+        "#
+    )
+}
+
+#[tokio::test]
+async fn the_attempt_count_resets_at_each_upgrade_or_only_when_market_data_arrives() {
+    let on_open = run("retry-on-open", &accepts_and_closes("on-open")).await;
+    let ws = on_open.cohort("wsmanager").unwrap();
+    assert_eq!(ws.attempts.give_ups, 0, "each upgrade starts the count afresh: never gives up");
+    assert!(ws.attempts.connected > 3, "it keeps reconnecting: {:?}", ws.attempts.by_outcome);
+    let on_message = run("retry-on-message", &accepts_and_closes("on-message")).await;
+    let ws = on_message.cohort("wsmanager").unwrap();
+    assert_eq!(ws.attempts.give_ups, 1, "three upgrades without data, then the error: {:?}", ws.attempts);
+    assert_eq!(ws.attempts.connected, 3, "{:?}", ws.attempts.by_outcome);
+    let listed = on_message.assumptions.iter().find(|a| a.setting == "retry-reset").unwrap();
+    assert_eq!((listed.value.as_str(), listed.basis), ("on-message", Basis::Scenario));
 }
 
 #[tokio::test]

@@ -400,10 +400,38 @@ fn parameter_table(value: &serde_json::Value) -> String {
 /// The scenario as run, and the mock's configuration, every key with its value (durations in ms).
 pub(super) fn parameters(summary: &RunSummary) -> String {
     format!(
-        "<p>The scenario as run, with every default filled in (durations in milliseconds).</p>\n{}\
+        "{}<p>The scenario as run, with every default filled in (durations in milliseconds).</p>\n{}\
          <details><summary>The mock's configuration</summary>\n{}</details>\n",
+        assumptions(summary),
         parameter_table(&summary.scenario),
         parameter_table(&summary.mock_config)
+    )
+}
+
+/// What the managers assumed beyond their documents, and what the scenario changed.
+fn assumptions(summary: &RunSummary) -> String {
+    if summary.assumptions.is_empty() {
+        return String::new();
+    }
+    let rows: Vec<String> = summary
+        .assumptions
+        .iter()
+        .map(|a| {
+            let document = a.document.as_deref().unwrap_or("–");
+            format!(
+                "{}<td><code>{}</code></td>{}{}{}",
+                td(a.manager.as_str()),
+                escape(&a.setting),
+                td(&a.value),
+                td(a.basis.words()),
+                td(document)
+            )
+        })
+        .collect();
+    format!(
+        "<h3>Assumptions</h3>\n<p>What the manager models assumed where their documents say nothing, and the \
+         settings this scenario changed; the figures above rest on them.</p>\n{}",
+        table("assumptions", &["manager", "setting", "value", "why", "the document says"], &rows)
     )
 }
 
