@@ -3,6 +3,7 @@
 //! The library holds everything; the binary only parses the command line, builds the runtime, calls
 //! [`run`] and maps the [`Outcome`] to an exit code ([`exit`]).
 
+pub mod adapter;
 mod assemble;
 pub mod chaos;
 pub mod cli;

@@ -10,14 +10,20 @@ pub fn peak_rss_kib() -> u64 {
     status_kib("VmHWM:")
 }
 
+/// Resident memory of process `pid` (KiB; `None` once it has gone).
+pub fn rss_kib_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    Some(kib_field(&status, "VmRSS:").unwrap_or(0))
+}
+
 /// A `kB` field of `/proc/self/status` (0 where unavailable).
 fn status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    kib_field(&status, field).unwrap_or(0)
+}
+
+fn kib_field(status: &str, field: &str) -> Option<u64> {
+    status.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// CPU time (user + system) of this process in seconds, from /proc (0 where unavailable).

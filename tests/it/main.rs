@@ -3,6 +3,7 @@
 // Helpers outside `#[test]` functions fail the test by unwrapping, like the tests themselves.
 #![allow(clippy::unwrap_used)]
 
+mod adapters;
 mod chaos;
 mod cli;
 mod compare;

@@ -1,0 +1,268 @@
+//! One adapter process: started from its command, spoken to through [`protocol`](super::protocol) on its
+//! stdin and stdout, its stderr kept (the last lines, for the report of a failure). Whatever the process
+//! does, crash, hang, write garbage or exit early, comes back as a [`ProcessEvent`] naming the process and
+//! the line; nothing it does can stop the harness.
+
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
+use tokio::sync::mpsc;
+
+use super::protocol::{self, Command, LineError, Report};
+
+/// Lines of a process's stderr kept for the report of its failure.
+pub const STDERR_KEPT: usize = 20;
+
+/// Commands waiting for a slow process's stdin before `send` pushes back.
+const COMMANDS_QUEUED: usize = 4096;
+
+/// What a process said or did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProcessEvent {
+    /// A report, in order.
+    Report(Report),
+    /// A line that is not a report (the process keeps running; the line is counted against it).
+    Garbage(LineError),
+    /// Its stdout ended: the process exited (or closed it); the code when it exited with one.
+    Ended {
+        /// The exit code (`None`: killed by a signal, or still running with stdout closed).
+        code: Option<i32>,
+        /// The last lines of its stderr.
+        stderr: Vec<String>,
+    },
+}
+
+/// Why a process could not be started or did not become ready.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The command could not be run.
+    #[error("could not start {process}: {source}")]
+    Spawn {
+        /// The command line.
+        process: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It wrote something other than a `ready` report first, or exited first.
+    #[error("{process} did not become ready: {problem}{}", stderr_note(.stderr))]
+    NotReady {
+        /// The command line and pid.
+        process: String,
+        /// What happened instead.
+        problem: String,
+        /// The last lines of its stderr.
+        stderr: Vec<String>,
+    },
+    /// It said nothing within the limit.
+    #[error("{process} did not answer \"init\" within {within:?}{}", stderr_note(.stderr))]
+    Silent {
+        /// The command line and pid.
+        process: String,
+        /// The limit.
+        within: Duration,
+        /// The last lines of its stderr.
+        stderr: Vec<String>,
+    },
+}
+
+fn stderr_note(stderr: &[String]) -> String {
+    match stderr.last() {
+        Some(last) => format!("; its stderr ended with: {last}"),
+        None => String::new(),
+    }
+}
+
+/// What the `ready` report said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ready {
+    /// The adapter's name and version.
+    pub adapter: String,
+    /// The implementations it can run.
+    pub implementations: Vec<String>,
+}
+
+/// A running adapter process.
+pub struct AdapterProcess {
+    /// The command line and pid, as failures name it.
+    pub name: String,
+    child: Child,
+    commands: mpsc::Sender<Command>,
+    events: mpsc::Receiver<ProcessEvent>,
+    stderr: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl AdapterProcess {
+    /// Starts `command` (program and arguments), sends `init` and waits up to `within` for its `ready`.
+    pub async fn start(command: &[String], init: Command, within: Duration) -> Result<(Self, Ready), StartError> {
+        let line = command.join(" ");
+        let (program, args) = command.split_first().ok_or_else(|| StartError::Spawn {
+            process: line.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "an empty command"),
+        })?;
+        let mut child = tokio::process::Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| StartError::Spawn { process: line.clone(), source })?;
+        let name = format!("{line} (pid {})", child.id().unwrap_or_default());
+        let stderr = Arc::new(Mutex::new(VecDeque::new()));
+        let (commands, events) = pipes(&mut child, &stderr);
+        let mut process = AdapterProcess { name, child, commands, events, stderr };
+        process.send(init).await;
+        let ready = process.ready(within).await?;
+        Ok((process, ready))
+    }
+
+    async fn ready(&mut self, within: Duration) -> Result<Ready, StartError> {
+        let first = tokio::time::timeout(within, self.events.recv()).await;
+        let not_ready = |process: &Self, problem: String| StartError::NotReady {
+            process: process.name.clone(),
+            problem,
+            stderr: process.stderr_tail(),
+        };
+        match first {
+            Err(_) => Err(StartError::Silent { process: self.name.clone(), within, stderr: self.stderr_tail() }),
+            Ok(Some(ProcessEvent::Report(report))) => match protocol::check_ready(&report, 1) {
+                Ok(()) => match report {
+                    Report::Ready { adapter, implementations, .. } => Ok(Ready { adapter, implementations }),
+                    _ => unreachable!("check_ready accepts only ready"),
+                },
+                Err(e) => Err(not_ready(self, e.to_string())),
+            },
+            Ok(Some(ProcessEvent::Garbage(e))) => Err(not_ready(self, e.to_string())),
+            Ok(Some(ProcessEvent::Ended { stderr, .. })) => Err(StartError::NotReady {
+                process: self.name.clone(),
+                problem: format!("it exited first ({})", self.exit_words().await),
+                stderr,
+            }),
+            Ok(None) => Err(not_ready(self, "its stdout closed".to_owned())),
+        }
+    }
+
+    /// How the process exited: "code 3", "killed by a signal", or "still running".
+    async fn exit_words(&mut self) -> String {
+        match tokio::time::timeout(Duration::from_secs(1), self.child.wait()).await {
+            Ok(Ok(status)) => status.code().map_or_else(|| "killed by a signal".to_owned(), |c| format!("code {c}")),
+            _ => "still running".to_owned(),
+        }
+    }
+
+    /// Sends a command; a process whose stdin is gone is not an error here (its end is reported as an event).
+    pub async fn send(&self, command: Command) {
+        if self.commands.send(command).await.is_err() {
+            tracing::debug!("{}: stdin closed; command dropped", self.name);
+        }
+    }
+
+    /// The next thing the process said or did; `None` after [`ProcessEvent::Ended`].
+    pub async fn next(&mut self) -> Option<ProcessEvent> {
+        match self.events.recv().await? {
+            ProcessEvent::Ended { stderr, .. } => {
+                let code = match tokio::time::timeout(Duration::from_secs(1), self.child.wait()).await {
+                    Ok(Ok(status)) => status.code(),
+                    _ => None,
+                };
+                Some(ProcessEvent::Ended { code, stderr })
+            }
+            event => Some(event),
+        }
+    }
+
+    /// The last lines of its stderr.
+    pub fn stderr_tail(&self) -> Vec<String> {
+        self.stderr.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+    }
+
+    /// Its resident memory, in KiB (`None` once it has exited).
+    pub fn rss_kib(&self) -> Option<u64> {
+        crate::os::rss_kib_of(self.child.id()?)
+    }
+
+    /// Kills it (after a `stop` it did not answer).
+    pub async fn kill(&mut self) {
+        if let Err(e) = self.child.kill().await {
+            tracing::debug!("{}: kill failed: {e}", self.name);
+        }
+    }
+}
+
+/// Wires the child's pipes: a writer task for its stdin, a reader task for its stdout, one for its stderr.
+fn pipes(
+    child: &mut Child,
+    stderr: &Arc<Mutex<VecDeque<String>>>,
+) -> (mpsc::Sender<Command>, mpsc::Receiver<ProcessEvent>) {
+    let (commands, to_write) = mpsc::channel(COMMANDS_QUEUED);
+    let (events_tx, events) = mpsc::channel(1024);
+    if let Some(stdin) = child.stdin.take() {
+        tokio::spawn(write_commands(stdin, to_write));
+    }
+    let stderr_done = child.stderr.take().map(|err| tokio::spawn(keep_stderr(err, stderr.clone())));
+    if let Some(stdout) = child.stdout.take() {
+        tokio::spawn(read_reports(stdout, events_tx, stderr.clone(), stderr_done));
+    }
+    (commands, events)
+}
+
+async fn write_commands(mut stdin: ChildStdin, mut commands: mpsc::Receiver<Command>) {
+    while let Some(command) = commands.recv().await {
+        if stdin.write_all(protocol::encode(&command).as_bytes()).await.is_err() {
+            return;
+        }
+        if commands.is_empty() && stdin.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn read_reports(
+    stdout: ChildStdout,
+    events: mpsc::Sender<ProcessEvent>,
+    stderr: Arc<Mutex<VecDeque<String>>>,
+    stderr_done: Option<tokio::task::JoinHandle<()>>,
+) {
+    let mut lines = BufReader::new(stdout).lines();
+    let mut number = 0u64;
+    loop {
+        let text = match lines.next_line().await {
+            Ok(Some(text)) => text,
+            Ok(None) | Err(_) => break,
+        };
+        number += 1;
+        let event = match protocol::parse(&text, number) {
+            Ok(report) => ProcessEvent::Report(report),
+            Err(e) => ProcessEvent::Garbage(e),
+        };
+        if events.send(event).await.is_err() {
+            return;
+        }
+    }
+    if let Some(done) = stderr_done {
+        // Bounded: stderr closes when the process exits, which is what ended stdout (almost always).
+        if tokio::time::timeout(Duration::from_secs(1), done).await.is_err() {
+            tracing::debug!("the adapter's stderr stayed open after its stdout closed");
+        }
+    }
+    let tail = stderr.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
+    if events.send(ProcessEvent::Ended { code: None, stderr: tail }).await.is_err() {
+        tracing::debug!("nobody is reading the adapter's events any more");
+    }
+}
+
+async fn keep_stderr(stderr: ChildStderr, kept: Arc<Mutex<VecDeque<String>>>) {
+    let mut lines = BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::debug!("adapter stderr: {line}");
+        let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() == STDERR_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back(line);
+    }
+}
