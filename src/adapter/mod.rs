@@ -1,6 +1,6 @@
 //! External managers: the team's own manager code run in processes of its own and driven through the
 //! adapter protocol ([`protocol`]: newline-delimited JSON over stdin and stdout), one [`process`] each.
-//! `adapters/node/` puts the protocol in front of a manager with the seeds' APIs.
+//! `adapters/node/` and `adapters/python/` put the protocol in front of a manager with the seeds' APIs.
 
 pub mod process;
 pub mod protocol;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real Binance client libraries the `real_clients` tests drive, into target/client-venv, and
-# the Node adapter's npm packages (ws, rxjs) into adapters/node/node_modules, both pinned.
+# the Python adapter's websockets package there too, and the Node adapter's npm packages (ws, rxjs) into
+# adapters/node/node_modules, all pinned.
 # Usage: tests/clients/setup.sh   (then: cargo test --locked -- --ignored real_client)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -8,7 +9,7 @@ venv=target/client-venv
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check binance-connector==3.12.0 ccxt==4.5.90
-"$venv/bin/python" -c "import binance.websocket.spot.websocket_stream, ccxt.pro" && echo "real clients ready in $venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check binance-connector==3.12.0 ccxt==4.5.90 websockets==16.0
+"$venv/bin/python" -c "import binance.websocket.spot.websocket_stream, ccxt.pro, websockets.asyncio.client" && echo "real clients ready in $venv"
 npm ci --prefix adapters/node --no-audit --no-fund --loglevel=error
 node -e "require('./adapters/node/node_modules/ws'); require('./adapters/node/node_modules/rxjs')" && echo "node adapter ready in adapters/node"

@@ -150,3 +150,38 @@ async fn real_client_node_example_managers_share_sockets_as_documented_and_deliv
     assert!(events.contains(&ProcessEvent::Report(Report::Stopped)), "{events:?}");
     assert!(matches!(events.last(), Some(ProcessEvent::Ended { code: Some(0), .. })), "{events:?}");
 }
+
+fn python_adapter() -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join("target/client-venv/bin/python");
+    assert!(python.exists(), "{} is missing: run tests/clients/setup.sh", python.display());
+    vec![python.display().to_string(), root.join("adapters/python/run.py").display().to_string()]
+}
+
+#[tokio::test]
+#[ignore = "needs the Python websockets package: run tests/clients/setup.sh first"]
+async fn real_client_python_unified_client_holds_one_socket_and_routes_by_stream() {
+    let server = start(lively_feed_config()).await;
+    let (mut process, ready) = AdapterProcess::start(&python_adapter(), init(&server.url()), LIMIT).await.unwrap();
+    assert_eq!(ready.implementations, ["unified"]);
+    let source = "127.0.8.1";
+    process.send(Command::Client { client: 5, source: source.into(), implementation: "unified".into() }).await;
+    let subscriptions = [(1, "btcusdt@trade"), (2, "btcusdt@trade"), (3, "ethusdt@trade")];
+    for (subscriber, stream) in subscriptions {
+        process.send(Command::Subscribe { client: 5, subscriber, stream: stream.into() }).await;
+    }
+    let wanted: Vec<(u32, u32, &str)> = subscriptions.iter().map(|(s, st)| (5, *s, *st)).collect();
+    let got = deliveries(&mut process, &wanted, 20).await;
+    assert_eq!(got.len(), 3, "no subscriber received a stream it did not subscribe to: {:?}", got.keys());
+    for (key, rows) in &got {
+        let ids: Vec<u64> = rows.iter().map(|r| r.key().expect("a trade carries its id")).collect();
+        assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{key:?}: consecutive trade ids: {ids:?}");
+    }
+    let per_ip = server.snapshot().upgrades_per_ip;
+    let accepted = per_ip.get(&source.parse::<IpAddr>().unwrap()).map_or(0, |c| c.accepted);
+    assert_eq!(accepted, 1, "one connection per client, streams added by live SUBSCRIBE: {per_ip:?}");
+    process.send(Command::Stop).await;
+    let events = until_ended(&mut process).await;
+    assert!(events.contains(&ProcessEvent::Report(Report::Stopped)), "{events:?}");
+    assert!(matches!(events.last(), Some(ProcessEvent::Ended { code: Some(0), .. })), "{events:?}");
+}
