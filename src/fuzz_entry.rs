@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::adapter::protocol;
 use crate::chaos::fault::{Fault, RawFault};
 use crate::config_file::SourceFile;
 use crate::mock::config::{InvalidTimeUnit, UrlOverLimit};
@@ -70,5 +71,17 @@ pub fn scenario(text: &str) {
     match crate::scenario::from_source(&source, &limits) {
         Ok(scenario) => assert!(!scenario.duration.is_zero()),
         Err(issues) => assert!(!issues.0.is_empty(), "a refusal names its problems"),
+    }
+}
+
+/// The adapter protocol's report parser, on any bytes an external manager process may write, line by line:
+/// a report it accepts writes back as a line that parses to the same report.
+pub fn adapter_report(data: &[u8]) {
+    for (number, line) in data.split(|b| *b == b'\n').take(64).enumerate() {
+        let Ok(text) = std::str::from_utf8(line) else { continue };
+        if let Ok(report) = protocol::parse(text, number as u64 + 1) {
+            let written = protocol::encode_report(&report);
+            assert_eq!(protocol::parse(written.trim_end(), 1).ok(), Some(report), "{written}");
+        }
     }
 }

@@ -27,7 +27,11 @@ type TextTarget = (&'static str, fn(&str));
 
 #[test]
 fn every_kept_fuzz_input_passes_its_target() {
-    let bytes: [BytesTarget; 2] = [("http_head", fuzz_entry::http_head), ("fault_json", fuzz_entry::fault_json)];
+    let bytes: [BytesTarget; 3] = [
+        ("http_head", fuzz_entry::http_head),
+        ("fault_json", fuzz_entry::fault_json),
+        ("adapter_report", fuzz_entry::adapter_report),
+    ];
     let texts: [TextTarget; 3] = [
         ("url_route", fuzz_entry::url_route),
         ("live_request", fuzz_entry::live_request),
