@@ -24,7 +24,38 @@ pub enum Cohorts {
         new_share: f64,
         /// The new manager.
         new_manager: ManagerKind,
+        /// Clients the share does not decide for.
+        #[serde(flatten, skip_serializing_if = "Pinned::is_empty")]
+        pinned: Pinned,
     },
+}
+
+/// Clients whose manager a split does not leave to the share: 002's `WEBSOCKET_ROLLOUT_USER_LIST` (always on
+/// the new manager; with a share of 0, its testing mode) and `WEBSOCKET_FORCE_LEGACY_USERS` (always on legacy,
+/// whatever the share or the other list).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Pinned {
+    /// Client ids always on the new manager, sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub new_clients: Vec<u32>,
+    /// Client ids always on legacy, sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub legacy_clients: Vec<u32>,
+}
+
+impl Pinned {
+    /// Nobody pinned.
+    pub fn is_empty(&self) -> bool {
+        self.new_clients.is_empty() && self.legacy_clients.is_empty()
+    }
+
+    /// Whether client `id` runs the new manager in a split of `share`.
+    pub fn on_new(&self, id: u32, share: f64) -> bool {
+        if self.legacy_clients.binary_search(&id).is_ok() {
+            return false;
+        }
+        self.new_clients.binary_search(&id).is_ok() || on_new_manager(id, share)
+    }
 }
 
 impl Cohorts {
@@ -54,12 +85,12 @@ pub fn place(cohorts: &Cohorts, people: &[ClientPlan], clients: u32) -> (Vec<Coh
                 .collect();
             (list, placements)
         }
-        Cohorts::Split { new_share, new_manager } => {
+        Cohorts::Split { new_share, new_manager, pinned } => {
             let list = vec![Cohort { id: 0, manager: ManagerKind::Legacy }, Cohort { id: 1, manager: *new_manager }];
             let placements = people
                 .iter()
                 .map(|plan| {
-                    let cohort = list[usize::from(on_new_manager(plan.id, *new_share))].clone();
+                    let cohort = list[usize::from(pinned.on_new(plan.id, *new_share))].clone();
                     Placement { cohort, plan: plan.clone(), global: plan.id }
                 })
                 .collect();
@@ -94,9 +125,9 @@ pub fn client_sockets(cohorts: &Cohorts, unified_max_streams: u32, people: &[Cli
         Cohorts::SideBySide { managers } => {
             managers.iter().map(|m| people.iter().map(|c| per_manager(*m, c)).sum::<u64>()).sum()
         }
-        Cohorts::Split { new_share, new_manager } => people
+        Cohorts::Split { new_share, new_manager, pinned } => people
             .iter()
-            .map(|c| per_manager(if on_new_manager(c.id, *new_share) { *new_manager } else { ManagerKind::Legacy }, c))
+            .map(|c| per_manager(if pinned.on_new(c.id, *new_share) { *new_manager } else { ManagerKind::Legacy }, c))
             .sum(),
     }
 }
@@ -122,9 +153,22 @@ mod tests {
             Cohorts::SideBySide { managers: vec![ManagerKind::Legacy, ManagerKind::Wsmanager, ManagerKind::Unified] };
         // legacy 4 + 1, WSManager 3 + 1, unified with 2 streams a socket: ceil(3 / 2) + ceil(1 / 2).
         assert_eq!(client_sockets(&all, 2, &people), 5 + 4 + 3);
-        let none_new = Cohorts::Split { new_share: 0.0, new_manager: ManagerKind::Wsmanager };
-        assert_eq!(client_sockets(&none_new, 2, &people), 5, "every client on legacy");
-        let all_new = Cohorts::Split { new_share: 1.0, new_manager: ManagerKind::Wsmanager };
-        assert_eq!(client_sockets(&all_new, 2, &people), 4, "every client on WSManager");
+        let split = |new_share, pinned| Cohorts::Split { new_share, new_manager: ManagerKind::Wsmanager, pinned };
+        assert_eq!(client_sockets(&split(0.0, Pinned::default()), 2, &people), 5, "every client on legacy");
+        assert_eq!(client_sockets(&split(1.0, Pinned::default()), 2, &people), 4, "every client on WSManager");
+        let testing = Pinned { new_clients: vec![0], legacy_clients: vec![] };
+        assert_eq!(client_sockets(&split(0.0, testing), 2, &people), 3 + 1, "client 0 on WSManager, 1 on legacy");
+        let forced = Pinned { new_clients: vec![], legacy_clients: vec![1] };
+        assert_eq!(client_sockets(&split(1.0, forced), 2, &people), 3 + 1, "client 1 forced to legacy");
+    }
+
+    #[test]
+    fn a_forced_legacy_client_wins_over_the_list_and_the_share() {
+        let pinned = Pinned { new_clients: vec![3, 7], legacy_clients: vec![7, 9] };
+        assert!(pinned.on_new(3, 0.0), "listed: on the new manager at a share of 0 (testing mode)");
+        assert!(!pinned.on_new(7, 1.0) && !pinned.on_new(9, 1.0), "forced to legacy even at 100 %");
+        let by_share = (0..1000).filter(|id| pinned.on_new(*id, 0.25)).count();
+        let plain = (0..1000).filter(|id| on_new_manager(*id, 0.25)).count();
+        assert!(by_share.abs_diff(plain) <= 2, "everyone else by the stable hash: {by_share} vs {plain}");
     }
 }

@@ -29,7 +29,7 @@ pub use crate::manager::settings::{
 use crate::mock::config::MockConfig;
 pub use model::{HarnessSettings, MAX_CANARIES, Rollout, Scenario};
 pub use raw::{CohortMode, RawScenario};
-use sections::{cohorts, faults, place_in_steps, rehearsal, with_rollout};
+use sections::{cohorts, faults, pinned_in_population, place_in_steps, rehearsal, with_rollout};
 
 /// Loads and validates a scenario file; every problem in it is reported at once.
 pub fn load(path: &Path) -> Result<Scenario, ConfigIssues> {
@@ -108,6 +108,7 @@ impl Scenario {
         let rollout = raw.rollout.clone().unwrap_or_default();
         let raw_cohorts = with_rollout(&raw.cohorts.clone().unwrap_or_default(), &rollout);
         let cohorts = cohorts(&raw_cohorts, &mut issues);
+        pinned_in_population(&cohorts, workload.clients, &mut issues);
         let plan = rehearsal(&rollout, &workload, duration, &cohorts, &mut issues);
         let raw_managers = raw.managers.clone().unwrap_or_default();
         let managers = crate::manager::settings::validate(&raw_managers, &mut issues);
@@ -187,6 +188,22 @@ mod tests {
     }
 
     #[test]
+    fn pinned_clients_belong_to_a_split_of_the_population_without_steps() {
+        let split = "duration = \"5s\"\n[workload]\nclients = 10\n[cohorts]\nmode = \"split\"\nnew-share = 0.0\n";
+        let s = parse(&format!("{split}new-clients = [7, 2, 2]\nlegacy-clients = [3]\n")).unwrap();
+        let Cohorts::Split { pinned, .. } = &s.cohorts else { panic!("{:?}", s.cohorts) };
+        assert_eq!((&pinned.new_clients[..], &pinned.legacy_clients[..]), (&[2, 7][..], &[3][..]), "sorted, once each");
+        let issues = parse(&format!("{split}new-clients = [10]\n")).unwrap_err();
+        assert_eq!(issues[0].key, "cohorts.new-clients");
+        assert!(issues[0].message.contains("client 10 is not in the population: ids run from 0 to 9"), "{issues:?}");
+        let side = "duration = \"5s\"\n[workload]\nclients = 10\n[cohorts]\nlegacy-clients = [1]\n";
+        assert!(parse(side).unwrap_err()[0].message.contains("belong to mode = \"split\""));
+        let stepped = format!("{split}new-clients = [1]\n[rollout]\nsteps = [0.5, 1.0]\n");
+        let issues = parse(&stepped).unwrap_err();
+        assert!(issues.iter().any(|i| i.key == "cohorts.new-clients" && i.message.contains("rehearsal")), "{issues:?}");
+    }
+
+    #[test]
     fn criteria_are_overridden_by_id() {
         let s = parse("duration = \"5s\"\n[workload]\nclients = 1\n[criteria.latency-p95]\nthreshold = 150.0\n[criteria.retry-rate]\nenabled = false\n").unwrap();
         assert_eq!(s.criteria["latency-p95"].threshold, Some(150.0));
@@ -200,14 +217,16 @@ mod tests {
     #[test]
     fn a_preset_sets_the_share_and_the_gates_and_the_scenario_wins() {
         let s = parse("duration = \"5s\"\n[workload]\nclients = 10\n[rollout]\npreset = \"phase-1\"\n").unwrap();
-        assert_eq!(s.cohorts, Cohorts::Split { new_share: 0.1, new_manager: ManagerKind::Wsmanager });
+        let pinned = crate::load::placement::Pinned::default();
+        assert_eq!(s.cohorts, Cohorts::Split { new_share: 0.1, new_manager: ManagerKind::Wsmanager, pinned });
         assert_eq!(s.criteria["error-rate-regression"].enabled, Some(true));
         let s = parse(
             "duration = \"10m\"\n[workload]\nclients = 10\n[rollout]\npreset = \"gradual\"\ngate = \"all\"\n\
              [cohorts]\nnew-share = 0.3\n[criteria.error-rate]\nthreshold = 2.0\n",
         )
         .unwrap();
-        assert_eq!(s.cohorts, Cohorts::Split { new_share: 0.3, new_manager: ManagerKind::Unified });
+        let pinned = crate::load::placement::Pinned::default();
+        assert_eq!(s.cohorts, Cohorts::Split { new_share: 0.3, new_manager: ManagerKind::Unified, pinned });
         assert_eq!(s.criteria["error-rate"].threshold, Some(2.0));
         assert_eq!(s.rollout.gate, GateScope::All);
         let plan = s.rollout.plan.as_ref().unwrap();

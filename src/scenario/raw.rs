@@ -41,6 +41,11 @@ pub struct RawCohorts {
     pub new_share: Option<f64>,
     /// split: which manager is the new one.
     pub new_manager: Option<ManagerKind>,
+    /// split: client ids always on the new manager (002's `WEBSOCKET_ROLLOUT_USER_LIST`; with new-share = 0,
+    /// its testing mode).
+    pub new_clients: Option<Vec<u32>>,
+    /// split: client ids always on legacy (002's `WEBSOCKET_FORCE_LEGACY_USERS`), whatever the share.
+    pub legacy_clients: Option<Vec<u32>>,
 }
 
 /// `[harness]`

@@ -9,7 +9,7 @@ use super::raw::{self, CohortMode};
 use crate::chaos::fault::{Fault, RawFault, validate_all};
 use crate::config_file::{HumanDuration, KeyIssue};
 use crate::criteria::preset::Preset;
-use crate::load::placement::Cohorts;
+use crate::load::placement::{Cohorts, Pinned};
 use crate::load::workload::Workload;
 use crate::manager::settings::ManagerKind;
 use crate::rollout::plan::{RawRollout, RolloutPlan, is_rehearsal};
@@ -34,6 +34,7 @@ pub(super) fn with_rollout(raw: &raw::RawCohorts, rollout: &RawRollout) -> raw::
         managers: raw.managers.clone().or(Some(managers)),
         new_share: raw.new_share,
         new_manager: None,
+        ..raw.clone()
     };
     match preset {
         Preset::Phase0 => side_by_side(vec![ManagerKind::Legacy]),
@@ -43,6 +44,7 @@ pub(super) fn with_rollout(raw: &raw::RawCohorts, rollout: &RawRollout) -> raw::
             managers: raw.managers.clone(),
             new_share: raw.new_share.or(preset.shares().first().copied()),
             new_manager: Some(new_manager),
+            ..raw.clone()
         },
     }
 }
@@ -57,6 +59,11 @@ pub(super) fn rehearsal(
 ) -> Option<RolloutPlan> {
     let mut plan = crate::rollout::plan::validate(raw, workload.ramp_up, duration, issues)?;
     match cohorts {
+        Cohorts::Split { pinned, .. } if !pinned.is_empty() => issues.push(KeyIssue::new(
+            "cohorts.new-clients",
+            "a rehearsal moves clients by its steps' shares: new-clients and legacy-clients apply to a split \
+             without rehearsal steps",
+        )),
         Cohorts::Split { new_manager, .. } => plan.new_manager = *new_manager,
         Cohorts::SideBySide { .. } => issues.push(KeyIssue::new(
             "cohorts.mode",
@@ -66,11 +73,31 @@ pub(super) fn rehearsal(
     Some(plan)
 }
 
+/// Every pinned client id names a client of the population.
+pub(super) fn pinned_in_population(cohorts: &Cohorts, clients: u32, issues: &mut Vec<KeyIssue>) {
+    let Cohorts::Split { pinned, .. } = cohorts else { return };
+    for (key, ids) in [("cohorts.new-clients", &pinned.new_clients), ("cohorts.legacy-clients", &pinned.legacy_clients)]
+    {
+        if let Some(id) = ids.iter().find(|id| **id >= clients) {
+            issues.push(KeyIssue::new(
+                key,
+                format!(
+                    "client {id} is not in the population: ids run from 0 to {} (workload.clients - 1)",
+                    clients.saturating_sub(1)
+                ),
+            ));
+        }
+    }
+}
+
 pub(super) fn cohorts(raw: &raw::RawCohorts, issues: &mut Vec<KeyIssue>) -> Cohorts {
     match raw.mode.unwrap_or(CohortMode::SideBySide) {
         CohortMode::SideBySide => {
             if raw.new_share.is_some() || raw.new_manager.is_some() {
                 issues.push(KeyIssue::new("cohorts.mode", "new-share and new-manager belong to mode = \"split\""));
+            }
+            if raw.new_clients.is_some() || raw.legacy_clients.is_some() {
+                issues.push(KeyIssue::new("cohorts.mode", "new-clients and legacy-clients belong to mode = \"split\""));
             }
             let managers = raw.managers.clone().unwrap_or_else(|| vec![ManagerKind::Legacy, ManagerKind::Wsmanager]);
             let mut seen = std::collections::HashSet::new();
@@ -97,7 +124,14 @@ pub(super) fn cohorts(raw: &raw::RawCohorts, issues: &mut Vec<KeyIssue>) -> Coho
             if new_manager == ManagerKind::Legacy {
                 issues.push(KeyIssue::new("cohorts.new-manager", "must be \"wsmanager\" or \"unified\""));
             }
-            Cohorts::Split { new_share, new_manager }
+            let sorted = |ids: &Option<Vec<u32>>| {
+                let mut ids = ids.clone().unwrap_or_default();
+                ids.sort_unstable();
+                ids.dedup();
+                ids
+            };
+            let pinned = Pinned { new_clients: sorted(&raw.new_clients), legacy_clients: sorted(&raw.legacy_clients) };
+            Cohorts::Split { new_share, new_manager, pinned }
         }
     }
 }

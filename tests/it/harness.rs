@@ -154,6 +154,31 @@ async fn a_half_open_stall_is_detected_by_wsmanager_and_not_by_legacy() {
     assert!(legacy.delivery.gaps > 0, "legacy lost the stalled data too, but never noticed");
 }
 
+#[tokio::test]
+async fn a_split_in_testing_mode_runs_only_the_listed_clients_on_the_new_manager() {
+    let summary = run(
+        "testing-mode",
+        r#"
+        duration = "2s"
+        [workload]
+        clients = 12
+        [cohorts]
+        mode = "split"
+        new-share = 0.0               # 002's testing mode: only the listed users
+        new-clients = [2, 5, 9]       # WEBSOCKET_ROLLOUT_USER_LIST
+        legacy-clients = [9]          # WEBSOCKET_FORCE_LEGACY_USERS wins
+        [mock.feed]
+        symbols = ["btcusdt"]
+        "#,
+    )
+    .await;
+    let legacy = summary.cohort("legacy").unwrap();
+    let ws = summary.cohort("wsmanager").unwrap();
+    assert_eq!((legacy.clients, ws.clients), (10, 2), "clients 2 and 5 on WSManager; 9 forced to legacy");
+    assert_eq!(summary.scenario["cohorts"]["new_clients"], serde_json::json!([2, 5, 9]));
+    assert_eq!(summary.scenario["cohorts"]["legacy_clients"], serde_json::json!([9]));
+}
+
 /// A WSManager client against an upstream that accepts every upgrade and closes it 100 ms later without a
 /// market message (no trades, a short lifetime), with 3 attempts allowed.
 fn accepts_and_closes(retry_reset: &str) -> String {
