@@ -24,7 +24,7 @@ pub struct Churn {
 /// The population.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Workload {
-    /// Clients (manager instances) per cohort.
+    /// Clients (manager instances): each cohort runs all of them side by side; a split shares them out.
     pub clients: u32,
     /// Subscribers per client.
     pub subscribers_per_client: u32,

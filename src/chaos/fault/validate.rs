@@ -196,6 +196,16 @@ fn retry_after(raw: &RawFault) -> Option<u64> {
     raw.retry_after.map(|d| d.0.as_secs().max(1))
 }
 
+/// The status of a reject-handshakes fault (429 by default); a ban escalates only 429s, as Binance bans
+/// (418) an IP that keeps connecting after its 429s, not after other refusals.
+fn reject_status(raw: &RawFault, check: &mut Check<'_>) -> u16 {
+    let status = check.status(raw.status, 429);
+    if raw.ban_after.is_some() && status != 429 {
+        check.issue("ban-after", format!("bans after 429s; status is {status}: drop ban-after, or use status = 429"));
+    }
+    status
+}
+
 fn kind(raw: &RawFault, name: FaultKindName, check: &mut Check<'_>) -> Option<FaultKind> {
     use FaultKindName as N;
     Some(match name {
@@ -205,7 +215,7 @@ fn kind(raw: &RawFault, name: FaultKindName, check: &mut Check<'_>) -> Option<Fa
         },
         N::Outage => outage(raw, check),
         N::RejectHandshakes => FaultKind::RejectHandshakes {
-            status: check.status(raw.status, 429),
+            status: reject_status(raw, check),
             retry_after: retry_after(raw),
             probability: check.probability("probability", raw.probability, 1.0),
             ban_after: raw.ban_after,
@@ -400,6 +410,14 @@ mod tests {
         );
         assert!(issues[0].message.contains("does not apply to kind \"stall\"; it is a key of disconnect, outage"));
         assert!(issues[4].message.contains("how = \"fin\""));
+    }
+
+    #[test]
+    fn a_ban_escalates_only_429s() {
+        let issues = parse("[[faults]]\nkind = \"reject-handshakes\"\nstatus = 503\nban-after = 2\n").unwrap_err();
+        assert_eq!(issues[0].key, "faults[0].ban-after");
+        assert!(issues[0].message.contains("status is 503: drop ban-after, or use status = 429"), "{issues:?}");
+        assert!(parse("[[faults]]\nkind = \"reject-handshakes\"\nban-after = 2\n").is_ok(), "429 by default");
     }
 
     #[test]
