@@ -78,10 +78,10 @@ async fn memory(clients: u32, subscribers: u32) -> Option<serde_json::Value> {
         let before_kib = process.rss_kib().unwrap_or(0);
         for client in offset..offset + clients {
             let source = common::source_ip(client as usize).to_string();
-            process.send(Command::Client { client, source, implementation: implementation.into() }).await;
+            process.send(Command::Client { client, source, implementation: implementation.into() });
             for subscriber in 0..subscribers {
                 let stream = streams[(subscriber as usize + client as usize) % streams.len()].clone();
-                process.send(Command::Subscribe { client, subscriber, stream }).await;
+                process.send(Command::Subscribe { client, subscriber, stream });
             }
         }
         let (deliveries, seconds) = read_for(&mut process, Duration::from_secs(5)).await;
@@ -98,7 +98,7 @@ async fn memory(clients: u32, subscribers: u32) -> Option<serde_json::Value> {
                                 "kib_per_client": per_client, "deliveries_per_second": deliveries as f64 / seconds }),
         );
     }
-    process.send(Command::Stop).await;
+    process.send(Command::Stop);
     let stats = mock.stop();
     let sockets = stats["upgrades"]["accepted"].as_u64().unwrap_or(0);
     println!("memory: the mock accepted {sockets} upgrades from the adapter (node RSS at start {baseline_kib} KiB)");

@@ -17,8 +17,8 @@ use super::protocol::{self, Command, LineError, Report};
 /// Lines of a process's stderr kept for the report of its failure.
 pub const STDERR_KEPT: usize = 20;
 
-/// Commands waiting for a slow process's stdin before `send` pushes back.
-const COMMANDS_QUEUED: usize = 4096;
+/// The longest stderr line kept (a longer one is cut).
+const STDERR_LINE: usize = 4096;
 
 /// What a process said or did.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,7 +90,7 @@ pub struct AdapterProcess {
     /// The command line and pid, as failures name it.
     pub name: String,
     child: Child,
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::UnboundedSender<Command>,
     events: mpsc::Receiver<ProcessEvent>,
     stderr: Arc<Mutex<VecDeque<String>>>,
 }
@@ -109,13 +109,15 @@ impl AdapterProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
+            // Its own process group, so that killing it reaches what a wrapper (`sh -c`, `npm start`) started.
+            .process_group(0)
             .spawn()
             .map_err(|source| StartError::Spawn { process: line.clone(), source })?;
         let name = format!("{line} (pid {})", child.id().unwrap_or_default());
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
         let (commands, events) = pipes(&mut child, &stderr);
         let mut process = AdapterProcess { name, child, commands, events, stderr };
-        process.send(init).await;
+        process.send(init);
         let ready = process.ready(within).await?;
         Ok((process, ready))
     }
@@ -154,9 +156,12 @@ impl AdapterProcess {
         }
     }
 
-    /// Sends a command; a process whose stdin is gone is not an error here (its end is reported as an event).
-    pub async fn send(&self, command: Command) {
-        if self.commands.send(command).await.is_err() {
+    /// Queues a command for the process's stdin without waiting, so that a caller sending many commands
+    /// before it reads cannot deadlock against a process that writes as it reads (what is queued is the
+    /// harness's own commands, bounded by the run). A process whose stdin is gone is not an error here: its
+    /// end is reported as an event.
+    pub fn send(&self, command: Command) {
+        if self.commands.send(command).is_err() {
             tracing::debug!("{}: stdin closed; command dropped", self.name);
         }
     }
@@ -185,11 +190,28 @@ impl AdapterProcess {
         crate::os::rss_kib_of(self.child.id()?)
     }
 
-    /// Kills it (after a `stop` it did not answer).
+    /// Kills it and everything it started (after a `stop` it did not answer).
     pub async fn kill(&mut self) {
+        self.kill_group();
         if let Err(e) = self.child.kill().await {
             tracing::debug!("{}: kill failed: {e}", self.name);
         }
+    }
+
+    fn kill_group(&self) {
+        if let Some(pid) = self.child.id() {
+            let group = nix::unistd::Pid::from_raw(pid as i32);
+            if let Err(e) = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL) {
+                tracing::debug!("{}: could not kill its process group: {e}", self.name);
+            }
+        }
+    }
+}
+
+impl Drop for AdapterProcess {
+    fn drop(&mut self) {
+        // A process that already exited has no id; one still running goes with its whole group.
+        self.kill_group();
     }
 }
 
@@ -197,8 +219,8 @@ impl AdapterProcess {
 fn pipes(
     child: &mut Child,
     stderr: &Arc<Mutex<VecDeque<String>>>,
-) -> (mpsc::Sender<Command>, mpsc::Receiver<ProcessEvent>) {
-    let (commands, to_write) = mpsc::channel(COMMANDS_QUEUED);
+) -> (mpsc::UnboundedSender<Command>, mpsc::Receiver<ProcessEvent>) {
+    let (commands, to_write) = mpsc::unbounded_channel();
     let (events_tx, events) = mpsc::channel(1024);
     if let Some(stdin) = child.stdin.take() {
         tokio::spawn(write_commands(stdin, to_write));
@@ -210,7 +232,7 @@ fn pipes(
     (commands, events)
 }
 
-async fn write_commands(mut stdin: ChildStdin, mut commands: mpsc::Receiver<Command>) {
+async fn write_commands(mut stdin: ChildStdin, mut commands: mpsc::UnboundedReceiver<Command>) {
     while let Some(command) = commands.recv().await {
         if stdin.write_all(protocol::encode(&command).as_bytes()).await.is_err() {
             return;
@@ -227,17 +249,20 @@ async fn read_reports(
     stderr: Arc<Mutex<VecDeque<String>>>,
     stderr_done: Option<tokio::task::JoinHandle<()>>,
 ) {
-    let mut lines = BufReader::new(stdout).lines();
+    let mut reader = BufReader::new(stdout);
     let mut number = 0u64;
-    loop {
-        let text = match lines.next_line().await {
-            Ok(Some(text)) => text,
-            Ok(None) | Err(_) => break,
-        };
+    let mut buffer = Vec::new();
+    while let Ok(Some(line)) = next_line(&mut reader, &mut buffer, protocol::MAX_LINE).await {
         number += 1;
-        let event = match protocol::parse(&text, number) {
-            Ok(report) => ProcessEvent::Report(report),
-            Err(e) => ProcessEvent::Garbage(e),
+        let event = match line {
+            Line::Complete => match std::str::from_utf8(&buffer) {
+                Ok(text) => match protocol::parse(text.trim_end_matches('\r'), number) {
+                    Ok(report) => ProcessEvent::Report(report),
+                    Err(e) => ProcessEvent::Garbage(e),
+                },
+                Err(_) => ProcessEvent::Garbage(LineError::Garbage { line: number, problem: "not UTF-8".into() }),
+            },
+            Line::TooLong => ProcessEvent::Garbage(LineError::TooLong { line: number }),
         };
         if events.send(event).await.is_err() {
             return;
@@ -255,14 +280,96 @@ async fn read_reports(
     }
 }
 
+/// How a line read ended.
+enum Line {
+    /// Its bytes are in the buffer, without the newline.
+    Complete,
+    /// It was longer than the limit: what was read of it is dropped, and the rest of it skipped.
+    TooLong,
+}
+
+/// Reads the next line into `buffer` (cleared first), keeping at most `max` bytes of it: memory stays
+/// bounded whatever the process writes. `None` at the end of the stream.
+async fn next_line<R: tokio::io::AsyncBufRead + Unpin>(
+    reader: &mut R,
+    buffer: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<Line>> {
+    buffer.clear();
+    let mut too_long = false;
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            // The end: a last line without its newline still counts.
+            return Ok(match (too_long, buffer.is_empty()) {
+                (true, _) => Some(Line::TooLong),
+                (false, true) => None,
+                (false, false) => Some(Line::Complete),
+            });
+        }
+        let (chunk, found) = match available.iter().position(|b| *b == b'\n') {
+            Some(at) => (&available[..at], Some(at)),
+            None => (available, None),
+        };
+        if !too_long && buffer.len() + chunk.len() <= max {
+            buffer.extend_from_slice(chunk);
+        } else {
+            too_long = true;
+            buffer.clear();
+        }
+        let used = found.map_or(chunk.len(), |at| at + 1);
+        reader.consume(used);
+        if found.is_some() {
+            return Ok(Some(if too_long { Line::TooLong } else { Line::Complete }));
+        }
+    }
+}
+
 async fn keep_stderr(stderr: ChildStderr, kept: Arc<Mutex<VecDeque<String>>>) {
-    let mut lines = BufReader::new(stderr).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        tracing::debug!("adapter stderr: {line}");
+    let mut reader = BufReader::new(stderr);
+    let mut buffer = Vec::new();
+    while let Ok(Some(line)) = next_line(&mut reader, &mut buffer, STDERR_LINE).await {
+        let text = match line {
+            Line::Complete => String::from_utf8_lossy(&buffer).into_owned(),
+            Line::TooLong => format!("(a line longer than {STDERR_LINE} bytes)"),
+        };
+        tracing::debug!("adapter stderr: {text}");
         let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
         if kept.len() == STDERR_KEPT {
             kept.pop_front();
         }
-        kept.push_back(line);
+        kept.push_back(text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn lines(input: &[u8], max: usize) -> Vec<Option<String>> {
+        let mut reader = BufReader::with_capacity(8, input);
+        let mut buffer = Vec::new();
+        let mut out = Vec::new();
+        for _ in 0..100 {
+            match next_line(&mut reader, &mut buffer, max).await.unwrap() {
+                Some(Line::Complete) => out.push(Some(String::from_utf8_lossy(&buffer).into_owned())),
+                Some(Line::TooLong) => out.push(None),
+                None => return out,
+            }
+        }
+        panic!("no end");
+    }
+
+    #[tokio::test]
+    async fn lines_are_cut_at_the_limit_and_reading_goes_on_after_them() {
+        let input = b"short\nthis one is far too long for ten\nnext\n\nlast without newline";
+        let got = lines(input, 10).await;
+        assert_eq!(
+            got,
+            [Some("short".into()), None, Some("next".into()), Some(String::new()), None],
+            "the unterminated last line is 20 bytes, over the limit too"
+        );
+        let got = lines(b"a\xff\nb", 10).await;
+        assert_eq!(got, [Some("a\u{fffd}".into()), Some("b".into())], "bytes, not text: invalid UTF-8 is a line");
     }
 }

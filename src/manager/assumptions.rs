@@ -1,5 +1,5 @@
 //! What the manager models assume beyond their documents. Each model's defaults are what its document states
-//! (003 for WSManager, 002 for the unified manager, the success-criteria table for legacy); what the
+//! (003 for WSManager, the success-criteria table for legacy; 002 states only Binance's limits); what the
 //! documents leave open (a liveness check, a connect timeout, what resets the attempt count, legacy's delay)
 //! is a named setting whose default is an assumption. A run lists every assumption it made and every
 //! setting its scenario changed, so a figure that rests on one says so in the report.
@@ -109,8 +109,9 @@ fn legacy_rows(raw: &RawManagers, settings: &ManagerSettings) -> Vec<Row> {
         Row::new("max-attempts", count(l.max_attempts), r.max_attempts.is_some(), None),
         Row::new("liveness", optional(l.liveness), r.liveness.is_some(), None),
         Row::new("connect-timeout", optional(l.connect_timeout), r.connect_timeout.is_some(), None),
+        // It decides when legacy gives up, and how far a growing delay has grown.
         Row::new("retry-reset", l.retry_reset.as_str().to_owned(), r.retry_reset.is_some(), None)
-            .when(l.max_attempts.is_some()),
+            .when(l.max_attempts.is_some() || !fixed),
     ]
 }
 
@@ -121,7 +122,12 @@ fn wsmanager_rows(raw: &RawManagers, settings: &ManagerSettings) -> Vec<Row> {
         Row::new("max-delay", duration(w.max_delay), r.max_delay.is_some(), Some("30s (003)")),
         Row::new("max-attempts", w.max_attempts.to_string(), r.max_attempts.is_some(), Some("10 (003)")),
         Row::new("idle-timeout", duration(w.idle_timeout), r.idle_timeout.is_some(), Some("5m (003)")),
-        Row::new("sweep-interval", duration(w.sweep_interval), r.sweep_interval.is_some(), Some("1m (003)")),
+        Row::new(
+            "sweep-interval",
+            duration(w.sweep_interval),
+            r.sweep_interval.is_some(),
+            Some("1m (003; 000's example sweeps every 5 minutes)"),
+        ),
         Row::new("liveness", optional(w.liveness), r.liveness.is_some(), None),
         Row::new("connect-timeout", optional(w.connect_timeout), r.connect_timeout.is_some(), None),
         Row::new("retry-reset", w.retry_reset.as_str().to_owned(), r.retry_reset.is_some(), None),
@@ -134,15 +140,13 @@ fn unified_rows(raw: &RawManagers, settings: &ManagerSettings) -> Vec<Row> {
     vec![
         Row::new("base-delay", duration(u.base_delay), r.base_delay.is_some(), None),
         Row::new("max-delay", duration(u.max_delay), r.max_delay.is_some(), None),
-        Row::new("max-attempts", u.max_attempts.to_string(), r.max_attempts.is_some(), None),
+        // With a fallback, its consecutive failures are the attempt limit.
+        Row::new("max-attempts", u.max_attempts.to_string(), r.max_attempts.is_some(), None)
+            .when(u.fallback_after.is_none()),
         Row::new("max-streams", u.max_streams.to_string(), r.max_streams.is_some(), limit),
         Row::new("messages-per-second", u.messages_per_second.to_string(), r.messages_per_second.is_some(), limit),
-        Row::new(
-            "fallback-after",
-            count(u.fallback_after),
-            r.fallback_after.is_some(),
-            Some("3 consecutive failures (002)"),
-        ),
+        // 002's 3 consecutive failures are its deployment monitor's rollback threshold, not the client's.
+        Row::new("fallback-after", count(u.fallback_after), r.fallback_after.is_some(), None),
         Row::new("liveness", optional(u.liveness), r.liveness.is_some(), None),
         Row::new("connect-timeout", optional(u.connect_timeout), r.connect_timeout.is_some(), None),
         Row::new("retry-reset", u.retry_reset.as_str().to_owned(), r.retry_reset.is_some(), None),
@@ -198,7 +202,11 @@ mod tests {
             "max-delay needs a growing delay and retry-reset an attempt limit"
         );
         let unified: Vec<&str> = open(ManagerKind::Unified).iter().map(|(s, _, _)| *s).collect();
-        assert_eq!(unified, ["base-delay", "max-delay", "max-attempts", "liveness", "connect-timeout", "retry-reset"]);
+        assert_eq!(
+            unified,
+            ["base-delay", "max-delay", "fallback-after", "liveness", "connect-timeout", "retry-reset"],
+            "max-attempts does not apply while a fallback is on"
+        );
     }
 
     #[test]

@@ -260,6 +260,8 @@ pub fn validate(raw: &RawManagers, issues: &mut Vec<KeyIssue>) -> ManagerSetting
         }
     }
     for (key, value) in [
+        ("managers.legacy.max-attempts", settings.legacy.max_attempts.unwrap_or(1)),
+        ("managers.unified.fallback-after", settings.unified.fallback_after.unwrap_or(1)),
         ("managers.wsmanager.max-attempts", settings.wsmanager.max_attempts),
         ("managers.unified.max-attempts", settings.unified.max_attempts),
         ("managers.unified.max-streams", settings.unified.max_streams),

@@ -10,6 +10,8 @@ use std::time::Duration;
 use wschaos::adapter::process::{AdapterProcess, ProcessEvent, StartError};
 use wschaos::adapter::protocol::{Command, DeliveryRow, LineError, Report, VERSION};
 
+use wschaos::chaos::Inject;
+
 use crate::support::*;
 
 fn init(upstream: &str) -> Command {
@@ -50,6 +52,67 @@ async fn garbage_and_a_crash_are_reported_with_the_line_and_the_exit_code() {
     );
     assert_eq!(events[1], ProcessEvent::Report(Report::Stopped));
     assert_eq!(events[2], ProcessEvent::Ended { code: Some(3), stderr: vec!["boom".into()] });
+}
+
+#[tokio::test]
+async fn an_endless_line_and_bytes_that_are_not_utf8_are_garbage_and_reading_goes_on() {
+    // 8 MiB without a newline (twice the longest line read), then a byte that is not UTF-8, then a report.
+    let script = format!(
+        "read init; echo '{READY}'; head -c 8388608 /dev/zero | tr '\\0' x; echo; printf '\\377\\n'; \
+         echo '{{\"type\":\"stopped\"}}'; exit 7"
+    );
+    let (mut process, _) = AdapterProcess::start(&sh(&script), init("ws://127.0.0.1:1"), LIMIT).await.unwrap();
+    let events = until_ended(&mut process).await;
+    assert_eq!(events[0], ProcessEvent::Garbage(LineError::TooLong { line: 2 }), "{:?}", &events[..1]);
+    assert!(
+        matches!(&events[1], ProcessEvent::Garbage(LineError::Garbage { line: 3, problem }) if problem == "not UTF-8")
+    );
+    assert_eq!(events[2], ProcessEvent::Report(Report::Stopped), "read on after both");
+    assert!(matches!(events[3], ProcessEvent::Ended { code: Some(7), .. }), "{:?}", events[3]);
+}
+
+#[tokio::test]
+async fn many_commands_sent_before_reading_do_not_deadlock_a_process_that_answers_each() {
+    // One answer line per command read, written as it reads: a caller that sends everything first must
+    // not block (the pipes would fill both ways).
+    let script = format!("read init; echo '{READY}'; while read line; do echo '{{\"type\":\"stopped\"}}'; done");
+    let (mut process, _) = AdapterProcess::start(&sh(&script), init("ws://127.0.0.1:1"), LIMIT).await.unwrap();
+    let commands = 50_000;
+    for client in 0..commands {
+        process.send(Command::Metrics { client });
+    }
+    let mut answered = 0;
+    while answered < commands {
+        match tokio::time::timeout(LIMIT, process.next()).await.expect("answers keep coming") {
+            Some(ProcessEvent::Report(Report::Stopped)) => answered += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn killing_a_process_kills_what_its_wrapper_started() {
+    let script = format!("read init; sleep 600 & echo $! >&2; echo '{READY}'; wait");
+    let (mut process, _) = AdapterProcess::start(&sh(&script), init("ws://127.0.0.1:1"), LIMIT).await.unwrap();
+    let mut grandchild = None;
+    for _ in 0..1000 {
+        grandchild = process.stderr_tail().first().and_then(|pid| pid.parse::<u32>().ok());
+        if grandchild.is_some() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let pid = grandchild.unwrap_or_else(|| panic!("the sleep's pid on stderr: {:?}", process.stderr_tail()));
+    process.kill().await;
+    let gone =
+        |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| stat.contains(") Z "));
+    for _ in 0..10_000 {
+        if gone(pid) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("the wrapper's child {pid} outlived the kill");
 }
 
 #[tokio::test]
@@ -115,10 +178,10 @@ async fn real_client_node_example_managers_share_sockets_as_documented_and_deliv
         source: source.into(),
         implementation: implementation.into(),
     };
-    process.send(client(1, legacy_ip, "legacy")).await;
-    process.send(client(2, ws_ip, "wsmanager")).await;
+    process.send(client(1, legacy_ip, "legacy"));
+    process.send(client(2, ws_ip, "wsmanager"));
     for (c, subscriber) in [(1, 1), (1, 2), (2, 1), (2, 2)] {
-        process.send(Command::Subscribe { client: c, subscriber, stream: "btcusdt@trade".into() }).await;
+        process.send(Command::Subscribe { client: c, subscriber, stream: "btcusdt@trade".into() });
     }
     let wanted: Vec<(u32, u32, &str)> =
         [(1, 1), (1, 2), (2, 1), (2, 2)].iter().map(|(c, s)| (*c, *s, "btcusdt@trade")).collect();
@@ -134,8 +197,8 @@ async fn real_client_node_example_managers_share_sockets_as_documented_and_deliv
         assert!(rows[0].event_time_us().unwrap() > 1_000_000_000_000_000, "µs event times: {:?}", rows[0]);
         assert!(latency < 60_000_000, "event time and callback time on one clock: {latency} µs");
     }
-    process.send(Command::Metrics { client: 2 }).await;
-    process.send(Command::Stop).await;
+    process.send(Command::Metrics { client: 2 });
+    process.send(Command::Stop);
     let events = until_ended(&mut process).await;
     let metrics: Vec<&serde_json::Value> = events
         .iter()
@@ -165,10 +228,10 @@ async fn real_client_python_unified_client_holds_one_socket_and_routes_by_stream
     let (mut process, ready) = AdapterProcess::start(&python_adapter(), init(&server.url()), LIMIT).await.unwrap();
     assert_eq!(ready.implementations, ["unified"]);
     let source = "127.0.8.1";
-    process.send(Command::Client { client: 5, source: source.into(), implementation: "unified".into() }).await;
+    process.send(Command::Client { client: 5, source: source.into(), implementation: "unified".into() });
     let subscriptions = [(1, "btcusdt@trade"), (2, "btcusdt@trade"), (3, "ethusdt@trade")];
     for (subscriber, stream) in subscriptions {
-        process.send(Command::Subscribe { client: 5, subscriber, stream: stream.into() }).await;
+        process.send(Command::Subscribe { client: 5, subscriber, stream: stream.into() });
     }
     let wanted: Vec<(u32, u32, &str)> = subscriptions.iter().map(|(s, st)| (5, *s, *st)).collect();
     let got = deliveries(&mut process, &wanted, 20).await;
@@ -177,10 +240,34 @@ async fn real_client_python_unified_client_holds_one_socket_and_routes_by_stream
         let ids: Vec<u64> = rows.iter().map(|r| r.key().expect("a trade carries its id")).collect();
         assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{key:?}: consecutive trade ids: {ids:?}");
     }
-    let per_ip = server.snapshot().upgrades_per_ip;
-    let accepted = per_ip.get(&source.parse::<IpAddr>().unwrap()).map_or(0, |c| c.accepted);
-    assert_eq!(accepted, 1, "one connection per client, streams added by live SUBSCRIBE: {per_ip:?}");
-    process.send(Command::Stop).await;
+    let accepted = || {
+        let per_ip = server.snapshot().upgrades_per_ip;
+        per_ip.get(&source.parse::<IpAddr>().unwrap()).map_or(0, |c| c.accepted)
+    };
+    assert_eq!(accepted(), 1, "one connection per client, streams added by live SUBSCRIBE");
+    // Dropped, it reconnects and subscribes every stream again: each subscriber receives newer trades. Twice:
+    // the second drop comes when nothing is left queued from the first socket's requests.
+    let raw: wschaos::chaos::RawFault = toml::from_str("kind = \"disconnect\"\nhow = \"fin\"").unwrap();
+    let drop_all = wschaos::chaos::Fault::from_raw(&raw, "fault").unwrap();
+    let mut newest: BTreeMap<_, u64> =
+        got.iter().map(|(k, rows)| (k.clone(), rows.iter().filter_map(DeliveryRow::key).max().unwrap())).collect();
+    for round in 1..=2u64 {
+        let before = newest.clone();
+        server.inject(&drop_all);
+        let resumed = |newest: &BTreeMap<_, u64>| before.iter().all(|(k, id)| newest[k] > id + 50);
+        for _ in 0..100 {
+            for (key, rows) in deliveries(&mut process, &wanted, 1).await {
+                let latest = rows.iter().filter_map(DeliveryRow::key).max().unwrap_or(0);
+                newest.entry(key).and_modify(|n| *n = latest.max(*n));
+            }
+            if accepted() == 1 + round && resumed(&newest) {
+                break;
+            }
+        }
+        assert_eq!(accepted(), 1 + round, "one reconnect per drop");
+        assert!(resumed(&newest), "drop {round}: every subscriber receives again: {before:?} then {newest:?}");
+    }
+    process.send(Command::Stop);
     let events = until_ended(&mut process).await;
     assert!(events.contains(&ProcessEvent::Report(Report::Stopped)), "{events:?}");
     assert!(matches!(events.last(), Some(ProcessEvent::Ended { code: Some(0), .. })), "{events:?}");

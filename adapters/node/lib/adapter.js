@@ -93,7 +93,9 @@ function runAdapter({ implementations, name = ADAPTER, input = process.stdin }) 
         ]);
         if (client.rows.length >= MAX_ROWS) flush(command.client, client);
       };
-      const onError = (error) =>
+      // An error or a completion ends the subscription: a later subscribe of the same pair starts afresh.
+      const onError = (error) => {
+        client.subscriptions.delete(key);
         write({
           type: 'error',
           client: command.client,
@@ -101,11 +103,16 @@ function runAdapter({ implementations, name = ADAPTER, input = process.stdin }) 
           stream: command.stream,
           message: String(error?.message ?? error),
         });
+      };
+      const onComplete = () => {
+        client.subscriptions.delete(key);
+        write({ type: 'status', client: command.client, stream: command.stream, state: 'completed' });
+      };
       const returned = client.manager.subscribe(command.stream, onData);
       if (typeof returned === 'function') {
         client.subscriptions.set(key, returned);
       } else if (returned && typeof returned.subscribe === 'function') {
-        const subscription = returned.subscribe({ next: onData, error: onError });
+        const subscription = returned.subscribe({ next: onData, error: onError, complete: onComplete });
         client.subscriptions.set(key, () => subscription.unsubscribe());
       } else {
         onError(new Error('subscribe() returned neither an unsubscribe function nor an Observable'));
@@ -164,9 +171,15 @@ function runAdapter({ implementations, name = ADAPTER, input = process.stdin }) 
     }
     handler(command);
   });
-  lines.on('close', () => {
-    flushAll();
-  });
+  // wschaos gone (stdin closed without a stop): stop as if told to, so no manager keeps reconnecting.
+  let stopping = false;
+  const stop = handlers.stop;
+  handlers.stop = (command) => {
+    if (stopping) return;
+    stopping = true;
+    stop(command);
+  };
+  lines.on('close', () => handlers.stop({ type: 'stop' }));
 }
 
 module.exports = { runAdapter, nowMicros, PROTOCOL };

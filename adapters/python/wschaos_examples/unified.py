@@ -60,9 +60,12 @@ class UnifiedClient:
                 async with connect(self.url, local_addr=local, open_timeout=None, ping_interval=None) as ws:
                     attempt = 0
                     self.metrics["activeConnections"] = 1
+                    # A new socket starts from the streams wanted now: what was queued for the old one is
+                    # dropped, and everything is subscribed again in one request.
+                    self.outbox = asyncio.Queue()
                     if self.subscribers:
                         self.request("SUBSCRIBE", list(self.subscribers))
-                    await asyncio.gather(self.send(ws), self.receive(ws))
+                    await self.session(ws)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - any failure of the socket is a reconnect
@@ -72,6 +75,18 @@ class UnifiedClient:
             attempt += 1
             self.metrics["retryCount"] += 1
             await asyncio.sleep(delay)
+
+    async def session(self, ws):
+        """Sends and receives until either side ends; the other is cancelled with it."""
+        tasks = [asyncio.ensure_future(self.send(ws)), asyncio.ensure_future(self.receive(ws))]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            task.result()
 
     async def send(self, ws):
         while True:
