@@ -40,12 +40,7 @@ impl MockProcess {
 
     /// Resident memory of the mock process in KiB.
     pub fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
+        wschaos::os::rss_kib_of(self.child.id()).unwrap_or(0)
     }
 
     /// CPU time (user + system) the mock process has used, in seconds.

@@ -150,10 +150,15 @@ impl AdapterProcess {
 
     /// How the process exited: "code 3", "killed by a signal", or "still running".
     async fn exit_words(&mut self) -> String {
-        match tokio::time::timeout(Duration::from_secs(1), self.child.wait()).await {
-            Ok(Ok(status)) => status.code().map_or_else(|| "killed by a signal".to_owned(), |c| format!("code {c}")),
-            _ => "still running".to_owned(),
+        match self.exit_status().await {
+            Some(status) => status.code().map_or_else(|| "killed by a signal".to_owned(), |c| format!("code {c}")),
+            None => "still running".to_owned(),
         }
+    }
+
+    /// Its exit status, waited for a second at most (its stdout has closed, so it is exiting).
+    async fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        tokio::time::timeout(Duration::from_secs(1), self.child.wait()).await.ok()?.ok()
     }
 
     /// Queues a command for the process's stdin without waiting, so that a caller sending many commands
@@ -170,10 +175,7 @@ impl AdapterProcess {
     pub async fn next(&mut self) -> Option<ProcessEvent> {
         match self.events.recv().await? {
             ProcessEvent::Ended { stderr, .. } => {
-                let code = match tokio::time::timeout(Duration::from_secs(1), self.child.wait()).await {
-                    Ok(Ok(status)) => status.code(),
-                    _ => None,
-                };
+                let code = self.exit_status().await.and_then(|status| status.code());
                 Some(ProcessEvent::Ended { code, stderr })
             }
             event => Some(event),

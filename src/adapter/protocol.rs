@@ -185,14 +185,16 @@ pub enum LineError {
 
 /// A command as one line, newline included.
 pub fn encode(command: &Command) -> String {
-    let mut line = serde_json::to_string(command).unwrap_or_default();
-    line.push('\n');
-    line
+    line(command)
 }
 
 /// A report as one line, newline included (what an adapter writes; the tests' fake adapters use it).
 pub fn encode_report(report: &Report) -> String {
-    let mut line = serde_json::to_string(report).unwrap_or_default();
+    line(report)
+}
+
+fn line(value: &impl Serialize) -> String {
+    let mut line = serde_json::to_string(value).unwrap_or_default();
     line.push('\n');
     line
 }

@@ -302,8 +302,8 @@ fn wsmanager_settings(ws: &RawWsManager) -> WsManagerSettings {
     }
 }
 
-/// The unified manager's settings: Binance's limits (1024 streams, 5 messages a second), 002's fallback after
-/// 3 consecutive failures, the new manager's backoff; no liveness check and no connect timeout.
+/// The unified manager's settings: Binance's limits (1024 streams, 5 messages a second); assumed: WSManager's
+/// backoff and a fallback to legacy after 3 failed attempts; no liveness check and no connect timeout.
 fn unified_settings(unified: &RawUnified) -> UnifiedSettings {
     UnifiedSettings {
         base_delay: duration_or(unified.base_delay, Duration::from_secs(1)),
