@@ -15,6 +15,7 @@ use crate::rollout::controller::RehearsalRecord;
 use crate::run_dir::baseline_json::BaselineInput;
 use crate::scenario::Scenario;
 use crate::summary::build;
+use crate::summary::external::ExternalSummary;
 use crate::summary::rig::{RigInputs, rig_summary};
 use crate::summary::{BaselineInfo, CohortSummary, FaultWindow, RunInfo, RunSummary, SCHEMA_VERSION, WindowLabel};
 
@@ -79,8 +80,12 @@ fn cohorts(scenario: &Scenario, recorded: &Recorded, faults: &[FaultWindow]) -> 
         .iter()
         .zip(&recorded.plans)
         .map(|(record, plan)| {
-            let mut cohort = build::cohort_summary(record, *plan, faults, grace);
+            let mut cohort = build::cohort_summary(record, plan.clone(), faults, grace);
             build::stretch_figures(&mut cohort, record, &labels);
+            let external = plan.external.then(|| scenario.managers.external.iter().find(|e| e.name == plan.name));
+            if let Some(manager) = external.flatten() {
+                cohort.external = Some(ExternalSummary::of(&record.external, manager, plan.clients));
+            }
             cohort
         })
         .collect()

@@ -28,10 +28,20 @@ fn kib_field(status: &str, field: &str) -> Option<u64> {
 
 /// CPU time (user + system) of this process in seconds, from /proc (0 where unavailable).
 pub fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_ticks("/proc/self/stat").unwrap_or(0) as f64 / 100.0
+}
+
+/// CPU time (user + system) of process `pid` and the children it waited for, in milliseconds (`None` once
+/// it has exited, or where /proc is not there).
+pub fn cpu_ms_of(pid: u32) -> Option<u64> {
+    cpu_ticks(&format!("/proc/{pid}/stat")).map(|ticks| ticks * 10)
+}
+
+/// utime + stime of a /proc stat file, in clock ticks (100 a second on Linux).
+fn cpu_ticks(path: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(path).ok()?;
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks: f64 = [11, 12].iter().filter_map(|i| fields.get(*i)?.parse::<f64>().ok()).sum();
-    ticks / 100.0
+    Some([11, 12].iter().filter_map(|i| fields.get(*i)?.parse::<u64>().ok()).sum())
 }
 
 /// The hard limit on open files of one process (`None` where unavailable or unlimited): what a run raises

@@ -2,5 +2,9 @@
 //! adapter protocol ([`protocol`]: newline-delimited JSON over stdin and stdout), one [`process`] each.
 //! `adapters/node/` and `adapters/python/` put the protocol in front of a manager with the seeds' APIs.
 
+pub mod account;
+pub mod cohort;
+pub mod launch;
 pub mod process;
 pub mod protocol;
+pub mod truth;

@@ -98,6 +98,16 @@ pub struct AdapterProcess {
 impl AdapterProcess {
     /// Starts `command` (program and arguments), sends `init` and waits up to `within` for its `ready`.
     pub async fn start(command: &[String], init: Command, within: Duration) -> Result<(Self, Ready), StartError> {
+        Self::start_with(command, &[], init, within).await
+    }
+
+    /// [`start`](Self::start) with environment variables added to the harness's own.
+    pub async fn start_with(
+        command: &[String],
+        env: &[(String, String)],
+        init: Command,
+        within: Duration,
+    ) -> Result<(Self, Ready), StartError> {
         let line = command.join(" ");
         let (program, args) = command.split_first().ok_or_else(|| StartError::Spawn {
             process: line.clone(),
@@ -105,6 +115,7 @@ impl AdapterProcess {
         })?;
         let mut child = tokio::process::Command::new(program)
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -185,6 +196,11 @@ impl AdapterProcess {
     /// The last lines of its stderr.
     pub fn stderr_tail(&self) -> Vec<String> {
         self.stderr.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+    }
+
+    /// Its CPU time so far, user and system, in ms (`None` once it has exited).
+    pub fn cpu_ms(&self) -> Option<u64> {
+        crate::os::cpu_ms_of(self.child.id()?)
     }
 
     /// Its resident memory, in KiB (`None` once it has exited).

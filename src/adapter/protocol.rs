@@ -121,6 +121,14 @@ pub enum Report {
         /// The error's message.
         message: String,
     },
+    /// The process's own event-loop (or scheduler) lag over the last second, once a second (optional: a
+    /// process that sends none has its lag reported as unknown).
+    Lag {
+        /// 99th percentile, µs.
+        p99_us: u64,
+        /// Largest, µs.
+        max_us: u64,
+    },
     /// Every delivery flushed and every client destroyed: the last line.
     Stopped,
 }
@@ -229,6 +237,7 @@ fn kind(report: &Report) -> &'static str {
         Report::Status { .. } => "status",
         Report::Metrics { .. } => "metrics",
         Report::Error { .. } => "error",
+        Report::Lag { .. } => "lag",
         Report::Stopped => "stopped",
     }
 }

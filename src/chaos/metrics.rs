@@ -106,7 +106,7 @@ mod tests {
     #[test]
     fn renders_valid_exposition_lines() {
         let stats = MockStats::new();
-        stats.upgrade_accepted("127.0.0.1".parse().unwrap());
+        stats.upgrade_accepted("127.0.0.1".parse().unwrap(), std::time::Duration::ZERO);
         stats.upgrade_rejected("127.0.0.1".parse().unwrap(), crate::mock::stats::RejectReason::Injected(503));
         let stream = crate::mock::StreamStats { name: "weird\"name".into(), subscribers: 2, ..Default::default() };
         let text = render(&stats.snapshot(vec![stream], vec![]));

@@ -3,27 +3,21 @@
 //! period some leave and newcomers arrive (the same churn for every cohort, so cohorts do identical work).
 //! A rollout rehearsal drives its clients with these pieces from [`crate::rollout::rehearsal`].
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+pub use crate::load::population::Cohort;
 use crate::load::population::{ClientPlan, StreamDraw, SubscriberPlan, churn_round};
 use crate::load::workload::Workload;
 use crate::manager::audience::RunContext;
-use crate::manager::settings::{ManagerKind, ManagerSettings};
+use crate::manager::settings::ManagerSettings;
 use crate::manager::{ClientSpec, Command, run_client};
-use crate::record::event::CohortId;
-
-/// A cohort of the run.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Cohort {
-    /// Index in the run.
-    pub id: CohortId,
-    /// Its manager.
-    pub manager: ManagerKind,
-}
 
 /// One client of one cohort, placed.
 #[derive(Debug, Clone)]
@@ -58,16 +52,29 @@ pub struct DriveContext {
     pub clients: u32,
 }
 
-/// Starts every placement; the set ends when the run is cancelled and every client has stopped.
-pub fn start(ctx: &DriveContext, placements: Vec<Placement>) -> JoinSet<()> {
+/// Where a client runs when it is not one of the harness's models (an external manager's process): the
+/// seam an external cohort plugs into. The driver starts the client at its offset and sends its commands;
+/// the host runs it until they end.
+pub trait Host: Send + Sync {
+    /// Runs client `spec` on `commands` until the channel closes.
+    fn run(&self, spec: ClientSpec, commands: mpsc::Receiver<Command>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+}
+
+/// The host of each client that has one, by its index in the run.
+pub type Hosts = HashMap<u32, Arc<dyn Host>>;
+
+/// Starts every placement (a client in `hosts` on its host, any other on its model); the set ends when the
+/// run is cancelled and every client has stopped.
+pub fn start(ctx: &DriveContext, placements: Vec<Placement>, hosts: &Hosts) -> JoinSet<()> {
     let mut set = JoinSet::new();
     for placement in placements {
-        set.spawn(drive_client(ctx.clone(), placement));
+        let host = hosts.get(&placement.global).cloned();
+        set.spawn(drive_client(ctx.clone(), placement, host));
     }
     set
 }
 
-async fn drive_client(ctx: DriveContext, placement: Placement) {
+async fn drive_client(ctx: DriveContext, placement: Placement, host: Option<Arc<dyn Host>>) {
     let cancel = ctx.run.cancel.clone();
     let offset = ctx.workload.ramp_up.mul_f64(f64::from(placement.plan.id) / f64::from(ctx.clients.max(1)));
     tokio::select! {
@@ -83,7 +90,10 @@ async fn drive_client(ctx: DriveContext, placement: Placement) {
         seed: crate::vocab::seed::derive(ctx.seed, placement.global as usize, u32::MAX),
         tap: None,
     };
-    let manager = tokio::spawn(run_client(ctx.run.clone(), ctx.settings.clone(), spec, rx));
+    let manager = match host {
+        Some(host) => tokio::spawn(host.run(spec, rx)),
+        None => tokio::spawn(run_client(ctx.run.clone(), ctx.settings.clone(), spec, rx)),
+    };
     let mut subscribers = placement.plan.subscribers.clone();
     for subscriber in &subscribers {
         subscribe(&tx, subscriber).await;

@@ -9,7 +9,9 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use crate::load::workload::Workload;
+use crate::manager::external::ManagerRef;
 use crate::manager::settings::ManagerKind;
+use crate::record::event::CohortId;
 use crate::vocab::seed::derive;
 
 /// One subscriber and its streams.
@@ -152,11 +154,37 @@ pub fn on_new_manager(id: u32, new_share: f64) -> bool {
     ((hash % 10_000) as f64) < new_share * 10_000.0
 }
 
-/// A cohort as planned: its manager, clients, subscriptions and distinct streams per client (summed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CohortPlan {
-    /// The manager.
+/// A cohort of the run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Cohort {
+    /// Index in the run.
+    pub id: CohortId,
+    /// Its name in reports: the manager's name in the scenario.
+    pub name: String,
+    /// The manager it runs (or, for an external one, implements).
     pub manager: ManagerKind,
+    /// The external manager it runs (its index in the scenario's list), `None` for a model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external: Option<usize>,
+}
+
+impl Cohort {
+    /// Cohort `id` running `manager`.
+    pub fn of(id: CohortId, manager: &ManagerRef) -> Self {
+        Cohort { id, name: manager.name.clone(), manager: manager.kind, external: manager.external }
+    }
+}
+
+/// A cohort as planned: its name and manager, clients, subscriptions and distinct streams per client
+/// (summed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CohortPlan {
+    /// The cohort's name (its manager's in the scenario).
+    pub name: String,
+    /// The manager (or the one an external manager implements).
+    pub manager: ManagerKind,
+    /// Whether it runs an external manager.
+    pub external: bool,
     /// How many clients run the cohort's manager.
     pub clients: u32,
     /// Subscriptions at start.
@@ -165,9 +193,10 @@ pub struct CohortPlan {
     pub distinct_streams: u64,
 }
 
-/// A cohort of `manager` serving `clients`: their subscriptions, and their distinct streams per client.
-pub fn planned<'a>(manager: ManagerKind, clients: impl Iterator<Item = &'a ClientPlan>) -> CohortPlan {
-    let mut plan = CohortPlan { manager, clients: 0, subscriptions: 0, distinct_streams: 0 };
+/// `cohort` serving `clients`: their subscriptions, and their distinct streams per client.
+pub fn planned<'a>(cohort: &Cohort, clients: impl Iterator<Item = &'a ClientPlan>) -> CohortPlan {
+    let (name, manager, external) = (cohort.name.clone(), cohort.manager, cohort.external.is_some());
+    let mut plan = CohortPlan { name, manager, external, clients: 0, subscriptions: 0, distinct_streams: 0 };
     for client in clients {
         let streams: Vec<&String> = client.subscribers.iter().flat_map(|s| s.streams.iter()).collect();
         plan.clients += 1;

@@ -13,6 +13,8 @@ pub mod audience;
 pub mod backoff;
 pub mod client;
 pub mod connection;
+pub mod external;
+pub mod kind;
 pub mod legacy;
 mod reading;
 pub mod sequence;

@@ -7,29 +7,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config_file::{HumanDuration, KeyIssue, Switch, duration_or, switch_duration};
-
-/// The manager implementations the harness models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum ManagerKind {
-    /// The legacy `binanceConnectionManager`: one socket per `subscribe()` call, fixed reconnect delay.
-    Legacy,
-    /// The new WSManager: one socket per distinct stream, reference counted, full-jitter backoff.
-    Wsmanager,
-    /// The unified single-connection manager: one `/stream` socket per client with live SUBSCRIBE.
-    Unified,
-}
-
-impl ManagerKind {
-    /// The name as written in files and reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ManagerKind::Legacy => "legacy",
-            ManagerKind::Wsmanager => "wsmanager",
-            ManagerKind::Unified => "unified",
-        }
-    }
-}
+use crate::manager::external::{ExternalManager, RawExternal};
+pub use crate::manager::kind::ManagerKind;
 
 /// Legacy reconnect delays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
@@ -150,6 +129,9 @@ pub struct ManagerSettings {
     pub wsmanager: WsManagerSettings,
     /// The unified manager's parameters (`[managers.unified]`).
     pub unified: UnifiedSettings,
+    /// The external managers, in name order (`[managers.<name>]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub external: Vec<ExternalManager>,
 }
 
 /// `[managers.legacy]`
@@ -218,9 +200,10 @@ pub struct RawUnified {
     pub retry_reset: Option<RetryReset>,
 }
 
-/// `[managers]`
+/// `[managers]`: the models' parameters, and any other name is an external manager (a table of its own
+/// keys, so a misspelt model name is reported as an external manager missing its `command`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
 pub struct RawManagers {
     /// The legacy manager's parameters.
     pub legacy: Option<RawLegacy>,
@@ -228,6 +211,9 @@ pub struct RawManagers {
     pub wsmanager: Option<RawWsManager>,
     /// The unified manager's parameters.
     pub unified: Option<RawUnified>,
+    /// External managers by name (`[managers.js-wsmanager]`).
+    #[serde(flatten)]
+    pub external: std::collections::BTreeMap<String, RawExternal>,
 }
 
 /// Validates `[managers]`: each manager's documented defaults, every problem pushed with its key path.
@@ -236,6 +222,7 @@ pub fn validate(raw: &RawManagers, issues: &mut Vec<KeyIssue>) -> ManagerSetting
         legacy: legacy_settings(&raw.legacy.clone().unwrap_or_default()),
         wsmanager: wsmanager_settings(&raw.wsmanager.clone().unwrap_or_default()),
         unified: unified_settings(&raw.unified.clone().unwrap_or_default()),
+        external: crate::manager::external::validate(&raw.external, issues),
     };
     for (key, value) in [
         ("managers.legacy.delay", settings.legacy.delay),

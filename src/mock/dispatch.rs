@@ -61,6 +61,7 @@ impl Refusal {
 
 /// Reads the request and answers it: a REST helper, a refusal, or a 101 (returned for the session).
 async fn handshake_phase(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Option<Upgraded> {
+    let accepted = Instant::now();
     tune_socket(&stream, shared);
     let head = match handshake::read_head(&mut stream, shared.config.handshake_timeout).await {
         Ok(head) => head,
@@ -76,7 +77,7 @@ async fn handshake_phase(mut stream: TcpStream, peer: SocketAddr, shared: &Share
         Ok(Target::WebSocket(route)) => {
             // The rig's canary measures the rig: no handshake fault touches it.
             if route.canary || apply_chaos(&mut stream, peer, shared).await {
-                return switch_protocols(stream, peer, shared, head, route).await;
+                return switch_protocols(stream, (peer, accepted), shared, head, route).await;
             }
         }
         Err(refusal) => refuse(&mut stream, peer, shared, refusal).await,
@@ -206,7 +207,7 @@ async fn refuse(stream: &mut TcpStream, peer: SocketAddr, shared: &Shared, refus
 /// Sends the 101 and counts the accepted upgrade.
 async fn switch_protocols(
     mut stream: TcpStream,
-    peer: SocketAddr,
+    (peer, accepted): (SocketAddr, Instant),
     shared: &Shared,
     head: RequestHead,
     route: WsRoute,
@@ -223,7 +224,7 @@ async fn switch_protocols(
         // with the clients'.
         shared.stats.canary_connected();
     } else {
-        shared.stats.upgrade_accepted(peer.ip());
+        shared.stats.upgrade_accepted(peer.ip(), accepted.elapsed());
     }
     Some(Upgraded { stream, leftover: head.leftover, route })
 }

@@ -102,6 +102,17 @@ impl MockServer {
         self.shared.spawner.spawn(task);
     }
 
+    /// Starts the time-stamped record of upgrades and connection ends by source address (what a harness
+    /// judges an external manager's connections by).
+    pub fn enable_peer_log(&self) {
+        self.shared.stats.peer_log.enable();
+    }
+
+    /// Every entry of the peer record since the last drain, and how many did not fit in it so far.
+    pub fn drain_peer_log(&self) -> (Vec<crate::mock::peer_log::PeerEvent>, u64) {
+        (self.shared.stats.peer_log.drain(), self.shared.stats.peer_log.overflowed())
+    }
+
     /// The feed's record of what it published.
     pub fn publications(&self) -> Arc<Publications> {
         self.shared.publications.clone()

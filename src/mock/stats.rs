@@ -15,120 +15,9 @@ use tokio::time::Instant;
 
 use crate::mock::faults::state::FaultRecord;
 use crate::mock::hub::StreamStats;
+pub use crate::mock::outcome::{CloseCause, RejectReason};
+use crate::mock::peer_log::{PeerLog, PeerWhat};
 use crate::mock::write_lag::{WriteLag, WriteLagMeter};
-
-/// Why an upgrade (or plain HTTP request) was refused. Serialized as its label (`too-many-requests`,
-/// `injected-503`), so it can key a JSON object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RejectReason {
-    /// 404: not `/ws…` or `/stream…`.
-    NotFound,
-    /// 400: bad `timeUnit`, too many URL streams, or not a valid WebSocket upgrade.
-    BadRequest,
-    /// 405: not a GET.
-    MethodNotAllowed,
-    /// 414: request target longer than `max-url-length`.
-    UriTooLong,
-    /// 426: unsupported `Sec-WebSocket-Version`.
-    UpgradeRequired,
-    /// 431: request head too large.
-    HeadersTooLarge,
-    /// 429: the source IP used up its connection-attempt budget.
-    TooManyRequests,
-    /// A status answered by an injected fault (outage, reject-handshakes).
-    Injected(u16),
-    /// Never answered: a `slow-handshake` fault held the upgrade until the client left.
-    Withheld,
-    /// The client did not finish its upgrade request in time.
-    HandshakeTimeout,
-    /// The client closed or reset the socket before finishing its upgrade request.
-    HandshakeAborted,
-}
-
-impl RejectReason {
-    /// The label used in JSON, metrics and reports.
-    pub fn label(self) -> String {
-        match self {
-            Self::NotFound => "not-found".into(),
-            Self::BadRequest => "bad-request".into(),
-            Self::MethodNotAllowed => "method-not-allowed".into(),
-            Self::UriTooLong => "uri-too-long".into(),
-            Self::UpgradeRequired => "upgrade-required".into(),
-            Self::HeadersTooLarge => "headers-too-large".into(),
-            Self::TooManyRequests => "too-many-requests".into(),
-            Self::Injected(status) => format!("injected-{status}"),
-            Self::Withheld => "withheld".into(),
-            Self::HandshakeTimeout => "handshake-timeout".into(),
-            Self::HandshakeAborted => "handshake-aborted".into(),
-        }
-    }
-}
-
-impl std::str::FromStr for RejectReason {
-    type Err = String;
-
-    fn from_str(label: &str) -> Result<Self, String> {
-        let known = [
-            Self::NotFound,
-            Self::BadRequest,
-            Self::MethodNotAllowed,
-            Self::UriTooLong,
-            Self::UpgradeRequired,
-            Self::HeadersTooLarge,
-            Self::TooManyRequests,
-            Self::Withheld,
-            Self::HandshakeTimeout,
-            Self::HandshakeAborted,
-        ];
-        if let Some(status) = label.strip_prefix("injected-").and_then(|s| s.parse().ok()) {
-            return Ok(Self::Injected(status));
-        }
-        known.into_iter().find(|r| r.label() == label).ok_or_else(|| format!("unknown reject reason {label:?}"))
-    }
-}
-
-impl<'de> Deserialize<'de> for RejectReason {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let label = String::deserialize(deserializer)?;
-        label.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl Serialize for RejectReason {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.label())
-    }
-}
-
-/// Why an established connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CloseCause {
-    /// The client sent a close frame.
-    ClientClose,
-    /// The client's TCP connection ended without a close frame (FIN or reset).
-    ClientVanished,
-    /// More incoming messages than the rate limit allows (1008 "Too many requests").
-    MessageRate,
-    /// No pong before the deadline.
-    PongTimeout,
-    /// The connection reached its maximum lifetime.
-    Lifetime,
-    /// The outbound queue overflowed under the `disconnect` policy.
-    SlowConsumer,
-    /// An incoming message over `max-message-size` (1009).
-    MessageTooBig,
-    /// Invalid frames, bad UTF-8 or other protocol violations by the client.
-    ProtocolViolation,
-    /// A malformed stream under the `error-and-close` policy.
-    MalformedStream,
-    /// The server was asked to close it (library or chaos call).
-    ServerInitiated,
-    /// The mock is shutting down.
-    Shutdown,
-    /// A write or read failed.
-    IoError,
-}
 
 /// Upgrade outcomes in one bucket (a second, or a source IP).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +105,8 @@ pub struct MockStats {
     canaries_open: AtomicU64,
     write_lag: WriteLagMeter,
     tallies: Mutex<Tallies>,
+    /// Every upgrade and connection end by source address, with its time, when a harness asked for it.
+    pub peer_log: PeerLog,
 }
 
 /// A point-in-time copy of everything the mock counts, serializable for `/stats` and run reports (and read
@@ -299,6 +190,7 @@ impl MockStats {
             canaries_open: AtomicU64::new(0),
             write_lag: WriteLagMeter::default(),
             tallies: Mutex::new(Tallies::default()),
+            peer_log: PeerLog::default(),
         }
     }
 
@@ -315,8 +207,9 @@ impl MockStats {
         (self.started.elapsed().as_millis() / 100) as u64
     }
 
-    /// Records an accepted upgrade and a newly open connection.
-    pub fn upgrade_accepted(&self, ip: IpAddr) {
+    /// Records an accepted upgrade and a newly open connection, `took` after its TCP connection was accepted.
+    pub fn upgrade_accepted(&self, ip: IpAddr, took: std::time::Duration) {
+        self.peer_log.push(ip, PeerWhat::Accepted { took_us: took.as_micros() as u64 });
         // Read under the lock, so that slots are appended in time order.
         self.with_tallies(|t| {
             let (second, tenth) = (self.second_now(), self.tenth_now());
@@ -330,6 +223,7 @@ impl MockStats {
 
     /// Records a refused upgrade or request.
     pub fn upgrade_rejected(&self, ip: IpAddr, reason: RejectReason) {
+        self.peer_log.push(ip, PeerWhat::Rejected(reason));
         self.with_tallies(|t| {
             let (second, tenth) = (self.second_now(), self.tenth_now());
             *bucket(&mut t.per_second, second).rejected.entry(reason).or_default() += 1;
@@ -338,8 +232,12 @@ impl MockStats {
         });
     }
 
-    /// Records the end of an established connection.
-    pub fn connection_closed(&self, cause: CloseCause) {
+    /// Records the end of an established connection from `ip` that carried `streams` (asked for only when
+    /// the peer log keeps entries).
+    pub fn connection_closed(&self, ip: IpAddr, cause: CloseCause, streams: impl FnOnce() -> Vec<String>) {
+        if self.peer_log.enabled() {
+            self.peer_log.push(ip, PeerWhat::Closed { cause, streams: streams() });
+        }
         self.open.fetch_sub(1, Ordering::Relaxed);
         self.with_tallies(|t| *t.closes.entry(cause).or_default() += 1);
     }

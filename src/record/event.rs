@@ -55,6 +55,8 @@ pub enum ConnectionEnd {
     Silent,
     /// The manager closed it (unsubscribe, idle cleanup, shutdown).
     Local,
+    /// The mock ended it for this cause (an external manager's connections are judged by the mock's record).
+    Server(crate::mock::outcome::CloseCause),
 }
 
 impl ConnectionEnd {
@@ -66,6 +68,7 @@ impl ConnectionEnd {
             Self::Reset => "reset".into(),
             Self::Silent => "silent".into(),
             Self::Local => "local".into(),
+            Self::Server(cause) => format!("server-{}", cause.label()),
         }
     }
 }
@@ -283,6 +286,12 @@ pub enum Event {
     Deliveries(Box<DeliverySample>),
     /// A client was handed over between managers (rollout rehearsals).
     Handover(Box<HandoverReport>),
+    /// What an external manager's process did beside its deliveries.
+    Process {
+        cohort: CohortId,
+        /// What.
+        report: Box<crate::record::external::ProcessReport>,
+    },
     /// An error reached a subscriber or the protocol (SUBSCRIBE refused, …).
     Error {
         cohort: CohortId,

@@ -5,6 +5,7 @@
 
 pub mod canary;
 pub mod event;
+pub mod external;
 pub mod freshness;
 pub mod progress;
 pub mod recorder;

@@ -137,6 +137,8 @@ pub struct CohortRecord {
     pub gave_up_subscribers: u64,
     /// Unified fallbacks to legacy.
     pub fallbacks: u64,
+    /// An external manager's processes.
+    pub external: crate::record::external::ExternalRecord,
     /// Subscriptions carried by connections that ended.
     pub subscriptions_dropped: u64,
     /// Subscriptions that received data again after a drop.
@@ -197,6 +199,7 @@ impl Default for CohortRecord {
             gave_up: 0,
             gave_up_subscribers: 0,
             fallbacks: 0,
+            external: crate::record::external::ExternalRecord::default(),
             subscriptions_dropped: 0,
             subscriptions_recovered: 0,
             recoveries: Vec::new(),
@@ -576,6 +579,11 @@ fn apply(cohorts: &mut [CohortRecord], event: Event, now: Duration, windows: &[(
             if let Some(c) = cohort(cohorts, id) {
                 *c.errors.entry(kind.to_owned()).or_default() += 1;
                 c.second(now).errors += 1;
+            }
+        }
+        Event::Process { cohort: id, report } => {
+            if let Some(c) = cohort(cohorts, id) {
+                c.external.add(*report);
             }
         }
         Event::Handover(_) => {}

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::deadline::sleep_until;
 use crate::load::driver::{Cohort, DriveContext, Placement, churn_once};
 use crate::load::population::{ClientPlan, CohortPlan, on_new_manager, planned};
+use crate::manager::external::ManagerRef;
 use crate::manager::settings::ManagerKind;
 use crate::record::event::{CohortId, HandoverPhase};
 use crate::record::steps::StepQuery;
@@ -20,7 +21,10 @@ use crate::rollout::plan::{HandoverOrder, RolloutPlan};
 
 /// The two cohorts of a rehearsal, and every client placed (each starts on legacy).
 pub fn place(plan: &RolloutPlan, people: &[ClientPlan]) -> (Vec<Cohort>, Vec<Placement>) {
-    let cohorts = vec![Cohort { id: 0, manager: ManagerKind::Legacy }, Cohort { id: 1, manager: plan.new_manager }];
+    let cohorts = vec![
+        Cohort::of(0, &ManagerRef::model(ManagerKind::Legacy)),
+        Cohort::of(1, &ManagerRef::model(plan.new_manager)),
+    ];
     let placements = people
         .iter()
         .map(|plan| Placement { cohort: cohorts[0].clone(), plan: plan.clone(), global: plan.id })
@@ -33,7 +37,9 @@ pub fn place(plan: &RolloutPlan, people: &[ClientPlan]) -> (Vec<Cohort>, Vec<Pla
 pub fn cohort_sizes(plan: &RolloutPlan, people: &[ClientPlan]) -> Vec<CohortPlan> {
     let top = plan.steps.iter().map(|s| s.share).fold(0.0, f64::max);
     let moved = people.iter().filter(|p| on_new_manager(p.id, top));
-    vec![planned(ManagerKind::Legacy, people.iter()), planned(plan.new_manager, moved)]
+    let legacy = Cohort::of(0, &ManagerRef::model(ManagerKind::Legacy));
+    let new = Cohort::of(1, &ManagerRef::model(plan.new_manager));
+    vec![planned(&legacy, people.iter()), planned(&new, moved)]
 }
 
 /// Who is on the new manager at each step.

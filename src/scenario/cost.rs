@@ -81,10 +81,12 @@ pub fn cost(scenario: &Scenario) -> Cost {
     let (cohort_clients, sockets) = match &scenario.cohorts {
         Cohorts::SideBySide { managers } => (
             clients.saturating_mul(managers.len() as u64),
-            managers.iter().map(|m| sockets_of(*m)).fold(0u64, u64::saturating_add),
+            managers.iter().map(|m| sockets_of(m.kind)).fold(0u64, u64::saturating_add),
         ),
         // A client runs one manager or the other: the lesser is the bound.
-        Cohorts::Split { new_manager, .. } => (clients, sockets_of(ManagerKind::Legacy).min(sockets_of(*new_manager))),
+        Cohorts::Split { new_manager, .. } => {
+            (clients, sockets_of(ManagerKind::Legacy).min(sockets_of(new_manager.kind)))
+        }
     };
     let subscriptions = cohort_clients.saturating_mul(per_client);
     let sockets_at_least = sockets.saturating_add(u64::from(scenario.harness.canaries));

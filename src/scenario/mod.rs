@@ -107,11 +107,11 @@ impl Scenario {
             crate::load::workload::validate(&raw.workload.clone().unwrap_or_default(), duration, &mock, &mut issues);
         let rollout = raw.rollout.clone().unwrap_or_default();
         let raw_cohorts = with_rollout(&raw.cohorts.clone().unwrap_or_default(), &rollout);
-        let cohorts = cohorts(&raw_cohorts, &mut issues);
-        pinned_in_population(&cohorts, workload.clients, &mut issues);
-        let plan = rehearsal(&rollout, &workload, duration, &cohorts, &mut issues);
         let raw_managers = raw.managers.clone().unwrap_or_default();
         let managers = crate::manager::settings::validate(&raw_managers, &mut issues);
+        let cohorts = cohorts(&raw_cohorts, &managers.external, &mut issues);
+        pinned_in_population(&cohorts, workload.clients, &mut issues);
+        let plan = rehearsal(&rollout, &workload, duration, &cohorts, &mut issues);
         let assumptions = crate::manager::assumptions::list(&raw_managers, &managers);
         let faults_raw = place_in_steps(raw.faults.as_deref().unwrap_or_default(), plan.as_ref(), &mut issues);
         let faults = faults(&faults_raw, duration, &mut issues);
@@ -165,6 +165,7 @@ impl Scenario {
 mod tests {
     use super::*;
     use crate::criteria::GateScope;
+    use crate::manager::external::ManagerRef;
 
     fn parse(text: &str) -> Result<Scenario, Vec<KeyIssue>> {
         let raw: RawScenario = toml::from_str(text).unwrap();
@@ -175,7 +176,8 @@ mod tests {
     fn a_minimal_scenario_gets_the_documented_defaults() {
         let s = parse("duration = \"30s\"\n[workload]\nclients = 10\n").unwrap();
         assert_eq!(s.name, "test");
-        assert_eq!(s.cohorts.managers(), [ManagerKind::Legacy, ManagerKind::Wsmanager]);
+        let kinds = |s: &Scenario| s.cohorts.managers().iter().map(|m| m.kind).collect::<Vec<_>>();
+        assert_eq!(kinds(&s), [ManagerKind::Legacy, ManagerKind::Wsmanager]);
         assert_eq!(s.managers.legacy.delay, Duration::from_secs(1));
         assert_eq!(s.managers.legacy.liveness, None, "off for legacy");
         assert_eq!(s.managers.wsmanager.max_attempts, 10);
@@ -218,7 +220,10 @@ mod tests {
     fn a_preset_sets_the_share_and_the_gates_and_the_scenario_wins() {
         let s = parse("duration = \"5s\"\n[workload]\nclients = 10\n[rollout]\npreset = \"phase-1\"\n").unwrap();
         let pinned = crate::load::placement::Pinned::default();
-        assert_eq!(s.cohorts, Cohorts::Split { new_share: 0.1, new_manager: ManagerKind::Wsmanager, pinned });
+        assert_eq!(
+            s.cohorts,
+            Cohorts::Split { new_share: 0.1, new_manager: ManagerRef::model(ManagerKind::Wsmanager), pinned }
+        );
         assert_eq!(s.criteria["error-rate-regression"].enabled, Some(true));
         let s = parse(
             "duration = \"10m\"\n[workload]\nclients = 10\n[rollout]\npreset = \"gradual\"\ngate = \"all\"\n\
@@ -226,13 +231,16 @@ mod tests {
         )
         .unwrap();
         let pinned = crate::load::placement::Pinned::default();
-        assert_eq!(s.cohorts, Cohorts::Split { new_share: 0.3, new_manager: ManagerKind::Unified, pinned });
+        assert_eq!(
+            s.cohorts,
+            Cohorts::Split { new_share: 0.3, new_manager: ManagerRef::model(ManagerKind::Unified), pinned }
+        );
         assert_eq!(s.criteria["error-rate"].threshold, Some(2.0));
         assert_eq!(s.rollout.gate, GateScope::All);
         let plan = s.rollout.plan.as_ref().unwrap();
         assert_eq!((plan.steps.len(), plan.new_manager), (15, ManagerKind::Unified), "a stepped preset rehearses");
         let s = parse("duration = \"5s\"\n[workload]\nclients = 1\n[rollout]\npreset = \"phase-0\"\n").unwrap();
-        assert_eq!(s.cohorts.managers(), [ManagerKind::Legacy]);
+        assert_eq!(s.cohorts.managers(), [ManagerRef::model(ManagerKind::Legacy)]);
     }
 
     #[test]

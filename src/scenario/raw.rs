@@ -14,7 +14,6 @@ use crate::criteria::RawOverride;
 use crate::criteria::baseline::RawBaselineSettings;
 use crate::criteria::custom::RawThreshold;
 pub use crate::load::workload::{RawChurn, RawWorkload};
-use crate::manager::settings::ManagerKind;
 pub use crate::manager::settings::{RawLegacy, RawManagers, RawUnified, RawWsManager};
 use crate::mock::config::RawMockConfig;
 use crate::rollout::plan::RawRollout;
@@ -35,12 +34,13 @@ pub enum CohortMode {
 pub struct RawCohorts {
     /// `side-by-side` or `split`.
     pub mode: Option<CohortMode>,
-    /// side-by-side: the managers compared.
-    pub managers: Option<Vec<ManagerKind>>,
+    /// side-by-side: the managers compared: models (`legacy`, `wsmanager`, `unified`) and external managers
+    /// by their `[managers.<name>]`.
+    pub managers: Option<Vec<String>>,
     /// split: share of clients on the new manager.
     pub new_share: Option<f64>,
-    /// split: which manager is the new one.
-    pub new_manager: Option<ManagerKind>,
+    /// split: which manager is the new one (a model, or an external manager by name).
+    pub new_manager: Option<String>,
     /// split: client ids always on the new manager (002's `WEBSOCKET_ROLLOUT_USER_LIST`; with new-share = 0,
     /// its testing mode).
     pub new_clients: Option<Vec<u32>>,

@@ -11,6 +11,7 @@ use crate::config_file::{HumanDuration, KeyIssue};
 use crate::criteria::preset::Preset;
 use crate::load::placement::{Cohorts, Pinned};
 use crate::load::workload::Workload;
+use crate::manager::external::{ExternalManager, ManagerRef, known_names, resolve};
 use crate::manager::settings::ManagerKind;
 use crate::rollout::plan::{RawRollout, RolloutPlan, is_rehearsal};
 
@@ -28,8 +29,8 @@ pub(super) fn with_rollout(raw: &raw::RawCohorts, rollout: &RawRollout) -> raw::
         let first = rollout.steps.as_ref().and_then(|s| s.first().copied());
         return raw::RawCohorts { mode: Some(CohortMode::Split), new_share: raw.new_share.or(first), ..raw.clone() };
     };
-    let new_manager = raw.new_manager.unwrap_or(preset.new_manager());
-    let side_by_side = |managers: Vec<ManagerKind>| raw::RawCohorts {
+    let new_manager = raw.new_manager.clone().unwrap_or_else(|| preset.new_manager().as_str().to_owned());
+    let side_by_side = |managers: Vec<String>| raw::RawCohorts {
         mode: Some(CohortMode::SideBySide),
         managers: raw.managers.clone().or(Some(managers)),
         new_share: raw.new_share,
@@ -37,7 +38,7 @@ pub(super) fn with_rollout(raw: &raw::RawCohorts, rollout: &RawRollout) -> raw::
         ..raw.clone()
     };
     match preset {
-        Preset::Phase0 => side_by_side(vec![ManagerKind::Legacy]),
+        Preset::Phase0 => side_by_side(vec![ManagerKind::Legacy.as_str().to_owned()]),
         Preset::Phase2 => side_by_side(vec![new_manager]),
         _ => raw::RawCohorts {
             mode: Some(CohortMode::Split),
@@ -64,7 +65,14 @@ pub(super) fn rehearsal(
             "a rehearsal moves clients by its steps' shares: new-clients and legacy-clients apply to a split \
              without rehearsal steps",
         )),
-        Cohorts::Split { new_manager, .. } => plan.new_manager = *new_manager,
+        Cohorts::Split { new_manager, .. } if new_manager.is_external() => issues.push(KeyIssue::new(
+            "cohorts.new-manager",
+            format!(
+                "a rehearsal moves clients between the harness's models; \"{}\" is an external manager: rehearse                  a model, or run the external manager in a split without [rollout] steps",
+                new_manager.name
+            ),
+        )),
+        Cohorts::Split { new_manager, .. } => plan.new_manager = new_manager.kind,
         Cohorts::SideBySide { .. } => issues.push(KeyIssue::new(
             "cohorts.mode",
             "a rehearsal moves clients between legacy and one new manager: use mode = \"split\" (or leave [cohorts] out)",
@@ -90,7 +98,17 @@ pub(super) fn pinned_in_population(cohorts: &Cohorts, clients: u32, issues: &mut
     }
 }
 
-pub(super) fn cohorts(raw: &raw::RawCohorts, issues: &mut Vec<KeyIssue>) -> Cohorts {
+pub(super) fn cohorts(raw: &raw::RawCohorts, external: &[ExternalManager], issues: &mut Vec<KeyIssue>) -> Cohorts {
+    let named = |key: &str, name: &str, issues: &mut Vec<KeyIssue>| {
+        resolve(name, external).unwrap_or_else(|| {
+            let known = known_names(external);
+            issues.push(KeyIssue::new(
+                key,
+                format!("\"{name}\" is not a manager: name one of {known}, or add [managers.{name}] with its command"),
+            ));
+            ManagerRef::model(ManagerKind::Wsmanager)
+        })
+    };
     match raw.mode.unwrap_or(CohortMode::SideBySide) {
         CohortMode::SideBySide => {
             if raw.new_share.is_some() || raw.new_manager.is_some() {
@@ -99,9 +117,10 @@ pub(super) fn cohorts(raw: &raw::RawCohorts, issues: &mut Vec<KeyIssue>) -> Coho
             if raw.new_clients.is_some() || raw.legacy_clients.is_some() {
                 issues.push(KeyIssue::new("cohorts.mode", "new-clients and legacy-clients belong to mode = \"split\""));
             }
-            let managers = raw.managers.clone().unwrap_or_else(|| vec![ManagerKind::Legacy, ManagerKind::Wsmanager]);
+            let names = raw.managers.clone().unwrap_or_else(|| vec!["legacy".to_owned(), "wsmanager".to_owned()]);
+            let managers: Vec<ManagerRef> = names.iter().map(|n| named("cohorts.managers", n, issues)).collect();
             let mut seen = std::collections::HashSet::new();
-            if managers.is_empty() || !managers.iter().all(|m| seen.insert(*m)) {
+            if names.is_empty() || !names.iter().all(|m| seen.insert(m)) {
                 issues.push(KeyIssue::new(
                     "cohorts.managers",
                     "needs one or more different managers, e.g. [\"legacy\", \"wsmanager\"]",
@@ -120,9 +139,12 @@ pub(super) fn cohorts(raw: &raw::RawCohorts, issues: &mut Vec<KeyIssue>) -> Coho
             if !(0.0..=1.0).contains(&new_share) {
                 issues.push(KeyIssue::new("cohorts.new-share", "must be between 0 and 1 (0.1 is 10 % of the clients)"));
             }
-            let new_manager = raw.new_manager.unwrap_or(ManagerKind::Wsmanager);
-            if new_manager == ManagerKind::Legacy {
-                issues.push(KeyIssue::new("cohorts.new-manager", "must be \"wsmanager\" or \"unified\""));
+            let new_manager = named("cohorts.new-manager", raw.new_manager.as_deref().unwrap_or("wsmanager"), issues);
+            if new_manager.kind == ManagerKind::Legacy {
+                issues.push(KeyIssue::new(
+                    "cohorts.new-manager",
+                    "must be a new manager: \"wsmanager\", \"unified\", or an external manager that implements one",
+                ));
             }
             let sorted = |ids: &Option<Vec<u32>>| {
                 let mut ids = ids.clone().unwrap_or_default();

@@ -71,7 +71,7 @@ pub fn cohort_summary(
     faults: &[FaultWindow],
     recovery_grace: Duration,
 ) -> CohortSummary {
-    let CohortPlan { manager, clients, subscriptions, distinct_streams } = plan;
+    let CohortPlan { name, manager, clients, subscriptions, distinct_streams, .. } = plan;
     let quiet: Vec<&crate::record::recorder::Second> = record
         .seconds
         .iter()
@@ -86,7 +86,7 @@ pub fn cohort_summary(
         quiet_retries as f64 / quiet.len() as f64 / f64::from(clients)
     };
     CohortSummary {
-        name: manager.as_str().to_owned(),
+        name,
         manager,
         clients,
         subscriptions,
@@ -175,6 +175,7 @@ pub fn cohort_summary(
             }),
         },
         errors: record.errors.clone(),
+        external: None,
     }
 }
 

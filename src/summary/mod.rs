@@ -6,6 +6,7 @@
 //! and the reports render it. It imports neither `criteria`, `rollout` nor `report`.
 
 pub mod build;
+pub mod external;
 pub mod percentiles;
 pub mod rig;
 pub mod rollout;
@@ -301,6 +302,9 @@ pub struct CohortSummary {
     pub streams: Streams,
     /// Errors by kind.
     pub errors: BTreeMap<String, u64>,
+    /// An external manager's processes (`None` for a model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<external::ExternalSummary>,
 }
 
 /// The mock's side of the run.
@@ -489,6 +493,7 @@ impl CohortSummary {
             delivery: Delivery::default(),
             streams: Streams::default(),
             errors: BTreeMap::new(),
+            external: None,
         }
     }
 }

@@ -20,7 +20,14 @@ pub fn cohort(manager: ManagerKind, high_water: i64, latency_us: u64) -> CohortS
     record.delivered = 5_000;
     record.attempts.insert("connected".into(), high_water as u64);
     record.latency.record(latency_us).unwrap();
-    let plan = CohortPlan { manager, clients: 2, subscriptions: 20, distinct_streams: 20 };
+    let plan = CohortPlan {
+        name: manager.as_str().to_owned(),
+        manager,
+        external: false,
+        clients: 2,
+        subscriptions: 20,
+        distinct_streams: 20,
+    };
     cohort_summary(&record, plan, &[], Duration::from_secs(60))
 }
 

@@ -2,6 +2,7 @@
 //! everything, and write the run directory. Ctrl-C stops the run and still writes what was measured.
 
 mod console;
+mod external;
 mod upstream;
 
 use console::{Console, Mode};
@@ -16,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::adapter::cohort::ExternalRun;
 use crate::assemble::{Recorded, RunFacts};
 use crate::cli::RunArgs;
 use crate::commands::process::{Outcome, StopSignals, UsageError};
@@ -46,6 +48,7 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
         scenario.duration = duration.0;
     }
     let target = resolve_target(&args)?;
+    external::check_upstream(&scenario, target.is_some(), args.mock_process || scenario.harness.mock_in_own_process)?;
     let baseline = match &args.baseline {
         Some(path) => Some(baseline_json::read(path).map_err(|e| UsageError(format!("{e:#}")))?),
         None => None,
@@ -70,7 +73,9 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     let console = Console::new(Mode::of(&args), &scenario, upstream.applies_faults());
     console.started(&scenario, &upstream.label());
     let label = upstream.label();
-    let (execution, finished) = execute(&scenario, &people, upstream, &mut stop, &console).await?;
+    let Some((execution, finished)) = execute(&scenario, &people, upstream, &mut stop, &console).await? else {
+        return Ok(interrupted_at_start_up());
+    };
     let (snapshot, offset_ms) = finished;
     let mock_failed = snapshot.is_none() && label != "external";
     let facts = RunFacts {
@@ -147,7 +152,7 @@ async fn execute(
     upstream: Upstream,
     stop: &mut StopSignals,
     console: &Console,
-) -> Result<(Recorded, (Option<MockSnapshot>, u64))> {
+) -> Result<Option<(Recorded, (Option<MockSnapshot>, u64))>> {
     let symbols: Vec<String> = scenario.mock.feed.symbols.iter().map(|s| s.name.clone()).collect();
     let plan = scenario.rollout.plan.as_ref();
     let (cohorts, placements) = match plan {
@@ -158,6 +163,10 @@ async fn execute(
         Some(plan) => crate::rollout::rehearsal::cohort_sizes(plan, people),
         None => placement::cohort_sizes(&cohorts, &placements),
     };
+    let Some(launched) = until_stopped(stop, external::launch(scenario, &cohorts, &placements, &upstream)).await else {
+        return Ok(None);
+    };
+    let launched = launched?;
     let run_cancel = CancellationToken::new();
     let drops_before = upstream.applies_faults().then(crate::os::listen_drops).flatten();
     let (events, events_rx) = mpsc::channel(65_536);
@@ -197,9 +206,11 @@ async fn execute(
         // The canaries measure the run, not its teardown: they stop when the clients are told to.
         tokio::spawn(canary::run(upstream.addr(), scenario.harness.canaries, run_cancel.clone(), canary_p99))
     });
-    let names = cohorts.iter().map(|c| c.manager.as_str().to_owned()).collect();
+    let names = cohorts.iter().map(|c| c.name.clone()).collect();
     let live = console.spawn_live(names, progress_rx, RigReceivers { lag: lag_rx, canary: canary_rx });
     let sampler = tokio::spawn(sample_server(upstream.probe(), health_cancel.clone()));
+    let external = launched.map(|(started, mock)| ExternalRun::start(started, ctx.clone(), mock));
+    let hosts = external.as_ref().map(|e| e.hosts.clone()).unwrap_or_default();
     upstream.start_faults(scenario, start, &run_cancel);
     let drive = DriveContext {
         run: ctx.clone(),
@@ -221,9 +232,9 @@ async fn execute(
             );
             (clients, Some(controller))
         }
-        None => (driver::start(&drive, placements), None),
+        None => (driver::start(&drive, placements, &hosts), None),
     };
-    drop(drive);
+    drop((drive, hosts));
     let interrupted = tokio::select! {
         _ = tokio::time::sleep(scenario.duration) => false,
         _ = stop.recv() => true,
@@ -235,6 +246,11 @@ async fn execute(
     if stopped.is_err() {
         tracing::warn!("some clients did not stop within 30 s; their last samples are lost");
         clients.abort_all();
+    }
+    if let Some(external) = external {
+        if tokio::time::timeout(Duration::from_secs(30), external.finish()).await.is_err() {
+            tracing::warn!("some external processes did not stop within 30 s; their last samples are lost");
+        }
     }
     mirror_stop.cancel();
     let rehearsed = match controller {
@@ -257,7 +273,7 @@ async fn execute(
     let finished = upstream.finish(start).await;
     let execution =
         Recorded { recording, health, canary, listen_drops, server_open, elapsed, interrupted, plans, rehearsed };
-    Ok((execution, finished))
+    Ok(Some((execution, finished)))
 }
 
 /// `reports/<name>-<UTC timestamp>`.

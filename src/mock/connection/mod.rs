@@ -106,7 +106,8 @@ pub async fn serve(ws: Socket, shared: Arc<Shared>, peer: SocketAddr, route: WsR
     if canary {
         connection.shared.stats.canary_closed();
     } else {
-        connection.shared.stats.connection_closed(cause);
+        let streams = || connection.session.subscriptions().iter().map(|s| s.to_string()).collect();
+        connection.shared.stats.connection_closed(connection.peer.ip(), cause, streams);
     }
 }
 
