@@ -132,7 +132,11 @@ impl Accounting {
             }
             return;
         };
-        let tally = self.streams.entry(stream.to_owned()).or_default();
+        // One allocation per stream and flush, not per row.
+        if !self.streams.contains_key(stream) {
+            self.streams.insert(stream.to_owned(), StreamTally::default());
+        }
+        let tally = self.streams.get_mut(stream).expect("inserted above");
         tally.received += 1;
         self.sample.received += 1;
         let index = match (&subscription.record, row.key()) {

@@ -3,7 +3,6 @@
 //! manager's command with its environment, told the upstream and waited for until it is ready and names
 //! the implementation the scenario asks for. A process that cannot start stops the run before it begins.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
@@ -104,8 +103,8 @@ async fn start_one(
         time_unit: "MICROSECOND".to_owned(),
         batch_ms: BATCH_MS,
     };
-    let env: Vec<(String, String)> = environment(&manager.env);
-    let (process, ready) = AdapterProcess::start_with(&manager.command, &env, init, manager.ready_timeout).await?;
+    let (process, ready) =
+        AdapterProcess::start_with(&manager.command, &manager.env, init, manager.ready_timeout).await?;
     if !ready.implementations.iter().any(|i| *i == manager.implementation) {
         return Err(StartError::NotReady {
             process: process.name.clone(),
@@ -119,12 +118,10 @@ async fn start_one(
     Ok(Started { cohort, manager, index, clients, process, ready })
 }
 
-fn environment(env: &BTreeMap<String, String>) -> Vec<(String, String)> {
-    env.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::load::population::ClientPlan;
     use crate::manager::external::ManagerRef;

@@ -98,13 +98,13 @@ pub struct AdapterProcess {
 impl AdapterProcess {
     /// Starts `command` (program and arguments), sends `init` and waits up to `within` for its `ready`.
     pub async fn start(command: &[String], init: Command, within: Duration) -> Result<(Self, Ready), StartError> {
-        Self::start_with(command, &[], init, within).await
+        Self::start_with(command, &std::collections::BTreeMap::new(), init, within).await
     }
 
     /// [`start`](Self::start) with environment variables added to the harness's own.
     pub async fn start_with(
         command: &[String],
-        env: &[(String, String)],
+        env: &std::collections::BTreeMap<String, String>,
         init: Command,
         within: Duration,
     ) -> Result<(Self, Ready), StartError> {
@@ -115,7 +115,7 @@ impl AdapterProcess {
         })?;
         let mut child = tokio::process::Command::new(program)
             .args(args)
-            .envs(env.iter().map(|(k, v)| (k, v)))
+            .envs(env)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -61,44 +61,30 @@ impl Truth {
 
     /// What the entry `event` of `peer` was.
     pub fn see(&mut self, peer: Peer, event: PeerEvent) -> Seen {
-        let at = Duration::from_micros(event.at.saturating_sub(self.start));
-        match event.what {
+        let PeerEvent { ip, at, what } = event;
+        match what {
             PeerWhat::Closed { cause, streams } => {
                 if cause != CloseCause::ClientClose {
-                    self.owe(event.ip, event.at);
+                    self.owe(ip, at);
                 }
-                Seen::Closed { end: connection_end(cause), at: event.at, streams }
+                Seen::Closed { end: connection_end(cause), at, streams }
             }
-            PeerWhat::Accepted { took_us } => {
-                let (retry, waited) = self.settle(event.ip, event.at);
-                let took = Duration::from_micros(took_us);
-                let outcome = AttemptOutcome::Connected;
-                Seen::Attempt(Event::Attempt {
-                    cohort: peer.cohort,
-                    client: peer.client,
-                    at,
-                    outcome,
-                    took,
-                    retry,
-                    waited,
-                })
-            }
+            PeerWhat::Accepted { took_us } => self.attempt(peer, (ip, at), AttemptOutcome::Connected, took_us),
             PeerWhat::Rejected(reason) => {
-                let (retry, waited) = self.settle(event.ip, event.at);
-                self.owe(event.ip, event.at);
-                let outcome = attempt_outcome(reason);
-                let took = Duration::ZERO;
-                Seen::Attempt(Event::Attempt {
-                    cohort: peer.cohort,
-                    client: peer.client,
-                    at,
-                    outcome,
-                    took,
-                    retry,
-                    waited,
-                })
+                let seen = self.attempt(peer, (ip, at), attempt_outcome(reason), 0);
+                self.owe(ip, at);
+                seen
             }
         }
+    }
+
+    /// An attempt of `peer` from `ip` at `at` that ended as `outcome`, `took_us` after its TCP connection
+    /// was accepted.
+    fn attempt(&mut self, peer: Peer, (ip, at): (IpAddr, Micros), outcome: AttemptOutcome, took_us: u64) -> Seen {
+        let (retry, waited) = self.settle(ip, at);
+        let at = Duration::from_micros(at.saturating_sub(self.start));
+        let took = Duration::from_micros(took_us);
+        Seen::Attempt(Event::Attempt { cohort: peer.cohort, client: peer.client, at, outcome, took, retry, waited })
     }
 
     fn owe(&mut self, ip: IpAddr, at: Micros) {
