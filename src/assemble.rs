@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::criteria::verdict::Judging;
+use crate::load::driver::source_address;
 use crate::load::population::CohortPlan;
 use crate::manager::assumptions::Assumption;
 use crate::manager::settings::ManagerKind;
@@ -58,7 +59,11 @@ pub struct RunFacts<'a> {
 /// The run's summary, every criterion judged.
 pub fn summary(scenario: &Scenario, recorded: &Recorded, facts: RunFacts<'_>) -> RunSummary {
     let faults = facts.snapshot.map(|s| build::fault_windows(&s.faults, facts.mock_offset_ms)).unwrap_or_default();
-    let cohorts = cohorts(scenario, recorded, &faults);
+    let mut cohorts = cohorts(scenario, recorded, &faults);
+    // Past the mock's cap on the addresses it counts apart, some cohorts' upgrades are pooled: not told.
+    if let Some(snapshot) = facts.snapshot.filter(|s| s.upgrades_per_ip.len() < crate::mock::stats::IPS_KEPT) {
+        server_attempts(&mut cohorts, recorded, snapshot);
+    }
     let mut summary = unjudged(scenario, recorded, &facts, cohorts, faults);
     let judging = Judging {
         overrides: &scenario.criteria,
@@ -84,11 +89,21 @@ fn cohorts(scenario: &Scenario, recorded: &Recorded, faults: &[FaultWindow]) -> 
             build::stretch_figures(&mut cohort, record, &labels);
             let external = plan.external.then(|| scenario.managers.external.iter().find(|e| e.name == plan.name));
             if let Some(manager) = external.flatten() {
-                cohort.external = Some(ExternalSummary::of(&record.external, manager, plan.clients));
+                let lag_threshold_us = scenario.harness.rig_delay.as_micros() as u64;
+                cohort.external = Some(ExternalSummary::of(&record.external, manager, plan.clients, lag_threshold_us));
             }
             cohort
         })
         .collect()
+}
+
+/// Each cohort's attempts as the mock counted them, by the source addresses of its clients.
+fn server_attempts(cohorts: &mut [CohortSummary], recorded: &Recorded, snapshot: &MockSnapshot) {
+    for (cohort, record) in cohorts.iter_mut().zip(&recorded.recording.cohorts) {
+        let per_ip = &snapshot.upgrades_per_ip;
+        let counted = record.clients().map(|c| per_ip.get(&source_address(c)).map_or(0, |u| u.attempts())).sum();
+        cohort.server_attempts = Some(counted);
+    }
 }
 
 /// The planned fault windows that get figures of their own, named after their faults.

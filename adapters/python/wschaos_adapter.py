@@ -17,6 +17,20 @@ import time
 PROTOCOL = 1
 ADAPTER = "wschaos-python 0.1.0"
 MAX_ROWS = 2000
+# The lag probe's sleep: each sample is how much later than this the loop woke it.
+LAG_PROBE_S = 0.01
+LAG_BUCKET_US = 100
+LAG_BUCKETS = 20_000
+
+
+def percentile(buckets, count, q):
+    """The upper edge (µs) of the bucket holding quantile ``q`` of ``count`` samples."""
+    rank, seen = max(1, -(-int(count * q * 1000) // 1000)), 0
+    for index, n in enumerate(buckets):
+        seen += n
+        if seen >= rank:
+            return (index + 1) * LAG_BUCKET_US
+    return len(buckets) * LAG_BUCKET_US
 
 
 def now_micros():
@@ -82,9 +96,27 @@ class Adapter:
             await asyncio.sleep(period)
             self.flush_all()
 
+    async def lag(self):
+        """Reports the asyncio loop's lag once a second (``lag``: p99 and max since ``init``, µs): a process
+        whose loop lags cannot deliver on time, whatever its managers do. The samples go into buckets of
+        ``LAG_BUCKET_US`` (the last one holds everything longer), so a long run costs no more memory."""
+        buckets = [0] * LAG_BUCKETS
+        count, largest, second = 0, 0, time.monotonic()
+        while not self.stopped.is_set():
+            before = time.monotonic()
+            await asyncio.sleep(LAG_PROBE_S)
+            now = time.monotonic()
+            lag_us = max(0, round((now - before - LAG_PROBE_S) * 1e6))
+            buckets[min(LAG_BUCKETS - 1, lag_us // LAG_BUCKET_US)] += 1
+            count, largest = count + 1, max(largest, lag_us)
+            if now - second >= 1:
+                write({"type": "lag", "p99_us": percentile(buckets, count, 0.99), "max_us": largest})
+                second = now
+
     def on_init(self, command):
         self.init = command
         asyncio.get_running_loop().create_task(self.batches())
+        asyncio.get_running_loop().create_task(self.lag())
         write({"type": "ready", "protocol": PROTOCOL, "adapter": self.name,
                "implementations": list(self.implementations)})
 

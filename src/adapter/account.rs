@@ -8,7 +8,7 @@
 //! unsubscribe. Drops the mock recorded become outages per client and stream, recovered by the next
 //! delivery on it. Pure: the caller supplies every time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,11 +35,17 @@ struct Subscription {
     behind: u64,
 }
 
-/// A drop of one client's stream, waiting for the stream's next delivery.
-#[derive(Debug, Clone, Copy)]
+/// A drop of one client's stream, waiting until as many of the stream's subscribers as it cut off have
+/// received again. The server cannot tell which of a stream's subscribers a dropped socket served (a manager
+/// with a socket per subscription has several for one stream): the outage of `subscribers` of them ends when
+/// that many distinct subscribers of the stream have received since the drop (or every one still
+/// subscribed has). Exact when every socket of the stream dropped, as in a mass drop; early for a partial
+/// drop of such a manager, whose untouched subscribers go on receiving.
+#[derive(Debug, Clone)]
 struct Outage {
     at: Micros,
     subscribers: u32,
+    received: HashSet<u32>,
 }
 
 /// What the accounting of one process's clients keeps.
@@ -61,6 +67,8 @@ pub struct Accounting {
     latest: Micros,
     /// Rows for a subscription that does not exist.
     pub routing_errors: u64,
+    /// The run's end (µs since the epoch; `Micros::MAX` until it ends): rows received later are not the run's.
+    until: Micros,
 }
 
 /// How long past its settle time an ended subscription is remembered (its rows after that are routing
@@ -83,7 +91,14 @@ impl Accounting {
             streams: HashMap::new(),
             latest: 0,
             routing_errors: 0,
+            until: Micros::MAX,
         }
+    }
+
+    /// The run ended at `at`: rows received later (while the process is asked for its metrics and
+    /// stopped) are not accounted, as a model's client stops receiving at the end.
+    pub fn close_at(&mut self, at: Micros) {
+        self.until = at;
     }
 
     /// Subscriber `subscriber` of `client` subscribed to `stream` at `at`.
@@ -121,6 +136,9 @@ impl Accounting {
 
     fn row(&mut self, client: u32, row: &DeliveryRow) {
         let (stream, received) = (row.stream(), row.received_us());
+        if received > self.until {
+            return;
+        }
         self.latest = self.latest.max(received);
         let Some(subscription) =
             self.live.get_mut(&client).and_then(|s| s.get_mut(stream)).and_then(|s| s.get_mut(&row.subscriber()))
@@ -196,13 +214,14 @@ impl Accounting {
                 continue;
             }
             carried += lost;
-            let outage = self.outages.entry((client, stream.clone())).or_insert(Outage { at, subscribers: 0 });
+            let fresh = || Outage { at, subscribers: 0, received: HashSet::new() };
+            let outage = self.outages.entry((client, stream.clone())).or_insert_with(fresh);
             outage.subscribers += lost;
         }
         carried
     }
 
-    /// Recoveries: the outages whose stream delivered again in `rows` (received after the drop).
+    /// Recoveries: the outages whose subscribers have received again in `rows` (received after the drop).
     pub fn recovered(&mut self, client: u32, rows: &[DeliveryRow]) -> Vec<Event> {
         let mut events = Vec::new();
         if self.outages.is_empty() {
@@ -210,11 +229,16 @@ impl Accounting {
         }
         for row in rows {
             let key = (client, row.stream().to_owned());
-            let Some(outage) = self.outages.get(&key).copied() else { continue };
+            let Some(outage) = self.outages.get_mut(&key) else { continue };
             if row.received_us() <= outage.at {
                 continue;
             }
-            self.outages.remove(&key);
+            outage.received.insert(row.subscriber());
+            let still = self.live.get(&client).and_then(|s| s.get(row.stream())).map_or(0, |s| s.len() as u32);
+            if (outage.received.len() as u32) < outage.subscribers.min(still.max(1)) {
+                continue;
+            }
+            let Some(outage) = self.outages.remove(&key) else { continue };
             events.push(Event::Recovered {
                 cohort: self.cohort,
                 at: Duration::from_micros(row.received_us().saturating_sub(self.start)),
@@ -282,5 +306,88 @@ impl Accounting {
         self.sample.gaps += lost;
         self.streams.entry(stream.to_owned()).or_default().gaps += lost;
         self.sample.without_data.push((subscription.longest_wait, 1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: &str = "btcusdt@trade";
+
+    fn row(subscriber: u32, received_us: u64) -> DeliveryRow {
+        DeliveryRow(subscriber, S.to_owned(), Some(1), Some(1), received_us)
+    }
+
+    /// An accounting without a publication record, with `subscribers` of client 0 on one stream.
+    fn subscribed(subscribers: u32) -> Accounting {
+        let mut accounting = Accounting::new(1, None, Duration::from_millis(100), 1_000_000);
+        for subscriber in 0..subscribers {
+            accounting.subscribed(0, subscriber, S, 1_000_000);
+        }
+        accounting
+    }
+
+    fn recovered_after(events: &[Event]) -> Vec<(Duration, u32)> {
+        events
+            .iter()
+            .map(|e| match e {
+                Event::Recovered { after, subscribers, .. } => (*after, *subscribers),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_stream_with_a_socket_per_subscriber_recovers_when_every_dropped_subscriber_received_again() {
+        let mut accounting = subscribed(3);
+        let dropped = accounting.dropped(0, &[S.to_owned(), S.to_owned(), S.to_owned()], 2_000_000, true);
+        assert_eq!(dropped, 3, "one subscription per socket");
+        assert!(accounting.recovered(0, &[row(0, 1_999_000)]).is_empty(), "received before the drop");
+        assert!(accounting.recovered(0, &[row(0, 3_000_000), row(0, 3_100_000)]).is_empty(), "one of three");
+        assert!(accounting.recovered(0, &[row(1, 3_200_000)]).is_empty(), "two of three");
+        let events = accounting.recovered(0, &[row(2, 3_500_000)]);
+        assert_eq!(recovered_after(&events), [(Duration::from_millis(1_500), 3)], "the last one's reconnect");
+        assert!(accounting.recovered(0, &[row(2, 3_600_000)]).is_empty(), "recovered once");
+    }
+
+    #[test]
+    fn a_subscriber_that_left_during_the_outage_is_not_waited_for() {
+        let mut accounting = subscribed(2);
+        accounting.dropped(0, &[S.to_owned()], 2_000_000, false);
+        accounting.unsubscribed(0, 1, S, 2_100_000);
+        let events = accounting.recovered(0, &[row(0, 2_400_000)]);
+        assert_eq!(recovered_after(&events), [(Duration::from_millis(400), 2)]);
+    }
+
+    #[test]
+    fn an_outage_never_recovered_is_abandoned_at_the_end() {
+        let mut accounting = subscribed(1);
+        accounting.dropped(0, &[S.to_owned()], 2_000_000, false);
+        let events = accounting.finish(5_000_000);
+        assert!(
+            matches!(events[..], [Event::Abandoned { subscriptions: 1, waited, .. }] if waited == Duration::from_secs(3)),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn rows_received_after_the_run_ended_are_not_the_run_s() {
+        let mut accounting = subscribed(1);
+        accounting.close_at(2_000_000);
+        accounting.delivered(0, &[row(9, 2_000_001)]);
+        assert_eq!(accounting.routing_errors, 0, "not even a routing error");
+        accounting.delivered(0, &[row(9, 2_000_000)]);
+        assert_eq!(accounting.routing_errors, 1, "up to the end, it is");
+    }
+
+    #[test]
+    fn a_row_for_a_subscription_that_never_was_is_a_routing_error_unlike_one_in_flight_after_leaving() {
+        let mut accounting = subscribed(1);
+        accounting.unsubscribed(0, 0, S, 2_000_000);
+        accounting.delivered(0, &[row(0, 2_050_000)]);
+        assert_eq!(accounting.routing_errors, 0, "within the settle time of the unsubscribe");
+        accounting.delivered(0, &[row(0, 2_300_000), row(7, 2_300_000)]);
+        assert_eq!(accounting.routing_errors, 2, "after the settle time, and a subscriber that never subscribed");
     }
 }

@@ -6,7 +6,7 @@
 //! ends the accounting as of the run's end. Whatever the process does comes back as a report against its
 //! cohort.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -28,7 +28,7 @@ use crate::manager::settings::ManagerKind;
 use crate::manager::{ClientSpec, Command};
 use crate::mock::MockServer;
 use crate::mock::time::{Micros, now_micros};
-use crate::record::event::{ConnectionEnd, Event};
+use crate::record::event::{AttemptOutcome, ConnectionEnd, Event};
 use crate::record::external::ProcessReport;
 
 /// How often deliveries go to the recorder and the peer log is drained.
@@ -36,6 +36,15 @@ const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// How long a process has to answer `stop` (flush its deliveries, close its sockets).
 const STOP_WITHIN: Duration = Duration::from_secs(10);
+
+/// How long a process must have had no command and the mock's record of its clients no change before their
+/// manager's own counts are asked for (a connection opening then is open in the mock before the manager
+/// sees it open; a subscribe just sent is a connection about to open).
+const QUIET: Duration = Duration::from_millis(500);
+
+/// How long a process task waits for that stillness at the end (a manager still reconnecting is asked
+/// for its metrics then anyway).
+const QUIET_WITHIN: Duration = Duration::from_secs(3);
 
 /// How long, after its process ended, a task waits for the mock to see its clients' sockets close.
 const CLOSES_WITHIN: Duration = Duration::from_secs(3);
@@ -97,7 +106,7 @@ impl ExternalRun {
                 links.insert(*client, Arc::new(Link(tx.clone())) as Arc<dyn Host>);
                 routes.insert(source_address(*client), (Peer { cohort: one.cohort.id, client: *client }, tx.clone()));
             }
-            tasks.spawn(run_process(one, ctx.clone(), rx, start));
+            tasks.spawn(run_process(one, ctx.clone(), rx, (mock.clone(), start)));
         }
         let router_stop = CancellationToken::new();
         tokio::spawn(route(mock, routes, Truth::new(start), router_stop.clone()));
@@ -154,13 +163,43 @@ struct ProcessTask {
     /// Each client's metrics, as last reported.
     metrics: HashMap<u32, serde_json::Value>,
     alive: bool,
+    /// Whether the run has ended: the driver's commands that still arrive (a churn step racing the end) are
+    /// not the run's, and are not sent.
+    ending: bool,
+    /// Whether it answered `stop`.
+    stopped: bool,
+    /// Retries the mock's record showed for its clients.
+    retries_seen: u64,
+    /// When it last sent its process a command or the mock's record of its clients last changed.
+    last_change: tokio::time::Instant,
+    mock: MockServer,
     start: Micros,
 }
 
-async fn run_process(one: Started, ctx: Arc<RunContext>, mut orders: mpsc::UnboundedReceiver<Order>, start: Micros) {
+async fn run_process(
+    one: Started,
+    ctx: Arc<RunContext>,
+    mut orders: mpsc::UnboundedReceiver<Order>,
+    (mock, start): (MockServer, Micros),
+) {
     let accounting = Accounting::new(one.cohort.id, ctx.freshness.clone(), ctx.settle, start);
-    let mut task =
-        ProcessTask { one, ctx, accounting, open: HashMap::new(), metrics: HashMap::new(), alive: true, start };
+    let (open, metrics) = (HashMap::new(), HashMap::new());
+    let (alive, ending, stopped, retries_seen) = (true, false, false, 0);
+    let last_change = tokio::time::Instant::now();
+    let mut task = ProcessTask {
+        one,
+        ctx,
+        accounting,
+        open,
+        metrics,
+        alive,
+        ending,
+        stopped,
+        retries_seen,
+        last_change,
+        mock,
+        start,
+    };
     task.sample().await;
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     let mut second = tokio::time::interval(Duration::from_secs(1));
@@ -178,6 +217,7 @@ async fn run_process(one: Started, ctx: Arc<RunContext>, mut orders: mpsc::Unbou
         }
     }
     let ended = now_micros();
+    task.accounting.close_at(ended);
     task.stop(&mut orders).await;
     task.finish(ended, &mut orders).await;
 }
@@ -193,6 +233,10 @@ impl ProcessTask {
 
     async fn order(&mut self, order: Order) {
         let now = now_micros();
+        if self.ending && !matches!(order, Order::Peer { .. }) {
+            return;
+        }
+        self.last_change = tokio::time::Instant::now();
         match order {
             Order::Start { client, source } => {
                 let implementation = self.one.manager.implementation.clone();
@@ -214,8 +258,11 @@ impl ProcessTask {
     async fn peer(&mut self, client: u32, seen: Seen) {
         match seen {
             Seen::Attempt(event) => {
-                if matches!(event, Event::Attempt { outcome: crate::record::event::AttemptOutcome::Connected, .. }) {
-                    *self.open.entry(client).or_default() += 1;
+                if let Event::Attempt { outcome, retry, .. } = &event {
+                    if *outcome == AttemptOutcome::Connected {
+                        *self.open.entry(client).or_default() += 1;
+                    }
+                    self.retries_seen += u64::from(*retry);
                 }
                 self.ctx.report(event).await;
             }
@@ -270,7 +317,8 @@ impl ProcessTask {
             Report::Lag { p99_us, max_us } => {
                 self.report(ProcessReport::Lag { process: self.one.index, p99_us, max_us }).await;
             }
-            Report::Status { .. } | Report::Stopped => {}
+            Report::Stopped => self.stopped = true,
+            Report::Status { .. } => {}
             Report::Ready { .. } => {
                 let problem = "a second \"ready\" report".to_owned();
                 self.report(ProcessReport::Garbage { process: self.one.index, problem }).await;
@@ -292,36 +340,32 @@ impl ProcessTask {
         let process = &self.one.process;
         if let (Some(rss_kib), Some(cpu_ms)) = (process.rss_kib(), process.cpu_ms()) {
             let at = self.ctx.now();
-            self.report(ProcessReport::Sample { process: self.one.index, at, rss_kib, cpu_ms }).await;
+            let (process, clients) = (self.one.index, self.one.clients.len() as u32);
+            self.report(ProcessReport::Sample { process, at, rss_kib, cpu_ms, clients }).await;
         }
     }
 
-    /// Asks every client for its metrics, then stops the process; reads what it still says (deliveries in
-    /// flight included) until it answers `stopped` or [`STOP_WITHIN`] passes, and kills it then.
+    /// Asks every client for its metrics and compares them with the mock's count of the clients'
+    /// connections as soon as all have answered, then stops the process; reads what it still says
+    /// (deliveries in flight included) until it answers `stopped` or [`STOP_WITHIN`] passes (both steps
+    /// together), and kills it then.
     async fn stop(&mut self, orders: &mut mpsc::UnboundedReceiver<Order>) {
+        self.ending = true;
         if !self.alive {
             return;
         }
         self.sample().await;
+        self.quiet(orders).await;
+        self.metrics.clear();
         for client in &self.one.clients {
             self.one.process.send(protocol::Command::Metrics { client: *client });
         }
-        self.one.process.send(protocol::Command::Stop);
         let deadline = tokio::time::Instant::now() + STOP_WITHIN;
-        let mut stopped = false;
-        while !stopped && self.alive {
-            tokio::select! {
-                _ = tokio::time::sleep_until(deadline) => break,
-                Some(order) = orders.recv() => self.order(order).await,
-                event = self.one.process.next() => {
-                    stopped = matches!(event, Some(ProcessEvent::Report(Report::Stopped)));
-                    if !stopped {
-                        self.event(event).await;
-                    }
-                }
-            }
-        }
+        let clients = self.one.clients.len();
+        self.serve_until(orders, deadline, |task| task.metrics.len() >= clients).await;
         self.self_reported().await;
+        self.one.process.send(protocol::Command::Stop);
+        let stopped = self.serve_until(orders, deadline, |task| task.stopped).await;
         if !stopped && self.alive {
             let name = self.one.process.name.clone();
             let what = format!("it did not answer \"stop\" within {STOP_WITHIN:?} and was killed");
@@ -332,7 +376,44 @@ impl ProcessTask {
         self.alive = false;
     }
 
-    /// The manager's own counts beside the mock's, as the process reported them at the end.
+    /// Handles orders and the process's reports until nothing has changed for [`QUIET`], at most
+    /// [`QUIET_WITHIN`].
+    async fn quiet(&mut self, orders: &mut mpsc::UnboundedReceiver<Order>) {
+        let deadline = tokio::time::Instant::now() + QUIET_WITHIN;
+        while self.alive {
+            let still = self.last_change + QUIET;
+            let now = tokio::time::Instant::now();
+            if still <= now || deadline <= now {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(still.min(deadline)) => {}
+                Some(order) = orders.recv() => self.order(order).await,
+                event = self.one.process.next() => self.event(event).await,
+            }
+        }
+    }
+
+    /// Handles orders and the process's reports until `done` holds, the process ends or `deadline` passes;
+    /// whether `done` held.
+    async fn serve_until(
+        &mut self,
+        orders: &mut mpsc::UnboundedReceiver<Order>,
+        deadline: tokio::time::Instant,
+        done: impl Fn(&Self) -> bool,
+    ) -> bool {
+        while !done(self) && self.alive {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => break,
+                Some(order) = orders.recv() => self.order(order).await,
+                event = self.one.process.next() => self.event(event).await,
+            }
+        }
+        done(self)
+    }
+
+    /// The manager's own counts beside the mock's: its clients' connections open in the mock now (just
+    /// after the last client answered), and the retries the mock's record showed.
     async fn self_reported(&self) {
         if self.metrics.is_empty() {
             return;
@@ -344,9 +425,11 @@ impl ProcessTask {
         };
         let active_connections = field(&["activeConnections", "active_connections"]);
         let retries = field(&["retryCount", "reconnectAttempts", "retries"]);
-        let mock_open = self.open.values().map(|n| (*n).max(0) as u64).sum();
-        let process = self.one.index;
-        self.report(ProcessReport::SelfReported { process, active_connections, retries, mock_open }).await;
+        let sources: HashSet<IpAddr> = self.one.clients.iter().map(|c| source_address(*c)).collect();
+        let mock_open = self.mock.connections().iter().filter(|c| sources.contains(&c.peer.ip())).count() as u64;
+        let (process, mock_retries) = (self.one.index, self.retries_seen);
+        self.report(ProcessReport::SelfReported { process, active_connections, retries, mock_open, mock_retries })
+            .await;
     }
 
     /// Waits (bounded) for the mock to see the clients' sockets close, then ends the accounting as of

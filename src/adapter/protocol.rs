@@ -121,8 +121,8 @@ pub enum Report {
         /// The error's message.
         message: String,
     },
-    /// The process's own event-loop (or scheduler) lag over the last second, once a second (optional: a
-    /// process that sends none has its lag reported as unknown).
+    /// The process's own event-loop (or scheduler) lag since `init`, cumulative, about once a second
+    /// (optional: a process that sends none has its lag reported as unknown). The last one stands.
     Lag {
         /// 99th percentile, µs.
         p99_us: u64,

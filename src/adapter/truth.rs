@@ -4,9 +4,13 @@
 //! cannot misreport them.
 //!
 //! The server cannot see why a client connects, so a retry is inferred: every connection of an address
-//! that ended without the client closing it, and every refused attempt, owes one reconnect; an attempt
+//! that the client did not end itself, and every refused attempt, owes one reconnect; an attempt
 //! while one is owed is a retry, and the time since the oldest owed one is its wait (the backoff delay plus
-//! the TCP connect). Pure: the caller supplies the log's entries.
+//! the TCP connect). A connection the client ended, with a close frame or without one (the `ws` package's
+//! `terminate()`), owes nothing: on loopback nothing but the mock drops a connection, so a client's own TCP
+//! close is the client's doing (an unsubscribe, a cleanup, or a liveness check giving up on a silent
+//! socket, whose reconnect then counts as a new connection, not a retry). Pure: the caller supplies the
+//! log's entries.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -64,7 +68,7 @@ impl Truth {
         let PeerEvent { ip, at, what } = event;
         match what {
             PeerWhat::Closed { cause, streams } => {
-                if cause != CloseCause::ClientClose {
+                if !client_ended(cause) {
                     self.owe(ip, at);
                 }
                 Seen::Closed { end: connection_end(cause), at, streams }
@@ -119,13 +123,15 @@ fn attempt_outcome(reason: RejectReason) -> AttemptOutcome {
     }
 }
 
-/// A connection's end as the mock recorded it: closed by the client is local, anything else is the
+/// Whether the client ended the connection itself (a close frame, or its own TCP close).
+fn client_ended(cause: CloseCause) -> bool {
+    matches!(cause, CloseCause::ClientClose | CloseCause::ClientVanished)
+}
+
+/// A connection's end as the mock recorded it: ended by the client is local, anything else is the
 /// server's cause.
 fn connection_end(cause: CloseCause) -> ConnectionEnd {
-    match cause {
-        CloseCause::ClientClose => ConnectionEnd::Local,
-        cause => ConnectionEnd::Server(cause),
-    }
+    if client_ended(cause) { ConnectionEnd::Local } else { ConnectionEnd::Server(cause) }
 }
 
 #[cfg(test)]

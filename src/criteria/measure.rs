@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::criteria::baseline::{Tolerance, Worse, worse_by};
 use crate::criteria::custom::{MetricScope, Threshold, lookup};
 use crate::criteria::interval;
+use crate::summary::external::ExternalSummary;
 use crate::summary::{CohortSummary, RunSummary};
 
 /// A measurement, or why there is none.
@@ -92,13 +93,41 @@ fn unplaced_explain_the_loss(c: &CohortSummary) -> bool {
     d.unresolved as f64 * per_message.max(1.0) >= d.steady_gaps as f64
 }
 
-/// A figure the rig's own delay could be in: not measurable when the rig lagged.
-fn timed(value: f64, summary: &RunSummary) -> Measure {
-    if summary.rig_lagged() { Measure::NotMeasurable(summary.rig_cause()) } else { Measure::Value(value) }
+/// A figure of cohort `c` the rig's own delay could be in: not measurable when the rig lagged, or when the
+/// cohort's own external processes could not keep up.
+fn timed(value: f64, c: &CohortSummary, summary: &RunSummary) -> Measure {
+    if summary.rig_lagged() {
+        return Measure::NotMeasurable(summary.rig_cause());
+    }
+    match lagging(c) {
+        Some(cause) => Measure::NotMeasurable(cause),
+        None => Measure::Value(value),
+    }
 }
 
-fn latency(us: u64, summary: &RunSummary) -> Measure {
-    timed(us as f64 / 1000.0, summary)
+fn latency(us: u64, c: &CohortSummary, summary: &RunSummary) -> Measure {
+    timed(us as f64 / 1000.0, c, summary)
+}
+
+/// Why an external cohort's timed figures measure its processes (`None` for a model or a process that kept up).
+fn lagging(c: &CohortSummary) -> Option<String> {
+    c.external.as_ref().and_then(|e| e.lag_cause())
+}
+
+/// The criteria of an external manager's processes and its own metrics.
+fn external(id: &str, e: &ExternalSummary) -> Measure {
+    match id {
+        "memory" if e.rss_kib_per_instance > 0 => Measure::Value(e.rss_kib_per_instance as f64 * 1024.0 / 1e6),
+        "cpu" if e.rss_kib_per_instance > 0 => Measure::Value(e.peak_cpu_percent),
+        "memory" | "cpu" => Measure::NotApplicable("no process could be sampled"),
+        "routing-errors" => Measure::Value(e.routing_errors as f64),
+        "adapter-failures" => Measure::Value((e.failed + e.garbage_lines) as f64),
+        "self-reported-connections" => match (e.self_reported_connections, e.mock_open_connections) {
+            (Some(own), Some(mock)) => Measure::Value(own.abs_diff(mock) as f64),
+            _ => Measure::NotApplicable("the manager reported no activeConnections in getMetrics()"),
+        },
+        _ => Measure::NotApplicable("not measured by this run"),
+    }
 }
 
 fn recovery(id: &str, c: &CohortSummary) -> Measure {
@@ -118,10 +147,14 @@ fn recovery(id: &str, c: &CohortSummary) -> Measure {
 /// Measures a per-cohort criterion.
 pub fn cohort(id: &str, c: &CohortSummary, summary: &RunSummary) -> Measure {
     match id {
+        "memory" | "cpu" | "routing-errors" | "adapter-failures" | "self-reported-connections" => match &c.external {
+            Some(e) => external(id, e),
+            None => Measure::NotApplicable("judges external managers"),
+        },
         "error-rate" => value(error_rate(c), "no operations"),
-        "latency-p50" if c.latency_us.count > 0 => latency(c.latency_us.p50, summary),
-        "latency-p95" if c.latency_us.count > 0 => latency(c.latency_us.p95, summary),
-        "staleness-p99" if c.staleness_us.count > 0 => latency(c.staleness_us.p99, summary),
+        "latency-p50" if c.latency_us.count > 0 => latency(c.latency_us.p50, c, summary),
+        "latency-p95" if c.latency_us.count > 0 => latency(c.latency_us.p95, c, summary),
+        "staleness-p99" if c.staleness_us.count > 0 => latency(c.staleness_us.p99, c, summary),
         "staleness-p99" => {
             Measure::NotApplicable("staleness needs the mock's record: not measured against an external upstream")
         }
@@ -154,7 +187,7 @@ pub fn cohort(id: &str, c: &CohortSummary, summary: &RunSummary) -> Measure {
             "no streams",
         ),
         // A loaded rig smears a reconnect storm: its peak is the rig's as much as the manager's.
-        "peak-connect-rate" => timed(c.attempts.peak_retries_per_second as f64, summary),
+        "peak-connect-rate" => timed(c.attempts.peak_retries_per_second as f64, c, summary),
         "connection-leaks" => Measure::Value(c.connections.open_at_end.max(0) as f64),
         "connection-preservation" | "consecutive-failures" => Measure::NotApplicable("judged in rollout rehearsals"),
         _ => Measure::NotApplicable("not measured by this run"),
@@ -257,9 +290,10 @@ pub fn compared(
             Reference::Baseline(_) => Measure::NotApplicable("needs both cohorts in the same run"),
         },
         "latency-regression" if summary.rig_lagged() => Measure::NotMeasurable(summary.rig_cause()),
-        "latency-regression" => {
-            latency_regression(new, reference, floor, summary.scenario["seed"].as_u64().unwrap_or(0))
-        }
+        "latency-regression" => match lagging(new).or_else(|| lagging(cohort)) {
+            Some(cause) => Measure::NotMeasurable(cause),
+            None => latency_regression(new, reference, floor, summary.scenario["seed"].as_u64().unwrap_or(0)),
+        },
         "error-rate-regression" => match (error_rate(new), error_rate(cohort)) {
             (Some(n), Some(r)) => {
                 error_regression(new, reference, n - r, summary.scenario["seed"].as_u64().unwrap_or(0))

@@ -31,8 +31,8 @@ pub enum Applies {
     NewVsLegacy,
     /// The unified cohort.
     Unified,
-    /// The harness.
-    Harness,
+    /// Each cohort of an external manager (a model's figures are the harness's own).
+    External,
 }
 
 /// Which cohorts' verdicts decide the exit code.
@@ -113,10 +113,14 @@ pub fn table() -> Vec<Criterion> {
         criterion!("subscription-preservation", "subscriptions active before a disconnect or handover active again after", AtLeast, 100.0, "%", None, None, Each, "001"),
         criterion!("connection-preservation", "connections kept through a blue-green handover", Above, 95.0, "%", None, None, New, "001"),
         criterion!("recovery-time", "end of a fault to every affected subscriber receiving again (p99)", Below, 30.0, "s", None, None, Each, "001"),
-        criterion!("memory", "resident memory of an external manager under test", Below, 120.0, "MB", Some(96.0), None, Harness, "000 success metrics; 004"),
+        criterion!("memory", "resident memory of one instance of an external manager: its own process's peak, or with clients sharing a process the runtime's own plus the instance's share of the growth", Below, 120.0, "MB", Some(96.0), None, External, "000 success metrics; 004"),
+        criterion!("cpu", "CPU of an external manager's busiest process in its busiest second (% of one core)", Below, 70.0, "%", None, None, External, "004 rollback triggers"),
         criterion!("peak-connect-rate", "peak reconnect attempts per second vs the upstream's admission rate (set it as the threshold)", AtMost, 0.0, "attempts/s", None, None, Each, "000 risk table"),
         criterion!("per-ip-connect-budget", "connection attempts per source address per rolling 5 minutes", AtMost, 300.0, "attempts", None, None, Each, "binance-streams.md §4"),
         criterion!("fallback-rate", "share of unified clients that fell back to legacy", AtMost, 10.0, "%", None, None, Unified, "002"),
+        criterion!("routing-errors", "deliveries an external manager made to a subscriber of a stream it had not subscribed to", AtMost, 50.0, "deliveries", None, None, External, "002 (max_routing_errors)"),
+        criterion!("adapter-failures", "an external manager's processes that crashed, hung (killed after an unanswered stop) or wrote lines that are not reports, and those lines", AtMost, 0.0, "failures", None, None, External, "wschaos adapter protocol (a misbehaving process counts against its cohort)"),
+        criterion!("self-reported-connections", "an external manager's own getMetrics() activeConnections against the connections the mock had open from its addresses at that moment (difference, either way)", AtMost, 0.0, "connections", None, None, External, "000 monitoring; 003 getMetrics()"),
         criterion!("consecutive-failures", "consecutive failed health checks before rollback", Below, 3.0, "checks", None, None, Each, "002"),
         criterion!("error-rate-regression", "new cohort's error rate minus the legacy cohort's (or the baseline's)", AtMost, 0.0, "points", None, None, NewVsLegacy, "000 phase-1 gate (\"no error rate increase\")", opt_in),
         criterion!("connection-leaks", "connections still open after every client of the cohort stopped", AtMost, 0.0, "connections", None, None, Each, "000 phase-1 gate (\"no connection leaks\")", opt_in),
@@ -163,7 +167,7 @@ mod tests {
     #[test]
     fn the_table_has_every_criterion_once() {
         let ids: Vec<&str> = table().iter().map(|c| c.id).collect();
-        assert_eq!(ids.len(), 21);
+        assert_eq!(ids.len(), 25);
         assert_eq!(table().iter().filter(|c| c.opt_in).count(), 3, "two phase gates and staleness are off by default");
         let unique: std::collections::HashSet<&&str> = ids.iter().collect();
         assert_eq!(unique.len(), ids.len());

@@ -138,7 +138,6 @@ impl Judging<'_> {
 }
 
 fn table_verdicts(summary: &RunSummary, judging: &Judging<'_>) -> Vec<Verdict> {
-    let legacy = summary.cohorts.iter().find(|c| c.manager == ManagerKind::Legacy);
     let newer: Vec<&CohortSummary> = summary.cohorts.iter().filter(|c| c.manager != ManagerKind::Legacy).collect();
     let mut verdicts = Vec::new();
     for criterion in table() {
@@ -159,15 +158,20 @@ fn table_verdicts(summary: &RunSummary, judging: &Judging<'_>) -> Vec<Verdict> {
             }
             Applies::NewVsLegacy => {
                 for c in &newer {
-                    let m = match reference(criterion.id, legacy, judging) {
+                    let m = match reference(criterion.id, legacy_of(c, summary), judging) {
                         Some(r) => measure::compared(criterion.id, c, r, judging.latency_floor, summary),
                         None => Measure::NotApplicable("no legacy cohort or baseline to compare with"),
                     };
                     verdicts.push(verdict(&criterion, Some(&c.name), m, over));
                 }
             }
-            Applies::Harness => {
-                let m = Measure::NotApplicable("the managers are modelled inside the harness; see harness.max_rss_kib");
+            Applies::External if summary.cohorts.iter().any(|c| c.external.is_some()) => {
+                judge_each(&mut summary.cohorts.iter().filter(|c| c.external.is_some()), &mut verdicts)
+            }
+            Applies::External => {
+                let m = Measure::NotApplicable(
+                    "judges external managers; the models run inside the harness (see harness.max_rss_kib)",
+                );
                 verdicts.push(verdict(&criterion, None, m, over));
             }
         }
@@ -185,6 +189,14 @@ fn cohort_measure(
         return Measure::NotApplicable("give the upstream's admission rate as [criteria.peak-connect-rate] threshold");
     }
     measure::cohort(criterion.id, c, summary)
+}
+
+/// The legacy cohort a new one is compared with: of the same sort (an external manager's with an
+/// external legacy, a model's with the legacy model) where the run has one, the first legacy otherwise.
+fn legacy_of<'a>(c: &CohortSummary, summary: &'a RunSummary) -> Option<&'a CohortSummary> {
+    let mut legacy = summary.cohorts.iter().filter(|l| l.manager == ManagerKind::Legacy);
+    let first = legacy.clone().next();
+    legacy.find(|l| l.external.is_some() == c.external.is_some()).or(first)
 }
 
 /// The reference of a comparative criterion: the baseline when one is given (for the latency and error-rate
@@ -254,7 +266,9 @@ fn baseline_verdicts(
 /// Every verdict of a run: each criterion of the table, per cohort where it applies, then the scenario's
 /// thresholds and the baseline's tolerances. Under [`GateScope::New`] the legacy cohort's verdicts are the
 /// reference when a new cohort runs beside it, and do not gate; a legacy-only run (phase 0) gates nothing but
-/// the harness and explicitly named cohorts.
+/// the harness and explicitly named cohorts. A legacy cohort is one whose manager is (or implements) legacy,
+/// whatever its name. An external process that failed gates for every cohort: a reference whose adapter
+/// crashed is no reference.
 pub fn judge(summary: &RunSummary, judging: &Judging<'_>) -> Vec<Verdict> {
     let mut verdicts = table_verdicts(summary, judging);
     verdicts.extend(threshold_verdicts(summary, judging.thresholds));
@@ -268,7 +282,8 @@ pub fn judge(summary: &RunSummary, judging: &Judging<'_>) -> Vec<Verdict> {
             .filter_map(|t| t.cohort.map(|m| format!("custom:{}/{}", t.name, m.as_str())))
             .collect();
         for v in &mut verdicts {
-            let is_legacy = v.cohort.as_deref() == Some(ManagerKind::Legacy.as_str());
+            let kind = v.cohort.as_deref().and_then(|name| summary.cohort(name)).map(|c| c.manager);
+            let is_legacy = kind == Some(ManagerKind::Legacy) && v.criterion != "adapter-failures";
             let key = format!("{}/{}", v.criterion, v.cohort.as_deref().unwrap_or_default());
             v.gates = !is_legacy || named.contains(&key);
         }

@@ -68,7 +68,7 @@ impl ConnectionEnd {
             Self::Reset => "reset".into(),
             Self::Silent => "silent".into(),
             Self::Local => "local".into(),
-            Self::Server(cause) => format!("server-{}", cause.label()),
+            Self::Server(cause) => format!("mock-{}", cause.label()),
         }
     }
 }

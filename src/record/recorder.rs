@@ -232,6 +232,11 @@ fn slot<T: Default + Clone>(list: &mut Vec<T>, index: usize) -> &mut T {
 }
 
 impl CohortRecord {
+    /// The clients (by index in the run) that made an attempt.
+    pub fn clients(&self) -> impl Iterator<Item = u32> + '_ {
+        self.per_client.keys().copied()
+    }
+
     fn second(&mut self, at: Duration) -> &mut Second {
         let open = self.open;
         let second = slot(&mut self.seconds, at.as_secs() as usize);

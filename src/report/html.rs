@@ -229,7 +229,10 @@ pub fn render(summary: &RunSummary, drawn: &[InlineChart]) -> Result<String, Tem
         ("delivery", sections::delivery(summary)),
         ("connections", sections::connections(summary)),
         ("faults", sections::faults(summary)),
-        ("harness", sections::harness(&summary.harness) + &sections::rig(&summary.rig)),
+        (
+            "harness",
+            sections::harness(&summary.harness) + &sections::rig(&summary.rig) + &sections::external(&summary.cohorts),
+        ),
         ("parameters", sections::parameters(summary)),
     ];
     fill(TEMPLATE, &values)

@@ -226,11 +226,34 @@ pub fn render(summary: &RunSummary) -> String {
         h.cpu_seconds, h.max_rss_kib as f64 / 1024.0, h.rss_per_connection_bytes
     ));
     rig(summary, &mut out);
+    external(summary, &mut out);
     assumptions(summary, &mut out);
     out
 }
 
 /// What the managers assumed beyond their documents, and what the scenario changed.
+/// The external managers' processes, and what went wrong with them.
+fn external(summary: &RunSummary, out: &mut String) {
+    use crate::report::external::{EXTERNAL_HEADERS, external_cohorts, external_problems, external_row};
+    let cohorts = external_cohorts(&summary.cohorts);
+    if cohorts.is_empty() {
+        return;
+    }
+    out.push_str("\n## External managers\n\n");
+    out.push_str(&format!("| {} |\n|{}\n", EXTERNAL_HEADERS.join(" | "), "---|".repeat(EXTERNAL_HEADERS.len())));
+    for (c, e) in &cohorts {
+        let cells: Vec<String> = external_row(c, e).iter().map(|t| cell(t)).collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    let problems: Vec<String> = cohorts.iter().flat_map(|(c, e)| external_problems(c, e)).collect();
+    if !problems.is_empty() {
+        out.push('\n');
+    }
+    for problem in problems {
+        out.push_str(&format!("- {}\n", cell(&problem)));
+    }
+}
+
 fn assumptions(summary: &RunSummary, out: &mut String) {
     if summary.assumptions.is_empty() {
         return;

@@ -176,6 +176,7 @@ pub fn cohort_summary(
         },
         errors: record.errors.clone(),
         external: None,
+        server_attempts: None,
     }
 }
 

@@ -305,6 +305,11 @@ pub struct CohortSummary {
     /// An external manager's processes (`None` for a model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<external::ExternalSummary>,
+    /// Upgrades the mock accepted or refused from the cohort's source addresses, by its own count: the
+    /// cross-check of `attempts.total` (a model's attempt still under way at the end is in this count and not
+    /// in the model's; `None` without the mock's counters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_attempts: Option<u64>,
 }
 
 /// The mock's side of the run.
@@ -494,6 +499,7 @@ impl CohortSummary {
             streams: Streams::default(),
             errors: BTreeMap::new(),
             external: None,
+            server_attempts: None,
         }
     }
 }
@@ -508,6 +514,14 @@ impl RunSummary {
     /// Why the rig's figures cannot be trusted, when [`rig_lagged`](Self::rig_lagged).
     pub fn rig_cause(&self) -> String {
         if self.rig.lagged { self.rig.cause() } else { "the harness was saturated".to_owned() }
+    }
+
+    /// Why an external cohort's processes could not keep up (their timed verdicts are not measurable):
+    /// the first such cohort's cause, with its name.
+    pub fn external_lag_cause(&self) -> Option<String> {
+        self.cohorts
+            .iter()
+            .find_map(|c| c.external.as_ref().and_then(|e| e.lag_cause()).map(|cause| format!("{}: {cause}", c.name)))
     }
 
     /// A cohort by name.

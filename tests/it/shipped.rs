@@ -21,7 +21,7 @@ use wschaos::summary::{CohortSummary, RunSummary};
 use crate::support::{repo_path, scratch_path, wait_bounded};
 
 /// Every scenario the README lists, and whether a test below runs it.
-const SHIPPED: [(&str, bool); 16] = [
+const SHIPPED: [(&str, bool); 17] = [
     ("smoke", false),
     ("reconnect-storm", false),
     ("scale-10k", false),
@@ -38,6 +38,7 @@ const SHIPPED: [(&str, bool); 16] = [
     ("daily-expiry", true),
     ("connect-limit-ban", true),
     ("soak", false),
+    ("external", true),
 ];
 
 #[test]
@@ -353,4 +354,52 @@ fn a_storm_under_per_ip_limits_bans_legacy_and_not_wsmanager() {
     assert_eq!((budget.status, budget.gates), (Status::Fail, false), "over 300 attempts per address: {budget:?}");
     assert_eq!(run.status("per-ip-connect-budget", "wsmanager"), Status::Pass);
     assert_eq!(run.status("reconnection-success", "wsmanager"), Status::Pass);
+}
+
+/// The example JavaScript managers (adapters/node) as external cohorts beside the Rust models of the same
+/// managers, on the same population and mass drop: the mock's record and the adapter's deliveries give the
+/// external cohorts the same counts the models have, the same sockets per stream, the same recovery, and a
+/// legacy reconnect a fixed second after the drop; every count reconciles with the mock's; the processes
+/// are measured and the managers' own counts match the mock's. (Opt-in like the other real clients:
+/// `tests/clients/setup.sh` installs the adapter's npm packages; CI runs it.)
+#[test]
+#[ignore = "needs Node 20 and adapters/node's npm packages: run tests/clients/setup.sh first"]
+fn real_client_node_external_cohorts_match_the_models_and_the_mock() {
+    let run = run("external", 20, &[], &[]);
+    let lagged = run.rig_lagged() || run.summary.external_lag_cause().is_some();
+    assert!(
+        (run.code == Some(0) && !lagged || run.code == Some(3) && lagged) && run.failures().is_empty(),
+        "{}",
+        run.explain()
+    );
+    let server = run.summary.server.as_ref().expect("the embedded mock's counters");
+    let by_cohort: u64 = run.summary.cohorts.iter().filter_map(|c| c.server_attempts).sum();
+    let refused: u64 = server.upgrades_rejected.values().sum();
+    assert_eq!(by_cohort, server.upgrades_accepted + refused, "every upgrade the mock counted is a cohort's");
+    for (model, js) in [("legacy", "js-legacy"), ("wsmanager", "js-wsmanager")] {
+        let (model, js) = (run.cohort(model), run.cohort(js));
+        for c in [model, js] {
+            let d = &c.delivery;
+            assert_eq!(d.delivered + d.lost, d.published, "{}: {d:?}", c.name);
+            assert!(d.delivered > 1_000, "{}: {d:?}", c.name);
+        }
+        let (m, j) = (model.delivery.published as f64, js.delivery.published as f64);
+        assert!((m - j).abs() <= 0.02 * m, "the same subscriptions owe the same events: {m} and {j}");
+        assert!(js.connections.high_water.abs_diff(model.connections.high_water) <= 1, "{:?}", js.connections);
+        let dropped = js.connections.subscriptions_dropped;
+        assert!(dropped > 0 && js.connections.subscriptions_recovered == dropped, "{:?}", js.connections);
+        assert_eq!(js.server_attempts, Some(js.attempts.total), "an external cohort's attempts are the mock's");
+        let in_flight = model.server_attempts.unwrap().abs_diff(model.attempts.total);
+        assert!(in_flight <= 10, "a model's own count is the mock's, but for attempts under way at the end");
+        let e = js.external.as_ref().expect("an external cohort's processes");
+        assert_eq!((e.processes, e.failed, e.garbage_lines, e.routing_errors), (1, 0, 0, 0), "{e:?}");
+        assert!(e.rss_kib_per_instance > 20_000 && e.event_loop_lag_p99_us.is_some(), "{e:?}");
+        assert_eq!(e.self_reported_connections, e.mock_open_connections, "{e:?}");
+        assert_eq!(run.status("memory", &js.name), Status::Pass);
+    }
+    let ws = run.cohort("js-wsmanager");
+    assert_eq!(ws.connections.high_water, 4, "one socket per stream: {:?}", ws.connections);
+    let legacy = run.cohort("js-legacy");
+    let delay = &legacy.retry_delay_us;
+    assert!((1_000_000..=1_200_000).contains(&delay.p50), "a fixed second, from the mock's record: {delay:?}");
 }

@@ -7,13 +7,16 @@
 // to stderr: stdout carries nothing but reports. See the README's "External managers" section.
 
 const readline = require('node:readline');
-const { performance } = require('node:perf_hooks');
+const { performance, monitorEventLoopDelay } = require('node:perf_hooks');
 const { identifyingKey } = require('./keys');
 
 const PROTOCOL = 1;
 const ADAPTER = 'wschaos-node 0.1.0';
 // Rows per deliveries line at most, so one line stays small even at a high rate.
 const MAX_ROWS = 2000;
+// The event-loop delay histogram's timer (ms): each sample is the time between two of its firings, so the
+// lag is a sample less this.
+const LAG_RESOLUTION_MS = 10;
 
 /** Wall-clock microseconds since the Unix epoch, with sub-millisecond resolution. */
 function nowMicros() {
@@ -22,6 +25,21 @@ function nowMicros() {
 
 function write(report) {
   process.stdout.write(JSON.stringify(report) + '\n');
+}
+
+/**
+ * Reports the event loop's lag once a second (`lag`: p99 and max since `init`, µs): a process whose loop
+ * lags cannot deliver on time, whatever its managers do, and wschaos says so instead of blaming them.
+ */
+function reportLag() {
+  const histogram = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+  histogram.enable();
+  const lagMicros = (ns) => Math.max(0, Math.round(ns / 1000 - LAG_RESOLUTION_MS * 1000));
+  return setInterval(() => {
+    if (histogram.count > 0) {
+      write({ type: 'lag', p99_us: lagMicros(histogram.percentile(99)), max_us: lagMicros(histogram.max) });
+    }
+  }, 1000);
 }
 
 /**
@@ -40,6 +58,7 @@ function runAdapter({ implementations, name = ADAPTER, input = process.stdin }) 
   let init = null;
   const lines = readline.createInterface({ input, crlfDelay: Infinity });
   let flushTimer = null;
+  let lagTimer = null;
 
   const flushAll = () => {
     for (const [id, client] of clients) flush(id, client);
@@ -54,6 +73,7 @@ function runAdapter({ implementations, name = ADAPTER, input = process.stdin }) 
     init(command) {
       init = command;
       flushTimer = setInterval(flushAll, Math.max(1, command.batch_ms || 50));
+      lagTimer = reportLag();
       write({ type: 'ready', protocol: PROTOCOL, adapter: name, implementations: Object.keys(implementations) });
     },
     client(command) {
@@ -145,6 +165,7 @@ function runAdapter({ implementations, name = ADAPTER, input = process.stdin }) 
       }
       flushAll();
       clearInterval(flushTimer);
+      clearInterval(lagTimer);
       write({ type: 'stopped' });
       lines.close();
       // Let stdout drain, then leave even if a manager left a timer behind.

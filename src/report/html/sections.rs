@@ -337,6 +337,21 @@ pub(super) fn harness(h: &HarnessSummary) -> String {
     table("harness", &headers, &[row])
 }
 
+/// The external managers' processes (nothing without one), and what went wrong with them.
+pub(super) fn external(cohorts: &[CohortSummary]) -> String {
+    use crate::report::external::{EXTERNAL_HEADERS, external_cohorts, external_problems, external_row};
+    let cohorts = external_cohorts(cohorts);
+    if cohorts.is_empty() {
+        return String::new();
+    }
+    let rows: Vec<String> =
+        cohorts.iter().map(|(c, e)| external_row(c, e).iter().map(|t| td(t)).collect::<String>()).collect();
+    let problems: String =
+        cohorts.iter().flat_map(|(c, e)| external_problems(c, e)).map(|p| format!("<li>{}</li>", escape(&p))).collect();
+    let list = if problems.is_empty() { String::new() } else { format!("<ul class=\"problems\">{problems}</ul>") };
+    format!("<h3>External managers</h3>{}{list}", table("external", &EXTERNAL_HEADERS, &rows))
+}
+
 /// The rig's self-check: each part's figures, its threshold and whether it lagged.
 pub(super) fn rig(rig: &RigSummary) -> String {
     if rig.parts.is_empty() {

@@ -100,12 +100,12 @@ pub(super) fn criteria_table(summary: &RunSummary) -> String {
 /// The cohort figures (connections, attempts, latency, delivery) and the harness's health.
 pub(super) fn cohort_table(summary: &RunSummary) -> String {
     let mut out = format!(
-        "{:<10} {:>8} {:>10} {:>9} {:>9} {:>10} {:>10} {:>12} {:>12} {:>8}\n",
+        "{:<12} {:>8} {:>10} {:>9} {:>9} {:>10} {:>10} {:>12} {:>12} {:>8}\n",
         "cohort", "clients", "conns hwm", "attempts", "peak/s", "p50 ms", "p99 ms", "stale p99 ms", "delivered", "lost"
     );
     for c in &summary.cohorts {
         out.push_str(&format!(
-            "{:<10} {:>8} {:>10} {:>9} {:>9} {:>10.2} {:>10.2} {:>12.2} {:>12} {:>8}\n",
+            "{:<12} {:>8} {:>10} {:>9} {:>9} {:>10.2} {:>10.2} {:>12.2} {:>12} {:>8}\n",
             c.name,
             c.clients,
             c.connections.high_water,
@@ -127,6 +127,23 @@ pub(super) fn cohort_table(summary: &RunSummary) -> String {
     ));
     out.push_str(&split_line(summary));
     out.push_str(&rig_line(summary));
+    out.push_str(&external_lines(summary));
+    out
+}
+
+/// `js-legacy: 2 processes × 1 client, 62.6 MB per instance, CPU peak 8 %, event-loop lag p99 3.2 ms, …`,
+/// then each thing that went wrong with the processes.
+fn external_lines(summary: &RunSummary) -> String {
+    use crate::report::external::{EXTERNAL_HEADERS, external_cohorts, external_problems, external_row};
+    let mut out = String::new();
+    for (c, e) in external_cohorts(&summary.cohorts) {
+        let row = external_row(c, e);
+        let figures: Vec<String> = EXTERNAL_HEADERS.iter().zip(&row).skip(1).map(|(h, v)| format!("{h} {v}")).collect();
+        out.push_str(&format!("{}: {}\n", row[0], figures.join(", ")));
+        for problem in external_problems(c, e) {
+            out.push_str(&format!("  {problem}\n"));
+        }
+    }
     out
 }
 
@@ -211,7 +228,10 @@ fn reason(outcome: Outcome, summary: &RunSummary) -> String {
             h.lag_p99_us as f64 / 1000.0,
             h.saturation_threshold_us as f64 / 1000.0
         ),
-        Outcome::HarnessError => "the run is not trustworthy (see the error above)".to_owned(),
+        Outcome::HarnessError => match summary.external_lag_cause() {
+            Some(cause) => format!("{cause}: its latency and storm verdicts are not measurable"),
+            None => "the run is not trustworthy (see the error above)".to_owned(),
+        },
         Outcome::Interrupted => format!(
             "stopped after {:.1} s; the partial run is written, its verdicts are not a gate",
             summary.run.elapsed_ms as f64 / 1000.0
