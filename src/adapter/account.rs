@@ -217,6 +217,8 @@ impl Accounting {
             let fresh = || Outage { at, subscribers: 0, received: HashSet::new() };
             let outage = self.outages.entry((client, stream.clone())).or_insert_with(fresh);
             outage.subscribers += lost;
+            // Whoever received before this drop has to receive again.
+            outage.received.clear();
         }
         carried
     }
@@ -230,11 +232,15 @@ impl Accounting {
         for row in rows {
             let key = (client, row.stream().to_owned());
             let Some(outage) = self.outages.get_mut(&key) else { continue };
-            if row.received_us() <= outage.at {
+            if row.received_us() <= outage.at || row.received_us() > self.until {
+                continue;
+            }
+            let live = self.live.get(&client).and_then(|s| s.get(row.stream()));
+            if !live.is_some_and(|s| s.contains_key(&row.subscriber())) {
                 continue;
             }
             outage.received.insert(row.subscriber());
-            let still = self.live.get(&client).and_then(|s| s.get(row.stream())).map_or(0, |s| s.len() as u32);
+            let still = live.map_or(0, |s| s.len() as u32);
             if (outage.received.len() as u32) < outage.subscribers.min(still.max(1)) {
                 continue;
             }

@@ -37,6 +37,10 @@ const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// How long a process has to answer `stop` (flush its deliveries, close its sockets).
 const STOP_WITHIN: Duration = Duration::from_secs(10);
 
+/// How long a process has to answer its clients' `metrics` (a manager without `getMetrics()` answers
+/// nothing: the wait then ends here, and its own counts are not compared).
+const METRICS_WITHIN: Duration = Duration::from_secs(2);
+
 /// How long a process must have had no command and the mock's record of its clients no change before their
 /// manager's own counts are asked for (a connection opening then is open in the mock before the manager
 /// sees it open; a subscribe just sent is a connection about to open).
@@ -355,16 +359,19 @@ impl ProcessTask {
             return;
         }
         self.sample().await;
-        self.quiet(orders).await;
+        // A full stretch of stillness after the end, whatever came before it.
+        self.last_change = tokio::time::Instant::now();
+        let settled = self.quiet(orders).await;
         self.metrics.clear();
         for client in &self.one.clients {
             self.one.process.send(protocol::Command::Metrics { client: *client });
         }
-        let deadline = tokio::time::Instant::now() + STOP_WITHIN;
         let clients = self.one.clients.len();
+        let deadline = tokio::time::Instant::now() + METRICS_WITHIN;
         self.serve_until(orders, deadline, |task| task.metrics.len() >= clients).await;
-        self.self_reported().await;
+        self.self_reported(settled).await;
         self.one.process.send(protocol::Command::Stop);
+        let deadline = tokio::time::Instant::now() + STOP_WITHIN;
         let stopped = self.serve_until(orders, deadline, |task| task.stopped).await;
         if !stopped && self.alive {
             let name = self.one.process.name.clone();
@@ -377,14 +384,17 @@ impl ProcessTask {
     }
 
     /// Handles orders and the process's reports until nothing has changed for [`QUIET`], at most
-    /// [`QUIET_WITHIN`].
-    async fn quiet(&mut self, orders: &mut mpsc::UnboundedReceiver<Order>) {
+    /// [`QUIET_WITHIN`]; whether it got that still.
+    async fn quiet(&mut self, orders: &mut mpsc::UnboundedReceiver<Order>) -> bool {
         let deadline = tokio::time::Instant::now() + QUIET_WITHIN;
         while self.alive {
             let still = self.last_change + QUIET;
             let now = tokio::time::Instant::now();
-            if still <= now || deadline <= now {
-                return;
+            if still <= now {
+                return true;
+            }
+            if deadline <= now {
+                return false;
             }
             tokio::select! {
                 _ = tokio::time::sleep_until(still.min(deadline)) => {}
@@ -392,6 +402,7 @@ impl ProcessTask {
                 event = self.one.process.next() => self.event(event).await,
             }
         }
+        false
     }
 
     /// Handles orders and the process's reports until `done` holds, the process ends or `deadline` passes;
@@ -412,9 +423,10 @@ impl ProcessTask {
         done(self)
     }
 
-    /// The manager's own counts beside the mock's: its clients' connections open in the mock now (just
-    /// after the last client answered), and the retries the mock's record showed.
-    async fn self_reported(&self) {
+    /// The manager's own counts beside the mock's: the connections the mock has open now (just after the
+    /// last client answered) from the clients that answered, and the retries the mock's record showed;
+    /// `settled`: whether nothing had changed for [`QUIET`] before they were asked.
+    async fn self_reported(&self, settled: bool) {
         if self.metrics.is_empty() {
             return;
         }
@@ -425,11 +437,12 @@ impl ProcessTask {
         };
         let active_connections = field(&["activeConnections", "active_connections"]);
         let retries = field(&["retryCount", "reconnectAttempts", "retries"]);
-        let sources: HashSet<IpAddr> = self.one.clients.iter().map(|c| source_address(*c)).collect();
+        let sources: HashSet<IpAddr> = self.metrics.keys().map(|c| source_address(*c)).collect();
         let mock_open = self.mock.connections().iter().filter(|c| sources.contains(&c.peer.ip())).count() as u64;
         let (process, mock_retries) = (self.one.index, self.retries_seen);
-        self.report(ProcessReport::SelfReported { process, active_connections, retries, mock_open, mock_retries })
-            .await;
+        let report =
+            ProcessReport::SelfReported { process, active_connections, retries, mock_open, mock_retries, settled };
+        self.report(report).await;
     }
 
     /// Waits (bounded) for the mock to see the clients' sockets close, then ends the accounting as of

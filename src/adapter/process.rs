@@ -93,6 +93,9 @@ pub struct AdapterProcess {
     commands: mpsc::UnboundedSender<Command>,
     events: mpsc::Receiver<ProcessEvent>,
     stderr: Arc<Mutex<VecDeque<String>>>,
+    /// Its end, taken off the channel while its exit status is awaited (until the deadline): kept here so
+    /// that a caller whose `next()` is cancelled mid-wait (a `select!`) still gets it.
+    ending: Option<(Vec<String>, tokio::time::Instant)>,
 }
 
 impl AdapterProcess {
@@ -127,7 +130,7 @@ impl AdapterProcess {
         let name = format!("{line} (pid {})", child.id().unwrap_or_default());
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
         let (commands, events) = pipes(&mut child, &stderr);
-        let mut process = AdapterProcess { name, child, commands, events, stderr };
+        let mut process = AdapterProcess { name, child, commands, events, stderr, ending: None };
         process.send(init);
         let ready = process.ready(within).await?;
         Ok((process, ready))
@@ -161,15 +164,15 @@ impl AdapterProcess {
 
     /// How the process exited: "code 3", "killed by a signal", or "still running".
     async fn exit_words(&mut self) -> String {
-        match self.exit_status().await {
+        match self.exit_status(tokio::time::Instant::now() + Duration::from_secs(1)).await {
             Some(status) => status.code().map_or_else(|| "killed by a signal".to_owned(), |c| format!("code {c}")),
             None => "still running".to_owned(),
         }
     }
 
-    /// Its exit status, waited for a second at most (its stdout has closed, so it is exiting).
-    async fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
-        tokio::time::timeout(Duration::from_secs(1), self.child.wait()).await.ok()?.ok()
+    /// Its exit status, waited for until `deadline` (its stdout has closed, so it is exiting).
+    async fn exit_status(&mut self, deadline: tokio::time::Instant) -> Option<std::process::ExitStatus> {
+        tokio::time::timeout_at(deadline, self.child.wait()).await.ok()?.ok()
     }
 
     /// Queues a command for the process's stdin without waiting, so that a caller sending many commands
@@ -182,15 +185,22 @@ impl AdapterProcess {
         }
     }
 
-    /// The next thing the process said or did; `None` after [`ProcessEvent::Ended`].
+    /// The next thing the process said or did; `None` after [`ProcessEvent::Ended`]. Cancel-safe: an end
+    /// whose exit status was still awaited is returned by the next call (its status waited for a second
+    /// at most in all).
     pub async fn next(&mut self) -> Option<ProcessEvent> {
-        match self.events.recv().await? {
-            ProcessEvent::Ended { stderr, .. } => {
-                let code = self.exit_status().await.and_then(|status| status.code());
-                Some(ProcessEvent::Ended { code, stderr })
+        if self.ending.is_none() {
+            match self.events.recv().await? {
+                ProcessEvent::Ended { stderr, .. } => {
+                    self.ending = Some((stderr, tokio::time::Instant::now() + Duration::from_secs(1)));
+                }
+                event => return Some(event),
             }
-            event => Some(event),
         }
+        let deadline = self.ending.as_ref().map(|(_, d)| *d)?;
+        let code = self.exit_status(deadline).await.and_then(|status| status.code());
+        let (stderr, _) = self.ending.take()?;
+        Some(ProcessEvent::Ended { code, stderr })
     }
 
     /// The last lines of its stderr.

@@ -118,11 +118,19 @@ fn lagging(c: &CohortSummary) -> Option<String> {
 fn external(id: &str, e: &ExternalSummary) -> Measure {
     match id {
         "memory" if e.rss_kib_per_instance > 0 => Measure::Value(e.rss_kib_per_instance as f64 * 1024.0 / 1e6),
-        "cpu" if e.rss_kib_per_instance > 0 => Measure::Value(e.peak_cpu_percent),
+        "cpu" if e.cpu_measured => Measure::Value(e.peak_cpu_percent),
+        "cpu" if e.rss_kib_per_instance > 0 => {
+            Measure::NotMeasurable("a process ended before its CPU could be sampled over a second".to_owned())
+        }
         "memory" | "cpu" => Measure::NotApplicable("no process could be sampled"),
         "routing-errors" => Measure::Value(e.routing_errors as f64),
         "adapter-failures" => Measure::Value((e.failed + e.garbage_lines) as f64),
         "self-reported-connections" => match (e.self_reported_connections, e.mock_open_connections) {
+            (Some(_), Some(_)) if !e.self_reported_settled => Measure::NotMeasurable(
+                "the manager was still opening or closing connections when asked (no 500 ms without a change \
+                 within 3 s): its count and the mock's may differ by what was under way"
+                    .to_owned(),
+            ),
             (Some(own), Some(mock)) => Measure::Value(own.abs_diff(mock) as f64),
             _ => Measure::NotApplicable("the manager reported no activeConnections in getMetrics()"),
         },

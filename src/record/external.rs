@@ -71,6 +71,9 @@ pub enum ProcessReport {
         mock_open: u64,
         /// Retries the mock's record showed for the clients over the run.
         mock_retries: u64,
+        /// Whether nothing had changed (no command, no connection opened or closed) for a while before
+        /// they were asked: otherwise the two counts may differ by what was under way.
+        settled: bool,
     },
 }
 
@@ -83,8 +86,11 @@ pub struct ProcessFigures {
     pub ready_rss_kib: u64,
     /// Largest resident memory seen (KiB).
     pub peak_rss_kib: u64,
-    /// Busiest second's CPU, % of one core.
+    /// Busiest stretch's CPU (at least 0.9 s between two samples), % of one core.
     pub peak_cpu_percent: f64,
+    /// Whether a stretch that long was ever sampled (a process that died sooner has no CPU figure).
+    #[serde(default)]
+    pub cpu_measured: bool,
     /// CPU time over the run (ms).
     pub cpu_ms: u64,
     /// Its event loop's lag p99 over the run, as it last reported (µs; 0: it reports none).
@@ -112,6 +118,7 @@ impl ProcessFigures {
                 let elapsed_ms = (at - then).as_secs_f64() * 1000.0;
                 let percent = 100.0 * cpu_ms.saturating_sub(used) as f64 / elapsed_ms;
                 self.peak_cpu_percent = self.peak_cpu_percent.max((percent * 10.0).round() / 10.0);
+                self.cpu_measured = true;
                 self.last_cpu = Some((at, cpu_ms));
             }
             Some(_) => {}
@@ -144,6 +151,8 @@ pub struct SelfReported {
     pub mock_open: u64,
     /// Retries the mock's record showed.
     pub mock_retries: u64,
+    /// Whether every process was still when asked.
+    pub settled: bool,
 }
 
 /// The aggregate of one cohort's processes.
@@ -195,8 +204,10 @@ impl ExternalRecord {
                 }
             }
             ProcessReport::RoutingErrors { count } => self.routing_errors += count,
-            ProcessReport::SelfReported { active_connections, retries, mock_open, mock_retries, .. } => {
-                let s = self.self_reported.get_or_insert_with(SelfReported::default);
+            ProcessReport::SelfReported { active_connections, retries, mock_open, mock_retries, settled, .. } => {
+                let s =
+                    self.self_reported.get_or_insert_with(|| SelfReported { settled: true, ..SelfReported::default() });
+                s.settled &= settled;
                 s.active_connections = sum(s.active_connections, active_connections);
                 s.retries = sum(s.retries, retries);
                 s.mock_open += mock_open;
@@ -248,6 +259,7 @@ mod tests {
             retries: None,
             mock_open: 4,
             mock_retries: 1,
+            settled: true,
         });
         record.add(ProcessReport::SelfReported {
             process: 1,
@@ -255,8 +267,10 @@ mod tests {
             retries: None,
             mock_open: 2,
             mock_retries: 0,
+            settled: false,
         });
-        let expected = SelfReported { active_connections: Some(5), retries: None, mock_open: 6, mock_retries: 1 };
+        let expected =
+            SelfReported { active_connections: Some(5), retries: None, mock_open: 6, mock_retries: 1, settled: false };
         assert_eq!(record.self_reported, Some(expected));
     }
 }

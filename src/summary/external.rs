@@ -24,7 +24,7 @@ pub struct ExternalSummary {
     /// processes of the runtime's own memory (read after `ready`, before any client started) plus the
     /// process's growth shared among its clients. With one client per process, its peak. `memory` judges it.
     pub rss_kib_per_instance: u64,
-    /// The busiest second of the busiest process, % of one core.
+    /// The busiest stretch (0.9 s or more between samples) of the busiest process, % of one core.
     pub peak_cpu_percent: f64,
     /// CPU time of every process over the run (ms).
     pub cpu_ms: u64,
@@ -55,6 +55,13 @@ pub struct ExternalSummary {
     pub mock_open_connections: Option<u64>,
     /// Retries the mock's record showed for the cohort's addresses (a reconnect after a drop or a refusal).
     pub mock_retries: Option<u64>,
+    /// Whether every process was still (no command, no connection change for 500 ms) when its manager's
+    /// counts were asked for; otherwise they are not compared.
+    #[serde(default)]
+    pub self_reported_settled: bool,
+    /// Whether the CPU of every process was sampled over at least one 0.9 s stretch.
+    #[serde(default)]
+    pub cpu_measured: bool,
     /// Each process's figures, in process order.
     pub per_process: Vec<ProcessFigures>,
 }
@@ -89,6 +96,8 @@ impl ExternalSummary {
             self_reported_retries: record.self_reported.and_then(|s| s.retries),
             mock_open_connections: record.self_reported.map(|s| s.mock_open),
             mock_retries: record.self_reported.map(|s| s.mock_retries),
+            self_reported_settled: record.self_reported.is_some_and(|s| s.settled),
+            cpu_measured: !per_process.is_empty() && per_process.iter().all(|p| p.cpu_measured),
             per_process,
         }
     }
