@@ -121,9 +121,4 @@ impl ExternalSummary {
             self.lag_threshold_us as f64 / 1000.0
         ))
     }
-
-    /// Whether the manager's own connection count disagrees with the mock's.
-    pub fn misreports_connections(&self) -> bool {
-        matches!((self.self_reported_connections, self.mock_open_connections), (Some(a), Some(m)) if a != m)
-    }
 }
