@@ -163,10 +163,15 @@ async fn execute(
         Some(plan) => crate::rollout::rehearsal::cohort_sizes(plan, people),
         None => placement::cohort_sizes(&cohorts, &placements),
     };
-    let Some(launched) = until_stopped(stop, external::launch(scenario, &cohorts, &placements, &upstream)).await else {
-        return Ok(None);
+    // Starting external processes takes seconds, so Ctrl-C is heard then; a scenario without any starts at
+    // once, and an interrupt already on its way is heard by the run (which then writes what it measured).
+    let launched = if external::any(scenario) {
+        let launching = external::launch(scenario, &cohorts, &placements, &upstream);
+        let Some(launched) = until_stopped(stop, launching).await else { return Ok(None) };
+        launched?
+    } else {
+        None
     };
-    let launched = launched?;
     let run_cancel = CancellationToken::new();
     let drops_before = upstream.applies_faults().then(crate::os::listen_drops).flatten();
     let (events, events_rx) = mpsc::channel(65_536);
