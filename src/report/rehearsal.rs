@@ -3,7 +3,7 @@
 //! the charts mark. Raw text only: each report escapes it the way its format needs. Pure.
 
 use crate::summary::rollout::{
-    Expectation, HandoverOrder, HandoverSummary, RollbackMode, RolloutSummary, StepSummary, fired_text,
+    Expectation, HandoverOrder, HandoverSummary, RollbackMode, RollbackSteps, RolloutSummary, StepSummary, fired_text,
 };
 
 /// The headers of the per-step table (the figures of a [`StepRow`], then its verdict).
@@ -164,8 +164,17 @@ pub fn plan_sentence(rollout: &RolloutSummary) -> String {
         HandoverOrder::BreakBeforeMake => "break-before-make",
     };
     let mode = match rollout.rollback {
-        RollbackMode::Evaluate => "a trigger that fires is noted and the steps go on (rollbacks evaluated)",
-        RollbackMode::Perform => "a trigger that fires moves every client back to legacy (rollbacks performed)",
+        RollbackMode::Perform => match rollout.rollback_steps {
+            RollbackSteps::AllAtOnce => {
+                "a trigger that fires moves every client back to legacy (rollbacks performed)".to_owned()
+            }
+            RollbackSteps::Gradual { step, every } => format!(
+                "a trigger that fires moves the clients back to legacy {} points every {} (gradual rollbacks performed)",
+                share_percent(step),
+                humantime::format_duration(every)
+            ),
+        },
+        RollbackMode::Evaluate => "a trigger that fires is noted and the steps go on (rollbacks evaluated)".to_owned(),
     };
     format!(
         "Traffic moved from legacy to {} in {} steps ({}), {order} handovers; {mode}.",
@@ -175,6 +184,28 @@ pub fn plan_sentence(rollout: &RolloutSummary) -> String {
     )
 }
 
+/// What a performed rollback did: its steps when gradual, and the time until the clients received on legacy.
+pub fn recovery(rollout: &RolloutSummary) -> String {
+    let o = &rollout.outcome;
+    let moves: Vec<String> = o.rollback_moves.iter().map(|m| format!("{} %", share_percent(m.share))).collect();
+    let steps = match (rollout.rollback_steps, o.rollback_moves.last()) {
+        (RollbackSteps::Gradual { .. }, Some(last)) => {
+            format!("in {} steps ({}, the last at {:.1} s); ", moves.len(), moves.join(" → "), last.at_ms as f64 / 1e3)
+        }
+        _ => String::new(),
+    };
+    let end = match o.recovery_ms {
+        _ if !o.rolled_back => format!(
+            "the run ended before the rollback reached 0 %: {} still on {}",
+            moves.last().map_or("the step's share", String::as_str),
+            rollout.new_manager.as_str()
+        ),
+        Some(ms) => format!("clients back on legacy in {ms} ms"),
+        None => "no client had to move back".to_owned(),
+    };
+    format!("{steps}{end}")
+}
+
 /// How the rehearsal ended, and whether that is what the scenario expected.
 pub fn outcome(rollout: &RolloutSummary) -> Outcome {
     let o = &rollout.outcome;
@@ -182,11 +213,7 @@ pub fn outcome(rollout: &RolloutSummary) -> Outcome {
     let text = match o.rollback_step {
         _ if o.completed => "Completed: every step was reached and no trigger fired".to_owned(),
         Some(index) if o.performed => {
-            let recovery = o.recovery_ms.map_or_else(
-                || "no client had to move back".to_owned(),
-                |ms| format!("clients back on legacy in {ms} ms"),
-            );
-            format!("Rolled back at {}: {}; {recovery}", step_name(rollout, index), o.triggers.join("; "))
+            format!("Rolled back at {}: {}; {}", step_name(rollout, index), o.triggers.join("; "), recovery(rollout))
         }
         Some(index) => format!(
             "Would roll back at {}: {} (evaluated only: the steps went on)",
@@ -226,7 +253,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::scenario::ManagerKind;
     use crate::summary::Percentiles;
-    use crate::summary::rollout::{Fired, RolloutOutcome, StepJudgement};
+    use crate::summary::rollout::{Fired, RollbackMove, RolloutOutcome, StepJudgement};
 
     fn handover(clients: u64, preserved: u64) -> HandoverSummary {
         let took = Percentiles { count: clients, p50: 120_500, p99: 180_000, ..Percentiles::default() };
@@ -271,6 +298,7 @@ pub(crate) mod tests {
             new_manager: ManagerKind::Wsmanager,
             handover: HandoverOrder::MakeBeforeBreak,
             rollback: RollbackMode::Perform,
+            rollback_steps: RollbackSteps::AllAtOnce,
             steps: vec![step(0, 0.25, Some(Vec::new())), step(1, 0.5, Some(vec![fired])), step(2, 1.0, None)],
             rollback_handover: handover(10, 10),
             total: handover(8, 6),
@@ -280,6 +308,8 @@ pub(crate) mod tests {
                 triggers: vec![text],
                 performed: true,
                 recovery_ms: Some(412),
+                rollback_moves: vec![RollbackMove { at_ms: 14_000, share: 0.0 }],
+                rolled_back: true,
                 expected: Expectation::Complete,
                 as_expected: false,
             },
@@ -315,6 +345,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_gradual_rollback_lists_its_steps_and_says_when_the_run_cut_it_short() {
+        let mut rollout = rolled_back("error-rate");
+        rollout.rollback_steps = RollbackSteps::Gradual { step: 0.2, every: std::time::Duration::from_secs(5) };
+        rollout.outcome.rollback_moves =
+            [(14_000, 0.3), (19_000, 0.1), (24_000, 0.0)].map(|(at_ms, share)| RollbackMove { at_ms, share }).to_vec();
+        assert!(plan_sentence(&rollout).ends_with("back to legacy 20 points every 5s (gradual rollbacks performed)."));
+        assert_eq!(
+            outcome(&rollout).text,
+            "Rolled back at step 2 of 3 (50 %): error-rate 3.5 % > 1; in 3 steps (30 % → 10 % → 0 %, the last at \
+             24.0 s); clients back on legacy in 412 ms"
+        );
+        rollout.outcome.rollback_moves.pop();
+        rollout.outcome.rolled_back = false;
+        assert!(
+            outcome(&rollout).text.ends_with("the run ended before the rollback reached 0 %: 10 % still on wsmanager"),
+            "{}",
+            outcome(&rollout).text
+        );
+    }
+
+    #[test]
     fn an_evaluated_rollback_goes_on_and_a_completed_one_says_so() {
         let mut rollout = rolled_back("latency-p95");
         rollout.outcome.performed = false;
@@ -330,6 +381,8 @@ pub(crate) mod tests {
             triggers: Vec::new(),
             performed: false,
             recovery_ms: None,
+            rollback_moves: Vec::new(),
+            rolled_back: false,
             expected: Expectation::Complete,
             as_expected: true,
         };

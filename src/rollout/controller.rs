@@ -11,10 +11,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::load::placement::Pinned;
 use crate::record::event::{CohortId, HandoverPhase};
 use crate::record::steps::{StepFigures, StepQuery};
 use crate::rollout::evaluate::{Exposure, StepJudgement, judge_step};
-use crate::rollout::plan::{RollbackMode, RolloutPlan, Step};
+use crate::rollout::plan::{RollbackMode, RollbackSteps, RolloutPlan, Step};
 
 /// Where the traffic should be: the share of clients on the new manager, and the move it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,6 +24,16 @@ pub struct Target {
     pub share: f64,
     /// The step or rollback that set it (`None` before the first step).
     pub phase: Option<HandoverPhase>,
+}
+
+impl Target {
+    /// Whether client `id` runs the new manager now: a forced-legacy client never does, a listed one does
+    /// from the start (002's testing mode) until a rollback reaches 0 (the migration disabled: every client on
+    /// legacy), and the others when their stable hash bucket falls under the share.
+    pub fn on_new(&self, pinned: &Pinned, id: u32) -> bool {
+        let disabled = self.phase == Some(HandoverPhase::Rollback) && self.share <= 0.0;
+        !disabled && pinned.on_new(id, self.share)
+    }
 }
 
 /// One judged step.
@@ -43,9 +54,13 @@ pub struct RehearsalRecord {
     pub steps: Vec<JudgedStep>,
     /// The first step whose triggers fired.
     pub first_rollback: Option<usize>,
-    /// When a performed rollback moved the clients back (run clock).
+    /// When a performed rollback began moving the clients back (run clock).
     #[serde(with = "crate::vocab::serialize::opt_millis")]
     pub rolled_back_at: Option<Duration>,
+    /// Each share the performed rollback set, and when (run clock).
+    pub rollback_moves: Vec<(Duration, f64)>,
+    /// Whether the performed rollback reached 0 before the run ended.
+    pub rolled_back: bool,
 }
 
 /// What the controller drives and reads.
@@ -106,10 +121,27 @@ pub async fn run(plan: &RolloutPlan, controls: Controls) -> RehearsalRecord {
             record.first_rollback = Some(step.index);
             if plan.rollback == RollbackMode::Perform {
                 record.rolled_back_at = Some(controls.start.elapsed());
-                set_target(&controls, 0.0, HandoverPhase::Rollback);
+                roll_back(plan, &controls, step.share, &mut record).await;
                 break;
             }
         }
     }
     record
+}
+
+/// Moves the clients back from `share`: at once, or one rollback step every `every` until 0, unless the run
+/// ends first.
+async fn roll_back(plan: &RolloutPlan, controls: &Controls, share: f64, record: &mut RehearsalRecord) {
+    let every = match plan.rollback_steps {
+        RollbackSteps::Gradual { every, .. } => every,
+        RollbackSteps::AllAtOnce => Duration::ZERO,
+    };
+    for (k, share) in plan.rollback_shares(share).into_iter().enumerate() {
+        if k > 0 && !until(controls, controls.start.elapsed() + every).await {
+            return;
+        }
+        record.rollback_moves.push((controls.start.elapsed(), share));
+        set_target(controls, share, HandoverPhase::Rollback);
+    }
+    record.rolled_back = true;
 }

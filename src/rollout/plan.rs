@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::config_file::{HumanDuration, KeyIssue};
 use crate::criteria::GateScope;
 use crate::criteria::preset::Preset;
+use crate::load::placement::Pinned;
 use crate::manager::settings::ManagerKind;
-pub use crate::summary::rollout::{Expectation, HandoverOrder, RollbackMode};
+pub use crate::summary::rollout::{Expectation, HandoverOrder, RollbackMode, RollbackSteps};
 
 /// `[rollout.triggers]`: the automatic-rollback thresholds (a preset's by default).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
@@ -53,6 +54,11 @@ pub struct RawRollout {
     pub handover_deadline: Option<HumanDuration>,
     /// `evaluate` (default: report what would roll back) or `perform` (move the clients back).
     pub rollback: Option<RollbackMode>,
+    /// A performed rollback in steps (002's `rollback_websocket.py gradual --step 10`): the share it takes off
+    /// the new manager at each step (0.1 is 10 points). Unset: every client at once (002's `emergency`).
+    pub rollback_step: Option<f64>,
+    /// Time between two steps of a gradual rollback (default: `hold`).
+    pub rollback_every: Option<HumanDuration>,
     /// `complete` (default) or `rollback`: the outcome that passes.
     pub expect: Option<Expectation>,
     /// The automatic-rollback thresholds.
@@ -108,13 +114,26 @@ pub struct RolloutPlan {
     pub handover_deadline: Duration,
     /// Evaluate or perform rollbacks.
     pub rollback: RollbackMode,
+    /// A performed rollback all at once or in steps.
+    pub rollback_steps: RollbackSteps,
     /// The outcome that passes.
     pub expect: Expectation,
     /// The triggers.
     pub triggers: Triggers,
+    /// Clients whose manager the share does not decide (`[cohorts] new-clients`, `legacy-clients`).
+    pub pinned: Pinned,
 }
 
 impl RolloutPlan {
+    /// The shares a gradual rollback sets from `share` down, in order (the last is 0); a single 0 when the
+    /// rollback is all at once.
+    pub fn rollback_shares(&self, share: f64) -> Vec<f64> {
+        let RollbackSteps::Gradual { step, .. } = self.rollback_steps else { return vec![0.0] };
+        // Counted in whole steps from the top, so ten steps of 0.1 from 1.0 end at 0 exactly.
+        let steps = (share / step - 1e-9).ceil().max(1.0) as u32;
+        (1..=steps).map(|k| (share - step * f64::from(k)).max(0.0)).map(|s| if s < 1e-9 { 0.0 } else { s }).collect()
+    }
+
     /// The step running at `at` (the last one that started), if any.
     pub fn step_at(&self, at: Duration) -> Option<&Step> {
         self.steps.iter().rev().find(|s| s.start <= at)
@@ -227,15 +246,47 @@ pub fn validate(
         ));
     }
     let new_manager = raw.preset.map_or(ManagerKind::Wsmanager, Preset::new_manager);
+    let rollback = raw.rollback.unwrap_or_default();
+    let rollback_steps = rollback_steps(raw, rollback, hold, issues);
     Some(RolloutPlan {
         steps,
         new_manager,
         handover: raw.handover.unwrap_or_default(),
         handover_deadline: raw.handover_deadline.map_or(Duration::from_secs(10), |d| d.0),
-        rollback: raw.rollback.unwrap_or_default(),
+        rollback,
+        rollback_steps,
         expect: raw.expect.unwrap_or_default(),
         triggers: triggers(raw.preset, raw.triggers.as_ref(), issues),
+        pinned: Pinned::default(),
     })
+}
+
+/// All at once, or the gradual rollback `rollback-step` and `rollback-every` describe.
+fn rollback_steps(raw: &RawRollout, mode: RollbackMode, hold: Duration, issues: &mut Vec<KeyIssue>) -> RollbackSteps {
+    let Some(step) = raw.rollback_step else {
+        if raw.rollback_every.is_some() {
+            issues
+                .push(KeyIssue::new("rollout.rollback-every", "belongs to a gradual rollback: set rollback-step too"));
+        }
+        return RollbackSteps::AllAtOnce;
+    };
+    if mode != RollbackMode::Perform {
+        issues.push(KeyIssue::new(
+            "rollout.rollback-step",
+            "a gradual rollback is a performed one: set rollback = \"perform\" (evaluate only reports the step)",
+        ));
+    }
+    if !(step > 0.0 && step <= 1.0) {
+        issues.push(KeyIssue::new(
+            "rollout.rollback-step",
+            "must be above 0 and at most 1: the share taken off the new manager per step (0.1 is 002's --step 10)",
+        ));
+    }
+    let every = raw.rollback_every.map_or(hold, |d| d.0);
+    if every.is_zero() {
+        issues.push(KeyIssue::new("rollout.rollback-every", "must be longer than zero, e.g. rollback-every = \"10s\""));
+    }
+    RollbackSteps::Gradual { step: step.clamp(f64::MIN_POSITIVE, 1.0), every }
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::deadline::sleep_until;
 use crate::load::driver::{Cohort, DriveContext, Placement, churn_once};
-use crate::load::population::{ClientPlan, CohortPlan, on_new_manager, planned};
+use crate::load::placement::Pinned;
+use crate::load::population::{ClientPlan, CohortPlan, planned};
 use crate::manager::external::ManagerRef;
 use crate::manager::settings::ManagerKind;
 use crate::record::event::{CohortId, HandoverPhase};
@@ -19,7 +20,7 @@ use crate::rollout::evaluate::Exposure;
 use crate::rollout::handover::{self, Switch};
 use crate::rollout::plan::{HandoverOrder, RolloutPlan};
 
-/// The two cohorts of a rehearsal, and every client placed (each starts on legacy).
+/// The two cohorts of a rehearsal, and every client placed (each starts on legacy, but a listed one).
 pub fn place(plan: &RolloutPlan, people: &[ClientPlan]) -> (Vec<Cohort>, Vec<Placement>) {
     let cohorts = vec![
         Cohort::of(0, &ManagerRef::model(ManagerKind::Legacy)),
@@ -36,7 +37,7 @@ pub fn place(plan: &RolloutPlan, people: &[ClientPlan]) -> (Vec<Cohort>, Vec<Pla
 /// of the largest share.
 pub fn cohort_sizes(plan: &RolloutPlan, people: &[ClientPlan]) -> Vec<CohortPlan> {
     let top = plan.steps.iter().map(|s| s.share).fold(0.0, f64::max);
-    let moved = people.iter().filter(|p| on_new_manager(p.id, top));
+    let moved = people.iter().filter(|p| plan.pinned.on_new(p.id, top));
     let legacy = Cohort::of(0, &ManagerRef::model(ManagerKind::Legacy));
     let new = Cohort::of(1, &ManagerRef::model(plan.new_manager));
     vec![planned(&legacy, people.iter()), planned(&new, moved)]
@@ -47,7 +48,7 @@ pub fn exposures(plan: &RolloutPlan, people: &[ClientPlan]) -> Vec<Exposure> {
     plan.steps
         .iter()
         .map(|step| {
-            let moved = people.iter().filter(|p| on_new_manager(p.id, step.share));
+            let moved = people.iter().filter(|p| plan.pinned.on_new(p.id, step.share));
             moved.fold(Exposure { clients: 0, subscriptions: 0 }, |e, p| Exposure {
                 clients: e.clients + 1,
                 subscriptions: e.subscriptions + p.subscribers.iter().map(|s| s.streams.len() as u64).sum::<u64>(),
@@ -71,6 +72,7 @@ pub fn start(
         cohorts: [(ManagerKind::Legacy, 0), (plan.new_manager, 1)],
         order: plan.handover,
         deadline: plan.handover_deadline,
+        pinned: plan.pinned.clone(),
     };
     let clients = start_rehearsal(drive, placements, &rehearsal);
     let controls = Controls { targets, queries, new_cohort: 1, exposures, start, cancel };
@@ -90,9 +92,12 @@ pub struct Rehearsal {
     pub order: HandoverOrder,
     /// Time the moved subscriptions have to receive.
     pub deadline: std::time::Duration,
+    /// Clients the share does not decide.
+    pub pinned: Pinned,
 }
 
-/// Starts every placement of a rehearsal: every client starts on legacy and follows the target share.
+/// Starts every placement of a rehearsal: every client starts on legacy (a listed one on the new manager)
+/// and follows the target share.
 pub fn start_rehearsal(ctx: &DriveContext, placements: Vec<Placement>, rehearsal: &Rehearsal) -> JoinSet<()> {
     let mut set = JoinSet::new();
     for placement in placements {
@@ -109,7 +114,7 @@ async fn drive_rehearsal_client(ctx: DriveContext, placement: Placement, mut reh
         _ = tokio::time::sleep_until(ctx.run.start + offset) => {}
     }
     let mut subscribers = placement.plan.subscribers.clone();
-    let mut on_new = on_new_manager(placement.plan.id, rehearsal.targets.borrow_and_update().share);
+    let mut on_new = rehearsal.targets.borrow_and_update().on_new(&rehearsal.pinned, placement.plan.id);
     let mut running = handover::start(&ctx, &placement, rehearsal.cohorts[usize::from(on_new)], &subscribers).await;
     let every = ctx.workload.churn.map(|c| c.every);
     let (mut round, mut next_id) = (1u32, ctx.workload.subscribers_per_client);
@@ -121,7 +126,7 @@ async fn drive_rehearsal_client(ctx: DriveContext, placement: Placement, mut reh
             changed = rehearsal.targets.changed(), if following => {
                 following = changed.is_ok();
                 let target = *rehearsal.targets.borrow_and_update();
-                let wanted = on_new_manager(placement.plan.id, target.share);
+                let wanted = target.on_new(&rehearsal.pinned, placement.plan.id);
                 if following && wanted != on_new {
                     let switch = Switch {
                         phase: target.phase.unwrap_or(HandoverPhase::Rollback),

@@ -9,7 +9,9 @@ use crate::rollout::controller::RehearsalRecord;
 use crate::rollout::evaluate::StepJudgement;
 use crate::rollout::plan::{Expectation, RolloutPlan};
 use crate::summary::Percentiles;
-pub use crate::summary::rollout::{HandoverSummary, RolloutOutcome, RolloutSummary, StepSummary, fired_text};
+pub use crate::summary::rollout::{
+    HandoverSummary, RollbackMove, RolloutOutcome, RolloutSummary, StepSummary, fired_text,
+};
 
 /// The handover summary of recorded totals.
 fn handovers(totals: &HandoverTotals) -> HandoverSummary {
@@ -67,7 +69,7 @@ pub fn summarize(plan: &RolloutPlan, record: &RehearsalRecord, log: &StepLog) ->
     let completed = record.first_rollback.is_none() && steps.iter().all(|s| s.reached);
     let recovery_ms = record
         .rolled_back_at
-        .filter(|_| log.rollback.clients > 0)
+        .filter(|_| log.rollback.clients > 0 && record.rolled_back)
         .map(|at| log.rollback.last_done.saturating_sub(at).as_millis() as u64);
     let as_expected = match plan.expect {
         Expectation::Complete => completed,
@@ -77,6 +79,7 @@ pub fn summarize(plan: &RolloutPlan, record: &RehearsalRecord, log: &StepLog) ->
         new_manager: plan.new_manager,
         handover: plan.handover,
         rollback: plan.rollback,
+        rollback_steps: plan.rollback_steps,
         steps,
         rollback_handover: handovers(&log.rollback),
         total: handovers(&total(log)),
@@ -86,6 +89,12 @@ pub fn summarize(plan: &RolloutPlan, record: &RehearsalRecord, log: &StepLog) ->
             triggers: fired.unwrap_or_default(),
             performed: record.rolled_back_at.is_some(),
             recovery_ms,
+            rollback_moves: record
+                .rollback_moves
+                .iter()
+                .map(|(at, share)| RollbackMove { at_ms: at.as_millis() as u64, share: *share })
+                .collect(),
+            rolled_back: record.rolled_back,
             expected: plan.expect,
             as_expected,
         },
@@ -130,7 +139,7 @@ mod tests {
         let fired = RehearsalRecord {
             steps: vec![judged(&complete, 0, false), judged(&complete, 1, true)],
             first_rollback: Some(1),
-            rolled_back_at: None,
+            ..Default::default()
         };
         let summary = summarize(&complete, &fired, &StepLog::new(vec![Duration::ZERO; 2], 2));
         assert_eq!(summary.outcome.triggers, ["error-rate 3 % > 1"]);

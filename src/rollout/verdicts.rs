@@ -72,10 +72,13 @@ pub fn rollout_verdicts(rollout: &RolloutSummary) -> Vec<Verdict> {
     let note = match (o.rollback_step, o.recovery_ms) {
         (None, _) if o.completed => "every step completed".to_owned(),
         (None, _) => "the run ended before every step was judged".to_owned(),
-        (Some(s), Some(ms)) => {
-            format!("rolled back at step {}: {}; clients back on legacy in {ms} ms", s + 1, o.triggers.join("; "))
-        }
-        (Some(s), None) => format!("would roll back at step {}: {}", s + 1, o.triggers.join("; ")),
+        (Some(s), _) if o.performed => format!(
+            "rolled back at step {}: {}; {}",
+            s + 1,
+            o.triggers.join("; "),
+            crate::report::rehearsal::recovery(rollout)
+        ),
+        (Some(s), _) => format!("would roll back at step {}: {}", s + 1, o.triggers.join("; ")),
     };
     verdicts.push(judged.verdict(Measure::Noted(step, note), true));
     verdicts

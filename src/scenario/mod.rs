@@ -190,7 +190,7 @@ mod tests {
     }
 
     #[test]
-    fn pinned_clients_belong_to_a_split_of_the_population_without_steps() {
+    fn pinned_clients_belong_to_a_split_of_the_population_or_its_rehearsal() {
         let split = "duration = \"5s\"\n[workload]\nclients = 10\n[cohorts]\nmode = \"split\"\nnew-share = 0.0\n";
         let s = parse(&format!("{split}new-clients = [7, 2, 2]\nlegacy-clients = [3]\n")).unwrap();
         let Cohorts::Split { pinned, .. } = &s.cohorts else { panic!("{:?}", s.cohorts) };
@@ -200,9 +200,10 @@ mod tests {
         assert!(issues[0].message.contains("client 10 is not in the population: ids run from 0 to 9"), "{issues:?}");
         let side = "duration = \"5s\"\n[workload]\nclients = 10\n[cohorts]\nlegacy-clients = [1]\n";
         assert!(parse(side).unwrap_err()[0].message.contains("belong to mode = \"split\""));
-        let stepped = format!("{split}new-clients = [1]\n[rollout]\nsteps = [0.5, 1.0]\n");
-        let issues = parse(&stepped).unwrap_err();
-        assert!(issues.iter().any(|i| i.key == "cohorts.new-clients" && i.message.contains("rehearsal")), "{issues:?}");
+        let stepped = format!("{split}new-clients = [1]\nlegacy-clients = [4]\n[rollout]\nsteps = [0.5, 1.0]\n")
+            .replace("\"5s\"", "\"40s\"");
+        let plan = parse(&stepped).unwrap().rollout.plan.expect("a rehearsal");
+        assert_eq!((&plan.pinned.new_clients[..], &plan.pinned.legacy_clients[..]), (&[1][..], &[4][..]));
     }
 
     #[test]

@@ -60,19 +60,18 @@ pub(super) fn rehearsal(
 ) -> Option<RolloutPlan> {
     let mut plan = crate::rollout::plan::validate(raw, workload.ramp_up, duration, issues)?;
     match cohorts {
-        Cohorts::Split { pinned, .. } if !pinned.is_empty() => issues.push(KeyIssue::new(
-            "cohorts.new-clients",
-            "a rehearsal moves clients by its steps' shares: new-clients and legacy-clients apply to a split \
-             without rehearsal steps",
-        )),
         Cohorts::Split { new_manager, .. } if new_manager.is_external() => issues.push(KeyIssue::new(
             "cohorts.new-manager",
             format!(
-                "a rehearsal moves clients between the harness's models; \"{}\" is an external manager: rehearse                  a model, or run the external manager in a split without [rollout] steps",
+                "a rehearsal moves clients between the harness's models; \"{}\" is an external manager: rehearse \
+                 a model, or run the external manager in a split without [rollout] steps",
                 new_manager.name
             ),
         )),
-        Cohorts::Split { new_manager, .. } => plan.new_manager = new_manager.kind,
+        Cohorts::Split { new_manager, pinned, .. } => {
+            plan.new_manager = new_manager.kind;
+            plan.pinned = pinned.clone();
+        }
         Cohorts::SideBySide { .. } => issues.push(KeyIssue::new(
             "cohorts.mode",
             "a rehearsal moves clients between legacy and one new manager: use mode = \"split\" (or leave [cohorts] out)",

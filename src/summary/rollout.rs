@@ -30,6 +30,32 @@ pub enum RollbackMode {
     Perform,
 }
 
+/// How a performed rollback moves the clients back.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum RollbackSteps {
+    /// Every client at once (002's `rollback_websocket.py emergency`).
+    #[default]
+    AllAtOnce,
+    /// The share down by `step` every `every` (002's `rollback_websocket.py gradual --step 10`).
+    Gradual {
+        /// Share taken off the new manager per step.
+        step: f64,
+        /// Time between two steps.
+        #[serde(with = "crate::vocab::serialize::millis")]
+        every: std::time::Duration,
+    },
+}
+
+/// One move of a performed rollback.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RollbackMove {
+    /// When (ms after the run started).
+    pub at_ms: u64,
+    /// The share of clients left on the new manager.
+    pub share: f64,
+}
+
 /// The outcome the scenario expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -138,8 +164,15 @@ pub struct RolloutOutcome {
     pub triggers: Vec<String>,
     /// The rollback was performed (clients moved back).
     pub performed: bool,
-    /// From the rollback until the last moved-back client received on legacy again (ms).
+    /// From the rollback until the last moved-back client received on legacy again (ms); `None` when no
+    /// client had to move back, or a gradual rollback had not reached 0 when the run ended.
     pub recovery_ms: Option<u64>,
+    /// The shares the performed rollback set, in order (one move to 0 when all at once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollback_moves: Vec<RollbackMove>,
+    /// Whether the performed rollback reached 0 (every client back on legacy) before the run ended.
+    #[serde(default)]
+    pub rolled_back: bool,
     /// The outcome the scenario expected.
     pub expected: Expectation,
     /// Whether the outcome is the expected one.
@@ -155,6 +188,9 @@ pub struct RolloutSummary {
     pub handover: HandoverOrder,
     /// Evaluate or perform rollbacks.
     pub rollback: RollbackMode,
+    /// A performed rollback all at once or in steps.
+    #[serde(default)]
+    pub rollback_steps: RollbackSteps,
     /// Every planned step.
     pub steps: Vec<StepSummary>,
     /// The rollback's handovers back to legacy.

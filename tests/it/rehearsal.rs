@@ -8,8 +8,12 @@ use serde_json::Value;
 /// `[rollout]` keys and extra TOML; the exit code and the summary. The harness's speed, run-to-run latency
 /// noise and the connections a population this small saves are not what these tests judge.
 fn rehearse(name: &str, rollout: &str, extra: &str) -> (Option<i32>, Value, String) {
+    rehearse_for(name, "13s", rollout, extra)
+}
+
+fn rehearse_for(name: &str, duration: &str, rollout: &str, extra: &str) -> (Option<i32>, Value, String) {
     let text = format!(
-        "duration = \"13s\"\n[workload]\nclients = 12\nsubscribers-per-client = 5\nramp-up = \"1s\"\n\
+        "duration = \"{duration}\"\n[workload]\nclients = 12\nsubscribers-per-client = 5\nramp-up = \"1s\"\n\
          kinds = {{ trade = 1, bookTicker = 1 }}\npopularity-exponent = 0.0\n\
          [mock.feed]\nsymbols = [\"btcusdt\"]\norders-per-second = 100.0\n\
          [harness]\nsaturation-lag = \"1s\"\nlatency-floor = \"100ms\"\n\
@@ -46,15 +50,16 @@ fn a_clean_make_before_break_rehearsal_completes_every_step_and_loses_nothing() 
     assert!(crate::support::passed_as_measurable(code, &summary), "{code:?} {stderr}");
 }
 
+/// The fault that makes the second step's connection success fall (503 to every handshake for 2 s), with the
+/// run-wide criteria it fails switched off, so the gate is the rehearsal's expected outcome.
+const STEP_TWO_REJECTS: &str = "[[faults]]\nkind = \"reject-handshakes\"\nstep = 2\nat = \"0s\"\nduration = \"2s\"\n\
+     status = 503\n[criteria.error-rate]\nenabled = false\n[criteria.connection-success]\nenabled = false\n\
+     [criteria.subscription-preservation]\nenabled = false\n[criteria.connection-preservation]\nenabled = false\n";
+
 #[test]
 fn a_fault_at_one_step_rolls_the_rehearsal_back_at_that_step_with_its_trigger() {
-    // The rejected handshakes are the point: the run-wide criteria they fail are switched off, so the gate is
-    // the rehearsal's expected outcome.
-    let fault = "[[faults]]\nkind = \"reject-handshakes\"\nstep = 2\nat = \"0s\"\nduration = \"2s\"\nstatus = 503\n\
-                 [criteria.error-rate]\nenabled = false\n[criteria.connection-success]\nenabled = false\n\
-                 [criteria.subscription-preservation]\nenabled = false\n[criteria.connection-preservation]\nenabled = false\n";
     let rollout = "triggers = { connection-success = 95.0 }\nrollback = \"perform\"\nexpect = \"rollback\"";
-    let (code, summary, stderr) = rehearse("rollback", rollout, fault);
+    let (code, summary, stderr) = rehearse("rollback", rollout, STEP_TWO_REJECTS);
     let outcome = &summary["rollout"]["outcome"];
     assert_eq!(outcome["rollback_step"], 1, "the second step: {outcome}\n{stderr}");
     assert!(outcome["triggers"][0].as_str().unwrap().starts_with("connection-success"), "{outcome}");
@@ -85,4 +90,39 @@ fn break_before_make_shows_the_data_gap_it_causes() {
     assert_eq!(total["duplicated"], 0, "no overlap: {total}");
     assert!(total["without_data_us"]["p50"].as_u64().unwrap() > 0, "subscribers waited: {total}");
     assert!(code.is_some());
+}
+
+/// 002's rollout controls in a rehearsal: a client on the user list is on the new manager from the start
+/// (testing mode) though its hash bucket is above the first step's share, a forced-legacy one never moves
+/// though its bucket is under it, and the rollback (`rollback_websocket.py gradual --step 10`, here 50 points
+/// a second) halves the share first and disables the migration at 0, the listed client included.
+#[test]
+fn a_gradual_rollback_steps_the_share_down_and_pinned_clients_keep_to_their_lists() {
+    use wschaos::load::population::on_new_manager;
+    let listed = (0..12).find(|id| !on_new_manager(*id, 0.5)).expect("a client above the 50 % bucket");
+    let forced = (0..12).find(|id| on_new_manager(*id, 0.5)).expect("a client under it");
+    let hashed = (0..12).filter(|id| on_new_manager(*id, 0.5)).count() as u64;
+    let pins = format!("[cohorts]\nmode = \"split\"\nnew-clients = [{listed}]\nlegacy-clients = [{forced}]\n");
+    let rollout = "triggers = { connection-success = 95.0 }\nrollback = \"perform\"\nexpect = \"rollback\"\n\
+                   rollback-step = 0.5\nrollback-every = \"1s\"";
+    let (code, summary, stderr) = rehearse_for("gradual", "16s", rollout, &format!("{STEP_TWO_REJECTS}{pins}"));
+    let rollout = &summary["rollout"];
+    let outcome = &rollout["outcome"];
+    assert_eq!(outcome["rollback_step"], 1, "{outcome}\n{stderr}");
+    let on_new: Vec<u64> =
+        rollout["steps"].as_array().unwrap().iter().map(|s| s["clients_on_new"].as_u64().unwrap()).collect();
+    assert_eq!(on_new, [hashed, 11], "the listed client in, the forced one out, at every step");
+    let moves: Vec<(u64, f64)> = outcome["rollback_moves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["at_ms"].as_u64().unwrap(), m["share"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(moves.iter().map(|m| m.1).collect::<Vec<_>>(), [0.5, 0.0], "{outcome}");
+    assert!(moves[1].0 >= moves[0].0 + 1000, "a step a second: {moves:?}");
+    assert_eq!(outcome["rolled_back"], true, "{outcome}");
+    assert!(outcome["recovery_ms"].as_u64().is_some(), "{outcome}");
+    let back = &rollout["rollback_handover"];
+    assert_eq!(back["clients"], 11, "every moved client back, the listed one too: {back}");
+    assert!(crate::support::passed_as_measurable(code, &summary), "{code:?} {stderr}");
 }
