@@ -33,7 +33,7 @@ fn parse_cost() -> serde_json::Value {
             )
         })
         .collect();
-    let line = protocol::encode_report(&Report::Deliveries { client: 7, rows });
+    let line = protocol::encode_report(&Report::Deliveries { client: 7, rows, side: None });
     let text = line.trim_end();
     let lines = 500;
     let mut best = f64::INFINITY;
@@ -78,7 +78,7 @@ async fn memory(clients: u32, subscribers: u32) -> Option<serde_json::Value> {
         let before_kib = process.rss_kib().unwrap_or(0);
         for client in offset..offset + clients {
             let source = common::source_ip(client as usize).to_string();
-            process.send(Command::Client { client, source, implementation: implementation.into() });
+            process.send(Command::Client { client, source, implementation: implementation.into(), side: None });
             for subscriber in 0..subscribers {
                 let stream = streams[(subscriber as usize + client as usize) % streams.len()].clone();
                 process.send(Command::Subscribe { client, subscriber, stream });

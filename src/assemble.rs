@@ -2,6 +2,7 @@
 //! and mock recorded, then judged. It sits above the summary model, the criteria and the rollout (it
 //! uses all three) and below `commands::run`, which only wires the run and hands its records here.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::criteria::verdict::Judging;
@@ -97,9 +98,19 @@ fn cohorts(scenario: &Scenario, recorded: &Recorded, faults: &[FaultWindow]) -> 
         .collect()
 }
 
-/// Each cohort's attempts as the mock counted them, by the source addresses of its clients.
+/// Each cohort's attempts as the mock counted them, by the source addresses of its clients; none for the
+/// cohorts of a rehearsal, whose clients keep their address on either side.
 fn server_attempts(cohorts: &mut [CohortSummary], recorded: &Recorded, snapshot: &MockSnapshot) {
+    let mut owners: HashMap<u32, usize> = HashMap::new();
+    for record in &recorded.recording.cohorts {
+        for client in record.clients() {
+            *owners.entry(client).or_default() += 1;
+        }
+    }
     for (cohort, record) in cohorts.iter_mut().zip(&recorded.recording.cohorts) {
+        if record.clients().any(|c| owners.get(&c).is_some_and(|n| *n > 1)) {
+            continue;
+        }
         let per_ip = &snapshot.upgrades_per_ip;
         let counted = record.clients().map(|c| per_ip.get(&source_address(c)).map_or(0, |u| u.attempts())).sum();
         cohort.server_attempts = Some(counted);

@@ -15,6 +15,9 @@ runAdapter({
   implementations: {
     legacy: (options) => new LegacyConnectionManager(options),
     wsmanager: (options) => new WSManager(options),
-    'migration-layer': (options) => createConnectionLayer(options).getBinanceConnection(),
+    'migration-layer': (options) => createConnectionLayer(options),
   },
+  // A migration layer's factory returns `{ getBinanceConnection, connectionMigration }`: a rehearsal moves
+  // its clients with `migrate` (the flag flip).
+  migrations: ['migration-layer'],
 });

@@ -153,6 +153,12 @@ class Adapter:
         if unsubscribe:
             unsubscribe()
 
+    def on_migrate(self, command):
+        # None of these implementations is a migration layer (the ready report lists no "migrations"), so
+        # wschaos never sends this; an adapter that had one would flip its flag and resubscribe here.
+        write({"type": "error", "client": command["client"],
+               "message": "this adapter runs no migration layer: it cannot migrate a client"})
+
     def on_metrics(self, command):
         client = self.clients.get(command["client"])
         if client is not None and hasattr(client.manager, "get_metrics"):

@@ -127,6 +127,17 @@ impl Accounting {
         self.end(stream, subscription, at);
     }
 
+    /// Every subscription `client` holds, as (subscriber, stream).
+    pub fn subscriptions_of(&self, client: u32) -> Vec<(u32, String)> {
+        let Some(streams) = self.live.get(&client) else { return Vec::new() };
+        let mut held: Vec<(u32, String)> = streams
+            .iter()
+            .flat_map(|(stream, subscribers)| subscribers.keys().map(move |s| (*s, stream.clone())))
+            .collect();
+        held.sort_unstable();
+        held
+    }
+
     /// Accounts a batch of `client`'s deliveries.
     pub fn delivered(&mut self, client: u32, rows: &[DeliveryRow]) {
         for row in rows {

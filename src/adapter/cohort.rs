@@ -13,22 +13,25 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use std::sync::Mutex;
+
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::adapter::account::Accounting;
 use crate::adapter::launch::Started;
+use crate::adapter::migration::Migrations;
 use crate::adapter::process::ProcessEvent;
 use crate::adapter::protocol::{self, Report};
 use crate::adapter::truth::{Peer, Seen, Truth};
-use crate::load::driver::{Host, Hosts, source_address};
+use crate::load::driver::{Host, Hosts, Move, source_address};
 use crate::manager::audience::RunContext;
 use crate::manager::settings::ManagerKind;
 use crate::manager::{ClientSpec, Command};
 use crate::mock::MockServer;
 use crate::mock::time::{Micros, now_micros};
-use crate::record::event::{AttemptOutcome, ConnectionEnd, Event};
+use crate::record::event::{AttemptOutcome, CohortId, ConnectionEnd, Event, HandoverReport};
 use crate::record::external::ProcessReport;
 
 /// How often deliveries go to the recorder and the peer log is drained.
@@ -56,29 +59,55 @@ const CLOSES_WITHIN: Duration = Duration::from_secs(3);
 /// What a process task is told.
 #[derive(Debug)]
 enum Order {
-    /// A client starts (at its ramp-up offset).
-    Start { client: u32, source: IpAddr },
+    /// A client starts (at its ramp-up offset) on `cohort`.
+    Start { client: u32, source: IpAddr, cohort: CohortId },
     /// One of a client's commands.
     Command { client: u32, command: Command },
+    /// A client moves to the other side of its migration layer.
+    Migrate { client: u32, moving: Move, reply: oneshot::Sender<HandoverReport> },
     /// What the mock recorded of one of its clients' connections.
     Peer { client: u32, seen: Seen },
 }
 
+/// A client's moves, waiting to be forwarded after its commands.
+type Moves = mpsc::UnboundedSender<(Move, oneshot::Sender<HandoverReport>)>;
+
 /// Where the load driver sends one external client's commands: its process's task.
 #[derive(Debug, Clone)]
-pub struct Link(mpsc::UnboundedSender<Order>);
+pub struct Link {
+    orders: mpsc::UnboundedSender<Order>,
+    /// Each running client's moves, when its process runs a migration layer (`None`: it runs none).
+    moves: Option<Arc<Mutex<HashMap<u32, Moves>>>>,
+}
 
 impl Link {
-    /// Starts the client in its process, then forwards its commands until the driver is done with it.
+    /// Starts the client in its process, then forwards its commands and moves, in the order they were
+    /// made, until the driver is done with it.
     async fn forward(self, spec: ClientSpec, mut commands: mpsc::Receiver<Command>) {
         let client = spec.client;
-        if self.0.send(Order::Start { client, source: spec.source }).is_err() {
+        let (moves_tx, mut moves) = mpsc::unbounded_channel();
+        if let Some(all) = &self.moves {
+            all.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(client, moves_tx);
+        }
+        if self.orders.send(Order::Start { client, source: spec.source, cohort: spec.cohort }).is_err() {
             return;
         }
-        while let Some(command) = commands.recv().await {
-            if self.0.send(Order::Command { client, command }).is_err() {
-                return;
+        loop {
+            // A move is asked for after the commands sent before it, which are queued by then: commands first.
+            let order = tokio::select! {
+                biased;
+                command = commands.recv() => match command {
+                    Some(command) => Order::Command { client, command },
+                    None => break,
+                },
+                Some((moving, reply)) = moves.recv() => Order::Migrate { client, moving, reply },
+            };
+            if self.orders.send(order).is_err() {
+                break;
             }
+        }
+        if let Some(all) = &self.moves {
+            all.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&client);
         }
     }
 }
@@ -86,6 +115,13 @@ impl Link {
 impl Host for Link {
     fn run(&self, spec: ClientSpec, commands: mpsc::Receiver<Command>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         Box::pin(self.clone().forward(spec, commands))
+    }
+
+    fn migrate(&self, client: u32, moving: Move) -> Option<oneshot::Receiver<HandoverReport>> {
+        let (reply, answer) = oneshot::channel();
+        let all = self.moves.as_ref()?.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        all.get(&client)?.send((moving, reply)).ok()?;
+        Some(answer)
     }
 }
 
@@ -98,19 +134,23 @@ pub struct ExternalRun {
 }
 
 impl ExternalRun {
-    /// Starts a task per process and the router over `mock`'s peer log.
-    pub fn start(started: Vec<Started>, ctx: Arc<RunContext>, mock: MockServer) -> Self {
+    /// Starts a task per process and the router over `mock`'s peer log; `legacy_side`: in a rehearsal, the
+    /// legacy cohort the processes' migration layers move their clients from and back to.
+    pub fn start(started: Vec<Started>, ctx: Arc<RunContext>, mock: MockServer, legacy_side: Option<CohortId>) -> Self {
         let start = now_micros().saturating_sub(ctx.start.elapsed().as_micros() as Micros);
         let mut links: Hosts = HashMap::new();
         let mut routes = HashMap::new();
         let mut tasks = JoinSet::new();
         for one in started {
             let (tx, rx) = mpsc::unbounded_channel();
+            let moves = legacy_side.map(|_| Arc::new(Mutex::new(HashMap::new())));
             for client in &one.clients {
-                links.insert(*client, Arc::new(Link(tx.clone())) as Arc<dyn Host>);
+                let link = Link { orders: tx.clone(), moves: moves.clone() };
+                links.insert(*client, Arc::new(link) as Arc<dyn Host>);
                 routes.insert(source_address(*client), (Peer { cohort: one.cohort.id, client: *client }, tx.clone()));
             }
-            tasks.spawn(run_process(one, ctx.clone(), rx, (mock.clone(), start)));
+            let sides = (legacy_side.unwrap_or(one.cohort.id), one.cohort.id);
+            tasks.spawn(run_process(one, ctx.clone(), rx, (mock.clone(), start), sides));
         }
         let router_stop = CancellationToken::new();
         tokio::spawn(route(mock, routes, Truth::new(start), router_stop.clone()));
@@ -161,9 +201,10 @@ async fn route(
 struct ProcessTask {
     one: Started,
     ctx: Arc<RunContext>,
-    accounting: Accounting,
-    /// Connections the mock has open per client.
-    open: HashMap<u32, i64>,
+    /// The accounting of each cohort its clients run in (two in a rehearsal: legacy, then the new side).
+    accounts: HashMap<CohortId, Accounting>,
+    /// Which side each client is on, its connections per side and its handovers.
+    sides: Migrations,
     /// Each client's metrics, as last reported.
     metrics: HashMap<u32, serde_json::Value>,
     alive: bool,
@@ -185,16 +226,19 @@ async fn run_process(
     ctx: Arc<RunContext>,
     mut orders: mpsc::UnboundedReceiver<Order>,
     (mock, start): (MockServer, Micros),
+    (legacy, new): (CohortId, CohortId),
 ) {
-    let accounting = Accounting::new(one.cohort.id, ctx.freshness.clone(), ctx.settle, start);
-    let (open, metrics) = (HashMap::new(), HashMap::new());
+    let account = |cohort| (cohort, Accounting::new(cohort, ctx.freshness.clone(), ctx.settle, start));
+    let accounts = HashMap::from([account(legacy), account(new)]);
+    let sides = Migrations::new((legacy, new), start);
+    let metrics = HashMap::new();
     let (alive, ending, stopped, retries_seen) = (true, false, false, 0);
     let last_change = tokio::time::Instant::now();
     let mut task = ProcessTask {
         one,
         ctx,
-        accounting,
-        open,
+        accounts,
+        sides,
         metrics,
         alive,
         ending,
@@ -221,14 +265,22 @@ async fn run_process(
         }
     }
     let ended = now_micros();
-    task.accounting.close_at(ended);
+    for accounting in task.accounts.values_mut() {
+        accounting.close_at(ended);
+    }
     task.stop(&mut orders).await;
     task.finish(ended, &mut orders).await;
 }
 
 impl ProcessTask {
+    /// The process's own cohort (the new side in a rehearsal): its memory, CPU and lag are reported there.
     fn cohort(&self) -> usize {
         self.one.cohort.id
+    }
+
+    fn account(&mut self, cohort: CohortId) -> &mut Accounting {
+        let (freshness, settle, start) = (self.ctx.freshness.clone(), self.ctx.settle, self.start);
+        self.accounts.entry(cohort).or_insert_with(|| Accounting::new(cohort, freshness, settle, start))
     }
 
     async fn report(&self, report: ProcessReport) {
@@ -242,43 +294,50 @@ impl ProcessTask {
         }
         self.last_change = tokio::time::Instant::now();
         match order {
-            Order::Start { client, source } => {
+            Order::Start { client, source, cohort } => {
+                self.sides.started(client, cohort);
                 let implementation = self.one.manager.implementation.clone();
                 let source = source.to_string();
-                self.one.process.send(protocol::Command::Client { client, source, implementation });
+                let side = self.switches().then(|| self.sides.side_of(cohort));
+                self.one.process.send(protocol::Command::Client { client, source, implementation, side });
             }
             Order::Command { client, command: Command::Subscribe { subscriber, stream } } => {
-                self.accounting.subscribed(client, subscriber, &stream, now);
+                let cohort = self.sides.cohort_of(client);
+                self.account(cohort).subscribed(client, subscriber, &stream, now);
                 self.one.process.send(protocol::Command::Subscribe { client, subscriber, stream });
             }
             Order::Command { client, command: Command::Unsubscribe { subscriber, stream } } => {
-                self.accounting.unsubscribed(client, subscriber, &stream, now);
+                let cohort = self.sides.cohort_of(client);
+                self.account(cohort).unsubscribed(client, subscriber, &stream, now);
                 self.one.process.send(protocol::Command::Unsubscribe { client, subscriber, stream });
             }
+            Order::Migrate { client, moving, reply } => self.migrate(client, moving, reply, now).await,
             Order::Peer { client, seen } => self.peer(client, seen).await,
         }
     }
 
     async fn peer(&mut self, client: u32, seen: Seen) {
         match seen {
-            Seen::Attempt(event) => {
-                if let Event::Attempt { outcome, retry, .. } = &event {
-                    if *outcome == AttemptOutcome::Connected {
-                        *self.open.entry(client).or_default() += 1;
-                    }
+            Seen::Attempt(mut event) => {
+                if let Event::Attempt { outcome, retry, cohort, .. } = &mut event {
+                    *cohort = if *outcome == AttemptOutcome::Connected {
+                        self.sides.opened(client)
+                    } else {
+                        self.sides.cohort_of(client)
+                    };
                     self.retries_seen += u64::from(*retry);
                 }
                 self.ctx.report(event).await;
             }
             Seen::Closed { end, at, streams } => {
-                *self.open.entry(client).or_default() -= 1;
-                let per_subscription = self.one.manager.implements == ManagerKind::Legacy;
+                let cohort = self.sides.closed(client);
+                let legacy_side = cohort != self.cohort() || self.one.manager.implements == ManagerKind::Legacy;
                 let subscriptions = match end {
                     ConnectionEnd::Local => 0,
-                    _ => self.accounting.dropped(client, &streams, at, per_subscription),
+                    _ => self.account(cohort).dropped(client, &streams, at, legacy_side),
                 };
                 let at = Duration::from_micros(at.saturating_sub(self.start));
-                self.ctx.report(Event::Ended { cohort: self.cohort(), at, end, subscriptions }).await;
+                self.ctx.report(Event::Ended { cohort, at, end, subscriptions }).await;
             }
         }
     }
@@ -304,20 +363,27 @@ impl ProcessTask {
 
     async fn reported(&mut self, report: Report) {
         match report {
-            Report::Deliveries { client, rows } => {
-                for event in self.accounting.recovered(client, &rows) {
+            Report::Deliveries { client, rows, side } => {
+                let cohort = self.sides.cohort_of_rows(client, side);
+                for event in self.account(cohort).recovered(client, &rows) {
                     self.ctx.report(event).await;
                 }
-                self.accounting.delivered(client, &rows);
+                self.account(cohort).delivered(client, &rows);
+                self.sides.delivered(client, cohort, &rows);
+                self.handovers_done(now_micros()).await;
             }
+            Report::Migrated { client, .. } => self.migrated(client).await,
             Report::Metrics { client, metrics } => {
                 self.metrics.insert(client, metrics);
             }
-            Report::Error { subscriber: Some(_), .. } => {
-                let at = self.ctx.now();
-                self.ctx.report(Event::GaveUp { cohort: self.cohort(), at, subscribers: 1 }).await;
+            Report::Error { client, subscriber: Some(_), .. } => {
+                let (at, cohort) = (self.ctx.now(), self.sides.cohort_of(client));
+                self.ctx.report(Event::GaveUp { cohort, at, subscribers: 1 }).await;
             }
-            Report::Error { .. } => self.ctx.report(Event::Error { cohort: self.cohort(), kind: "manager" }).await,
+            Report::Error { client, .. } => {
+                let cohort = self.sides.cohort_of(client);
+                self.ctx.report(Event::Error { cohort, kind: "manager" }).await;
+            }
             Report::Lag { p99_us, max_us } => {
                 self.report(ProcessReport::Lag { process: self.one.index, p99_us, max_us }).await;
             }
@@ -331,12 +397,64 @@ impl ProcessTask {
     }
 
     async fn flush(&mut self) {
-        if let Some(sample) = self.accounting.take() {
+        self.handovers_done(now_micros()).await;
+        let samples: Vec<_> = self.accounts.values_mut().filter_map(Accounting::take).collect();
+        for sample in samples {
             self.ctx.report(Event::Deliveries(Box::new(sample))).await;
         }
-        let routing = std::mem::take(&mut self.accounting.routing_errors);
+        let routing: u64 = self.accounts.values_mut().map(|a| std::mem::take(&mut a.routing_errors)).sum();
         if routing > 0 {
             self.report(ProcessReport::RoutingErrors { count: routing }).await;
+        }
+    }
+
+    /// Whether the process's clients run a migration layer (a rehearsal moves them by `migrate`).
+    fn switches(&self) -> bool {
+        self.accounts.len() > 1
+    }
+
+    /// Starts `client`'s move: its subscriptions begin on the side it moves to now (each owes what is
+    /// published from now), and the process is told to flip its flag.
+    async fn migrate(&mut self, client: u32, moving: Move, reply: oneshot::Sender<HandoverReport>, now: Micros) {
+        let (to, from) = moving.cohorts;
+        let held = self.account(from).subscriptions_of(client);
+        let mut streams: HashMap<String, u32> = HashMap::new();
+        for (subscriber, stream) in &held {
+            self.account(to).subscribed(client, *subscriber, stream, now);
+            *streams.entry(stream.clone()).or_default() += 1;
+        }
+        let command = protocol::Command::Migrate {
+            client,
+            to: self.sides.side_of(to),
+            order: moving.order,
+            deadline_ms: moving.deadline.as_millis() as u64,
+        };
+        self.sides.begin(client, moving, now, streams, reply);
+        if self.alive {
+            self.one.process.send(command);
+        }
+        self.handovers_done(now).await;
+    }
+
+    /// The process moved `client`: the subscriptions of the side it left end now.
+    async fn migrated(&mut self, client: u32) {
+        let now = now_micros();
+        let on = self.sides.cohort_of(client);
+        let left = *self.accounts.keys().find(|c| **c != on).unwrap_or(&on);
+        if left != on {
+            for (subscriber, stream) in self.account(left).subscriptions_of(client) {
+                self.account(left).unsubscribed(client, subscriber, &stream, now);
+            }
+        }
+        self.sides.migrated(client, now);
+        self.handovers_done(now).await;
+    }
+
+    /// Reports the handovers done by `now` (every one, once the process has ended).
+    async fn handovers_done(&mut self, now: Micros) {
+        let reports = if self.alive { self.sides.done(now) } else { self.sides.end_all() };
+        for report in reports {
+            self.ctx.report(Event::Handover(Box::new(report))).await;
         }
     }
 
@@ -449,7 +567,7 @@ impl ProcessTask {
     /// `ended` and hands over the last samples.
     async fn finish(&mut self, ended: Micros, orders: &mut mpsc::UnboundedReceiver<Order>) {
         let deadline = tokio::time::Instant::now() + CLOSES_WITHIN;
-        while self.open.values().any(|n| *n > 0) {
+        while self.sides.any_open() {
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => break,
                 order = orders.recv() => match order {
@@ -458,7 +576,12 @@ impl ProcessTask {
                 },
             }
         }
-        for event in self.accounting.finish(ended) {
+        // A handover the run's end cut short is measured as it stands, as a model's is.
+        for report in self.sides.end_all() {
+            self.ctx.report(Event::Handover(Box::new(report))).await;
+        }
+        let events: Vec<Event> = self.accounts.values_mut().flat_map(|a| a.finish(ended)).collect();
+        for event in events {
             self.ctx.report(event).await;
         }
         self.flush().await;

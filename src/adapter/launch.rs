@@ -57,10 +57,12 @@ pub fn groups(
 
 /// Starts every process of `groups`, at most [`STARTING_AT_ONCE`] at a time; the first failure ends the
 /// start (the processes already started are killed as they are dropped).
+/// With `migrating` (a rehearsal), each process must list its implementation among its migration layers.
 pub async fn start_all(
     groups: Vec<(Cohort, u32, Vec<u32>)>,
     external: &[ExternalManager],
     upstream: &str,
+    migrating: bool,
 ) -> Result<Vec<Started>, StartError> {
     let gate = Arc::new(Semaphore::new(STARTING_AT_ONCE));
     let mut set = JoinSet::new();
@@ -69,7 +71,7 @@ pub async fn start_all(
         let (gate, upstream) = (gate.clone(), upstream.to_owned());
         set.spawn(async move {
             let _permit = gate.acquire_owned().await;
-            start_one(Arc::new(manager), cohort, index, clients, &upstream).await
+            start_one(Arc::new(manager), cohort, index, clients, (&upstream, migrating)).await
         });
     }
     let mut started = Vec::new();
@@ -95,7 +97,7 @@ async fn start_one(
     cohort: Cohort,
     index: u32,
     clients: Vec<u32>,
-    upstream: &str,
+    (upstream, migrating): (&str, bool),
 ) -> Result<Started, StartError> {
     let init = Command::Init {
         protocol: VERSION,
@@ -111,6 +113,17 @@ async fn start_one(
             problem: format!(
                 "it runs {:?}, not \"{}\": set managers.{}.implementation to one of them",
                 ready.implementations, manager.implementation, manager.name
+            ),
+            stderr: process.stderr_tail(),
+        });
+    }
+    if migrating && !ready.migrations.iter().any(|i| *i == manager.implementation) {
+        return Err(StartError::NotReady {
+            process: process.name.clone(),
+            problem: format!(
+                "a rehearsal moves its clients with \"migrate\", and \"{}\" is not among the migration layers its \
+                 ready report lists ({:?}): set managers.{}.implementation to one of them",
+                manager.implementation, ready.migrations, manager.name
             ),
             stderr: process.stderr_tail(),
         });

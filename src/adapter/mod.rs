@@ -5,6 +5,7 @@
 pub mod account;
 pub mod cohort;
 pub mod launch;
+pub mod migration;
 pub mod process;
 pub mod protocol;
 pub mod truth;

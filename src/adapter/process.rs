@@ -83,6 +83,8 @@ pub struct Ready {
     pub adapter: String,
     /// The implementations it can run.
     pub implementations: Vec<String>,
+    /// Those that are migration layers (they take `migrate`).
+    pub migrations: Vec<String>,
 }
 
 /// A running adapter process.
@@ -147,7 +149,9 @@ impl AdapterProcess {
             Err(_) => Err(StartError::Silent { process: self.name.clone(), within, stderr: self.stderr_tail() }),
             Ok(Some(ProcessEvent::Report(report))) => match protocol::check_ready(&report, 1) {
                 Ok(()) => match report {
-                    Report::Ready { adapter, implementations, .. } => Ok(Ready { adapter, implementations }),
+                    Report::Ready { adapter, implementations, migrations, .. } => {
+                        Ok(Ready { adapter, implementations, migrations })
+                    }
                     _ => unreachable!("check_ready accepts only ready"),
                 },
                 Err(e) => Err(not_ready(self, e.to_string())),

@@ -43,6 +43,9 @@ pub enum Command {
         source: String,
         /// Which implementation the process runs for it (`legacy`, `wsmanager`, or its own names).
         implementation: String,
+        /// For a migration layer in a rehearsal: the side it starts on (optional).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        side: Option<Side>,
     },
     /// One subscriber of a client subscribes to a stream.
     Subscribe {
@@ -61,6 +64,21 @@ pub enum Command {
         subscriber: u32,
         /// The stream name.
         stream: String,
+    },
+    /// Move a client between the two managers of its migration layer (the flag flip,
+    /// `connectionMigration.enableWSManager()` or `enableLegacy()`), every subscription with it: `to` is the
+    /// side it moves to; with `make-before-break` the old side's subscriptions end once the new ones have
+    /// each received (or `deadline_ms` passed), with `break-before-make` before the new ones start. Answered
+    /// by [`Report::Migrated`]. Only for an implementation the `ready` report lists in `migrations`.
+    Migrate {
+        /// The client.
+        client: u32,
+        /// The side it moves to.
+        to: Side,
+        /// `make-before-break` or `break-before-make`.
+        order: crate::summary::rollout::HandoverOrder,
+        /// How long the new side's subscriptions have to receive before the old ones end anyway (ms).
+        deadline_ms: u64,
     },
     /// Report the client's own metrics (`getMetrics()`) now.
     Metrics {
@@ -83,6 +101,9 @@ pub enum Report {
         adapter: String,
         /// The implementations [`Command::Client`] may name.
         implementations: Vec<String>,
+        /// The implementations that are migration layers and take [`Command::Migrate`] (optional).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        migrations: Vec<String>,
     },
     /// A batch of one client's deliveries.
     Deliveries {
@@ -90,6 +111,19 @@ pub enum Report {
         client: u32,
         /// `[subscriber, stream, key, event_time_us, received_us]` per delivery.
         rows: Vec<DeliveryRow>,
+        /// Which side of a migration layer delivered them (optional: absent for a client that is not one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        side: Option<Side>,
+    },
+    /// A [`Command::Migrate`] done: the client is on `to`, and the old side's subscriptions have ended.
+    Migrated {
+        /// The client.
+        client: u32,
+        /// The side it is on now.
+        to: Side,
+        /// What the migration layer says it runs now (`getCurrentImplementation()`), when it says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        implementation: Option<String>,
     },
     /// A connection status the manager reported (`getConnectionStatus()`).
     Status {
@@ -131,6 +165,16 @@ pub enum Report {
     },
     /// Every delivery flushed and every client destroyed: the last line.
     Stopped,
+}
+
+/// The two managers of a migration layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Side {
+    /// The legacy manager (`USE_NEW_WS_MANAGER` false).
+    Legacy,
+    /// The new one (`USE_NEW_WS_MANAGER` true).
+    New,
 }
 
 /// One delivery: `[subscriber, stream, key, event_time_us, received_us]`.
@@ -234,6 +278,7 @@ fn kind(report: &Report) -> &'static str {
     match report {
         Report::Ready { .. } => "ready",
         Report::Deliveries { .. } => "deliveries",
+        Report::Migrated { .. } => "migrated",
         Report::Status { .. } => "status",
         Report::Metrics { .. } => "metrics",
         Report::Error { .. } => "error",
@@ -261,7 +306,13 @@ mod tests {
                 time_unit: "MICROSECOND".into(),
                 batch_ms: 50,
             },
-            Command::Client { client: 7, source: "127.1.0.8".into(), implementation: "wsmanager".into() },
+            Command::Client { client: 7, source: "127.1.0.8".into(), implementation: "wsmanager".into(), side: None },
+            Command::Migrate {
+                client: 7,
+                to: Side::New,
+                order: crate::summary::rollout::HandoverOrder::MakeBeforeBreak,
+                deadline_ms: 3000,
+            },
             Command::Subscribe { client: 7, subscriber: 3, stream: "btcusdt@trade".into() },
             Command::Unsubscribe { client: 7, subscriber: 3, stream: "btcusdt@trade".into() },
             Command::Metrics { client: 7 },
@@ -275,6 +326,11 @@ mod tests {
         }
         assert_eq!(
             encode(&commands[2]),
+            "{\"type\":\"migrate\",\"client\":7,\"to\":\"new\",\"order\":\"make-before-break\",\"deadline_ms\":3000}\n"
+        );
+        assert!(!encode(&commands[1]).contains("side"), "a client outside a rehearsal names no side");
+        assert_eq!(
+            encode(&commands[3]),
             "{\"type\":\"subscribe\",\"client\":7,\"subscriber\":3,\"stream\":\"btcusdt@trade\"}\n"
         );
         assert_eq!(encode(&Command::Stop), "{\"type\":\"stop\"}\n");
@@ -283,14 +339,25 @@ mod tests {
     #[test]
     fn reports_parse_from_what_an_adapter_writes() {
         let text = r#"{"type":"deliveries","client":7,"rows":[[3,"btcusdt@trade",12,1700000000000000,1700000000000450],[4,"btcusdt@kline_1m",null,1700000000000001,1700000000000900]]}"#;
-        let Report::Deliveries { client, rows } = parse(text, 5).unwrap() else { panic!() };
-        assert_eq!((client, rows.len()), (7, 2));
+        let Report::Deliveries { client, rows, side } = parse(text, 5).unwrap() else { panic!() };
+        assert_eq!((client, rows.len(), side), (7, 2, None));
         assert_eq!((rows[0].subscriber(), rows[0].stream(), rows[0].key()), (3, "btcusdt@trade", Some(12)));
         assert_eq!(rows[1].key(), Some(1_700_000_000_000_001), "no id: the event time identifies it");
         assert_eq!(rows[0].received_us() - rows[0].event_time_us().unwrap(), 450);
         let status = parse(r#"{"type":"status","client":1,"state":"connected"}"#, 6).unwrap();
         assert_eq!(status, Report::Status { client: 1, stream: None, state: "connected".into() });
-        for report in [status, Report::Stopped, Report::Metrics { client: 2, metrics: serde_json::json!({"a": 1}) }] {
+        let tagged = parse(r#"{"type":"deliveries","client":7,"rows":[],"side":"legacy"}"#, 7).unwrap();
+        assert!(matches!(tagged, Report::Deliveries { side: Some(Side::Legacy), .. }), "{tagged:?}");
+        let migrated = parse(r#"{"type":"migrated","client":7,"to":"new","implementation":"WSManager"}"#, 8).unwrap();
+        let implementation = Some("WSManager".to_owned());
+        assert_eq!(migrated, Report::Migrated { client: 7, to: Side::New, implementation });
+        for report in [
+            status,
+            migrated,
+            tagged,
+            Report::Stopped,
+            Report::Metrics { client: 2, metrics: serde_json::json!({"a": 1}) },
+        ] {
             let line = encode_report(&report);
             assert_eq!(parse(line.trim_end(), 1).unwrap(), report);
         }
@@ -310,7 +377,8 @@ mod tests {
 
     #[test]
     fn the_handshake_wants_ready_in_this_version() {
-        let ready = |protocol| Report::Ready { protocol, adapter: "a".into(), implementations: vec![] };
+        let ready =
+            |protocol| Report::Ready { protocol, adapter: "a".into(), implementations: vec![], migrations: vec![] };
         assert!(check_ready(&ready(VERSION), 1).is_ok());
         let err = check_ready(&ready(2), 1).unwrap_err();
         assert_eq!(err.to_string(), "line 1: the adapter speaks protocol 2; this wschaos speaks 1");

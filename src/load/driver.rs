@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 pub use crate::load::population::Cohort;
@@ -18,6 +18,8 @@ use crate::load::workload::Workload;
 use crate::manager::audience::RunContext;
 use crate::manager::settings::ManagerSettings;
 use crate::manager::{ClientSpec, Command, run_client};
+use crate::record::event::{CohortId, HandoverPhase, HandoverReport};
+use crate::summary::rollout::HandoverOrder;
 
 /// One client of one cohort, placed.
 #[derive(Debug, Clone)]
@@ -58,6 +60,27 @@ pub struct DriveContext {
 pub trait Host: Send + Sync {
     /// Runs client `spec` on `commands` until the channel closes.
     fn run(&self, spec: ClientSpec, commands: mpsc::Receiver<Command>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+    /// Moves `client` between the two managers its host switches itself (an external migration layer's
+    /// flag flip), after every command already sent to it; the receiver answers with the handover once it
+    /// is done. `None` when the host has no such switch.
+    fn migrate(&self, client: u32, moving: Move) -> Option<oneshot::Receiver<HandoverReport>> {
+        let _ = (client, moving);
+        None
+    }
+}
+
+/// One client's move between the two sides of a migration layer.
+#[derive(Debug, Clone)]
+pub struct Move {
+    /// The cohort it moves to, and the one it leaves.
+    pub cohorts: (CohortId, CohortId),
+    /// The step or rollback it belongs to.
+    pub phase: HandoverPhase,
+    /// Close the old side after or before the new one receives.
+    pub order: HandoverOrder,
+    /// How long the moved subscriptions have to receive.
+    pub deadline: std::time::Duration,
 }
 
 /// The host of each client that has one, by its index in the run.

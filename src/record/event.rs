@@ -192,7 +192,7 @@ pub enum HandoverPhase {
 }
 
 /// One client's handover from one manager to the other.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandoverReport {
     /// Which move.
     pub phase: HandoverPhase,

@@ -178,7 +178,7 @@ pub fn plan_sentence(rollout: &RolloutSummary) -> String {
     };
     format!(
         "Traffic moved from legacy to {} in {} steps ({}), {order} handovers; {mode}.",
-        rollout.new_manager.as_str(),
+        rollout.new_cohort_name(),
         rollout.steps.len(),
         shares.join(", ")
     )
@@ -195,10 +195,10 @@ pub fn recovery(rollout: &RolloutSummary) -> String {
         _ => String::new(),
     };
     let end = match o.recovery_ms {
-        _ if !o.rolled_back => format!(
+        _ if o.rollback_unfinished => format!(
             "the run ended before the rollback reached 0 %: {} still on {}",
             moves.last().map_or("the step's share", String::as_str),
-            rollout.new_manager.as_str()
+            rollout.new_cohort_name()
         ),
         Some(ms) => format!("clients back on legacy in {ms} ms"),
         None => "no client had to move back".to_owned(),
@@ -296,6 +296,7 @@ pub(crate) mod tests {
         let text = fired_text(&fired);
         RolloutSummary {
             new_manager: ManagerKind::Wsmanager,
+            new_cohort: String::new(),
             handover: HandoverOrder::MakeBeforeBreak,
             rollback: RollbackMode::Perform,
             rollback_steps: RollbackSteps::AllAtOnce,
@@ -309,7 +310,7 @@ pub(crate) mod tests {
                 performed: true,
                 recovery_ms: Some(412),
                 rollback_moves: vec![RollbackMove { at_ms: 14_000, share: 0.0 }],
-                rolled_back: true,
+                rollback_unfinished: false,
                 expected: Expectation::Complete,
                 as_expected: false,
             },
@@ -357,7 +358,7 @@ pub(crate) mod tests {
              24.0 s); clients back on legacy in 412 ms"
         );
         rollout.outcome.rollback_moves.pop();
-        rollout.outcome.rolled_back = false;
+        rollout.outcome.rollback_unfinished = true;
         assert!(
             outcome(&rollout).text.ends_with("the run ended before the rollback reached 0 %: 10 % still on wsmanager"),
             "{}",
@@ -382,7 +383,7 @@ pub(crate) mod tests {
             performed: false,
             recovery_ms: None,
             rollback_moves: Vec::new(),
-            rolled_back: false,
+            rollback_unfinished: false,
             expected: Expectation::Complete,
             as_expected: true,
         };

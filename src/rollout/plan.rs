@@ -11,6 +11,7 @@ use crate::config_file::{HumanDuration, KeyIssue};
 use crate::criteria::GateScope;
 use crate::criteria::preset::Preset;
 use crate::load::placement::Pinned;
+use crate::manager::external::ManagerRef;
 use crate::manager::settings::ManagerKind;
 pub use crate::summary::rollout::{Expectation, HandoverOrder, RollbackMode, RollbackSteps};
 
@@ -122,6 +123,9 @@ pub struct RolloutPlan {
     pub triggers: Triggers,
     /// Clients whose manager the share does not decide (`[cohorts] new-clients`, `legacy-clients`).
     pub pinned: Pinned,
+    /// The external migration layer the clients run, when the new manager is one: its processes move each
+    /// client by flipping its flag (`migrate`) instead of the harness handing it over between models.
+    pub external: Option<ManagerRef>,
 }
 
 impl RolloutPlan {
@@ -258,6 +262,7 @@ pub fn validate(
         expect: raw.expect.unwrap_or_default(),
         triggers: triggers(raw.preset, raw.triggers.as_ref(), issues),
         pinned: Pinned::default(),
+        external: None,
     })
 }
 

@@ -2,35 +2,56 @@
 //! the new manager at each step, and starting the clients (each follows the controller's target share,
 //! handed over between managers by [`handover`]) with the controller that moves them.
 
+use std::sync::Arc;
+
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::deadline::sleep_until;
-use crate::load::driver::{Cohort, DriveContext, Placement, churn_once};
+use crate::load::driver::{Cohort, DriveContext, Host, Hosts, Move, Placement, churn_once, source_address, subscribe};
 use crate::load::placement::Pinned;
-use crate::load::population::{ClientPlan, CohortPlan, planned};
+use crate::load::population::{ClientPlan, CohortPlan, SubscriberPlan, planned};
 use crate::manager::external::ManagerRef;
 use crate::manager::settings::ManagerKind;
+use crate::manager::{ClientSpec, Command};
 use crate::record::event::{CohortId, HandoverPhase};
 use crate::record::steps::StepQuery;
 use crate::rollout::controller::{self, Controls, RehearsalRecord, Target};
 use crate::rollout::evaluate::Exposure;
-use crate::rollout::handover::{self, Switch};
+use crate::rollout::handover::{self, Running, Switch};
 use crate::rollout::plan::{HandoverOrder, RolloutPlan};
 
-/// The two cohorts of a rehearsal, and every client placed (each starts on legacy, but a listed one).
+/// The two cohorts of a rehearsal: legacy and the new manager, the models' or the two sides of an external
+/// migration layer (`<name>-legacy`, then `<name>`).
+pub fn cohorts(plan: &RolloutPlan) -> [Cohort; 2] {
+    match &plan.external {
+        Some(layer) => {
+            let legacy = ManagerRef { name: legacy_side_name(&layer.name), kind: ManagerKind::Legacy, ..layer.clone() };
+            [Cohort::of(0, &legacy), Cohort::of(1, layer)]
+        }
+        None => [
+            Cohort::of(0, &ManagerRef::model(ManagerKind::Legacy)),
+            Cohort::of(1, &ManagerRef::model(plan.new_manager)),
+        ],
+    }
+}
+
+/// The cohort name of an external migration layer's legacy side.
+pub fn legacy_side_name(layer: &str) -> String {
+    format!("{layer}-legacy")
+}
+
+/// The two cohorts of a rehearsal, and every client placed: a model's client starts on legacy (a listed
+/// one on the new manager) and is handed over by the harness; an external one is placed in its migration
+/// layer's cohort, whose processes run it on either side.
 pub fn place(plan: &RolloutPlan, people: &[ClientPlan]) -> (Vec<Cohort>, Vec<Placement>) {
-    let cohorts = vec![
-        Cohort::of(0, &ManagerRef::model(ManagerKind::Legacy)),
-        Cohort::of(1, &ManagerRef::model(plan.new_manager)),
-    ];
-    let placements = people
-        .iter()
-        .map(|plan| Placement { cohort: cohorts[0].clone(), plan: plan.clone(), global: plan.id })
-        .collect();
-    (cohorts, placements)
+    let cohorts = cohorts(plan);
+    let home = &cohorts[usize::from(plan.external.is_some())];
+    let placements =
+        people.iter().map(|plan| Placement { cohort: home.clone(), plan: plan.clone(), global: plan.id }).collect();
+    (cohorts.to_vec(), placements)
 }
 
 /// Each cohort as planned: legacy serves every client (before the first step), the new manager the clients
@@ -38,8 +59,7 @@ pub fn place(plan: &RolloutPlan, people: &[ClientPlan]) -> (Vec<Cohort>, Vec<Pla
 pub fn cohort_sizes(plan: &RolloutPlan, people: &[ClientPlan]) -> Vec<CohortPlan> {
     let top = plan.steps.iter().map(|s| s.share).fold(0.0, f64::max);
     let moved = people.iter().filter(|p| plan.pinned.on_new(p.id, top));
-    let legacy = Cohort::of(0, &ManagerRef::model(ManagerKind::Legacy));
-    let new = Cohort::of(1, &ManagerRef::model(plan.new_manager));
+    let [legacy, new] = cohorts(plan);
     vec![planned(&legacy, people.iter()), planned(&new, moved)]
 }
 
@@ -57,11 +77,12 @@ pub fn exposures(plan: &RolloutPlan, people: &[ClientPlan]) -> Vec<Exposure> {
         .collect()
 }
 
-/// Starts the clients on legacy and the controller that moves them; the controller's record comes from the
-/// returned handle once the run is cancelled.
+/// Starts the clients on legacy and the controller that moves them (a client in `hosts` through its
+/// host's migration layer); the controller's record comes from the returned handle once the run is
+/// cancelled.
 pub fn start(
     drive: &DriveContext,
-    placements: Vec<Placement>,
+    (placements, hosts): (Vec<Placement>, &Hosts),
     plan: &RolloutPlan,
     exposures: Vec<Exposure>,
     (queries, start, cancel): (mpsc::Sender<StepQuery>, Instant, CancellationToken),
@@ -74,7 +95,7 @@ pub fn start(
         deadline: plan.handover_deadline,
         pinned: plan.pinned.clone(),
     };
-    let clients = start_rehearsal(drive, placements, &rehearsal);
+    let clients = start_rehearsal(drive, placements, hosts, &rehearsal);
     let controls = Controls { targets, queries, new_cohort: 1, exposures, start, cancel };
     let plan = plan.clone();
     let controller = tokio::spawn(async move { controller::run(&plan, controls).await });
@@ -98,15 +119,111 @@ pub struct Rehearsal {
 
 /// Starts every placement of a rehearsal: every client starts on legacy (a listed one on the new manager)
 /// and follows the target share.
-pub fn start_rehearsal(ctx: &DriveContext, placements: Vec<Placement>, rehearsal: &Rehearsal) -> JoinSet<()> {
+pub fn start_rehearsal(
+    ctx: &DriveContext,
+    placements: Vec<Placement>,
+    hosts: &Hosts,
+    rehearsal: &Rehearsal,
+) -> JoinSet<()> {
     let mut set = JoinSet::new();
     for placement in placements {
-        set.spawn(drive_rehearsal_client(ctx.clone(), placement, rehearsal.clone()));
+        let host = hosts.get(&placement.global).cloned();
+        set.spawn(drive_rehearsal_client(ctx.clone(), placement, host, rehearsal.clone()));
     }
     set
 }
 
-async fn drive_rehearsal_client(ctx: DriveContext, placement: Placement, mut rehearsal: Rehearsal) {
+/// Where a rehearsal client runs: a model the harness hands over, or a host whose migration layer moves it.
+enum Serving {
+    Model(Running),
+    Hosted { host: Arc<dyn Host>, commands: mpsc::Sender<Command>, task: JoinHandle<()> },
+}
+
+impl Serving {
+    /// Starts the client on `side` (its manager and cohort) and subscribes every subscriber.
+    async fn start(
+        ctx: &DriveContext,
+        placement: &Placement,
+        host: Option<Arc<dyn Host>>,
+        side: (ManagerKind, CohortId),
+        subscribers: &[SubscriberPlan],
+    ) -> Serving {
+        let Some(host) = host else {
+            return Serving::Model(handover::start(ctx, placement, side, subscribers).await);
+        };
+        let (commands, receiver) = mpsc::channel(1024);
+        let spec = ClientSpec {
+            cohort: side.1,
+            kind: side.0,
+            client: placement.global,
+            source: source_address(placement.global),
+            seed: crate::vocab::seed::derive(ctx.seed, placement.global as usize, u32::MAX),
+            tap: None,
+        };
+        let task = tokio::spawn(host.run(spec, receiver));
+        for subscriber in subscribers {
+            subscribe(&commands, subscriber).await;
+        }
+        Serving::Hosted { host, commands, task }
+    }
+
+    fn commands(&self) -> &mpsc::Sender<Command> {
+        match self {
+            Serving::Model(running) => running.commands(),
+            Serving::Hosted { commands, .. } => commands,
+        }
+    }
+
+    /// Moves the client from `from` to `to`: a model is handed over by the harness, a hosted client told to
+    /// flip its flag (its process measures the handover); waits until it is done or the run ends.
+    async fn move_to(
+        self,
+        (ctx, placement, subscribers): (&DriveContext, &Placement, &[SubscriberPlan]),
+        (from, to): ((ManagerKind, CohortId), (ManagerKind, CohortId)),
+        switch: Switch,
+    ) -> Serving {
+        match self {
+            Serving::Model(running) => {
+                Serving::Model(handover::hand_over(ctx, placement, running, to, subscribers, switch).await.0)
+            }
+            Serving::Hosted { host, commands, task } => {
+                let (phase, order, deadline) = (switch.phase, switch.order, switch.deadline);
+                let moving = Move { cohorts: (to.1, from.1), phase, order, deadline };
+                match host.migrate(placement.global, moving) {
+                    Some(done) => {
+                        tokio::select! {
+                            _ = done => {}
+                            _ = ctx.run.cancel.cancelled() => {}
+                        }
+                    }
+                    None => tracing::warn!("client {}: its host cannot move it", placement.global),
+                }
+                Serving::Hosted { host, commands, task }
+            }
+        }
+    }
+
+    async fn stop(self) {
+        match self {
+            Serving::Model(running) => {
+                handover::stop(running).await;
+            }
+            Serving::Hosted { commands, task, .. } => {
+                drop(commands);
+                if task.await.is_err() {
+                    tracing::warn!("a hosted rehearsal client stopped with a panic");
+                }
+            }
+        }
+    }
+}
+
+async fn drive_rehearsal_client(
+    ctx: DriveContext,
+    placement: Placement,
+    host: Option<Arc<dyn Host>>,
+    mut rehearsal: Rehearsal,
+) {
     let cancel = ctx.run.cancel.clone();
     let offset = ctx.workload.ramp_up.mul_f64(f64::from(placement.plan.id) / f64::from(ctx.clients.max(1)));
     tokio::select! {
@@ -115,7 +232,8 @@ async fn drive_rehearsal_client(ctx: DriveContext, placement: Placement, mut reh
     }
     let mut subscribers = placement.plan.subscribers.clone();
     let mut on_new = rehearsal.targets.borrow_and_update().on_new(&rehearsal.pinned, placement.plan.id);
-    let mut running = handover::start(&ctx, &placement, rehearsal.cohorts[usize::from(on_new)], &subscribers).await;
+    let side = rehearsal.cohorts[usize::from(on_new)];
+    let mut running = Serving::start(&ctx, &placement, host, side, &subscribers).await;
     let every = ctx.workload.churn.map(|c| c.every);
     let (mut round, mut next_id) = (1u32, ctx.workload.subscribers_per_client);
     let mut following = true;
@@ -133,8 +251,8 @@ async fn drive_rehearsal_client(ctx: DriveContext, placement: Placement, mut reh
                         order: rehearsal.order,
                         deadline: rehearsal.deadline,
                     };
-                    let to = rehearsal.cohorts[usize::from(wanted)];
-                    running = handover::hand_over(&ctx, &placement, running, to, &subscribers, switch).await.0;
+                    let sides = (rehearsal.cohorts[usize::from(on_new)], rehearsal.cohorts[usize::from(wanted)]);
+                    running = running.move_to((&ctx, &placement, &subscribers), sides, switch).await;
                     on_new = wanted;
                 }
             }
@@ -144,5 +262,5 @@ async fn drive_rehearsal_client(ctx: DriveContext, placement: Placement, mut reh
             }
         }
     }
-    handover::stop(running).await;
+    running.stop().await;
 }

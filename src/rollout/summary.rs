@@ -77,6 +77,7 @@ pub fn summarize(plan: &RolloutPlan, record: &RehearsalRecord, log: &StepLog) ->
     };
     RolloutSummary {
         new_manager: plan.new_manager,
+        new_cohort: plan.external.as_ref().map_or_else(|| plan.new_manager.as_str().to_owned(), |e| e.name.clone()),
         handover: plan.handover,
         rollback: plan.rollback,
         rollback_steps: plan.rollback_steps,
@@ -94,7 +95,7 @@ pub fn summarize(plan: &RolloutPlan, record: &RehearsalRecord, log: &StepLog) ->
                 .iter()
                 .map(|(at, share)| RollbackMove { at_ms: at.as_millis() as u64, share: *share })
                 .collect(),
-            rolled_back: record.rolled_back,
+            rollback_unfinished: record.rolled_back_at.is_some() && !record.rolled_back,
             expected: plan.expect,
             as_expected,
         },

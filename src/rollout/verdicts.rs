@@ -21,7 +21,7 @@ pub fn judge_run(summary: &RunSummary, judging: &Judging<'_>) -> Vec<Verdict> {
 fn step_verdict(rollout: &RolloutSummary, step: &StepSummary) -> Verdict {
     let judged = Judged {
         criterion: format!("rollout-step-{}", step.index + 1),
-        cohort: Some(rollout.new_manager.as_str()),
+        cohort: Some(rollout.new_cohort_name()),
         comparison: Comparison::AtMost,
         threshold: 0.0,
         unit: "triggers".to_owned(),
@@ -56,7 +56,7 @@ pub fn rollout_verdicts(rollout: &RolloutSummary) -> Vec<Verdict> {
     };
     let judged = Judged {
         criterion: "rollout-outcome".to_owned(),
-        cohort: Some(rollout.new_manager.as_str()),
+        cohort: Some(rollout.new_cohort_name()),
         comparison,
         threshold,
         unit: "rollback step (0: none)".to_owned(),

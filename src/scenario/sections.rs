@@ -60,17 +60,10 @@ pub(super) fn rehearsal(
 ) -> Option<RolloutPlan> {
     let mut plan = crate::rollout::plan::validate(raw, workload.ramp_up, duration, issues)?;
     match cohorts {
-        Cohorts::Split { new_manager, .. } if new_manager.is_external() => issues.push(KeyIssue::new(
-            "cohorts.new-manager",
-            format!(
-                "a rehearsal moves clients between the harness's models; \"{}\" is an external manager: rehearse \
-                 a model, or run the external manager in a split without [rollout] steps",
-                new_manager.name
-            ),
-        )),
         Cohorts::Split { new_manager, pinned, .. } => {
             plan.new_manager = new_manager.kind;
             plan.pinned = pinned.clone();
+            plan.external = new_manager.is_external().then(|| new_manager.clone());
         }
         Cohorts::SideBySide { .. } => issues.push(KeyIssue::new(
             "cohorts.mode",

@@ -307,7 +307,8 @@ pub struct CohortSummary {
     pub external: Option<external::ExternalSummary>,
     /// Upgrades the mock accepted or refused from the cohort's source addresses, by its own count: the
     /// cross-check of `attempts.total` (a model's attempt still under way at the end is in this count and not
-    /// in the model's; `None` without the mock's counters).
+    /// in the model's; `None` without the mock's counters, and in a rehearsal, whose clients keep their
+    /// address on either side).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_attempts: Option<u64>,
 }

@@ -170,9 +170,10 @@ pub struct RolloutOutcome {
     /// The shares the performed rollback set, in order (one move to 0 when all at once).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rollback_moves: Vec<RollbackMove>,
-    /// Whether the performed rollback reached 0 (every client back on legacy) before the run ended.
-    #[serde(default)]
-    pub rolled_back: bool,
+    /// Whether the run ended before a performed gradual rollback reached 0 (clients still on the new
+    /// manager).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rollback_unfinished: bool,
     /// The outcome the scenario expected.
     pub expected: Expectation,
     /// Whether the outcome is the expected one.
@@ -184,6 +185,9 @@ pub struct RolloutOutcome {
 pub struct RolloutSummary {
     /// The manager traffic moved to.
     pub new_manager: ManagerKind,
+    /// The cohort it runs in (the model's name, or an external migration layer's).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub new_cohort: String,
     /// Handover order.
     pub handover: HandoverOrder,
     /// Evaluate or perform rollbacks.
@@ -199,6 +203,13 @@ pub struct RolloutSummary {
     pub total: HandoverSummary,
     /// How it ended.
     pub outcome: RolloutOutcome,
+}
+
+impl RolloutSummary {
+    /// The name of the cohort traffic moved to.
+    pub fn new_cohort_name(&self) -> &str {
+        if self.new_cohort.is_empty() { self.new_manager.as_str() } else { &self.new_cohort }
+    }
 }
 
 /// A trigger that fired, as `trigger measured unit > threshold` (`<` for the floors: connection success,

@@ -154,7 +154,7 @@ async fn deliveries(
             return got;
         }
         match tokio::time::timeout(LIMIT, process.next()).await.expect("deliveries come").expect("still running") {
-            ProcessEvent::Report(Report::Deliveries { client, rows }) => {
+            ProcessEvent::Report(Report::Deliveries { client, rows, .. }) => {
                 for row in rows {
                     got.entry((client, row.subscriber(), row.stream().to_owned())).or_default().push(row);
                 }
@@ -172,11 +172,13 @@ async fn real_client_node_example_managers_share_sockets_as_documented_and_deliv
     let server = start(lively_feed_config()).await;
     let (mut process, ready) = AdapterProcess::start(&node_adapter(), init(&server.url()), LIMIT).await.unwrap();
     assert_eq!(ready.implementations, ["legacy", "wsmanager", "migration-layer"]);
+    assert_eq!(ready.migrations, ["migration-layer"], "the layer a rehearsal moves by its flag flip");
     let (legacy_ip, ws_ip) = ("127.0.7.1", "127.0.7.2");
     let client = |client: u32, source: &str, implementation: &str| Command::Client {
         client,
         source: source.into(),
         implementation: implementation.into(),
+        side: None,
     };
     process.send(client(1, legacy_ip, "legacy"));
     process.send(client(2, ws_ip, "wsmanager"));
@@ -228,7 +230,7 @@ async fn real_client_python_unified_client_holds_one_socket_and_routes_by_stream
     let (mut process, ready) = AdapterProcess::start(&python_adapter(), init(&server.url()), LIMIT).await.unwrap();
     assert_eq!(ready.implementations, ["unified"]);
     let source = "127.0.8.1";
-    process.send(Command::Client { client: 5, source: source.into(), implementation: "unified".into() });
+    process.send(Command::Client { client: 5, source: source.into(), implementation: "unified".into(), side: None });
     let subscriptions = [(1, "btcusdt@trade"), (2, "btcusdt@trade"), (3, "ethusdt@trade")];
     for (subscriber, stream) in subscriptions {
         process.send(Command::Subscribe { client: 5, subscriber, stream: stream.into() });

@@ -112,3 +112,20 @@ fn a_process_that_never_becomes_ready_stops_the_run_before_it_starts_naming_the_
     assert!(ran.stderr.contains("an external manager did not start"), "{}", ran.stderr);
     assert!(ran.stderr.contains("sleep 30"), "names the process: {}", ran.stderr);
 }
+
+/// A rehearsal moves an external client by its migration layer's flag flip: an implementation that the
+/// adapter's `ready` report does not list among its migration layers stops the run before it starts, with
+/// the manager's key to fix.
+#[test]
+fn a_rehearsal_of_an_implementation_that_is_no_migration_layer_stops_before_it_starts() {
+    let fake = sh("no-layer", &format!("read init; echo '{READY}'; while read line; do :; done"));
+    let text = format!(
+        "name = \"no-layer\"\nduration = \"20s\"\n[workload]\nclients = 2\nsubscribers-per-client = 1\n\
+         ramp-up = \"0s\"\n[cohorts]\nmode = \"split\"\nnew-manager = \"fake\"\n\
+         [managers.fake]\n{fake}\nimplements = \"wsmanager\"\n[rollout]\nsteps = [1.0]\nwarmup = \"1s\"\nhold = \"2s\"\n"
+    );
+    let ran = run_scenario("external-no-layer", &text, &[]);
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert!(ran.stderr.contains("is not among the migration layers its ready report lists"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("managers.fake.implementation"), "{}", ran.stderr);
+}

@@ -21,7 +21,7 @@ use wschaos::summary::{CohortSummary, RunSummary};
 use crate::support::{repo_path, scratch_path, wait_bounded};
 
 /// Every scenario the README lists, and whether a test below runs it.
-const SHIPPED: [(&str, bool); 17] = [
+const SHIPPED: [(&str, bool); 18] = [
     ("smoke", false),
     ("reconnect-storm", false),
     ("scale-10k", false),
@@ -39,6 +39,7 @@ const SHIPPED: [(&str, bool); 17] = [
     ("connect-limit-ban", true),
     ("soak", false),
     ("external", true),
+    ("external-rehearsal", true),
 ];
 
 #[test]
@@ -408,4 +409,49 @@ fn real_client_node_external_cohorts_match_the_models_and_the_mock() {
     if !lagged {
         assert!(delay.p50 <= 1_200_000, "and a connect: {delay:?}");
     }
+}
+
+/// The shipped rehearsal through the team's own switching code: every client is a Node process running the
+/// example migration layer, moved by its flag flip. Step 1's make-before-break handovers preserve every
+/// subscription and lose no trade; the 503 window at step 2 keeps the moving clients off WSManager, the
+/// trigger fires, and the gradual rollback flips them back in two moves, every subscription received again
+/// on legacy. The mock's record gives each side its connections: a socket per subscription on legacy, one
+/// per stream on WSManager, every upgrade the mock counted one side's attempt; each side's deliveries
+/// reconcile with what it owed. (Opt-in like the other real clients; CI runs it.)
+#[test]
+#[ignore = "needs Node 20 and adapters/node's npm packages: run tests/clients/setup.sh first"]
+fn real_client_node_rehearsal_moves_clients_by_their_migration_layer_s_flag_flip() {
+    let run = run("external-rehearsal", 24, &[], &[]);
+    let lagged = run.rig_lagged() || run.summary.external_lag_cause().is_some();
+    assert!(
+        (run.code == Some(0) && !lagged || run.code == Some(3) && lagged) && run.failures().is_empty(),
+        "{}",
+        run.explain()
+    );
+    let rollout = run.summary.rollout.as_ref().expect("a rehearsal");
+    let first = &rollout.steps[0];
+    assert!(first.clients_on_new > 0 && first.handover.clients == u64::from(first.clients_on_new), "{first:?}");
+    let h = &first.handover;
+    assert_eq!((h.subscriptions_preserved, h.lost), (h.subscriptions, 0), "make-before-break: {h:?}");
+    let second = &rollout.steps[1].handover;
+    assert!(second.subscriptions_preserved < second.subscriptions, "the 503 window: {second:?}");
+    let o = &rollout.outcome;
+    assert_eq!((o.rollback_step, o.performed, o.rollback_unfinished), (Some(1), true, false), "{o:?}");
+    let shares: Vec<f64> = o.rollback_moves.iter().map(|m| m.share).collect();
+    assert_eq!(shares, [0.5, 0.0], "{o:?}");
+    let back = &rollout.rollback_handover;
+    assert_eq!((back.clients, back.subscriptions_preserved), (6, back.subscriptions), "{back:?}");
+    let (legacy, new) = (run.cohort("js-migration-legacy"), run.cohort("js-migration"));
+    assert_eq!(legacy.connections.high_water, 360, "a socket per subscription: {:?}", legacy.connections);
+    assert!(new.connections.high_water <= 6 * 4, "a socket per stream: {:?}", new.connections);
+    let server = run.summary.server.as_ref().expect("the embedded mock's counters");
+    let refused: u64 = server.upgrades_rejected.values().sum();
+    assert_eq!(legacy.attempts.total + new.attempts.total, server.upgrades_accepted + refused, "the mock's upgrades");
+    for c in [legacy, new] {
+        let d = &c.delivery;
+        assert_eq!(d.delivered + d.lost, d.published, "{}: {d:?}", c.name);
+        assert!(d.delivered > 1_000, "{}: {d:?}", c.name);
+    }
+    let e = new.external.as_ref().expect("the migration layer's processes");
+    assert_eq!((e.processes, e.failed, e.garbage_lines, e.routing_errors), (6, 0, 0, 0), "{e:?}");
 }

@@ -2,9 +2,10 @@
 // The wschaos adapter protocol, version 1, in front of any manager with the seeds' APIs: the legacy
 // `subscribe(stream, callback) -> unsubscribe()` and WSManager's `subscribe(stream) -> Observable`.
 //
-// wschaos writes one JSON command per line on stdin (init, client, subscribe, unsubscribe, metrics, stop);
-// this writes one JSON report per line on stdout (ready, deliveries, status, metrics, error, stopped). Logs go
-// to stderr: stdout carries nothing but reports. See the README's "External managers" section.
+// wschaos writes one JSON command per line on stdin (init, client, subscribe, unsubscribe, migrate, metrics,
+// stop); this writes one JSON report per line on stdout (ready, deliveries, status, metrics, error, lag,
+// migrated, stopped). Logs go to stderr: stdout carries nothing but reports. See the README's "External
+// managers" section.
 
 const readline = require('node:readline');
 const { performance, monitorEventLoopDelay } = require('node:perf_hooks');
@@ -45,6 +46,13 @@ function reportLag() {
 /**
  * Runs the protocol loop until `stop` (or stdin ends).
  *
+ * `migrations` names the implementations that are migration layers: their factory returns
+ * `{ getBinanceConnection, connectionMigration }` (the seeds' `@/lib/ws`), and a `migrate` command flips the
+ * client's flag (`connectionMigration.enableWSManager()` or `enableLegacy()`) and subscribes every subscriber
+ * again through `getBinanceConnection()`, as an app does when its flag changes: make-before-break ends the
+ * old subscriptions once each new one has received (or the command's deadline passed), break-before-make
+ * ends them first. Each delivery line then names the side that made it.
+ *
  * `implementations` maps the names a scenario may use to factories. A factory gets
  * `{ url, upstream, localAddress, timeUnit, client }` (`url` is the upstream's `/ws/` base, as the seeds'
  * managers are configured; `localAddress` the client's own loopback source address, for the `ws` package's
@@ -53,7 +61,7 @@ function reportLag() {
  * `getConnectionStatus()` (an Observable of 'connecting' | 'connected' | 'disconnected') and
  * `destroy()` or `disconnect()`.
  */
-function runAdapter({ implementations, name = ADAPTER, input = process.stdin }) {
+function runAdapter({ implementations, migrations = [], name = ADAPTER, input = process.stdin }) {
   const clients = new Map();
   let init = null;
   const lines = readline.createInterface({ input, crlfDelay: Infinity });
@@ -64,9 +72,67 @@ function runAdapter({ implementations, name = ADAPTER, input = process.stdin }) 
     for (const [id, client] of clients) flush(id, client);
   };
   const flush = (id, client) => {
-    while (client.rows.length > 0) {
-      write({ type: 'deliveries', client: id, rows: client.rows.splice(0, MAX_ROWS) });
+    for (const [side, rows] of client.rows) {
+      while (rows.length > 0) {
+        const line = { type: 'deliveries', client: id, rows: rows.splice(0, MAX_ROWS) };
+        if (side !== null) line.side = side;
+        write(line);
+      }
     }
+  };
+  const rowsOf = (client, side) => {
+    let rows = client.rows.get(side);
+    if (!rows) {
+      rows = [];
+      client.rows.set(side, rows);
+    }
+    return rows;
+  };
+
+  // Subscribes `subscriber` to `stream` on the client's current side; `onFirst` runs at its first delivery.
+  const open = (id, client, subscriber, stream, onFirst = null) => {
+    const key = `${subscriber} ${stream}`;
+    const side = client.side;
+    const rows = rowsOf(client, side);
+    let first = onFirst;
+    const entry = { subscriber, stream, unsubscribe: () => {} };
+    const onData = (data) => {
+      rows.push([subscriber, stream, identifyingKey(data), typeof data?.E === 'number' ? data.E : null, nowMicros()]);
+      if (rows.length >= MAX_ROWS) flush(id, client);
+      if (first) {
+        const call = first;
+        first = null;
+        call(key);
+      }
+    };
+    // An error or a completion ends the subscription: a later subscribe of the same pair starts afresh.
+    const forget = () => {
+      if (client.subscriptions.get(key) === entry) client.subscriptions.delete(key);
+    };
+    const onError = (error) => {
+      forget();
+      write({ type: 'error', client: id, subscriber, stream, message: String(error?.message ?? error) });
+    };
+    const onComplete = () => {
+      forget();
+      write({ type: 'status', client: id, stream, state: 'completed' });
+    };
+    client.subscriptions.set(key, entry);
+    const returned = client.manager.subscribe(stream, onData);
+    if (typeof returned === 'function') {
+      entry.unsubscribe = returned;
+    } else if (returned && typeof returned.subscribe === 'function') {
+      const subscription = returned.subscribe({ next: onData, error: onError, complete: onComplete });
+      entry.unsubscribe = () => subscription.unsubscribe();
+    } else {
+      onError(new Error('subscribe() returned neither an unsubscribe function nor an Observable'));
+    }
+  };
+
+  const flip = (client, side) => {
+    if (side === 'new') client.migration.enableWSManager();
+    else client.migration.enableLegacy();
+    client.side = side;
   };
 
   const handlers = {
@@ -74,7 +140,9 @@ function runAdapter({ implementations, name = ADAPTER, input = process.stdin }) 
       init = command;
       flushTimer = setInterval(flushAll, Math.max(1, command.batch_ms || 50));
       lagTimer = reportLag();
-      write({ type: 'ready', protocol: PROTOCOL, adapter: name, implementations: Object.keys(implementations) });
+      const ready = { type: 'ready', protocol: PROTOCOL, adapter: name, implementations: Object.keys(implementations) };
+      if (migrations.length > 0) ready.migrations = migrations;
+      write(ready);
     },
     client(command) {
       const factory = implementations[command.implementation];
@@ -82,15 +150,21 @@ function runAdapter({ implementations, name = ADAPTER, input = process.stdin }) 
         write({ type: 'error', client: command.client, message: `no implementation named ${command.implementation}` });
         return;
       }
-      const manager = factory({
+      const made = factory({
         url: `${init.upstream}/ws/`,
         upstream: init.upstream,
         localAddress: command.source,
         timeUnit: init.time_unit,
         client: command.client,
       });
-      const client = { manager, rows: [], subscriptions: new Map(), statusSub: null };
+      const layer = migrations.includes(command.implementation) ? made : null;
+      const manager = layer ? layer.getBinanceConnection() : made;
+      const migration = layer ? layer.connectionMigration : null;
+      const client = { manager, migration, side: null, rows: new Map(), subscriptions: new Map(), statusSub: null };
       clients.set(command.client, client);
+      // A rehearsal says which side a client starts on; otherwise the layer's own flag decides.
+      if (migration && command.side) flip(client, command.side);
+      else if (migration) client.side = migration.getCurrentImplementation?.() === 'WSManager' ? 'new' : 'legacy';
       if (typeof manager.getConnectionStatus === 'function') {
         const status = manager.getConnectionStatus();
         if (status && typeof status.subscribe === 'function') {
@@ -101,50 +175,56 @@ function runAdapter({ implementations, name = ADAPTER, input = process.stdin }) 
     subscribe(command) {
       const client = clients.get(command.client);
       if (!client) return;
-      const key = `${command.subscriber} ${command.stream}`;
-      if (client.subscriptions.has(key)) return;
-      const onData = (data) => {
-        client.rows.push([
-          command.subscriber,
-          command.stream,
-          identifyingKey(data),
-          typeof data?.E === 'number' ? data.E : null,
-          nowMicros(),
-        ]);
-        if (client.rows.length >= MAX_ROWS) flush(command.client, client);
-      };
-      // An error or a completion ends the subscription: a later subscribe of the same pair starts afresh.
-      const onError = (error) => {
-        client.subscriptions.delete(key);
-        write({
-          type: 'error',
-          client: command.client,
-          subscriber: command.subscriber,
-          stream: command.stream,
-          message: String(error?.message ?? error),
-        });
-      };
-      const onComplete = () => {
-        client.subscriptions.delete(key);
-        write({ type: 'status', client: command.client, stream: command.stream, state: 'completed' });
-      };
-      const returned = client.manager.subscribe(command.stream, onData);
-      if (typeof returned === 'function') {
-        client.subscriptions.set(key, returned);
-      } else if (returned && typeof returned.subscribe === 'function') {
-        const subscription = returned.subscribe({ next: onData, error: onError, complete: onComplete });
-        client.subscriptions.set(key, () => subscription.unsubscribe());
-      } else {
-        onError(new Error('subscribe() returned neither an unsubscribe function nor an Observable'));
-      }
+      if (client.subscriptions.has(`${command.subscriber} ${command.stream}`)) return;
+      open(command.client, client, command.subscriber, command.stream);
     },
     unsubscribe(command) {
       const client = clients.get(command.client);
       const key = `${command.subscriber} ${command.stream}`;
-      const unsubscribe = client?.subscriptions.get(key);
-      if (!unsubscribe) return;
+      const entry = client?.subscriptions.get(key);
+      if (!entry) return;
       client.subscriptions.delete(key);
-      unsubscribe();
+      entry.unsubscribe();
+    },
+    migrate(command) {
+      const id = command.client;
+      const client = clients.get(id);
+      if (!client) return;
+      if (!client.migration) {
+        write({ type: 'error', client: id, message: 'its implementation is not a migration layer: it cannot migrate' });
+        return;
+      }
+      const old = [...client.subscriptions.values()];
+      client.subscriptions = new Map();
+      const migrated = () => {
+        const implementation = client.migration.getCurrentImplementation?.();
+        write({ type: 'migrated', client: id, to: client.side, ...(implementation ? { implementation } : {}) });
+      };
+      if (command.order === 'break-before-make') {
+        for (const entry of old) entry.unsubscribe();
+        flip(client, command.to);
+        for (const entry of old) open(id, client, entry.subscriber, entry.stream);
+        migrated();
+        return;
+      }
+      flip(client, command.to);
+      const waiting = new Set(old.map((entry) => `${entry.subscriber} ${entry.stream}`));
+      let timer = null;
+      const finish = () => {
+        if (timer === undefined) return;
+        clearTimeout(timer);
+        timer = undefined;
+        flush(id, client);
+        for (const entry of old) entry.unsubscribe();
+        migrated();
+      };
+      timer = setTimeout(finish, Math.max(0, command.deadline_ms ?? 10000));
+      const received = (key) => {
+        waiting.delete(key);
+        if (waiting.size === 0) finish();
+      };
+      for (const entry of old) open(id, client, entry.subscriber, entry.stream, received);
+      if (waiting.size === 0) finish();
     },
     metrics(command) {
       const client = clients.get(command.client);
@@ -158,7 +238,7 @@ function runAdapter({ implementations, name = ADAPTER, input = process.stdin }) 
         if (typeof client.manager.getMetrics === 'function') {
           write({ type: 'metrics', client: id, metrics: client.manager.getMetrics() });
         }
-        for (const unsubscribe of client.subscriptions.values()) unsubscribe();
+        for (const entry of client.subscriptions.values()) entry.unsubscribe();
         client.statusSub?.unsubscribe();
         if (typeof client.manager.destroy === 'function') client.manager.destroy();
         else if (typeof client.manager.disconnect === 'function') client.manager.disconnect();

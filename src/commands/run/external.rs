@@ -51,7 +51,8 @@ pub(super) async fn launch(
     mock.enable_peer_log();
     let url = format!("ws://{}", mock.local_addr());
     let external = &scenario.managers.external;
-    let started = start_all(groups(cohorts, placements, external), external, &url)
+    let migrating = scenario.rollout.plan.is_some();
+    let started = start_all(groups(cohorts, placements, external), external, &url, migrating)
         .await
         .map_err(|e| UsageError(format!("scenario '{}': an external manager did not start: {e}", scenario.name)))?;
     Ok(Some((started, mock.clone())))

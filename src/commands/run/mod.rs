@@ -214,7 +214,9 @@ async fn execute(
     let names = cohorts.iter().map(|c| c.name.clone()).collect();
     let live = console.spawn_live(names, progress_rx, RigReceivers { lag: lag_rx, canary: canary_rx });
     let sampler = tokio::spawn(sample_server(upstream.probe(), health_cancel.clone()));
-    let external = launched.map(|(started, mock)| ExternalRun::start(started, ctx.clone(), mock));
+    // In a rehearsal the processes' migration layers move their clients between the legacy cohort (0) and theirs.
+    let legacy_side = plan.map(|_| 0);
+    let external = launched.map(|(started, mock)| ExternalRun::start(started, ctx.clone(), mock, legacy_side));
     let hosts = external.as_ref().map(|e| e.hosts.clone()).unwrap_or_default();
     upstream.start_faults(scenario, start, &run_cancel);
     let drive = DriveContext {
@@ -230,7 +232,7 @@ async fn execute(
             let exposures = crate::rollout::rehearsal::exposures(plan, people);
             let (clients, controller) = crate::rollout::rehearsal::start(
                 &drive,
-                placements,
+                (placements, &hosts),
                 plan,
                 exposures,
                 (queries, start, run_cancel.clone()),
