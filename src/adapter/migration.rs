@@ -49,7 +49,8 @@ pub struct Migrations {
     start: Micros,
     side: HashMap<u32, CohortId>,
     open: HashMap<(u32, CohortId), i64>,
-    last: HashMap<(u32, CohortId, String), Mark>,
+    /// The last delivery per client and side, by stream.
+    last: HashMap<(u32, CohortId), HashMap<String, Mark>>,
     pending: HashMap<u32, Pending>,
 }
 
@@ -135,12 +136,22 @@ impl Migrations {
 
     /// Notes `client`'s rows delivered on `cohort`'s side.
     pub fn delivered(&mut self, client: u32, cohort: CohortId, rows: &[DeliveryRow]) {
+        if self.cohorts.0 == self.cohorts.1 {
+            // Not a rehearsal: nobody moves, and a row costs nothing here.
+            return;
+        }
         let mut pending = self.pending.get_mut(&client).filter(|p| p.moving.cohorts.0 == cohort);
         for row in rows {
             let at = Duration::from_micros(row.received_us().saturating_sub(self.start));
             let id = consecutive(row.stream()).then(|| row.key()).flatten();
             let mark = Mark { first_id: id, last_id: id, at };
-            self.last.insert((client, cohort, row.stream().to_owned()), mark);
+            let last = self.last.entry((client, cohort)).or_default();
+            match last.get_mut(row.stream()) {
+                Some(last) => *last = mark,
+                None => {
+                    last.insert(row.stream().to_owned(), mark);
+                }
+            }
             if let Some(pending) = pending.as_deref_mut().filter(|p| row.received_us() >= p.began) {
                 let marks =
                     pending.new.entry(row.stream().to_owned()).or_insert(StreamMarks { first: mark, last: mark });
@@ -186,7 +197,7 @@ impl Migrations {
             .streams
             .keys()
             .filter_map(|s| {
-                let last = *self.last.get(&(client, from, s.clone()))?;
+                let last = *self.last.get(&(client, from))?.get(s)?;
                 Some((s.clone(), StreamMarks { first: last, last }))
             })
             .collect();
