@@ -135,7 +135,8 @@ impl RolloutPlan {
         let RollbackSteps::Gradual { step, .. } = self.rollback_steps else { return vec![0.0] };
         // Counted in whole steps from the top, so ten steps of 0.1 from 1.0 end at 0 exactly.
         let steps = (share / step - 1e-9).ceil().max(1.0) as u32;
-        (1..=steps).map(|k| (share - step * f64::from(k)).max(0.0)).map(|s| if s < 1e-9 { 0.0 } else { s }).collect()
+        // Rounded to a millionth, so 0.35 less 0.1 is 0.25 and not 0.24999999999999997.
+        (1..=steps).map(|k| ((share - step * f64::from(k)).max(0.0) * 1e6).round() / 1e6).collect()
     }
 
     /// The step running at `at` (the last one that started), if any.
@@ -319,6 +320,23 @@ mod tests {
         assert_eq!(plan.triggers.latency_p95_ms, Some(500.0));
         assert_eq!(plan.step_at(secs(25)).map(|s| s.index), Some(1));
         assert_eq!(plan.step_at(secs(7)), None, "warm-up");
+    }
+
+    #[test]
+    fn a_gradual_rollback_steps_down_to_zero_in_round_shares() {
+        let raw = RawRollout {
+            steps: Some(vec![0.35]),
+            rollback: Some(RollbackMode::Perform),
+            rollback_step: Some(0.1),
+            ..Default::default()
+        };
+        let plan = validate(&raw, secs(0), secs(60), &mut Vec::new()).unwrap();
+        assert_eq!(plan.rollback_shares(0.35), [0.25, 0.15, 0.05, 0.0]);
+        assert_eq!(plan.rollback_shares(1.0).len(), 10, "ten steps of 10 points from 100 %");
+        assert_eq!(plan.rollback_steps, RollbackSteps::Gradual { step: 0.1, every: secs(10) }, "every: hold");
+        let mut issues = Vec::new();
+        validate(&RawRollout { rollback: None, ..raw }, secs(0), secs(60), &mut issues);
+        assert_eq!(issues[0].key, "rollout.rollback-step", "gradual needs perform: {issues:?}");
     }
 
     #[test]
