@@ -83,12 +83,13 @@ pub struct Link {
 impl Link {
     /// Starts the client in its process, then forwards its commands and moves, in the order they were
     /// made, until the driver is done with it.
-    async fn forward(self, spec: ClientSpec, mut commands: mpsc::Receiver<Command>) {
+    async fn forward(
+        self,
+        spec: ClientSpec,
+        mut commands: mpsc::Receiver<Command>,
+        mut moves: mpsc::UnboundedReceiver<(Move, oneshot::Sender<HandoverReport>)>,
+    ) {
         let client = spec.client;
-        let (moves_tx, mut moves) = mpsc::unbounded_channel();
-        if let Some(all) = &self.moves {
-            all.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(client, moves_tx);
-        }
         if self.orders.send(Order::Start { client, source: spec.source, cohort: spec.cohort }).is_err() {
             return;
         }
@@ -114,7 +115,12 @@ impl Link {
 
 impl Host for Link {
     fn run(&self, spec: ClientSpec, commands: mpsc::Receiver<Command>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        Box::pin(self.clone().forward(spec, commands))
+        // Registered before the future first runs, so a move asked for at once is not lost.
+        let (moves_tx, moves) = mpsc::unbounded_channel();
+        if let Some(all) = &self.moves {
+            all.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(spec.client, moves_tx);
+        }
+        Box::pin(self.clone().forward(spec, commands, moves))
     }
 
     fn migrate(&self, client: u32, moving: Move) -> Option<oneshot::Receiver<HandoverReport>> {

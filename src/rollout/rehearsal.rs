@@ -175,30 +175,35 @@ impl Serving {
     }
 
     /// Moves the client from `from` to `to`: a model is handed over by the harness, a hosted client told to
-    /// flip its flag (its process measures the handover); waits until it is done or the run ends.
+    /// flip its flag (its process measures the handover); waits until it is done or the run ends. Whether
+    /// it moved (a host without a switch leaves it where it is).
     async fn move_to(
         self,
         (ctx, placement, subscribers): (&DriveContext, &Placement, &[SubscriberPlan]),
         (from, to): ((ManagerKind, CohortId), (ManagerKind, CohortId)),
         switch: Switch,
-    ) -> Serving {
+    ) -> (Serving, bool) {
         match self {
             Serving::Model(running) => {
-                Serving::Model(handover::hand_over(ctx, placement, running, to, subscribers, switch).await.0)
+                (Serving::Model(handover::hand_over(ctx, placement, running, to, subscribers, switch).await.0), true)
             }
             Serving::Hosted { host, commands, task } => {
                 let (phase, order, deadline) = (switch.phase, switch.order, switch.deadline);
                 let moving = Move { cohorts: (to.1, from.1), phase, order, deadline };
-                match host.migrate(placement.global, moving) {
+                let moved = match host.migrate(placement.global, moving) {
                     Some(done) => {
                         tokio::select! {
                             _ = done => {}
                             _ = ctx.run.cancel.cancelled() => {}
                         }
+                        true
                     }
-                    None => tracing::warn!("client {}: its host cannot move it", placement.global),
-                }
-                Serving::Hosted { host, commands, task }
+                    None => {
+                        tracing::warn!("client {}: its host cannot move it", placement.global);
+                        false
+                    }
+                };
+                (Serving::Hosted { host, commands, task }, moved)
             }
         }
     }
@@ -252,8 +257,11 @@ async fn drive_rehearsal_client(
                         deadline: rehearsal.deadline,
                     };
                     let sides = (rehearsal.cohorts[usize::from(on_new)], rehearsal.cohorts[usize::from(wanted)]);
-                    running = running.move_to((&ctx, &placement, &subscribers), sides, switch).await;
-                    on_new = wanted;
+                    let moved;
+                    (running, moved) = running.move_to((&ctx, &placement, &subscribers), sides, switch).await;
+                    if moved {
+                        on_new = wanted;
+                    }
                 }
             }
             _ = sleep_until(next_churn) => {

@@ -204,6 +204,8 @@ function runAdapter({ implementations, migrations = [], name = ADAPTER, input = 
         for (const entry of old) entry.unsubscribe();
         flip(client, command.to);
         for (const entry of old) open(id, client, entry.subscriber, entry.stream);
+        // The old side's rows go before the answer that ends its subscriptions.
+        flush(id, client);
         migrated();
         return;
       }
