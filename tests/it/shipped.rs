@@ -151,6 +151,18 @@ impl Run {
         }
     }
 
+    /// Asserts the gate passed (exit 0), or that the rig or an external process lagged and nothing measured
+    /// failed (exit 3); whether one lagged.
+    fn passed_or_lagged_externally(&self) -> bool {
+        let lagged = self.rig_lagged() || self.summary.external_lag_cause().is_some();
+        assert!(
+            (self.code == Some(0) && !lagged || self.code == Some(3) && lagged) && self.failures().is_empty(),
+            "{}",
+            self.explain()
+        );
+        lagged
+    }
+
     /// A verdict passed, or is `not-measurable` because the rig lagged.
     fn passed_unless_rig_bound(&self, criterion: &str, cohort: &str) -> bool {
         let status = self.status(criterion, cohort);
@@ -367,12 +379,7 @@ fn a_storm_under_per_ip_limits_bans_legacy_and_not_wsmanager() {
 #[ignore = "needs Node 20 and adapters/node's npm packages: run tests/clients/setup.sh first"]
 fn real_client_node_external_cohorts_match_the_models_and_the_mock() {
     let run = run("external", 20, &[], &[]);
-    let lagged = run.rig_lagged() || run.summary.external_lag_cause().is_some();
-    assert!(
-        (run.code == Some(0) && !lagged || run.code == Some(3) && lagged) && run.failures().is_empty(),
-        "{}",
-        run.explain()
-    );
+    let lagged = run.passed_or_lagged_externally();
     let server = run.summary.server.as_ref().expect("the embedded mock's counters");
     let by_cohort: u64 = run.summary.cohorts.iter().filter_map(|c| c.server_attempts).sum();
     let refused: u64 = server.upgrades_rejected.values().sum();
@@ -422,12 +429,7 @@ fn real_client_node_external_cohorts_match_the_models_and_the_mock() {
 #[ignore = "needs Node 20 and adapters/node's npm packages: run tests/clients/setup.sh first"]
 fn real_client_node_rehearsal_moves_clients_by_their_migration_layer_s_flag_flip() {
     let run = run("external-rehearsal", 24, &[], &[]);
-    let lagged = run.rig_lagged() || run.summary.external_lag_cause().is_some();
-    assert!(
-        (run.code == Some(0) && !lagged || run.code == Some(3) && lagged) && run.failures().is_empty(),
-        "{}",
-        run.explain()
-    );
+    run.passed_or_lagged_externally();
     let rollout = run.summary.rollout.as_ref().expect("a rehearsal");
     let first = &rollout.steps[0];
     assert!(first.clients_on_new > 0 && first.handover.clients == u64::from(first.clients_on_new), "{first:?}");
