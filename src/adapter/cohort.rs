@@ -23,7 +23,7 @@ use crate::adapter::account::Accounting;
 use crate::adapter::launch::Started;
 use crate::adapter::migration::Migrations;
 use crate::adapter::process::ProcessEvent;
-use crate::adapter::protocol::{self, Report};
+use crate::adapter::protocol::{self, Report, Side};
 use crate::adapter::truth::{Peer, Seen, Truth};
 use crate::load::driver::{Host, Hosts, Move, source_address};
 use crate::manager::audience::RunContext;
@@ -378,7 +378,7 @@ impl ProcessTask {
                 self.sides.delivered(client, cohort, &rows);
                 self.handovers_done(now_micros()).await;
             }
-            Report::Migrated { client, .. } => self.migrated(client).await,
+            Report::Migrated { client, to, .. } => self.migrated(client, to).await,
             Report::Metrics { client, metrics } => {
                 self.metrics.insert(client, metrics);
             }
@@ -442,10 +442,16 @@ impl ProcessTask {
         self.handovers_done(now).await;
     }
 
-    /// The process moved `client`: the subscriptions of the side it left end now.
-    async fn migrated(&mut self, client: u32) {
+    /// The process moved `client` to `to`: the subscriptions of the side it left end now. A reply naming
+    /// the side the client is not on answers an earlier move, one the client was sent back from before
+    /// it answered: the later move's reply ends the other side.
+    async fn migrated(&mut self, client: u32, to: Side) {
         let now = now_micros();
         let on = self.sides.cohort_of(client);
+        if !self.sides.is_on(client, to) {
+            tracing::debug!("client {client}: a late \"migrated\" to {to:?}, from a move it was sent back from");
+            return;
+        }
         let left = *self.accounts.keys().find(|c| **c != on).unwrap_or(&on);
         if left != on {
             for (subscriber, stream) in self.account(left).subscriptions_of(client) {

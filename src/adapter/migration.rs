@@ -82,6 +82,11 @@ impl Migrations {
         self.side.get(&client).copied().unwrap_or(self.cohorts.0)
     }
 
+    /// Whether `client` is on `side` now (a `migrated` naming another answers a move it was sent back from).
+    pub fn is_on(&self, client: u32, side: Side) -> bool {
+        self.side_of(self.cohort_of(client)) == side
+    }
+
     /// The cohort of rows `side` reported for `client` (untagged rows: the side it is on).
     pub fn cohort_of_rows(&self, client: u32, side: Option<Side>) -> CohortId {
         match side {
@@ -283,6 +288,20 @@ mod tests {
         let r = sides.done(START + 3_000_000 + ROWS_IN_FLIGHT_US).pop().expect("past the deadline");
         assert_eq!((r.subscriptions, r.preserved, r.took), (1, 0, Duration::from_secs(2)));
         assert!(r.without_data.is_empty(), "no first message on the new side to count a wait to");
+    }
+
+    #[test]
+    fn a_late_reply_to_a_move_the_client_was_sent_back_from_is_not_the_current_move_s() {
+        let mut sides = Migrations::new((0, 1), START);
+        sides.started(5, 0);
+        assert!(sides.is_on(5, Side::Legacy));
+        let (reply, _first) = oneshot::channel();
+        sides.begin(5, moving(1, 0), START, HashMap::new(), reply);
+        assert!(sides.is_on(5, Side::New), "on the new side from the move on");
+        let (reply, _back) = oneshot::channel();
+        sides.begin(5, moving(0, 1), START + 500_000, HashMap::new(), reply);
+        assert!(!sides.is_on(5, Side::New), "the first move's \"migrated\" (to new) answers nothing now");
+        assert!(sides.is_on(5, Side::Legacy), "the rollback's does");
     }
 
     #[test]

@@ -324,11 +324,16 @@ pub fn threshold(t: &Threshold, cohort: Option<&CohortSummary>, summary: &RunSum
         (MetricScope::Cohort, None) => return Measure::NotApplicable("no such cohort in this run"),
     };
     let found = serialized.ok().and_then(|v| lookup(&v, &t.path));
-    match value(found, "the metric is not in this run's summary") {
-        Measure::Value(_) if t.scope == MetricScope::Cohort && is_timed(&t.path) && summary.rig_lagged() => {
-            Measure::NotMeasurable(summary.rig_cause())
-        }
-        measured => measured,
+    let measured = value(found, "the metric is not in this run's summary");
+    if !(matches!(measured, Measure::Value(_)) && t.scope == MetricScope::Cohort && is_timed(&t.path)) {
+        return measured;
+    }
+    if summary.rig_lagged() {
+        return Measure::NotMeasurable(summary.rig_cause());
+    }
+    match cohort.and_then(lagging) {
+        Some(cause) => Measure::NotMeasurable(cause),
+        None => measured,
     }
 }
 
@@ -352,6 +357,9 @@ pub fn tolerance(
 ) -> Measure {
     if is_timed(&t.path) && summary.rig_lagged() {
         return Measure::NotMeasurable(summary.rig_cause());
+    }
+    if let Some(cause) = is_timed(&t.path).then(|| lagging(new).or_else(|| lagging(baseline))).flatten() {
+        return Measure::NotMeasurable(cause);
     }
     tolerance_measured(t, new, baseline, floor)
 }

@@ -425,6 +425,33 @@ mod judging {
     }
 
     #[test]
+    fn the_timed_thresholds_and_tolerances_of_an_external_cohort_whose_processes_lagged_are_not_measurable() {
+        let mut external = cohort(ManagerKind::Wsmanager, 2000, 10);
+        external.external = Some(crate::summary::external::ExternalSummary {
+            event_loop_lag_p99_us: Some(9_000),
+            lag_threshold_us: 5_000,
+            ..Default::default()
+        });
+        let summary = run(vec![cohort(ManagerKind::Legacy, 2000, 100), external]);
+        let raw = |metric: &str| RawThreshold { metric: Some(metric.into()), below: Some(1.0), ..Default::default() };
+        let thresholds = crate::criteria::custom::validate(&[raw("latency_us.p95"), raw("attempts.total")]).unwrap();
+        let baseline = Baseline::from_summary(&run(vec![cohort(ManagerKind::Legacy, 2000, 100)])).unwrap();
+        let settings = BaselineSettings::default();
+        let judging =
+            Judging { thresholds: &thresholds, baseline: Some((&baseline, &settings)), ..Judging::defaults() };
+        let verdicts = judge(&summary, &judging);
+        for id in ["custom:latency_us.p95", "baseline:latency_us.p50", "latency-p95"] {
+            let v = find(&verdicts, id, "wsmanager");
+            assert_eq!(v.status, Status::NotMeasurable, "{id}: {}", v.note);
+            assert!(v.note.contains("event loop lagged p99 9.0 ms"), "{id}: {}", v.note);
+        }
+        let count = find(&verdicts, "custom:attempts.total", "wsmanager");
+        assert_eq!(count.status, Status::Fail, "a count is judged however the process kept up");
+        assert_eq!(find(&verdicts, "custom:latency_us.p95", "legacy").status, Status::Fail, "a model kept up");
+        assert!(summary.not_measurable_cause().is_some_and(|c| c.starts_with("wsmanager: an external process")));
+    }
+
+    #[test]
     fn a_baseline_replaces_the_legacy_cohort_for_regressions_and_adds_tolerances() {
         let phase0 = run(vec![cohort(ManagerKind::Legacy, 2000, 100)]);
         let baseline = Baseline::from_summary(&phase0).unwrap();

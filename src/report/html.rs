@@ -174,15 +174,13 @@ fn criteria(summary: &RunSummary) -> String {
 /// The gate in one line, coloured: only verdicts that gate count (a failing reference does not).
 fn banner(summary: &RunSummary) -> String {
     let failed = summary.verdicts.iter().filter(|v| v.gates && v.status == Status::Fail).count();
-    let (class, words) = if any_failed(&summary.verdicts) && summary.rig_lagged() {
-        let cause = summary.rig_cause();
-        ("fail", format!("{failed} criteria failed (and {cause}: latency and storm verdicts not measurable)"))
-    } else if any_failed(&summary.verdicts) {
-        ("fail", format!("{failed} criteria failed"))
-    } else if summary.rig_lagged() {
-        ("not-measurable", format!("Not measurable: {}", summary.rig_cause()))
-    } else {
-        ("pass", "Every criterion passed".to_owned())
+    let (class, words) = match (any_failed(&summary.verdicts), summary.not_measurable_cause()) {
+        (true, Some(cause)) => {
+            ("fail", format!("{failed} criteria failed (and {cause}: latency and storm verdicts not measurable)"))
+        }
+        (true, None) => ("fail", format!("{failed} criteria failed")),
+        (false, Some(cause)) => ("not-measurable", format!("Not measurable: {cause}")),
+        (false, None) => ("pass", "Every criterion passed".to_owned()),
     };
     format!("<p class=\"banner {class}\">{}</p>", escape(&words))
 }

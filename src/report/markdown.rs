@@ -181,17 +181,13 @@ pub fn render(summary: &RunSummary) -> String {
     if let Some(description) = summary.scenario["description"].as_str().filter(|d| !d.is_empty()) {
         out.push_str(&format!("{}\n\n", cell(description)));
     }
-    let gate = if any_failed(&summary.verdicts) && summary.rig_lagged() {
-        format!(
-            "**{failed} criteria failed** (and {}: latency and storm verdicts not measurable)",
-            cell(&summary.rig_cause())
-        )
-    } else if any_failed(&summary.verdicts) {
-        format!("**{failed} criteria failed**")
-    } else if summary.rig_lagged() {
-        format!("**not measurable: {}**", cell(&summary.rig_cause()))
-    } else {
-        "every criterion passed".to_owned()
+    let gate = match (any_failed(&summary.verdicts), summary.not_measurable_cause()) {
+        (true, Some(cause)) => {
+            format!("**{failed} criteria failed** (and {}: latency and storm verdicts not measurable)", cell(&cause))
+        }
+        (true, None) => format!("**{failed} criteria failed**"),
+        (false, Some(cause)) => format!("**not measurable: {}**", cell(&cause)),
+        (false, None) => "every criterion passed".to_owned(),
     };
     out.push_str(&format!(
         "Seed {}, {:.1} s against {}{}, wschaos {}: {gate}.\n\n",

@@ -525,6 +525,12 @@ impl RunSummary {
             .find_map(|c| c.external.as_ref().and_then(|e| e.lag_cause()).map(|cause| format!("{}: {cause}", c.name)))
     }
 
+    /// Why some timed verdicts of the run are not measurable: the rig's cause when it lagged, else the
+    /// first external cohort's whose processes could not keep up (`None` when everything kept up).
+    pub fn not_measurable_cause(&self) -> Option<String> {
+        if self.rig_lagged() { Some(self.rig_cause()) } else { self.external_lag_cause() }
+    }
+
     /// A cohort by name.
     pub fn cohort(&self, name: &str) -> Option<&CohortSummary> {
         self.cohorts.iter().find(|c| c.name == name)

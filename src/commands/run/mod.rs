@@ -106,7 +106,7 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
         // A criterion the rig cannot excuse (a count, a close code) failed: the rig's lag made only the
         // latency and storm verdicts not measurable, and the report says so.
         Outcome::CriteriaFailed
-    } else if summary.rig_lagged() || summary.external_lag_cause().is_some() {
+    } else if summary.not_measurable_cause().is_some() {
         Outcome::HarnessError
     } else {
         Outcome::Success
