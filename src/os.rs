@@ -31,8 +31,9 @@ pub fn cpu_seconds() -> f64 {
     cpu_ticks("/proc/self/stat").unwrap_or(0) as f64 / 100.0
 }
 
-/// CPU time (user + system) of process `pid` and the children it waited for, in milliseconds (`None` once
-/// it has exited, or where /proc is not there).
+/// CPU time (user + system) of process `pid` itself, in milliseconds: not its children's, so a wrapper such
+/// as `sh` or `npm` is measured rather than the runtime it starts (`None` once it has exited, or where
+/// /proc is not there).
 pub fn cpu_ms_of(pid: u32) -> Option<u64> {
     cpu_ticks(&format!("/proc/{pid}/stat")).map(|ticks| ticks * 10)
 }
