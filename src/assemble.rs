@@ -18,10 +18,13 @@ use crate::run_dir::baseline_json::BaselineInput;
 use crate::scenario::Scenario;
 use crate::summary::build;
 use crate::summary::external::ExternalSummary;
-use crate::summary::rig::{RigInputs, rig_summary};
-use crate::summary::{BaselineInfo, CohortSummary, FaultWindow, RunInfo, RunSummary, SCHEMA_VERSION, WindowLabel};
+use crate::summary::rig::{RigInputs, RigPart, RigSummary, rig_summary};
+use crate::summary::{
+    BaselineInfo, CohortSummary, FaultWindow, RunInfo, RunSummary, SCHEMA_VERSION, ShardInfo, ShardRun, WindowLabel,
+};
 
 /// What one execution of a scenario recorded on the harness side.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Recorded {
     /// The recorder's per-cohort records, event count and rehearsal steps.
     pub recording: recorder::Recording,
@@ -39,7 +42,9 @@ pub struct Recorded {
     pub interrupted: bool,
     /// Each cohort's planned size, in cohort order.
     pub plans: Vec<CohortPlan>,
-    /// The rehearsal controller's record, for a rehearsal.
+    /// The rehearsal controller's record, for a rehearsal (not in a shard's records: a rehearsal is not
+    /// sharded).
+    #[serde(skip)]
     pub rehearsed: Option<RehearsalRecord>,
 }
 
@@ -55,6 +60,11 @@ pub struct RunFacts<'a> {
     pub upstream: String,
     /// The baseline the run is compared against, if one was given.
     pub baseline: Option<&'a BaselineInput>,
+    /// The shard of a sharded run this is.
+    pub shard: Option<ShardInfo>,
+    /// The shards a merged run was merged from (empty otherwise): a shard whose rig lagged makes the merged
+    /// run's rig lagged too.
+    pub shards: Vec<ShardRun>,
 }
 
 /// The run's summary, every criterion judged.
@@ -156,12 +166,14 @@ fn unjudged(
             interrupted: recorded.interrupted,
             upstream: facts.upstream.clone(),
             events_recorded: recorded.recording.events,
+            shard: facts.shard,
+            shards: facts.shards.clone(),
         },
         cohorts,
         server: facts.snapshot.map(build::server_summary),
         faults,
         harness: build::harness_summary(&recorded.health, scenario.harness.saturation_lag, peak_connections),
-        rig: rig_summary(rig_inputs(scenario, recorded, facts)),
+        rig: with_shards(rig_summary(rig_inputs(scenario, recorded, facts)), &facts.shards),
         verdicts: Vec::new(),
         streams,
         rollout: scenario
@@ -189,12 +201,37 @@ fn assumptions(scenario: &Scenario, recorded: &Recorded) -> Vec<Assumption> {
     scenario.assumptions.iter().filter(|a| ran.contains(&a.manager)).cloned().collect()
 }
 
+/// A merged run's rig with its shards' own checks: lagged when any shard's was (a shard's lag is not
+/// averaged away by the others').
+fn with_shards(mut rig: RigSummary, shards: &[ShardRun]) -> RigSummary {
+    if shards.is_empty() {
+        return rig;
+    }
+    let lagged: Vec<String> = shards.iter().filter(|s| s.rig_lagged).map(|s| s.index.to_string()).collect();
+    let worst = shards.iter().map(|s| s.lag_p99_us).max().unwrap_or(0);
+    rig.parts.push(RigPart {
+        part: "shards".into(),
+        what: "each shard's own rig check (its scheduler, canaries and the shared mock as it saw them)".into(),
+        p99_us: worst,
+        samples: shards.len() as u64,
+        measured: true,
+        lagged: !lagged.is_empty(),
+        note: if lagged.is_empty() { String::new() } else { format!("shard(s) {} lagged", lagged.join(", ")) },
+        ..RigPart::default()
+    });
+    if !lagged.is_empty() {
+        rig.lagged = true;
+        rig.lagging.push("shards".into());
+    }
+    rig
+}
+
 fn rig_inputs<'a>(scenario: &Scenario, recorded: &'a Recorded, facts: &RunFacts<'a>) -> RigInputs<'a> {
     RigInputs {
         health: &recorded.health,
         canary: recorded.canary.as_ref(),
         mock: facts.snapshot,
-        mock_in_own_process: facts.upstream == "child-process",
+        mock_in_own_process: facts.upstream == "child-process" || facts.upstream == "shared",
         scheduler_threshold_us: scenario.harness.saturation_lag.as_micros() as u64,
         rig_threshold_us: scenario.harness.rig_delay.as_micros() as u64,
         listen_drops: recorded.listen_drops,

@@ -38,6 +38,36 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Compare two runs' criteria and key figures side by side; exit 1 when a criterion regressed.
     Compare(CompareArgs),
+    /// Merge the run directories of a sharded run's shards into one run, every verdict judged again on the
+    /// merged data; exits as `run` does.
+    Merge(MergeArgs),
+}
+
+/// `wschaos merge`
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  wschaos merge reports/soak-shard-0 reports/soak-shard-1 --out reports/soak\n  \
+                        wschaos merge --json shards/* --out merged > result.json\n\n\
+                        Each DIR is the run directory of one shard (`wschaos run --shard I/N`, which writes its \
+                        records.json). Every shard of the run must be given once; shards of different scenarios, \
+                        seeds, run lengths, shard counts or wschaos versions are refused (exit 2). Exit codes as for \
+                        `wschaos run`: 0 every criterion passed, 1 one failed, 3 the merged run could not be \
+                        measured (a shard's rig lagged, or the mock's counters were not read).")]
+pub struct MergeArgs {
+    /// The shards' run directories.
+    #[arg(value_name = "DIR", required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// The merged run directory to write.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Compare the merged run against this baseline (a phase-0 run's baseline.json, or its directory).
+    #[arg(long, value_name = "PATH")]
+    pub baseline: Option<PathBuf>,
+    /// Print the result as one JSON object on stdout (as `run --json` does at its end).
+    #[arg(long, conflicts_with = "quiet")]
+    pub json: bool,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// `wschaos validate`
@@ -116,6 +146,31 @@ pub struct RunArgs {
     /// embedded mock.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
+    /// The control API (host:port) of the mock behind --target, a `wschaos mock --control ADDR
+    /// --record-publications` shared by several runs: the run then measures loss and staleness against its
+    /// record, reads its per-address truth and fault records at the end, and (shard 0 only) applies the
+    /// scenario's fault plan through it.
+    #[arg(long, value_name = "ADDR", requires = "target")]
+    pub control: Option<String>,
+    /// Run only shard I of N (0 <= I < N) of the population: the clients whose stable hash falls in it,
+    /// against a shared upstream (--target, with --control for faults and the mock's truth). Shard 0 applies
+    /// the fault plan. Merge the shards' run directories with `wschaos merge`.
+    #[arg(long, value_name = "I/N", requires = "control")]
+    pub shard: Option<crate::load::shard::Shard>,
+    /// Start the clients at this instant (RFC 3339, e.g. 2026-12-03T08:00:00Z, or Unix milliseconds), so
+    /// that the shards of a run and its fault windows line up.
+    #[arg(long, value_name = "TIME", value_parser = parse_instant, conflicts_with = "start_on_stdin")]
+    pub start_at: Option<std::time::SystemTime>,
+    /// Run the scenario as N shard processes on this machine against one mock process of its own, started
+    /// together, and merge them into the run directory (each shard's under `shard-I/` in it): for
+    /// populations past what one process may hold.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096),
+          conflicts_with_all = ["target", "shard", "start_at", "mock_process"])]
+    pub processes: Option<u32>,
+    /// A shard of `--processes`: print `ready` on stdout once set up, then start at the Unix millisecond
+    /// the parent writes on stdin (`start MS`): the shards' start barrier.
+    #[arg(long, hide = true, requires = "shard")]
+    pub start_on_stdin: bool,
     /// Allow a --target that is not on loopback.
     #[arg(long)]
     pub allow_remote: bool,
@@ -161,6 +216,14 @@ fn parse_duration(text: &str) -> Result<crate::config_file::HumanDuration, Strin
         .map_err(|e| format!("{e}; write e.g. 30s, 5m, 1h"))
 }
 
+fn parse_instant(text: &str) -> Result<std::time::SystemTime, String> {
+    if let Ok(ms) = text.parse::<u64>() {
+        return Ok(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms));
+    }
+    humantime::parse_rfc3339_weak(text)
+        .map_err(|e| format!("{e}; write an RFC 3339 time such as 2026-12-03T08:00:00Z, or Unix milliseconds"))
+}
+
 /// `wschaos mock`
 #[derive(Debug, clap::Args)]
 pub struct MockArgs {
@@ -200,7 +263,11 @@ impl Cli {
         match &self.command {
             Command::Run(args) => args.threads,
             Command::Mock(args) => args.threads,
-            Command::Report(_) | Command::Validate(_) | Command::Schema(_) | Command::Compare(_) => Some(1),
+            Command::Report(_)
+            | Command::Validate(_)
+            | Command::Schema(_)
+            | Command::Compare(_)
+            | Command::Merge(_) => Some(1),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! limits). [`run`] is the one entry point; errors bubble up as `anyhow` and `main` reports them once.
 
 mod compare;
+mod merge;
 mod mock;
 mod process;
 mod run;
@@ -31,5 +32,6 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Validate(args) => validate::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::Compare(args) => compare::run(&args),
+        Command::Merge(args) => merge::run(&args),
     }
 }

@@ -353,6 +353,8 @@ mod judging {
                 interrupted: false,
                 upstream: "embedded".into(),
                 events_recorded: 0,
+                shard: None,
+                shards: Vec::new(),
             },
             cohorts,
             server: None,

@@ -6,7 +6,7 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::load::workload::Workload;
 use crate::manager::external::ManagerRef;
@@ -177,7 +177,7 @@ impl Cohort {
 
 /// A cohort as planned: its name and manager, clients, subscriptions and distinct streams per client
 /// (summed).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CohortPlan {
     /// The cohort's name (its manager's in the scenario).
     pub name: String,

@@ -75,8 +75,7 @@ impl MockProcess {
 
     /// The child's counters.
     pub async fn snapshot(&self) -> Result<MockSnapshot> {
-        let body = request(self.control, "GET", "/stats", "").await?;
-        serde_json::from_str(&body).context("could not read the mock's /stats")
+        snapshot_of(self.control).await
     }
 
     /// True while the child runs.
@@ -97,6 +96,12 @@ impl MockProcess {
             Err(_) => self.child.kill().await.context("could not kill the mock process"),
         }
     }
+}
+
+/// The counters of the mock behind `control`.
+pub async fn snapshot_of(control: SocketAddr) -> Result<MockSnapshot> {
+    let body = request(control, "GET", "/stats", "").await?;
+    serde_json::from_str(&body).context("could not read the mock's /stats")
 }
 
 /// Connections open in the child behind `control` now.

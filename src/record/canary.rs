@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 use tokio::net::TcpSocket;
 use tokio::sync::{Mutex, watch};
 use tokio::time::Instant;
@@ -33,11 +34,12 @@ pub fn source_address(n: u32) -> IpAddr {
 }
 
 /// What the canaries measured.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CanaryRecord {
     /// Canary connections asked for.
     pub connections: u32,
     /// Latency of every canary event received (µs).
+    #[serde(with = "crate::vocab::serialize::histogram")]
     pub latency: Histogram<u64>,
     /// Latency p99 per second of the run (µs; 0 for a second without samples).
     pub p99_per_second: Vec<u64>,

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Index of a cohort in the run (`legacy`, `wsmanager`, …).
 pub type CohortId = usize;
@@ -89,7 +89,7 @@ pub struct LatencySample {
 
 /// Delivery counts of one stream, in subscriber-deliveries: `delivered + gaps − late` is what the upstream
 /// published on it while it was subscribed (from its first event on), duplicates apart.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamTally {
     /// Socket messages read on the stream.
     pub received: u64,

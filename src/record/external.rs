@@ -141,7 +141,7 @@ pub struct Failure {
 }
 
 /// A manager's own counts beside the mock's.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SelfReported {
     /// `activeConnections` summed over the clients that reported it.
     pub active_connections: Option<u64>,
@@ -156,7 +156,7 @@ pub struct SelfReported {
 }
 
 /// The aggregate of one cohort's processes.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExternalRecord {
     /// Per process.
     pub processes: BTreeMap<u32, ProcessFigures>,

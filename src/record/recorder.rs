@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
+
+mod absorb;
 
 use crate::mock::time::now_micros;
 use crate::record::event::{CohortId, DeliverySample, Event, StreamTally, latency_histogram};
@@ -24,7 +27,7 @@ const BATCH: usize = 256;
 pub const FINE_BIN: Duration = Duration::from_millis(100);
 
 /// One second of one cohort.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Second {
     /// Connection attempts started.
     pub attempts: u64,
@@ -67,11 +70,13 @@ fn coarse_histogram() -> Histogram<u64> {
 }
 
 /// Latency and staleness over one stretch of the run (a second, a fault window, the time outside them).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Stretch {
     /// Delivery latency (µs).
+    #[serde(with = "crate::vocab::serialize::histogram")]
     pub latency: Histogram<u64>,
     /// Staleness (µs).
+    #[serde(with = "crate::vocab::serialize::histogram")]
     pub staleness: Histogram<u64>,
 }
 
@@ -86,26 +91,35 @@ impl Default for Stretch {
 const OPEN_SECONDS: usize = 3;
 
 /// Everything recorded about one cohort.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CohortRecord {
     /// Delivery latency (µs): event time to subscriber callback, one value per subscriber-delivery.
+    #[serde(with = "crate::vocab::serialize::histogram")]
     pub latency: Histogram<u64>,
     /// The upstream's share of each latency whose receive time the kernel gave (µs): event time to the
     /// upstream's write on that socket, injected delay included.
+    #[serde(with = "crate::vocab::serialize::histogram")]
     pub upstream_share: Histogram<u64>,
     /// The delivery share of the same deliveries (µs): the write to the subscriber callback.
+    #[serde(with = "crate::vocab::serialize::histogram")]
     pub delivery_share: Histogram<u64>,
     /// Staleness (µs), sampled at fixed instants for every live subscription (one value per subscriber).
+    #[serde(with = "crate::vocab::serialize::histogram")]
     pub staleness: Histogram<u64>,
     /// Per subscription, the longest time without data while the upstream published on its stream (µs).
+    #[serde(with = "crate::vocab::serialize::histogram")]
     pub without_data: Histogram<u64>,
     /// TCP connect + upgrade (µs).
+    #[serde(with = "crate::vocab::serialize::histogram")]
     pub connect_time: Histogram<u64>,
     /// Drop to first message again (µs), per affected connection.
+    #[serde(with = "crate::vocab::serialize::histogram")]
     pub recovery: Histogram<u64>,
     /// Silence before a liveness check fired (µs).
+    #[serde(with = "crate::vocab::serialize::histogram")]
     pub detection: Histogram<u64>,
     /// Backoff delay waited before each reconnect attempt (µs).
+    #[serde(with = "crate::vocab::serialize::histogram")]
     pub retry_delay: Histogram<u64>,
     /// Attempts by outcome label.
     pub attempts: BTreeMap<String, u64>,
@@ -165,6 +179,7 @@ pub struct CohortRecord {
     pub max_attempts_per_ip_5m: u64,
     per_client: HashMap<u32, VecDeque<Duration>>,
     /// The seconds still open, by second.
+    #[serde(skip)]
     open_seconds: BTreeMap<usize, Stretch>,
     /// Per fault window of the plan (in plan order), and outside every window.
     pub windows: Vec<Stretch>,
@@ -399,7 +414,7 @@ impl CohortRecord {
 }
 
 /// What the recorder built.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Recording {
     /// Per cohort, in cohort order.
     pub cohorts: Vec<CohortRecord>,

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -17,9 +17,10 @@ use crate::record::event::latency_histogram;
 pub const LAG_TICK: Duration = Duration::from_millis(10);
 
 /// What the self-check measured.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Health {
     /// Timer lateness per tick (µs).
+    #[serde(with = "crate::vocab::serialize::histogram")]
     pub lag: Histogram<u64>,
     /// Lag p99 per second (µs).
     pub lag_p99_per_second: Vec<u64>,

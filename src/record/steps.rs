@@ -6,12 +6,13 @@
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use crate::record::event::{AttemptOutcome, CohortId, Event, HandoverPhase, HandoverReport, latency_histogram};
 
 /// One cohort's counts within one step.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepCounts {
     /// Connection attempts.
     pub attempts: u64,
@@ -24,6 +25,7 @@ pub struct StepCounts {
     /// Unified clients that fell back to legacy.
     pub fallbacks: u64,
     /// Delivery latency (µs).
+    #[serde(with = "crate::vocab::serialize::histogram")]
     pub latency: Histogram<u64>,
     /// Failed attempts per second of the step (health checks).
     pub failed_by_second: Vec<(u64, u64)>,
@@ -44,7 +46,7 @@ impl Default for StepCounts {
 }
 
 /// Every handover of one step (or of the rollback).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HandoverTotals {
     /// Clients moved.
     pub clients: u64,
@@ -59,8 +61,10 @@ pub struct HandoverTotals {
     /// Sequence ids delivered by both managers (the overlap of make-before-break).
     pub duplicated: u64,
     /// Time without data per moved subscription (µs).
+    #[serde(with = "crate::vocab::serialize::histogram")]
     pub without_data: Histogram<u64>,
     /// Time from the start of a client's handover to its last subscription receiving (µs).
+    #[serde(with = "crate::vocab::serialize::histogram")]
     pub took: Histogram<u64>,
     /// When the last handover completed (run clock).
     pub last_done: Duration,
@@ -119,7 +123,7 @@ pub struct StepQuery {
 }
 
 /// Everything recorded per step.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StepLog {
     starts: Vec<Duration>,
     /// Per step, per cohort.

@@ -1,5 +1,6 @@
 //! The run directory: what a run leaves behind, one module per file format, each writing and parsing its
-//! format ([`summary_json`], [`timeseries_csv`], [`hgrm`], [`events_csv`], [`baseline_json`]), with the
+//! format ([`summary_json`], [`timeseries_csv`], [`hgrm`], [`events_csv`], [`baseline_json`], a shard's
+//! [`records_json`]), with the
 //! disk behind one edge ([`fs`]). [`RunDirectory`] is a run read back, what every report and chart is
 //! rendered from and what a merge of runs stands on; [`write`] writes a finished run's files (the reports
 //! rendered from them are the `report` module's).
@@ -9,6 +10,7 @@ mod csv_text;
 pub mod events_csv;
 pub mod fs;
 pub mod hgrm;
+pub mod records_json;
 pub mod summary_json;
 pub mod timeseries_csv;
 

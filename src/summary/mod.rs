@@ -400,6 +400,45 @@ pub struct RunInfo {
     pub upstream: String,
     /// Events the recorder received.
     pub events_recorded: u64,
+    /// The shard of a sharded run this is (`wschaos run --shard I/N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// The shards merged into this run (`wschaos merge`), with how far apart they ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardRun>,
+}
+
+/// Which slice of a sharded run a run directory holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    /// The shard, `0..count`.
+    pub index: u32,
+    /// Shards of the run.
+    pub count: u32,
+    /// The instant every shard was to start at (`--start-at`), Unix ms.
+    pub start_at_unix_ms: Option<u64>,
+}
+
+/// One shard of a merged run: when it started against the others, and whether its rig kept up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardRun {
+    /// The shard.
+    pub index: u32,
+    /// Its clients, over every cohort (a client of a side-by-side run counts once per cohort).
+    pub clients: u64,
+    /// Its start, Unix ms.
+    pub started_unix_ms: u64,
+    /// Its start after the earliest shard's (ms): how far its clients and the fault windows were apart.
+    pub start_offset_ms: u64,
+    /// Its run length (ms).
+    pub elapsed_ms: u64,
+    /// Its scheduler's lag, p99 (µs).
+    pub lag_p99_us: u64,
+    /// Its canaries' latency p99 (µs), when it had canaries.
+    pub canary_p99_us: Option<u64>,
+    /// Whether its rig's own delay could be in its figures (then the merged run's timed verdicts are not
+    /// measurable).
+    pub rig_lagged: bool,
 }
 
 /// A cohort's latency split by who added it (see [`Stamped`](crate::manager::stamped::Stamped)): each

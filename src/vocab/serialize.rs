@@ -38,3 +38,30 @@ pub mod opt_millis {
 pub fn as_map<S: serde::Serializer, V: serde::Serialize>(items: &[(&str, V)], s: S) -> Result<S::Ok, S::Error> {
     s.collect_map(items.iter().map(|(k, v)| (k, v)))
 }
+
+/// A [`Histogram`](hdrhistogram::Histogram) serialised exactly, bounds and every count, as the base64 of
+/// its HdrHistogram V2 encoding (the interchange format of the HdrHistogram libraries and their logs): what
+/// lets the histograms of a run's shards be added after the fact.
+pub mod histogram {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use hdrhistogram::Histogram;
+    use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
+    use serde::de::Error as _;
+
+    /// The V2 encoding, in base64.
+    pub fn serialize<S: serde::Serializer>(h: &Histogram<u64>, s: S) -> Result<S::Ok, S::Error> {
+        let mut bytes = Vec::new();
+        V2Serializer::new().serialize(h, &mut bytes).map_err(|e| serde::ser::Error::custom(format!("{e:?}")))?;
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    /// A histogram from the base64 of its V2 encoding.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Histogram<u64>, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        let bytes = STANDARD.decode(text).map_err(|e| D::Error::custom(format!("not base64: {e}")))?;
+        Deserializer::new()
+            .deserialize(&mut std::io::Cursor::new(bytes))
+            .map_err(|e| D::Error::custom(format!("not an HdrHistogram V2 encoding: {e:?}")))
+    }
+}

@@ -22,6 +22,7 @@ mod reports;
 mod robustness;
 mod run_dir;
 mod schema;
+mod shards;
 mod shipped;
 mod support;
 mod validate;

@@ -3,6 +3,7 @@
 
 mod console;
 mod external;
+mod processes;
 mod upstream;
 
 use console::{Console, Mode};
@@ -21,6 +22,7 @@ use crate::adapter::cohort::ExternalRun;
 use crate::assemble::{Recorded, RunFacts};
 use crate::cli::RunArgs;
 use crate::commands::process::{Outcome, StopSignals, UsageError};
+use crate::config_file::SourceFile;
 use crate::criteria::verdict::any_failed;
 use crate::load::driver::{self, DriveContext};
 use crate::load::placement;
@@ -32,15 +34,23 @@ use crate::record::progress::{Progress, RigReceivers};
 use crate::record::steps::StepLog;
 use crate::record::{recorder, selfcheck};
 use crate::run_dir::baseline_json;
+use crate::run_dir::records_json::{self, ScenarioText, ShardFacts};
 use crate::scenario::{self, Scenario};
+use crate::summary::ShardInfo;
 use crate::vocab::calendar::utc_compact;
 
 /// Runs a scenario.
 pub async fn run(args: RunArgs) -> Result<Outcome> {
     // From here on Ctrl-C and SIGTERM stop the command cleanly, at start-up too.
     let mut stop = StopSignals::register().context("could not listen for Ctrl-C and SIGTERM")?;
-    let limits = crate::commands::process::machine_limits();
-    let mut scenario = scenario::load_for(&args.scenario, &limits).map_err(|e| UsageError(e.to_string()))?;
+    let mut limits = crate::commands::process::machine_limits();
+    let processes = args.shard.map(|s| s.count).or(args.processes);
+    if let Some(count) = processes {
+        // Each shard is a process of its own: the run's clients may hold `count` times one process's files.
+        limits.open_files = limits.open_files.map(|files| files.saturating_mul(u64::from(count)));
+    }
+    let source = SourceFile::read(&args.scenario).map_err(|e| UsageError(e.to_string()))?;
+    let mut scenario = scenario::from_source(&source, &limits).map_err(|e| UsageError(e.to_string()))?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
@@ -49,12 +59,24 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     }
     let target = resolve_target(&args)?;
     external::check_upstream(&scenario, target.is_some(), args.mock_process || scenario.harness.mock_in_own_process)?;
+    if let Some(shard) = args.shard {
+        check_shardable(&scenario, &shard.to_string())?;
+    }
+    if let Some(count) = args.processes {
+        check_shardable(&scenario, &format!("{count} processes"))?;
+        external::check_upstream(&scenario, true, false)?;
+        check_one_mock(&scenario, crate::commands::process::machine_limits().open_files)?;
+        let out = args.out.clone().unwrap_or_else(|| default_run_dir(&scenario.name));
+        let (summary, outcome) = processes::run(&args, &scenario, count, &out, &mut stop).await?;
+        crate::report::files::append_step_summary(&summary)?;
+        print_result((args.json, args.quiet), outcome, &summary, &out)?;
+        return Ok(outcome);
+    }
     let baseline = match &args.baseline {
         Some(path) => Some(baseline_json::read(path).map_err(|e| UsageError(format!("{e:#}")))?),
         None => None,
     };
     let out = args.out.clone().unwrap_or_else(|| default_run_dir(&scenario.name));
-    let started_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let own_process = args.mock_process || scenario.harness.mock_in_own_process;
     let w = &scenario.workload;
     let subscriptions = u64::from(w.clients)
@@ -63,27 +85,37 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     if subscriptions >= LARGE_POPULATION && !args.quiet {
         eprintln!("wschaos run: {}: drawing {subscriptions} subscriptions (Ctrl-C stops it)", scenario.name);
     }
-    let Some(people) = until_stopped(&mut stop, draw_population(&scenario)).await.transpose()? else {
+    let Some(mut people) = until_stopped(&mut stop, draw_population(&scenario)).await.transpose()? else {
         return Ok(interrupted_at_start_up());
     };
+    if let Some(shard) = args.shard {
+        people.retain(|p| shard.owns(p.id));
+    }
     let opened = until_stopped(&mut stop, open_upstream(&scenario, &people, target, &out, own_process)).await;
     let Some(upstream) = opened.transpose()? else {
         return Ok(interrupted_at_start_up());
     };
-    let console = Console::new(Mode::of(&args), &scenario, upstream.applies_faults());
+    let console = Console::new(Mode::of(&args), &scenario, upstream.is_mock());
     console.started(&scenario, &upstream.label());
     let label = upstream.label();
-    let Some((execution, finished)) = execute(&scenario, &people, upstream, &mut stop, &console).await? else {
+    let executed = execute(&scenario, &people, upstream, (&mut stop, StartGate::of(&args)), &console).await?;
+    let Some((execution, finished)) = executed else {
         return Ok(interrupted_at_start_up());
     };
-    let (snapshot, offset_ms) = finished;
-    let mock_failed = snapshot.is_none() && label != "external";
+    let mock_failed = finished.snapshot.is_none() && label != "external";
+    let shard = args.shard.map(|shard| ShardInfo {
+        index: shard.index,
+        count: shard.count,
+        start_at_unix_ms: finished.start_at_unix_ms,
+    });
     let facts = RunFacts {
-        snapshot: snapshot.as_ref(),
-        mock_offset_ms: offset_ms,
-        started_unix_ms,
+        snapshot: finished.snapshot.as_ref(),
+        mock_offset_ms: finished.offset_ms,
+        started_unix_ms: finished.started_unix_ms,
         upstream: label,
         baseline: baseline.as_ref(),
+        shard,
+        shards: Vec::new(),
     };
     let summary = crate::assemble::summary(&scenario, &execution, facts);
     let records = &execution.recording.cohorts;
@@ -93,12 +125,65 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
         canary: canary_seconds,
     };
     crate::run_dir::write(&out, &summary, records, &execution.server_open, seconds)?;
+    if let Some(shard) = args.shard {
+        let facts = ShardFacts {
+            shard,
+            scenario: ScenarioText { path: source.path.display().to_string(), text: source.text.clone() },
+            seed: scenario.seed,
+            duration_ms: scenario.duration.as_millis() as u64,
+            start_at_unix_ms: finished.start_at_unix_ms,
+            started_unix_ms: finished.started_unix_ms,
+            upstream: summary.run.upstream.clone(),
+            snapshot: finished.snapshot.clone(),
+            mock_offset_ms: finished.offset_ms,
+            rig_lagged: summary.rig_lagged(),
+        };
+        records_json::write(&out, &facts, &execution)?;
+    }
     crate::report::files::write_reports(&out)?;
     crate::report::files::append_step_summary(&summary)?;
     if mock_failed {
         eprintln!("wschaos run: the mock's counters could not be read (did the mock die?); the run is not trustworthy");
     }
-    let outcome = if execution.interrupted {
+    let outcome = outcome_of(&summary, execution.interrupted, mock_failed);
+    console.finish(outcome, &summary, &out)?;
+    Ok(outcome)
+}
+
+/// A rehearsal's controller moves clients on what it measures of the whole population: refuses a shard of
+/// one, whose controller would judge its slice alone.
+fn check_shardable(scenario: &Scenario, how: &str) -> Result<()> {
+    if scenario.rollout.plan.is_some() {
+        return Err(UsageError(format!(
+            "scenario '{}' is a rollout rehearsal, whose controller decides each step on the whole \
+             population: it cannot run as {how}; run it in one process",
+            scenario.name
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// The one mock process of `--processes` holds a socket for every client socket: refuses a scenario that
+/// needs more than one process may open.
+fn check_one_mock(scenario: &Scenario, open_files: Option<u64>) -> Result<()> {
+    let sockets = crate::scenario::cost::cost(scenario).sockets_at_least;
+    match open_files {
+        Some(limit) if sockets + crate::scenario::cost::FD_MARGIN > limit => Err(UsageError(format!(
+            "scenario '{}' needs {} sockets on the mock's side, but the one mock process of --processes may \
+             open {limit} files; run the shards against mocks of their own (--shard with --target) or reduce \
+             workload.clients",
+            scenario.name,
+            sockets + crate::scenario::cost::FD_MARGIN
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// The exit outcome of a finished run (or a merged one).
+pub(super) fn outcome_of(summary: &crate::summary::RunSummary, interrupted: bool, mock_failed: bool) -> Outcome {
+    if interrupted {
         Outcome::Interrupted
     } else if mock_failed {
         Outcome::HarnessError
@@ -110,9 +195,17 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
         Outcome::HarnessError
     } else {
         Outcome::Success
-    };
-    console.finish(outcome, &summary, &out)?;
-    Ok(outcome)
+    }
+}
+
+/// Prints the result of a run written elsewhere than by `run` (a merge of shards) as `run` prints its own.
+pub(super) fn print_result(
+    (json, quiet): (bool, bool),
+    outcome: Outcome,
+    summary: &crate::summary::RunSummary,
+    dir: &std::path::Path,
+) -> Result<()> {
+    console::print_result(Mode::from_flags(json, quiet), outcome, summary, dir)
 }
 
 /// Subscriptions from which drawing the population takes long enough to say so.
@@ -146,13 +239,90 @@ fn interrupted_at_start_up() -> Outcome {
     Outcome::Interrupted
 }
 
+/// How a run ended on the upstream's side.
+struct Finished {
+    /// The mock's last counters (`None` when they could not be read, or for an external upstream).
+    snapshot: Option<MockSnapshot>,
+    /// Milliseconds between the mock's start and the run's.
+    offset_ms: u64,
+    /// When the clients started, in Unix milliseconds.
+    started_unix_ms: u64,
+    /// The instant they were to start at (`--start-at`, or a barrier's), Unix ms.
+    start_at_unix_ms: Option<u64>,
+}
+
+/// Milliseconds since the Unix epoch (0 before it).
+fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// When a run's clients start.
+#[derive(Debug, Clone, Copy)]
+enum StartGate {
+    /// At once.
+    Now,
+    /// At this instant (`--start-at`).
+    At(SystemTime),
+    /// When the parent of `--processes` says, once every shard is ready (`--start-on-stdin`).
+    Barrier,
+}
+
+impl StartGate {
+    fn of(args: &RunArgs) -> StartGate {
+        match args.start_at {
+            Some(at) => StartGate::At(at),
+            None if args.start_on_stdin => StartGate::Barrier,
+            None => StartGate::Now,
+        }
+    }
+}
+
+/// Waits for the gate and returns the instant it named (a `--start-at` that has passed starts at once,
+/// which the shard's start time then shows); `None` when Ctrl-C or SIGTERM came first, or the parent of a
+/// barrier went away.
+async fn wait_for_start(stop: &mut StopSignals, gate: StartGate) -> Option<Option<SystemTime>> {
+    let at = match gate {
+        StartGate::Now => return Some(None),
+        StartGate::At(at) => at,
+        StartGate::Barrier => until_stopped(stop, barrier()).await??,
+    };
+    match at.duration_since(SystemTime::now()) {
+        Ok(wait) => until_stopped(stop, tokio::time::sleep(wait)).await?,
+        Err(late) => {
+            eprintln!("wschaos run: the start instant passed {} ms ago; starting now", late.duration().as_millis());
+        }
+    }
+    Some(Some(at))
+}
+
+/// Says `ready` on stdout and reads `start MS` from stdin, on a thread of its own so that a signal is
+/// heard meanwhile (`None` when stdin ends or says anything else).
+async fn barrier() -> Option<SystemTime> {
+    use std::io::{BufRead, Write};
+    let (done, said) = tokio::sync::oneshot::channel();
+    let reading = std::thread::Builder::new().name("start-barrier".into()).spawn(move || {
+        let mut stdout = std::io::stdout().lock();
+        if stdout.write_all(b"ready\n").and_then(|()| stdout.flush()).is_err() {
+            return;
+        }
+        let mut line = String::new();
+        if std::io::stdin().lock().read_line(&mut line).is_ok() {
+            done.send(line).ok();
+        }
+    });
+    reading.ok()?;
+    let line = said.await.ok()?;
+    let ms: u64 = line.trim().strip_prefix("start ")?.parse().ok()?;
+    Some(UNIX_EPOCH + Duration::from_millis(ms))
+}
+
 async fn execute(
     scenario: &Scenario,
     people: &[ClientPlan],
     upstream: Upstream,
-    stop: &mut StopSignals,
+    (stop, gate): (&mut StopSignals, StartGate),
     console: &Console,
-) -> Result<Option<(Recorded, (Option<MockSnapshot>, u64))>> {
+) -> Result<Option<(Recorded, Finished)>> {
     let symbols: Vec<String> = scenario.mock.feed.symbols.iter().map(|s| s.name.clone()).collect();
     let plan = scenario.rollout.plan.as_ref();
     let (cohorts, placements) = match plan {
@@ -173,9 +343,13 @@ async fn execute(
         None
     };
     let run_cancel = CancellationToken::new();
-    let drops_before = upstream.applies_faults().then(crate::os::listen_drops).flatten();
+    let drops_before = upstream.is_mock().then(crate::os::listen_drops).flatten();
     let (events, events_rx) = mpsc::channel(65_536);
+    let Some(planned) = wait_for_start(stop, gate).await else {
+        return Ok(None);
+    };
     let start = Instant::now();
+    let started_unix_ms = unix_ms(SystemTime::now());
     // A child mock's record is mirrored until every client has ended its accounting.
     let mirror_stop = CancellationToken::new();
     let (freshness, record_lag) = upstream.freshness(&symbols, &mirror_stop);
@@ -207,7 +381,7 @@ async fn execute(
     let (lag, lag_rx) = watch::channel(0);
     let health = tokio::spawn(selfcheck::run(health_cancel.clone(), lag, selfcheck::rss_kib()));
     let (canary_p99, canary_rx) = watch::channel(0);
-    let canaries = (upstream.applies_faults() && scenario.harness.canaries > 0).then(|| {
+    let canaries = (upstream.is_mock() && scenario.harness.canaries > 0).then(|| {
         // The canaries measure the run, not its teardown: they stop when the clients are told to.
         tokio::spawn(canary::run(upstream.addr(), scenario.harness.canaries, run_cancel.clone(), canary_p99))
     });
@@ -277,10 +451,10 @@ async fn execute(
     };
     let server_open = sampler.await.unwrap_or_default();
     let listen_drops = drops_before.zip(crate::os::listen_drops()).map(|(before, after)| after.saturating_sub(before));
-    let finished = upstream.finish(start).await;
+    let (snapshot, offset_ms) = upstream.finish(start).await;
     let execution =
         Recorded { recording, health, canary, listen_drops, server_open, elapsed, interrupted, plans, rehearsed };
-    Ok(Some((execution, finished)))
+    Ok(Some((execution, Finished { snapshot, offset_ms, started_unix_ms, start_at_unix_ms: planned.map(unix_ms) })))
 }
 
 /// `reports/<name>-<UTC timestamp>`.

@@ -29,6 +29,16 @@ pub(super) enum Upstream {
     Embedded(MockServer),
     /// The mock in a child process (the scenario needs more sockets than one process may hold).
     Child(Box<MockProcess>),
+    /// A mock already running, shared with other runs (the shards of one run), reached through its control
+    /// API as a child mock is; only the run that `faults` applies the fault plan.
+    Shared {
+        /// The WebSocket address.
+        addr: SocketAddr,
+        /// The control API's address.
+        control: SocketAddr,
+        /// Whether this run applies the fault plan (shard 0).
+        faults: bool,
+    },
     /// An upstream already running.
     External(SocketAddr),
 }
@@ -55,7 +65,7 @@ impl Upstream {
         match self {
             Upstream::Embedded(m) => m.local_addr(),
             Upstream::Child(p) => p.addr(),
-            Upstream::External(a) => *a,
+            Upstream::Shared { addr, .. } | Upstream::External(addr) => *addr,
         }
     }
 
@@ -63,13 +73,23 @@ impl Upstream {
         match self {
             Upstream::Embedded(_) => "embedded".into(),
             Upstream::Child(_) => "child-process".into(),
+            Upstream::Shared { .. } => "shared".into(),
             Upstream::External(_) => "external".into(),
         }
     }
 
-    /// Whether the scenario's fault plan is applied (an external upstream gets none).
-    pub(super) fn applies_faults(&self) -> bool {
+    /// Whether the upstream is a wschaos mock whose record, counters and fault records this run reads.
+    pub(super) fn is_mock(&self) -> bool {
         !matches!(self, Upstream::External(_))
+    }
+
+    /// The control API of a mock in another process.
+    fn control(&self) -> Option<SocketAddr> {
+        match self {
+            Upstream::Child(p) => Some(p.control()),
+            Upstream::Shared { control, .. } => Some(*control),
+            Upstream::Embedded(_) | Upstream::External(_) => None,
+        }
     }
 
     /// Staleness watches over the mock's publication record: the embedded mock's own, or a mirror of a
@@ -82,11 +102,11 @@ impl Upstream {
             Upstream::Embedded(m) => {
                 (Some(Arc::new(Freshness::new(Resolver::new(m.publications(), symbols)))), Duration::ZERO)
             }
-            Upstream::Child(p) => {
+            Upstream::Child(_) | Upstream::Shared { .. } => {
+                let control = self.control().expect("a mock in another process has a control API");
                 let mirror = Arc::new(crate::mock::publications::Publications::default());
                 let freshness = Arc::new(Freshness::new(Resolver::new(mirror.clone(), symbols)));
-                let mirroring =
-                    crate::mock::process::mirror_publications(p.control(), mirror, MIRROR_EVERY, stop.clone());
+                let mirroring = crate::mock::process::mirror_publications(control, mirror, MIRROR_EVERY, stop.clone());
                 tokio::spawn(mirroring);
                 (Some(freshness), 3 * MIRROR_EVERY)
             }
@@ -98,6 +118,7 @@ impl Upstream {
         match self {
             Upstream::Embedded(m) => Probe::Embedded(m.clone()),
             Upstream::Child(p) => Probe::Child(p.control()),
+            Upstream::Shared { control, .. } => Probe::Child(*control),
             Upstream::External(_) => Probe::Nothing,
         }
     }
@@ -108,6 +129,8 @@ impl Upstream {
         match self {
             Upstream::Embedded(mock) => mock.run_plan(&scenario.faults, &plan, start),
             Upstream::Child(process) => child_faults(process.control(), scenario, plan, start, cancel),
+            Upstream::Shared { control, faults: true, .. } => child_faults(*control, scenario, plan, start, cancel),
+            Upstream::Shared { faults: false, .. } => {}
             Upstream::External(_) if !plan.occurrences.is_empty() => {
                 eprintln!(
                     "wschaos run: faults need the embedded mock; the {} faults of this scenario are skipped",
@@ -133,6 +156,17 @@ impl Upstream {
                 if let Err(e) = process.stop().await {
                     tracing::warn!("stopping the mock process: {e:#}");
                 }
+                let offset = snapshot.as_ref().map_or(0, offset);
+                (snapshot, offset)
+            }
+            Upstream::Shared { control, .. } => {
+                let snapshot = match crate::mock::process::snapshot_of(control).await {
+                    Ok(snapshot) => Some(snapshot),
+                    Err(e) => {
+                        tracing::warn!("reading the shared mock's counters: {e:#}");
+                        None
+                    }
+                };
                 let offset = snapshot.as_ref().map_or(0, offset);
                 (snapshot, offset)
             }
@@ -166,12 +200,14 @@ fn child_faults(control: SocketAddr, scenario: &Scenario, plan: FaultPlan, start
 pub(super) async fn open_upstream(
     scenario: &Scenario,
     people: &[ClientPlan],
-    target: Option<SocketAddr>,
+    target: Option<Target>,
     out: &std::path::Path,
     own_process: bool,
 ) -> Result<Upstream> {
-    if let Some(addr) = target {
-        return Ok(Upstream::External(addr));
+    match target {
+        Some(Target { addr, control: Some(control), faults }) => return Ok(Upstream::Shared { addr, control, faults }),
+        Some(Target { addr, control: None, .. }) => return Ok(Upstream::External(addr)),
+        None => {}
     }
     let limit = raise_open_file_limit();
     let clients = client_sockets(&scenario.cohorts, scenario.managers.unified.max_streams, people);
@@ -210,9 +246,43 @@ pub(super) async fn sample_server(probe: Probe, stop: CancellationToken) -> Vec<
     }
 }
 
+/// An upstream given on the command line.
+pub(super) struct Target {
+    /// `--target`.
+    pub(super) addr: SocketAddr,
+    /// `--control`: the control API of the mock behind it, shared by several runs.
+    pub(super) control: Option<SocketAddr>,
+    /// Whether this run applies the fault plan through it (no other shard does).
+    pub(super) faults: bool,
+}
+
+/// The upstream of `--target` and `--control`: the control API on a loopback address unless remote
+/// targets are allowed.
+pub(super) fn resolve_target(args: &RunArgs) -> Result<Option<Target>> {
+    let Some(addr) = resolve_target_addr(args)? else { return Ok(None) };
+    let control = match &args.control {
+        Some(text) => Some(resolve_control(text, args.allow_remote)?),
+        None => None,
+    };
+    let faults = args.shard.is_none_or(|s| s.applies_faults());
+    Ok(Some(Target { addr, control, faults }))
+}
+
+fn resolve_control(text: &str, allow_remote: bool) -> Result<SocketAddr> {
+    let host_port = text.strip_prefix("http://").unwrap_or(text).trim_end_matches('/');
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(host_port)
+        .map_err(|e| UsageError(format!("--control {text}: {e}; write host:port, e.g. 127.0.0.1:9444")))?
+        .next()
+        .ok_or_else(|| UsageError(format!("--control {text}: no address")))?;
+    if !addr.ip().is_loopback() && !allow_remote {
+        return Err(UsageError(format!("--control {text} is not on loopback; pass --allow-remote")).into());
+    }
+    Ok(addr)
+}
+
 /// The upstream address for `--target`, refusing non-loopback (unless allowed) and Binance's own hosts
 /// (unless insisted on).
-pub(super) fn resolve_target(args: &RunArgs) -> Result<Option<SocketAddr>> {
+fn resolve_target_addr(args: &RunArgs) -> Result<Option<SocketAddr>> {
     let Some(url) = &args.target else { return Ok(None) };
     let rest =
         url.strip_prefix("ws://").ok_or_else(|| UsageError(format!("--target {url}: use a ws://host:port URL")))?;

@@ -46,9 +46,14 @@ pub(super) enum Mode {
 impl Mode {
     /// The mode the flags ask for (`--json` and `--quiet` exclude each other on the command line).
     pub(super) fn of(args: &RunArgs) -> Mode {
-        if args.json {
+        Mode::from_flags(args.json, args.quiet)
+    }
+
+    /// The mode of `--json` and `--quiet`.
+    pub(super) fn from_flags(json: bool, quiet: bool) -> Mode {
+        if json {
             Mode::Json
-        } else if args.quiet {
+        } else if quiet {
             Mode::Quiet
         } else {
             let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
@@ -112,17 +117,23 @@ impl Console {
     /// What the run ends with: the tables and the gate line (human), the result object (JSON), or
     /// nothing (quiet).
     pub(super) fn finish(&self, outcome: Outcome, summary: &RunSummary, run_dir: &Path) -> Result<()> {
-        let text = match self.mode {
-            Mode::Quiet => return Ok(()),
-            Mode::Json => {
-                let line = end::result_json(outcome, summary, run_dir).context("could not encode the result")?;
-                format!("{line}\n")
-            }
-            Mode::Human { .. } => end::human_text(outcome, summary, run_dir),
-        };
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).context("could not print the run's result")
+        print_result(self.mode, outcome, summary, run_dir)
     }
+}
+
+/// Prints a finished run's result: the criteria, the cohorts and the gate for a person, the result object
+/// in JSON mode, nothing when quiet.
+pub(super) fn print_result(mode: Mode, outcome: Outcome, summary: &RunSummary, run_dir: &Path) -> Result<()> {
+    let text = match mode {
+        Mode::Quiet => return Ok(()),
+        Mode::Json => {
+            let line = end::result_json(outcome, summary, run_dir).context("could not encode the result")?;
+            format!("{line}\n")
+        }
+        Mode::Human { .. } => end::human_text(outcome, summary, run_dir),
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).context("could not print the run's result")
 }
 
 /// Where the live figures go.

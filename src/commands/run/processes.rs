@@ -1,0 +1,161 @@
+//! `wschaos run SCENARIO --processes N`: one run as N shard processes of this binary on this machine,
+//! against one mock process, merged into the run directory. The parent starts the mock (as a child mock
+//! is started), then the shards (`--shard I/N --target … --control …`, each writing `shard-I/` inside the
+//! run directory), waits until every shard has drawn its population and is ready, tells them all one start
+//! instant (the barrier), waits for them to end (Ctrl-C and SIGTERM are passed on: each shard writes what it
+//! measured), stops the mock and merges (`wschaos merge`'s own code).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::cli::RunArgs;
+use crate::commands::process::{Outcome, StopSignals, UsageError};
+use crate::mock::process::MockProcess;
+use crate::scenario::Scenario;
+
+/// How long a shard may take to draw its population and connect its control client before it is ready.
+const READY_WITHIN: Duration = Duration::from_secs(300);
+
+/// Between the last shard's `ready` and the common start: every shard has read its `start` by then.
+const START_MARGIN: Duration = Duration::from_millis(500);
+
+/// How long past the run's length the shards may take to stop and write their directories.
+const STOP_WITHIN: Duration = Duration::from_secs(120);
+
+/// Runs the scenario as `count` shards and merges them into `out`.
+pub(super) async fn run(
+    args: &RunArgs,
+    scenario: &Scenario,
+    count: u32,
+    out: &Path,
+    stop: &mut StopSignals,
+) -> Result<(crate::summary::RunSummary, Outcome)> {
+    let mock = MockProcess::spawn(&scenario.mock_raw, scenario.seed, out).await?;
+    let dirs: Vec<PathBuf> = (0..count).map(|i| out.join(format!("shard-{i}"))).collect();
+    let mut shards = Vec::with_capacity(dirs.len());
+    for (index, dir) in dirs.iter().enumerate() {
+        shards.push(spawn_shard(args, (index as u32, count), &mock, dir)?);
+    }
+    let started = start_together(&mut shards, stop).await;
+    if let Err(e) = started {
+        terminate_all(&mut shards).await;
+        mock.stop().await.ok();
+        return Err(e);
+    }
+    let ended = wait_all(&mut shards, scenario.duration + STOP_WITHIN, stop).await;
+    mock.stop().await.context("stopping the mock process")?;
+    let failed: Vec<String> =
+        ended.iter().enumerate().filter(|(_, code)| !matches!(code, Some(0 | 1 | 3 | 130))).map(describe).collect();
+    if !failed.is_empty() {
+        return Err(anyhow!("shard(s) {} failed; see their messages above", failed.join(", ")));
+    }
+    super::super::merge::merge(&dirs, out, args.baseline.as_deref())
+}
+
+fn describe((index, code): (usize, &Option<i32>)) -> String {
+    match code {
+        Some(code) => format!("{index} (exit {code})"),
+        None => format!("{index} (killed by a signal, or did not stop in time)"),
+    }
+}
+
+/// A shard process: its stdout read for `ready`, its stdin for `start MS`, its stderr the parent's.
+fn spawn_shard(args: &RunArgs, (index, count): (u32, u32), mock: &MockProcess, dir: &Path) -> Result<Child> {
+    let exe = std::env::current_exe().context("could not find the wschaos executable")?;
+    let mut command = Command::new(exe);
+    command
+        .arg("run")
+        .arg(&args.scenario)
+        .args(["--shard", &format!("{index}/{count}"), "--start-on-stdin", "--quiet"])
+        .args(["--target", &format!("ws://{}", mock.addr()), "--control", &mock.control().to_string()])
+        .arg("--out")
+        .arg(dir);
+    if let Some(seed) = args.seed {
+        command.args(["--seed", &seed.to_string()]);
+    }
+    if let Some(duration) = &args.duration {
+        command.args(["--duration", &format!("{}ms", duration.0.as_millis())]);
+    }
+    if let Some(threads) = args.threads {
+        command.args(["--threads", &threads.to_string()]);
+    }
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("could not start shard {index}/{count}"))
+}
+
+/// Waits until every shard said `ready`, then tells them all one start instant.
+async fn start_together(shards: &mut [Child], stop: &mut StopSignals) -> Result<()> {
+    let ready = async {
+        for (index, shard) in shards.iter_mut().enumerate() {
+            let stdout = shard.stdout.take().ok_or_else(|| anyhow!("shard {index} has no stdout"))?;
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).await.context("reading a shard")?;
+            if line.trim() != "ready" {
+                return Err(
+                    UsageError(format!("shard {index} stopped before it was ready (see its message above)")).into()
+                );
+            }
+        }
+        Ok::<(), anyhow::Error>(())
+    };
+    tokio::select! {
+        done = tokio::time::timeout(READY_WITHIN, ready) => {
+            done.map_err(|_| anyhow!("the shards were not ready within {} s", READY_WITHIN.as_secs()))??
+        }
+        _ = stop.recv() => return Err(UsageError("interrupted while the shards were starting".into()).into()),
+    }
+    let at = SystemTime::now() + START_MARGIN;
+    let ms = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    for (index, shard) in shards.iter_mut().enumerate() {
+        let stdin = shard.stdin.as_mut().ok_or_else(|| anyhow!("shard {index} has no stdin"))?;
+        stdin.write_all(format!("start {ms}\n").as_bytes()).await.with_context(|| format!("starting shard {index}"))?;
+        stdin.flush().await.with_context(|| format!("starting shard {index}"))?;
+    }
+    Ok(())
+}
+
+/// Waits for every shard to exit, at most `limit`; a signal is passed on to them (each then writes what it
+/// measured) and the wait goes on. Each shard's exit code, `None` for one killed or still running at the
+/// limit (it is killed when dropped).
+async fn wait_all(shards: &mut [Child], limit: Duration, stop: &mut StopSignals) -> Vec<Option<i32>> {
+    let pids: Vec<u32> = shards.iter().filter_map(Child::id).collect();
+    let count = shards.len();
+    let all = futures_util::future::join_all(shards.iter_mut().map(Child::wait));
+    tokio::pin!(all);
+    let deadline = tokio::time::sleep(limit);
+    tokio::pin!(deadline);
+    let mut signalled = false;
+    loop {
+        tokio::select! {
+            statuses = &mut all => return statuses.into_iter().map(|s| s.ok().and_then(|s| s.code())).collect(),
+            _ = stop.recv(), if !signalled => {
+                signalled = true;
+                eprintln!("wschaos run: stopping the shards; each writes what it measured");
+                for pid in &pids {
+                    Command::new("kill").args(["-TERM", &pid.to_string()]).status().await.ok();
+                }
+            }
+            _ = &mut deadline => {
+                eprintln!("wschaos run: the shards did not stop within {} s of the run's end", STOP_WITHIN.as_secs());
+                return vec![None; count];
+            }
+        }
+    }
+}
+
+/// Stops every shard at once (a failed start).
+async fn terminate_all(shards: &mut [Child]) {
+    for shard in shards.iter_mut() {
+        shard.kill().await.ok();
+    }
+}

@@ -1,0 +1,243 @@
+//! Adding one shard's records into another's, as if one recorder had received both shards' events:
+//! histograms added exactly (HdrHistogram adds bucket by bucket), counts summed, per-second and 100 ms series
+//! added element by element (each shard counts from its own start, and the shards of a run start at one
+//! instant), per-client windows joined (a client is in one shard). Three figures cannot be rebuilt from the
+//! shards' records and are bounded instead, on the side a criterion errs safely on: a high-water mark is the
+//! sum of the shards' (their peaks may not coincide, so the merged run's own was at most that), and a
+//! second's latency and staleness percentiles are the highest of the shards' for that second (the run's and
+//! every fault window's percentiles are exact).
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+
+use super::{CohortRecord, Recording, Second, Stretch};
+
+/// Adds `other` into `into`: both have the same bounds (every histogram of a kind is made alike), so
+/// nothing is clipped.
+fn add_histogram(into: &mut Histogram<u64>, other: &Histogram<u64>) {
+    if into.add(other).is_err() {
+        // Only a histogram of other bounds gets here: its values are clamped rather than lost.
+        for v in other.iter_recorded() {
+            into.saturating_record_n(v.value_iterated_to(), v.count_at_value());
+        }
+    }
+}
+
+fn add_counts(into: &mut BTreeMap<String, u64>, other: &BTreeMap<String, u64>) {
+    for (key, count) in other {
+        *into.entry(key.clone()).or_default() += count;
+    }
+}
+
+/// Adds `other` element by element, the shorter series padded with zeros.
+fn add_series(into: &mut Vec<u64>, other: &[u64]) {
+    if into.len() < other.len() {
+        into.resize(other.len(), 0);
+    }
+    for (a, b) in into.iter_mut().zip(other) {
+        *a += b;
+    }
+}
+
+impl Stretch {
+    fn absorb(&mut self, other: &Stretch) {
+        add_histogram(&mut self.latency, &other.latency);
+        add_histogram(&mut self.staleness, &other.staleness);
+    }
+}
+
+impl Second {
+    fn absorb(&mut self, other: &Second) {
+        self.attempts += other.attempts;
+        self.connected += other.connected;
+        self.failed += other.failed;
+        self.errors += other.errors;
+        self.ended += other.ended;
+        self.open += other.open;
+        self.delivered += other.delivered;
+        self.gaps += other.gaps;
+        self.detections += other.detections;
+        self.retries += other.retries;
+        self.received += other.received;
+        self.latency_p50_us = self.latency_p50_us.max(other.latency_p50_us);
+        self.latency_p95_us = self.latency_p95_us.max(other.latency_p95_us);
+        self.latency_p99_us = self.latency_p99_us.max(other.latency_p99_us);
+        self.staleness_p50_us = self.staleness_p50_us.max(other.staleness_p50_us);
+        self.staleness_p99_us = self.staleness_p99_us.max(other.staleness_p99_us);
+    }
+}
+
+impl CohortRecord {
+    /// Adds another shard's record of the same cohort.
+    pub fn absorb(&mut self, other: &CohortRecord) {
+        self.absorb_histograms(other);
+        self.absorb_counts(other);
+        self.absorb_series(other);
+        self.absorb_events(other);
+        self.open += other.open;
+        self.open_high_water += other.open_high_water;
+        self.active_streams.0 += other.active_streams.0;
+        self.active_streams.1 += other.active_streams.1;
+        self.max_attempts_per_ip_5m = self.max_attempts_per_ip_5m.max(other.max_attempts_per_ip_5m);
+        for (client, window) in &other.per_client {
+            self.per_client.entry(*client).or_default().extend(window.iter().copied());
+        }
+        if self.windows.len() < other.windows.len() {
+            self.windows.resize_with(other.windows.len(), Stretch::default);
+        }
+        for (into, window) in self.windows.iter_mut().zip(&other.windows) {
+            into.absorb(window);
+        }
+        self.outside.absorb(&other.outside);
+    }
+
+    fn absorb_histograms(&mut self, other: &CohortRecord) {
+        let pairs = [
+            (&mut self.latency, &other.latency),
+            (&mut self.upstream_share, &other.upstream_share),
+            (&mut self.delivery_share, &other.delivery_share),
+            (&mut self.staleness, &other.staleness),
+            (&mut self.without_data, &other.without_data),
+            (&mut self.connect_time, &other.connect_time),
+            (&mut self.recovery, &other.recovery),
+            (&mut self.detection, &other.detection),
+            (&mut self.retry_delay, &other.retry_delay),
+        ];
+        for (into, from) in pairs {
+            add_histogram(into, from);
+        }
+    }
+
+    fn absorb_counts(&mut self, other: &CohortRecord) {
+        add_counts(&mut self.attempts, &other.attempts);
+        add_counts(&mut self.ends, &other.ends);
+        add_counts(&mut self.errors, &other.errors);
+        for (name, tally) in &other.streams {
+            self.streams.entry(name.clone()).or_default().add(tally);
+        }
+        let scalars = [
+            (&mut self.reconnects, other.reconnects),
+            (&mut self.delivered, other.delivered),
+            (&mut self.received, other.received),
+            (&mut self.gaps, other.gaps),
+            (&mut self.late, other.late),
+            (&mut self.duplicates, other.duplicates),
+            (&mut self.unresolved, other.unresolved),
+            (&mut self.malformed, other.malformed),
+            (&mut self.gave_up, other.gave_up),
+            (&mut self.gave_up_subscribers, other.gave_up_subscribers),
+            (&mut self.fallbacks, other.fallbacks),
+            (&mut self.subscriptions_dropped, other.subscriptions_dropped),
+            (&mut self.subscriptions_recovered, other.subscriptions_recovered),
+            (&mut self.stream_events.0, other.stream_events.0),
+            (&mut self.stream_events.1, other.stream_events.1),
+            (&mut self.stream_events.2, other.stream_events.2),
+        ];
+        for (into, count) in scalars {
+            *into += count;
+        }
+        let external = &mut self.external;
+        external.garbage += other.external.garbage;
+        external.failed += other.external.failed;
+        external.routing_errors += other.external.routing_errors;
+        external.failures.extend(other.external.failures.iter().cloned());
+    }
+
+    fn absorb_series(&mut self, other: &CohortRecord) {
+        add_series(&mut self.attempts_fine, &other.attempts_fine);
+        add_series(&mut self.retries_fine, &other.retries_fine);
+        if self.seconds.len() < other.seconds.len() {
+            self.seconds.resize(other.seconds.len(), Second::default());
+        }
+        for (into, second) in self.seconds.iter_mut().zip(&other.seconds) {
+            into.absorb(second);
+        }
+    }
+
+    fn absorb_events(&mut self, other: &CohortRecord) {
+        self.recoveries.extend(other.recoveries.iter().copied());
+        self.recoveries.sort_unstable();
+        self.abandoned.extend(other.abandoned.iter().copied());
+        self.abandoned.sort_unstable();
+    }
+}
+
+impl Recording {
+    /// Adds another shard's recording of the same run, cohort by cohort (rehearsal steps are not sharded).
+    pub fn absorb(&mut self, other: &Recording) {
+        if self.cohorts.len() < other.cohorts.len() {
+            self.cohorts.resize_with(other.cohorts.len(), CohortRecord::default);
+        }
+        for (into, cohort) in self.cohorts.iter_mut().zip(&other.cohorts) {
+            into.absorb(cohort);
+        }
+        self.events += other.events;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::event::StreamTally;
+
+    fn record(latencies: &[u64], delivered: u64, seconds: &[u64]) -> CohortRecord {
+        let mut r = CohortRecord::default();
+        for l in latencies {
+            r.latency.record(*l).unwrap();
+            r.outside.latency.record(*l).unwrap();
+        }
+        r.delivered = delivered;
+        r.attempts.insert("connected".into(), delivered / 10);
+        r.streams.insert("btcusdt@trade".into(), StreamTally { delivered, gaps: 1, ..StreamTally::default() });
+        r.attempts_fine = seconds.to_vec();
+        r.seconds =
+            seconds.iter().map(|d| Second { delivered: *d, latency_p99_us: *d * 10, ..Second::default() }).collect();
+        r.open_high_water = 3;
+        r.max_attempts_per_ip_5m = delivered / 100;
+        r.per_client.insert(delivered as u32, [std::time::Duration::from_secs(1)].into());
+        r
+    }
+
+    #[test]
+    fn two_shards_add_up_to_the_record_of_both() {
+        // A hand-computed case: 4 latencies in one shard, 6 in the other; the merged median is the 5th of
+        // the 10 sorted values, its p90 the 9th.
+        let mut a = record(&[100, 200, 300, 400], 40, &[1, 2, 3]);
+        let b = record(&[150, 250, 350, 450, 550, 650], 600, &[10, 20]);
+        a.absorb(&b);
+        assert_eq!(a.latency.len(), 10);
+        assert_eq!(a.latency.value_at_quantile(0.5), a.latency.highest_equivalent(300));
+        assert_eq!(a.latency.value_at_quantile(0.9), a.latency.highest_equivalent(550));
+        assert_eq!((a.latency.min(), a.latency.max()), (100, a.latency.highest_equivalent(650)));
+        assert_eq!(a.outside.latency.len(), 10);
+        assert_eq!(a.delivered, 640);
+        assert_eq!(a.attempts["connected"], 64);
+        let tally = a.streams["btcusdt@trade"];
+        assert_eq!((tally.delivered, tally.gaps), (640, 2));
+        assert_eq!(a.attempts_fine, [11, 22, 3]);
+        let delivered: Vec<u64> = a.seconds.iter().map(|s| s.delivered).collect();
+        assert_eq!(delivered, [11, 22, 3]);
+        // Per-second percentiles: the highest of the shards'; high-water marks: the sum (an upper bound).
+        let p99: Vec<u64> = a.seconds.iter().map(|s| s.latency_p99_us).collect();
+        assert_eq!(p99, [100, 200, 30]);
+        assert_eq!(a.open_high_water, 6);
+        assert_eq!(a.max_attempts_per_ip_5m, 6);
+        let mut clients: Vec<u32> = a.clients().collect();
+        clients.sort_unstable();
+        assert_eq!(clients, [40, 600]);
+    }
+
+    #[test]
+    fn a_recording_absorbs_cohort_by_cohort() {
+        let mut a = Recording { cohorts: vec![record(&[100], 1, &[1])], events: 5, ..Recording::default() };
+        let b = Recording {
+            cohorts: vec![record(&[200], 2, &[2]), record(&[300], 3, &[3])],
+            events: 7,
+            ..Recording::default()
+        };
+        a.absorb(&b);
+        assert_eq!(a.events, 12);
+        assert_eq!(a.cohorts.iter().map(|c| c.delivered).collect::<Vec<_>>(), [3, 3]);
+    }
+}

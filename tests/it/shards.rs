@@ -1,0 +1,290 @@
+//! Sharded runs through the binary: two shards of a scenario against one shared `wschaos mock` process,
+//! started at one instant, merged with `wschaos merge`, against the same scenario run unsharded on a mock of
+//! its own (the twin). The merge gives the twin's verdicts and deterministic counts, its latency
+//! percentiles are exactly those of the shards' histograms added, and only shard 0 applied the fault plan.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use serde_json::Value;
+use wschaos::summary::Percentiles;
+
+use crate::support::{scratch_dir, scratch_file, wait_bounded, wschaos_binary};
+
+const SCENARIO: &str = r#"
+name = "sharded"
+duration = "6s"
+seed = 5
+
+[workload]
+clients = 8
+subscribers-per-client = 4
+streams-per-subscriber = 1
+ramp-up = "1s"
+popularity-exponent = 0.0
+kinds = { trade = 1, bookTicker = 1 }
+
+[cohorts]
+mode = "side-by-side"
+managers = ["legacy", "wsmanager"]
+
+[managers.legacy]
+reconnect = "fixed"
+delay = "500ms"
+
+[mock.feed]
+symbols = ["btcusdt", "ethusdt"]
+orders-per-second = 4.0
+book-changes-per-second = 4.0
+
+[[faults]]
+kind = "disconnect"
+name = "drop"
+at = "3s"
+how = "fin"
+"#;
+
+const MOCK: &str = r#"
+[feed]
+symbols = ["btcusdt", "ethusdt"]
+orders-per-second = 4.0
+book-changes-per-second = 4.0
+"#;
+
+/// A `wschaos mock` process with its control API and publication record: killed when dropped.
+struct SharedMock {
+    child: Child,
+    url: String,
+    control: String,
+    /// Its stdout, held open: a mock whose stdout is closed fails on its next line.
+    _stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Drop for SharedMock {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn shared_mock(config: &Path) -> SharedMock {
+    let mut child = wschaos_binary()
+        .args(["mock", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0", "--record-publications", "--config"])
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let (mut url, mut control) = (None, None);
+    for _ in 0..20 {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "the mock's banner ended early");
+        if let Some(rest) = line.split("streams on ").nth(1) {
+            url = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if let Some(rest) = line.trim().strip_prefix("control:") {
+            let base = rest.split_whitespace().next().unwrap().trim_end_matches("/faults");
+            control = Some(base.trim_start_matches("http://").to_owned());
+        }
+        if url.is_some() && control.is_some() {
+            break;
+        }
+    }
+    let (url, control) = (url.expect("the mock's address"), control.expect("its control API"));
+    SharedMock { child, url, control, _stdout: stdout }
+}
+
+fn run_child(scenario: &Path, out: &Path, mock: &SharedMock, extra: &[String]) -> Child {
+    std::fs::remove_dir_all(out).ok();
+    wschaos_binary()
+        .arg("run")
+        .arg(scenario)
+        .arg("--out")
+        .arg(out)
+        .args(["--quiet", "--target", &mock.url, "--control", &mock.control])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finished(child: Child, what: &str) -> i32 {
+    let output = wait_bounded(child, Duration::from_secs(120));
+    let code = output.status.code().unwrap_or(-1);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(matches!(code, 0 | 1 | 3), "{what} exited {code}: {stderr}");
+    code
+}
+
+fn summary(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+/// Every verdict's status by criterion and cohort.
+fn statuses(summary: &Value) -> Vec<(String, String, String)> {
+    let mut list: Vec<(String, String, String)> = summary["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["criterion"].to_string(), v["cohort"].to_string(), v["status"].as_str().unwrap().to_owned()))
+        .collect();
+    list.sort();
+    list
+}
+
+fn histogram(encoded: &Value) -> Histogram<u64> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(encoded.as_str().unwrap()).unwrap();
+    Deserializer::new().deserialize(&mut std::io::Cursor::new(bytes)).unwrap()
+}
+
+fn cohort<'a>(summary: &'a Value, name: &str) -> &'a Value {
+    summary["cohorts"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()
+}
+
+#[test]
+fn two_shards_merged_judge_as_the_unsharded_run_does() {
+    let dir = scratch_dir("shards");
+    let scenario = scratch_file("shards/sharded.toml", SCENARIO);
+    let config = scratch_file("shards/mock.toml", MOCK);
+    let twin_dir = dir.join("twin");
+    let twin_code = {
+        let mock = shared_mock(&config);
+        finished(run_child(&scenario, &twin_dir, &mock, &[]), "the unsharded twin")
+    };
+    let mock = shared_mock(&config);
+    let start_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64 + 3_000;
+    let shard_dirs: Vec<PathBuf> = (0..2).map(|i| dir.join(format!("shard-{i}"))).collect();
+    let children: Vec<Child> = (0..2)
+        .map(|i| {
+            let extra = ["--shard".to_owned(), format!("{i}/2"), "--start-at".to_owned(), start_at.to_string()];
+            run_child(&scenario, &shard_dirs[i], &mock, &extra)
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        finished(child, &format!("shard {i}"));
+    }
+    drop(mock);
+    let merged_dir = dir.join("merged");
+    std::fs::remove_dir_all(&merged_dir).ok();
+    let merge =
+        wschaos_binary().arg("merge").args(&shard_dirs).arg("--out").arg(&merged_dir).arg("--quiet").output().unwrap();
+    let merged = summary(&merged_dir);
+    let twin = summary(&twin_dir);
+    let rig_bound = crate::support::rig_lagged(&merged) || crate::support::rig_lagged(&twin);
+
+    // Each shard is marked, holds its slice, and wrote its records; the merge lists both with their skew.
+    let shards: Vec<Value> = shard_dirs.iter().map(|d| summary(d)).collect();
+    for (i, s) in shards.iter().enumerate() {
+        assert_eq!(s["run"]["shard"]["index"], i);
+        assert_eq!(s["run"]["shard"]["count"], 2);
+        assert_eq!(s["run"]["shard"]["start_at_unix_ms"], start_at);
+    }
+    let clients: Vec<u64> = shards.iter().map(|s| cohort(s, "legacy")["clients"].as_u64().unwrap()).collect();
+    assert_eq!(clients.iter().sum::<u64>(), 8, "{clients:?}");
+    assert!(clients.iter().all(|c| *c > 0), "both shards hold clients: {clients:?}");
+    let listed = merged["run"]["shards"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|s| s["start_offset_ms"].as_u64().unwrap() < 1_000), "{listed:?}");
+
+    // Exactly one party applied the fault plan: one drop, as in the twin.
+    assert_eq!(merged["faults"].as_array().unwrap().len(), 1, "{}", merged["faults"]);
+    assert_eq!(twin["faults"].as_array().unwrap().len(), 1);
+
+    // The twin's deterministic counts: the population, and every socket the managers held (server side).
+    for name in ["legacy", "wsmanager"] {
+        let (m, t) = (cohort(&merged, name), cohort(&twin, name));
+        for key in ["clients", "subscriptions", "distinct_streams"] {
+            assert_eq!(m[key], t[key], "{name}.{key}");
+        }
+        assert_eq!(m["attempts"]["connected"], t["attempts"]["connected"], "{name}: sockets opened");
+        let d = &m["delivery"];
+        let (published, delivered, lost) = (d["published"].as_u64(), d["delivered"].as_u64(), d["lost"].as_u64());
+        assert_eq!(published, Some(delivered.unwrap() + lost.unwrap()), "{name}: published = delivered + lost");
+    }
+
+    // The merged latency percentiles are exactly those of the shards' histograms added.
+    let records: Vec<Value> = shard_dirs
+        .iter()
+        .map(|d| serde_json::from_slice(&std::fs::read(d.join("records.json")).unwrap()).unwrap())
+        .collect();
+    for (index, name) in ["legacy", "wsmanager"].iter().enumerate() {
+        let mut sum = histogram(&records[0]["recorded"]["recording"]["cohorts"][index]["latency"]);
+        sum.add(histogram(&records[1]["recorded"]["recording"]["cohorts"][index]["latency"])).unwrap();
+        let expected = serde_json::to_value(Percentiles::of(&sum)).unwrap();
+        assert_eq!(cohort(&merged, name)["latency_us"], expected, "{name}");
+        assert!(!sum.is_empty(), "{name} delivered");
+    }
+
+    // The same verdicts as the twin's (a verdict the rig's lag made not measurable in either is left out).
+    let code = merge.status.code();
+    if rig_bound {
+        let measurable = |s: &Value| statuses(s).into_iter().filter(|v| v.2 != "not-measurable").collect::<Vec<_>>();
+        let (m, t) = (measurable(&merged), measurable(&twin));
+        let both: Vec<_> = m.iter().filter(|v| t.iter().any(|w| w.0 == v.0 && w.1 == v.1)).collect();
+        assert!(both.iter().all(|v| t.contains(v)), "merged {m:?}\ntwin {t:?}");
+    } else {
+        assert_eq!(statuses(&merged), statuses(&twin));
+        assert_eq!(code, Some(twin_code), "{}", String::from_utf8_lossy(&merge.stderr));
+    }
+}
+
+#[test]
+fn a_merge_refuses_what_is_not_every_shard_of_one_run() {
+    let dir = scratch_dir("shards-refused");
+    let scenario = scratch_file(
+        "shards-refused/short.toml",
+        &SCENARIO.replace("duration = \"6s\"", "duration = \"2s\"").replace("at = \"3s\"", "at = \"1s\""),
+    );
+    let config = scratch_file("shards-refused/mock.toml", MOCK);
+    let mock = shared_mock(&config);
+    let shard = dir.join("shard-0");
+    finished(run_child(&scenario, &shard, &mock, &["--shard".into(), "0/2".into()]), "shard 0");
+    let output =
+        wschaos_binary().arg("merge").arg(&shard).arg(&shard).arg("--out").arg(dir.join("m")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("shard 0/2 is given 2 times") && stderr.contains("1/2 missing"), "{stderr}");
+    let plain = dir.join("plain");
+    finished(run_child(&scenario, &plain, &mock, &[]), "an unsharded run");
+    let output = wschaos_binary().arg("merge").arg(&plain).arg("--out").arg(dir.join("m")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("records.json") && stderr.contains("--shard"), "{stderr}");
+}
+
+#[test]
+fn processes_run_the_shards_and_merge_them_into_the_run_directory() {
+    let dir = scratch_dir("shards-processes");
+    let scenario = scratch_file("shards-processes/sharded.toml", SCENARIO);
+    let out = dir.join("run");
+    let child = wschaos_binary()
+        .arg("run")
+        .arg(&scenario)
+        .args(["--processes", "2", "--quiet", "--out"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let code = finished(child, "the run of 2 processes");
+    let merged = summary(&out);
+    assert_eq!(merged["run"]["shards"].as_array().unwrap().len(), 2);
+    assert!(out.join("shard-0/records.json").is_file() && out.join("shard-1/records.json").is_file());
+    assert_eq!(merged["faults"].as_array().unwrap().len(), 1, "one drop, applied by shard 0 alone");
+    // Hand-computed: every socket opened once, and once again after the drop.
+    let (legacy, wsmanager) = (cohort(&merged, "legacy"), cohort(&merged, "wsmanager"));
+    assert_eq!(legacy["subscriptions"], 32);
+    assert_eq!(legacy["attempts"]["connected"].as_u64(), Some(2 * 32));
+    let distinct = wsmanager["distinct_streams"].as_u64().unwrap();
+    assert_eq!(wsmanager["attempts"]["connected"].as_u64(), Some(2 * distinct));
+    let failed = merged["verdicts"].as_array().unwrap().iter().any(|v| v["gates"] == true && v["status"] == "fail");
+    let expected = if failed { 1 } else if crate::support::rig_lagged(&merged) { 3 } else { 0 };
+    assert_eq!(code, expected);
+}
