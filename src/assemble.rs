@@ -65,14 +65,20 @@ pub struct RunFacts<'a> {
     /// The shards a merged run was merged from (empty otherwise): a shard whose rig lagged makes the merged
     /// run's rig lagged too.
     pub shards: Vec<ShardRun>,
+    /// Every client connected from a loopback address of its own (a loopback upstream), so the mock's
+    /// per-address counts are each client's.
+    pub sources_bound: bool,
 }
 
 /// The run's summary, every criterion judged.
 pub fn summary(scenario: &Scenario, recorded: &Recorded, facts: RunFacts<'_>) -> RunSummary {
     let faults = facts.snapshot.map(|s| build::fault_windows(&s.faults, facts.mock_offset_ms)).unwrap_or_default();
     let mut cohorts = cohorts(scenario, recorded, &faults);
-    // Past the mock's cap on the addresses it counts apart, some cohorts' upgrades are pooled: not told.
-    if let Some(snapshot) = facts.snapshot.filter(|s| s.upgrades_per_ip.len() < crate::mock::stats::IPS_KEPT) {
+    // Past the mock's cap on the addresses it counts apart, some cohorts' upgrades are pooled: not told (a
+    // fleet of replicas may count more addresses between them, each below its cap).
+    // Off loopback every client connects from the harness's one address: nobody's attempts in particular.
+    let counted_apart = |s: &&MockSnapshot| !s.upgrades_per_ip.contains_key(&crate::mock::stats::OTHER_SOURCES);
+    if let Some(snapshot) = facts.snapshot.filter(counted_apart).filter(|_| facts.sources_bound) {
         server_attempts(&mut cohorts, recorded, snapshot);
     }
     let mut summary = unjudged(scenario, recorded, &facts, cohorts, faults);
@@ -173,7 +179,7 @@ fn unjudged(
         server: facts.snapshot.map(build::server_summary),
         faults,
         harness: build::harness_summary(&recorded.health, scenario.harness.saturation_lag, peak_connections),
-        rig: with_shards(rig_summary(rig_inputs(scenario, recorded, facts)), &facts.shards),
+        rig: with_shards(rig_summary(rig_inputs(scenario, recorded, facts)), &facts.shards, scenario),
         verdicts: Vec::new(),
         streams,
         rollout: scenario
@@ -203,7 +209,7 @@ fn assumptions(scenario: &Scenario, recorded: &Recorded) -> Vec<Assumption> {
 
 /// A merged run's rig with its shards' own checks: lagged when any shard's was (a shard's lag is not
 /// averaged away by the others').
-fn with_shards(mut rig: RigSummary, shards: &[ShardRun]) -> RigSummary {
+fn with_shards(mut rig: RigSummary, shards: &[ShardRun], scenario: &Scenario) -> RigSummary {
     if shards.is_empty() {
         return rig;
     }
@@ -211,8 +217,11 @@ fn with_shards(mut rig: RigSummary, shards: &[ShardRun]) -> RigSummary {
     let worst = shards.iter().map(|s| s.lag_p99_us).max().unwrap_or(0);
     rig.parts.push(RigPart {
         part: "shards".into(),
-        what: "each shard's own rig check (its scheduler, canaries and the shared mock as it saw them)".into(),
+        what: "each shard's own rig check (its scheduler, canaries and the shared mock as it saw them); the \
+               figure is the worst shard's scheduler lag"
+            .into(),
         p99_us: worst,
+        threshold_us: scenario.harness.saturation_lag.as_micros() as u64,
         samples: shards.len() as u64,
         measured: true,
         lagged: !lagged.is_empty(),

@@ -152,6 +152,10 @@ pub struct RunArgs {
     /// scenario's fault plan through it.
     #[arg(long, value_name = "ADDR", requires = "target")]
     pub control: Option<String>,
+    /// The token of the control API behind --control (a mock started with --control-token, as one that
+    /// listens off loopback must be).
+    #[arg(long, env = "WSCHAOS_CONTROL_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub control_token: Option<String>,
     /// Run only shard I of N (0 <= I < N) of the population: the clients whose stable hash falls in it,
     /// against a shared upstream (--target, with --control for faults and the mock's truth). Shard 0 applies
     /// the fault plan. Merge the shards' run directories with `wschaos merge`.
@@ -167,6 +171,20 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096),
           conflicts_with_all = ["target", "shard", "start_at", "mock_process"])]
     pub processes: Option<u32>,
+    /// With --processes: mock replicas to run (seeded alike, started together; shard I connects to
+    /// replica I mod M). By default as few as hold every client socket.
+    #[arg(long, value_name = "M", requires = "processes", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub mock_processes: Option<u32>,
+    /// With --shard: the mock behind --target is replica I mod R of R alike replicas serving the run's shards;
+    /// the first shard on each (I < R) applies the fault plan to it.
+    #[arg(long, value_name = "R", requires = "shard", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub replicas: u32,
+    /// With --shard: start when every shard of the run has arrived at the start barrier of the mock behind
+    /// --control (its `POST /barrier`): for shards no one parent starts, such as the pods of a Kubernetes
+    /// Job. The mock names the start 2 s after the last arrival.
+    #[arg(long, requires_all = ["shard", "control"], conflicts_with_all = ["start_at", "start_on_stdin"])]
+    pub barrier: bool,
     /// A shard of `--processes`: print `ready` on stdout once set up, then start at the Unix millisecond
     /// the parent writes on stdin (`start MS`): the shards' start barrier.
     #[arg(long, hide = true, requires = "shard")]
@@ -236,6 +254,10 @@ pub struct MockArgs {
     /// Mock configuration file (TOML: [server], [heartbeat], [limits], [feed]).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Serve as a run of this scenario would: its `[mock]` section and its seed (the mock shared by the
+    /// shards of a run, or each of its replicas).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["config", "seed"])]
+    pub scenario: Option<PathBuf>,
     /// Worker threads (default: one per core). `--threads 1` serves from a single core.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,

@@ -32,6 +32,7 @@ use axum::routing::{delete, get, post};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 
+use crate::chaos::barrier::{Arrival, Barrier};
 use crate::chaos::fault::{Fault, RawFault};
 use crate::chaos::metrics;
 use crate::mock::MockServer;
@@ -79,7 +80,7 @@ impl ControlServer {
         let listener = TcpListener::bind(addr).await.map_err(|source| ControlError::Bind { addr, source })?;
         let bound = listener.local_addr().map_err(|source| ControlError::Bind { addr, source })?;
         let cancel = mock.cancel_token();
-        let api = Arc::new(Api { mock: mock.clone(), token, injected: AtomicU32::new(0) });
+        let api = Arc::new(Api { mock: mock.clone(), token, injected: AtomicU32::new(0), barrier: Default::default() });
         mock.spawn(async move {
             let served = axum::serve(listener, router(api)).with_graceful_shutdown(cancel.clone().cancelled_owned());
             // A client that never finishes its request must not hold the mock's shutdown.
@@ -107,6 +108,7 @@ struct Api {
     mock: MockServer,
     token: Option<String>,
     injected: AtomicU32,
+    barrier: std::sync::Mutex<Barrier>,
 }
 
 /// The routes, behind the token check and the body limit; HTTP framing (chunked bodies, keep-alive,
@@ -122,6 +124,7 @@ fn router(api: Arc<Api>) -> Router {
         .route("/health", get(health))
         .route("/publications", get(publications))
         .route("/metrics", get(prometheus))
+        .route("/barrier", get(barrier_state).post(arrive).delete(reset_barrier))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(api.clone(), authorize))
@@ -168,7 +171,7 @@ async fn not_found() -> Reply {
     Reply::error(
         404,
         "no such endpoint; see GET /faults, POST /faults, DELETE /faults/N, POST /reset, GET /metrics, GET /stats, \
-         POST /stats/reset, GET /health, GET /publications",
+         POST /stats/reset, GET /health, GET /publications, GET|POST|DELETE /barrier",
     )
 }
 
@@ -184,6 +187,43 @@ async fn reset_faults(State(api): State<Arc<Api>>) -> Reply {
     let active = api.mock.active_faults().len();
     api.mock.end_all_faults();
     Reply::json(200, &serde_json::json!({ "ended": active }))
+}
+
+/// `POST /barrier`: a shard of a run arrives at its start barrier; the answer names the start once every
+/// shard has arrived.
+async fn arrive(State(api): State<Arc<Api>>, body: Result<Bytes, BytesRejection>) -> Reply {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return Reply::error(rejection.status().as_u16(), &rejection.body_text()),
+    };
+    let arrival: Arrival = match serde_json::from_slice(&body) {
+        Ok(arrival) => arrival,
+        Err(e) => return Reply::error(400, &format!("the body is not an arrival ({{party, parties, lead_ms}}): {e}")),
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let arrived = api.barrier.lock().map(|mut b| b.arrive(arrival, now));
+    match arrived {
+        Ok(Ok(state)) => Reply::json(200, &serde_json::json!(state)),
+        Ok(Err(why)) => Reply::error(409, &why),
+        Err(_) => Reply::error(500, "the barrier's lock is poisoned"),
+    }
+}
+
+async fn barrier_state(State(api): State<Arc<Api>>) -> Reply {
+    match api.barrier.lock() {
+        Ok(b) => Reply::json(200, &serde_json::json!(b.state())),
+        Err(_) => Reply::error(500, "the barrier's lock is poisoned"),
+    }
+}
+
+async fn reset_barrier(State(api): State<Arc<Api>>) -> Reply {
+    match api.barrier.lock() {
+        Ok(mut b) => {
+            *b = Barrier::default();
+            Reply(204, "application/json", String::new())
+        }
+        Err(_) => Reply::error(500, "the barrier's lock is poisoned"),
+    }
 }
 
 async fn health(State(api): State<Arc<Api>>) -> Reply {

@@ -3,8 +3,10 @@
 //! [`fault`] reads and validates a fault as a scenario or a request writes it (the effects themselves, and
 //! what a fault applies to, are the mock's: [`crate::mock::faults`]), [`plan`] is the seeded schedule of a
 //! run, [`inject`] turns faults and plans into the orders a mock carries out, [`control`] is the HTTP
-//! control API of the standalone mock, [`metrics`] its Prometheus rendering.
+//! control API of the standalone mock (with [`barrier`], the start barrier of a sharded run), [`metrics`] its
+//! Prometheus rendering.
 
+pub mod barrier;
 pub mod control;
 pub mod fault;
 pub mod inject;

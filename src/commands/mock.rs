@@ -31,15 +31,21 @@ pub async fn run(args: MockArgs) -> Result<Outcome> {
         ))
         .into());
     }
-    let config = load_config(args.config.as_deref())?;
+    let (config, seed) = match &args.scenario {
+        Some(path) => {
+            let scenario = crate::scenario::load(path).map_err(|e| UsageError(e.to_string()))?;
+            (scenario.mock, scenario.seed)
+        }
+        None => (load_config(args.config.as_deref())?, args.seed),
+    };
     let mut stop = StopSignals::register().context("could not listen for Ctrl-C and SIGTERM")?;
     let cancel = CancellationToken::new();
-    let server = MockServer::start(config, args.listen, args.seed, cancel.clone()).await?;
+    let server = MockServer::start(config, args.listen, seed, cancel.clone()).await?;
     if args.record_publications {
         server.publications().enable_log();
     }
     let url = server.url();
-    println!("wschaos mock: Binance spot market streams on {url} (seed {})", args.seed);
+    println!("wschaos mock: Binance spot market streams on {url} (seed {seed})");
     println!("  raw:      {url}/ws/btcusdt@trade");
     println!("  combined: {url}/stream?streams=btcusdt@trade/ethusdt@depth@100ms");
     println!("  REST:     http://{}/api/v3/depth?symbol=BTCUSDT&limit=5", server.local_addr());

@@ -32,6 +32,10 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Validate(args) => validate::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::Compare(args) => compare::run(&args),
-        Command::Merge(args) => merge::run(&args),
+        Command::Merge(args) => {
+            let (summary, outcome) = merge::merge(&args.dirs, &args.out, args.baseline.as_deref())?;
+            run::print_result((args.json, args.quiet), outcome, &summary, &args.out)?;
+            Ok(outcome)
+        }
     }
 }

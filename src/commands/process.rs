@@ -19,6 +19,24 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// How a finished run (or a merged one) exits: interrupted, the mock's counters unread, a criterion
+    /// the rig cannot excuse failed, the rig's delay in the figures, or success, in that order.
+    pub fn of(summary: &crate::summary::RunSummary, interrupted: bool, mock_failed: bool) -> Outcome {
+        if interrupted {
+            Outcome::Interrupted
+        } else if mock_failed {
+            Outcome::HarnessError
+        } else if crate::criteria::verdict::any_failed(&summary.verdicts) {
+            // A criterion the rig cannot excuse (a count, a close code) failed: the rig's lag made only the
+            // latency and storm verdicts not measurable, and the report says so.
+            Outcome::CriteriaFailed
+        } else if summary.not_measurable_cause().is_some() {
+            Outcome::HarnessError
+        } else {
+            Outcome::Success
+        }
+    }
+
     /// The documented exit code.
     pub fn exit_code(self) -> i32 {
         match self {

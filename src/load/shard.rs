@@ -34,16 +34,6 @@ impl Shard {
     pub fn owns(&self, id: u32) -> bool {
         self.count <= 1 || splitmix64(u64::from(id) ^ SALT) % u64::from(self.count) == u64::from(self.index)
     }
-
-    /// Whether this is the shard that applies the run's fault plan (exactly one does: the first).
-    pub fn applies_faults(&self) -> bool {
-        self.index == 0
-    }
-
-    /// Whether the run is split at all.
-    pub fn is_sharded(&self) -> bool {
-        self.count > 1
-    }
 }
 
 impl fmt::Display for Shard {
@@ -105,6 +95,5 @@ mod tests {
             let error = bad.parse::<Shard>().unwrap_err();
             assert!(error.contains(bad) && error.contains("I/N"), "{error}");
         }
-        assert!(Shard { index: 0, count: 3 }.applies_faults() && !Shard { index: 1, count: 3 }.applies_faults());
     }
 }

@@ -305,6 +305,11 @@ const DRAIN_AT_MOST: usize = 64;
 /// How often a socket hands its deliveries to the recorder.
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
 
+/// How often a socket that holds nothing for the recorder looks again (a frame or a command brings the next
+/// flush back to [`FLUSH_EVERY`]): an idle connection does not wake up four times a second for nothing,
+/// which is most of what 100,000 idle connections would cost.
+const IDLE_FLUSH_EVERY: Duration = Duration::from_secs(5);
+
 /// One connected session; `None` when stopped, or how the connection ended.
 ///
 /// Its timers live across the loop (a deadline moved later is an atomic store, not a new timer), and a
@@ -342,11 +347,14 @@ async fn session(
                     }
                 }
             }
-            command = next_command(commands.as_deref_mut()) => match command {
-                Some(SubscriptionChange::Subscribe(streams)) => outbox.queue_subscribe("SUBSCRIBE", streams),
-                Some(SubscriptionChange::Unsubscribe(streams)) => outbox.queue_subscribe("UNSUBSCRIBE", streams),
-                None => commands = None,
-            },
+            command = next_command(commands.as_deref_mut()) => {
+                match command {
+                    Some(SubscriptionChange::Subscribe(streams)) => outbox.queue_subscribe("SUBSCRIBE", streams),
+                    Some(SubscriptionChange::Unsubscribe(streams)) => outbox.queue_subscribe("UNSUBSCRIBE", streams),
+                    None => commands = None,
+                }
+                wake_flush(flush.as_mut(), state.last_flush);
+            }
             () = &mut silence, if spec.liveness.is_some() => {
                 ctx.report(Event::Detected { cohort: spec.cohort, at: ctx.now(), silent_for: last_traffic.elapsed() }).await;
                 drop(ws);
@@ -354,7 +362,8 @@ async fn session(
             }
             () = &mut flush => {
                 state.flush(ctx, audience).await;
-                flush.as_mut().reset(state.last_flush + FLUSH_EVERY);
+                let every = if state.holds_nothing() { IDLE_FLUSH_EVERY } else { FLUSH_EVERY };
+                flush.as_mut().reset(state.last_flush + every);
             }
             message = ws.next() => {
                 let flushed = state.last_flush;
@@ -376,9 +385,19 @@ async fn session(
                 if state.last_flush != flushed {
                     // A full batch went early: the next flush is a period after it.
                     flush.as_mut().reset(state.last_flush + FLUSH_EVERY);
+                } else {
+                    wake_flush(flush.as_mut(), state.last_flush);
                 }
             }
         }
+    }
+}
+
+/// Brings an idle socket's next flush back to a period after its last one (at once when that has passed).
+fn wake_flush(flush: std::pin::Pin<&mut tokio::time::Sleep>, last_flush: Instant) {
+    let due = last_flush + FLUSH_EVERY;
+    if flush.deadline() > due {
+        flush.reset(due);
     }
 }
 

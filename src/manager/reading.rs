@@ -94,6 +94,13 @@ impl Reading {
         }
     }
 
+    /// Whether nothing waits to go to the recorder: no sample, no tally, no message waiting for its record.
+    pub fn holds_nothing(&self) -> bool {
+        self.sample.is_empty()
+            && self.sample.latencies.is_empty()
+            && self.streams.values().all(|s| s.pending.is_empty() && s.tally.is_empty())
+    }
+
     /// Ends the accounting of the subscriptions that ended, then hands the batch to the recorder.
     pub async fn flush(&mut self, ctx: &RunContext, audience: &Audience) {
         self.settle_departed(ctx, audience);

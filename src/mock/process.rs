@@ -12,9 +12,27 @@ use anyhow::{Context, Result, anyhow, bail};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::chaos::barrier::{Arrival, BarrierState};
 use crate::mock::config::RawMockConfig;
 use crate::mock::faults::FaultOrder;
 use crate::mock::stats::MockSnapshot;
+
+/// The control API of a mock in another process: its address and, when it was started with a token, the
+/// token every request carries (`Authorization: Bearer`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlApi {
+    /// host:port.
+    pub addr: SocketAddr,
+    /// `--control-token` of the mock.
+    pub token: Option<String>,
+}
+
+impl ControlApi {
+    /// A control API on `addr` without a token (a loopback mock of this run's own).
+    pub fn at(addr: SocketAddr) -> ControlApi {
+        ControlApi { addr, token: None }
+    }
+}
 
 /// A running `wschaos mock` child.
 #[derive(Debug)]
@@ -48,6 +66,9 @@ impl MockProcess {
                 "--config",
             ])
             .arg(&config_path)
+            // A token in this process's environment is not the child's: it listens on loopback for this
+            // process alone.
+            .env_remove("WSCHAOS_CONTROL_TOKEN")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .kill_on_drop(true)
@@ -75,7 +96,7 @@ impl MockProcess {
 
     /// The child's counters.
     pub async fn snapshot(&self) -> Result<MockSnapshot> {
-        snapshot_of(self.control).await
+        snapshot_of(&ControlApi::at(self.control)).await
     }
 
     /// True while the child runs.
@@ -99,13 +120,13 @@ impl MockProcess {
 }
 
 /// The counters of the mock behind `control`.
-pub async fn snapshot_of(control: SocketAddr) -> Result<MockSnapshot> {
+pub async fn snapshot_of(control: &ControlApi) -> Result<MockSnapshot> {
     let body = request(control, "GET", "/stats", "").await?;
     serde_json::from_str(&body).context("could not read the mock's /stats")
 }
 
 /// Connections open in the child behind `control` now.
-pub async fn connections_open(control: SocketAddr) -> Result<u64> {
+pub async fn connections_open(control: &ControlApi) -> Result<u64> {
     let body = request(control, "GET", "/health", "").await?;
     let value: serde_json::Value = serde_json::from_str(&body)?;
     value["connections_open"].as_u64().ok_or_else(|| anyhow!("unexpected /health answer: {body}"))
@@ -115,7 +136,7 @@ pub async fn connections_open(control: SocketAddr) -> Result<u64> {
 /// `stop`. A harness in this process measures loss and staleness against the mirror: it lags the child's
 /// own record by up to `every` plus a request, so an event in flight may be seen as published that much late.
 pub async fn mirror_publications(
-    control: SocketAddr,
+    control: ControlApi,
     into: std::sync::Arc<crate::mock::publications::Publications>,
     every: Duration,
     stop: tokio_util::sync::CancellationToken,
@@ -129,7 +150,7 @@ pub async fn mirror_publications(
             _ = tick.tick() => {}
         }
         loop {
-            match fetch_publications(control, from).await {
+            match fetch_publications(&control, from).await {
                 Ok((next, events)) => {
                     let full = events.len() >= crate::mock::publications::PAGE;
                     for (key, id, at) in events {
@@ -150,7 +171,7 @@ pub async fn mirror_publications(
 }
 
 async fn fetch_publications(
-    control: SocketAddr,
+    control: &ControlApi,
     from: u64,
 ) -> Result<(u64, Vec<crate::mock::publications::Published>)> {
     #[derive(serde::Deserialize)]
@@ -163,8 +184,14 @@ async fn fetch_publications(
     Ok((page.next, page.events))
 }
 
+/// Arrives at the start barrier of the mock behind `control`; where the barrier stands.
+pub async fn arrive(control: &ControlApi, arrival: &Arrival) -> Result<BarrierState> {
+    let body = request(control, "POST", "/barrier", &serde_json::to_string(arrival)?).await?;
+    serde_json::from_str(&body).context("unexpected /barrier answer")
+}
+
 /// Has the mock behind the control API at `control` carry out a fault now, as already decided.
-pub async fn order_fault(control: SocketAddr, order: &FaultOrder) -> Result<()> {
+pub async fn order_fault(control: &ControlApi, order: &FaultOrder) -> Result<()> {
     request(control, "POST", "/fault-orders", &serde_json::to_string(order)?).await.map(|_| ())
 }
 
@@ -189,11 +216,13 @@ async fn read_banner(stdout: tokio::process::ChildStdout) -> Result<(SocketAddr,
 }
 
 /// One HTTP/1.1 request to the control API; the body of a 2xx answer.
-async fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> Result<String> {
+async fn request(control: &ControlApi, method: &str, path: &str, body: &str) -> Result<String> {
+    let addr = control.addr;
+    let auth = control.token.as_ref().map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
     let exchange = async {
         let mut tcp = tokio::net::TcpStream::connect(addr).await?;
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
         );
         tcp.write_all(head.as_bytes()).await?;

@@ -5,6 +5,8 @@
 //! feed's scheduling lag. Per-stream figures live in the hub and join these in a [`MockSnapshot`].
 //! Hot counters are atomics; the rest sit behind a mutex that is never held across an `.await`.
 
+mod replicas;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Mutex;

@@ -33,6 +33,13 @@ pub struct ScenarioText {
 pub struct ShardFacts {
     /// Which shard.
     pub shard: Shard,
+    /// Mock replicas serving the run's shards: this shard's was replica `index mod replicas`.
+    #[serde(default = "one")]
+    pub replicas: u32,
+    /// Its clients connected from loopback addresses of their own (the mock's per-address counts are
+    /// theirs).
+    #[serde(default = "yes")]
+    pub sources_bound: bool,
     /// The scenario it ran.
     pub scenario: ScenarioText,
     /// The seed it ran with (`--seed` included).
@@ -64,6 +71,14 @@ pub struct ShardRecords<R = Recorded> {
     pub facts: ShardFacts,
     /// What it measured.
     pub recorded: R,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The file's contents.

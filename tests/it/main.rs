@@ -9,6 +9,7 @@ mod cli;
 mod compare;
 mod conformance;
 mod control;
+mod deploy;
 mod external;
 mod figures;
 mod fuzz_corpus;

@@ -73,13 +73,18 @@ impl Drop for SharedMock {
 }
 
 fn shared_mock(config: &Path) -> SharedMock {
-    let mut child = wschaos_binary()
-        .args(["mock", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0", "--record-publications", "--config"])
-        .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    shared_mock_with(&["--config".as_ref(), config.as_os_str()], None)
+}
+
+/// A shared mock started with `args` (its configuration) and, when given, a control-API token.
+fn shared_mock_with(args: &[&std::ffi::OsStr], token: Option<&str>) -> SharedMock {
+    let mut command = wschaos_binary();
+    command.args(["mock", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0", "--record-publications"]).args(args);
+    match token {
+        Some(token) => command.env("WSCHAOS_CONTROL_TOKEN", token),
+        None => command.env_remove("WSCHAOS_CONTROL_TOKEN"),
+    };
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let (mut url, mut control) = (None, None);
     for _ in 0..20 {
@@ -101,8 +106,17 @@ fn shared_mock(config: &Path) -> SharedMock {
 }
 
 fn run_child(scenario: &Path, out: &Path, mock: &SharedMock, extra: &[String]) -> Child {
+    run_child_with(scenario, out, mock, extra, None)
+}
+
+fn run_child_with(scenario: &Path, out: &Path, mock: &SharedMock, extra: &[String], token: Option<&str>) -> Child {
     std::fs::remove_dir_all(out).ok();
-    wschaos_binary()
+    let mut command = wschaos_binary();
+    match token {
+        Some(token) => command.env("WSCHAOS_CONTROL_TOKEN", token),
+        None => command.env_remove("WSCHAOS_CONTROL_TOKEN"),
+    };
+    command
         .arg("run")
         .arg(scenario)
         .arg("--out")
@@ -285,6 +299,50 @@ fn processes_run_the_shards_and_merge_them_into_the_run_directory() {
     let distinct = wsmanager["distinct_streams"].as_u64().unwrap();
     assert_eq!(wsmanager["attempts"]["connected"].as_u64(), Some(2 * distinct));
     let failed = merged["verdicts"].as_array().unwrap().iter().any(|v| v["gates"] == true && v["status"] == "fail");
-    let expected = if failed { 1 } else if crate::support::rig_lagged(&merged) { 3 } else { 0 };
+    let expected = if failed {
+        1
+    } else if crate::support::rig_lagged(&merged) {
+        3
+    } else {
+        0
+    };
     assert_eq!(code, expected);
+}
+
+#[test]
+fn shards_that_meet_at_the_mock_s_barrier_start_at_one_instant() {
+    // As on Kubernetes: the mock serves the scenario's own [mock] section behind a token, and the shards,
+    // started one after the other, meet at its barrier.
+    let dir = scratch_dir("shards-barrier");
+    let short = SCENARIO.replace("duration = \"6s\"", "duration = \"2s\"").replace("at = \"3s\"", "at = \"1s\"");
+    let scenario = scratch_file("shards-barrier/short.toml", &short);
+    let mock = shared_mock_with(&["--scenario".as_ref(), scenario.as_os_str()], Some("s3cret"));
+    let dirs: Vec<PathBuf> = (0..2).map(|i| dir.join(format!("shard-{i}"))).collect();
+    let children: Vec<Child> = (0..2)
+        .map(|i| {
+            let extra = ["--shard".into(), format!("{i}/2"), "--barrier".into()];
+            run_child_with(&scenario, &dirs[i], &mock, &extra, Some("s3cret"))
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        finished(child, &format!("shard {i}"));
+    }
+    let starts: Vec<Value> = dirs.iter().map(|d| summary(d)["run"]["shard"]["start_at_unix_ms"].clone()).collect();
+    assert!(starts[0].is_u64() && starts[0] == starts[1], "one instant named by the barrier: {starts:?}");
+    let state = {
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(&mock.control).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(tcp, "GET /barrier HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        tcp.read_to_string(&mut response).unwrap();
+        response
+    };
+    assert!(state.contains("\"arrived\":2") && state.contains("\"parties\":2"), "{state}");
+    // Through the token, shard 0 applied the plan and both read the mock's counters.
+    let merged = dir.join("merged");
+    let merge = wschaos_binary().arg("merge").args(&dirs).arg("--out").arg(&merged).arg("--quiet").output().unwrap();
+    assert!(matches!(merge.status.code(), Some(0 | 1 | 3)), "{}", String::from_utf8_lossy(&merge.stderr));
+    assert_eq!(summary(&merged)["faults"].as_array().unwrap().len(), 1);
 }

@@ -46,6 +46,8 @@ pub(super) struct Merged {
     pub(super) started_unix_ms: u64,
     /// Each shard, in index order.
     pub(super) shards: Vec<ShardRun>,
+    /// Every shard's clients connected from addresses of their own.
+    pub(super) sources_bound: bool,
 }
 
 /// Why the given directories are not the shards of one run, every reason at once (empty when they are).
@@ -65,6 +67,9 @@ pub(super) fn problems(inputs: &[ShardInput]) -> Vec<String> {
         }
         if g.duration_ms != f.duration_ms {
             problems.push(format!("{dir} ran {} ms and {name} {} ms", g.duration_ms, f.duration_ms));
+        }
+        if g.replicas != f.replicas {
+            problems.push(format!("{dir} ran against {} mock replicas and {name} against {}", g.replicas, f.replicas));
         }
         if g.shard.count != f.shard.count {
             problems.push(format!("{dir} is a shard of {} and {name} of {}", g.shard.count, f.shard.count));
@@ -105,15 +110,31 @@ fn coverage_problems(inputs: &[ShardInput], count: u32) -> Vec<String> {
 pub(super) fn combine(mut inputs: Vec<ShardInput>) -> Merged {
     inputs.sort_by_key(|i| i.records.facts.shard.index);
     let shards = shard_runs(&inputs);
-    let latest =
-        inputs.iter().max_by_key(|i| i.records.facts.started_unix_ms + i.records.recorded.elapsed.as_millis() as u64);
-    let snapshot = latest.and_then(|i| i.records.facts.snapshot.clone());
+    let snapshot = fleet_snapshot(&inputs);
+    let sources_bound = inputs.iter().all(|i| i.records.facts.sources_bound);
     let first = &inputs[0].records;
     let (scenario, seed) = (first.facts.scenario.clone(), first.facts.seed);
     let duration = Duration::from_millis(first.facts.duration_ms);
     let (mock_offset_ms, started_unix_ms) = (first.facts.mock_offset_ms, first.facts.started_unix_ms);
     let recorded = combined(inputs.into_iter().map(|i| i.records.recorded).collect());
-    Merged { scenario, seed, duration, recorded, snapshot, mock_offset_ms, started_unix_ms, shards }
+    Merged { scenario, seed, duration, recorded, snapshot, mock_offset_ms, started_unix_ms, shards, sources_bound }
+}
+
+/// The shared mock's counters as read last by one of its shards; with replicas, each replica's so read,
+/// added. `None` when any replica's could not be read.
+fn fleet_snapshot(inputs: &[ShardInput]) -> Option<MockSnapshot> {
+    let replicas = inputs[0].records.facts.replicas.max(1);
+    let end = |i: &&ShardInput| i.records.facts.started_unix_ms + i.records.recorded.elapsed.as_millis() as u64;
+    let mut fleet: Option<MockSnapshot> = None;
+    for replica in 0..replicas {
+        let on_it = inputs.iter().filter(|i| i.records.facts.shard.index % replicas == replica);
+        let latest = on_it.max_by_key(end)?.records.facts.snapshot.as_ref()?;
+        match &mut fleet {
+            Some(fleet) => fleet.absorb_replica(latest),
+            None => fleet = Some(latest.clone()),
+        }
+    }
+    fleet
 }
 
 fn shard_runs(inputs: &[ShardInput]) -> Vec<ShardRun> {

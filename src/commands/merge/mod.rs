@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::assemble::RunFacts;
-use crate::cli::MergeArgs;
 use crate::commands::process::{Outcome, UsageError};
 use crate::config_file::SourceFile;
 use crate::run_dir::records_json;
@@ -19,13 +18,6 @@ use crate::run_dir::timeseries_csv::RigSeconds;
 use crate::scenario::{self, cost::MachineLimits};
 use crate::summary::RunSummary;
 use combine::ShardInput;
-
-/// Merges the shards.
-pub fn run(args: &MergeArgs) -> Result<Outcome> {
-    let (summary, outcome) = merge(&args.dirs, &args.out, args.baseline.as_deref())?;
-    super::run::print_result((args.json, args.quiet), outcome, &summary, &args.out)?;
-    Ok(outcome)
-}
 
 /// Merges the shards' run directories `dirs` into the run directory `out`: its summary, and how the merged
 /// run exits.
@@ -59,6 +51,7 @@ pub(super) fn merge(dirs: &[PathBuf], out: &Path, baseline: Option<&Path>) -> Re
         baseline: baseline.as_ref(),
         shard: None,
         shards: merged.shards.clone(),
+        sources_bound: merged.sources_bound,
     };
     let recorded = &merged.recorded;
     let summary = crate::assemble::summary(&scenario, recorded, facts);
@@ -70,6 +63,6 @@ pub(super) fn merge(dirs: &[PathBuf], out: &Path, baseline: Option<&Path>) -> Re
     if mock_failed {
         eprintln!("wschaos merge: no shard read the shared mock's counters; the merged run is not trustworthy");
     }
-    let outcome = super::run::outcome_of(&summary, recorded.interrupted, mock_failed);
+    let outcome = Outcome::of(&summary, recorded.interrupted, mock_failed);
     Ok((summary, outcome))
 }

@@ -4,9 +4,11 @@
 mod console;
 mod external;
 mod processes;
+mod start;
 mod upstream;
 
 use console::{Console, Mode};
+use start::{StartGate, until_stopped, wait_for_start};
 use upstream::{Upstream, open_upstream, resolve_target, sample_server};
 
 use std::path::PathBuf;
@@ -23,7 +25,6 @@ use crate::assemble::{Recorded, RunFacts};
 use crate::cli::RunArgs;
 use crate::commands::process::{Outcome, StopSignals, UsageError};
 use crate::config_file::SourceFile;
-use crate::criteria::verdict::any_failed;
 use crate::load::driver::{self, DriveContext};
 use crate::load::placement;
 use crate::load::population::{ClientPlan, StreamDraw, population};
@@ -65,9 +66,10 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     if let Some(count) = args.processes {
         check_shardable(&scenario, &format!("{count} processes"))?;
         external::check_upstream(&scenario, true, false)?;
-        check_one_mock(&scenario, crate::commands::process::machine_limits().open_files)?;
+        let open_files = crate::commands::process::machine_limits().open_files;
+        let replicas = processes::replicas(&scenario, (count, args.mock_processes), open_files)?;
         let out = args.out.clone().unwrap_or_else(|| default_run_dir(&scenario.name));
-        let (summary, outcome) = processes::run(&args, &scenario, count, &out, &mut stop).await?;
+        let (summary, outcome) = processes::run(&args, &scenario, (count, replicas), &out, &mut stop).await?;
         crate::report::files::append_step_summary(&summary)?;
         print_result((args.json, args.quiet), outcome, &summary, &out)?;
         return Ok(outcome);
@@ -98,7 +100,11 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     let console = Console::new(Mode::of(&args), &scenario, upstream.is_mock());
     console.started(&scenario, &upstream.label());
     let label = upstream.label();
-    let executed = execute(&scenario, &people, upstream, (&mut stop, StartGate::of(&args)), &console).await?;
+    // Off loopback the clients cannot connect from addresses of their own: the mock's per-address counts
+    // are then nobody's in particular.
+    let sources_bound = upstream.addr().ip().is_loopback();
+    let gate = StartGate::of(&args, upstream.control());
+    let executed = execute(&scenario, &people, upstream, (&mut stop, gate), &console).await?;
     let Some((execution, finished)) = executed else {
         return Ok(interrupted_at_start_up());
     };
@@ -116,6 +122,7 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
         baseline: baseline.as_ref(),
         shard,
         shards: Vec::new(),
+        sources_bound,
     };
     let summary = crate::assemble::summary(&scenario, &execution, facts);
     let records = &execution.recording.cohorts;
@@ -128,6 +135,8 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     if let Some(shard) = args.shard {
         let facts = ShardFacts {
             shard,
+            replicas: args.replicas,
+            sources_bound,
             scenario: ScenarioText { path: source.path.display().to_string(), text: source.text.clone() },
             seed: scenario.seed,
             duration_ms: scenario.duration.as_millis() as u64,
@@ -145,7 +154,7 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     if mock_failed {
         eprintln!("wschaos run: the mock's counters could not be read (did the mock die?); the run is not trustworthy");
     }
-    let outcome = outcome_of(&summary, execution.interrupted, mock_failed);
+    let outcome = Outcome::of(&summary, execution.interrupted, mock_failed);
     console.finish(outcome, &summary, &out)?;
     Ok(outcome)
 }
@@ -164,40 +173,6 @@ fn check_shardable(scenario: &Scenario, how: &str) -> Result<()> {
     Ok(())
 }
 
-/// The one mock process of `--processes` holds a socket for every client socket: refuses a scenario that
-/// needs more than one process may open.
-fn check_one_mock(scenario: &Scenario, open_files: Option<u64>) -> Result<()> {
-    let sockets = crate::scenario::cost::cost(scenario).sockets_at_least;
-    match open_files {
-        Some(limit) if sockets + crate::scenario::cost::FD_MARGIN > limit => Err(UsageError(format!(
-            "scenario '{}' needs {} sockets on the mock's side, but the one mock process of --processes may \
-             open {limit} files; run the shards against mocks of their own (--shard with --target) or reduce \
-             workload.clients",
-            scenario.name,
-            sockets + crate::scenario::cost::FD_MARGIN
-        ))
-        .into()),
-        _ => Ok(()),
-    }
-}
-
-/// The exit outcome of a finished run (or a merged one).
-pub(super) fn outcome_of(summary: &crate::summary::RunSummary, interrupted: bool, mock_failed: bool) -> Outcome {
-    if interrupted {
-        Outcome::Interrupted
-    } else if mock_failed {
-        Outcome::HarnessError
-    } else if any_failed(&summary.verdicts) {
-        // A criterion the rig cannot excuse (a count, a close code) failed: the rig's lag made only the
-        // latency and storm verdicts not measurable, and the report says so.
-        Outcome::CriteriaFailed
-    } else if summary.not_measurable_cause().is_some() {
-        Outcome::HarnessError
-    } else {
-        Outcome::Success
-    }
-}
-
 /// Prints the result of a run written elsewhere than by `run` (a merge of shards) as `run` prints its own.
 pub(super) fn print_result(
     (json, quiet): (bool, bool),
@@ -210,14 +185,6 @@ pub(super) fn print_result(
 
 /// Subscriptions from which drawing the population takes long enough to say so.
 const LARGE_POPULATION: u64 = 100_000;
-
-/// `work`, unless Ctrl-C or SIGTERM comes first (`None`).
-async fn until_stopped<T>(stop: &mut StopSignals, work: impl std::future::Future<Output = T>) -> Option<T> {
-    tokio::select! {
-        done = work => Some(done),
-        _ = stop.recv() => None,
-    }
-}
 
 /// Draws the population on a thread of its own, so that a signal is heard while it is drawn (an abandoned
 /// thread ends with the process).
@@ -256,66 +223,6 @@ fn unix_ms(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
-/// When a run's clients start.
-#[derive(Debug, Clone, Copy)]
-enum StartGate {
-    /// At once.
-    Now,
-    /// At this instant (`--start-at`).
-    At(SystemTime),
-    /// When the parent of `--processes` says, once every shard is ready (`--start-on-stdin`).
-    Barrier,
-}
-
-impl StartGate {
-    fn of(args: &RunArgs) -> StartGate {
-        match args.start_at {
-            Some(at) => StartGate::At(at),
-            None if args.start_on_stdin => StartGate::Barrier,
-            None => StartGate::Now,
-        }
-    }
-}
-
-/// Waits for the gate and returns the instant it named (a `--start-at` that has passed starts at once,
-/// which the shard's start time then shows); `None` when Ctrl-C or SIGTERM came first, or the parent of a
-/// barrier went away.
-async fn wait_for_start(stop: &mut StopSignals, gate: StartGate) -> Option<Option<SystemTime>> {
-    let at = match gate {
-        StartGate::Now => return Some(None),
-        StartGate::At(at) => at,
-        StartGate::Barrier => until_stopped(stop, barrier()).await??,
-    };
-    match at.duration_since(SystemTime::now()) {
-        Ok(wait) => until_stopped(stop, tokio::time::sleep(wait)).await?,
-        Err(late) => {
-            eprintln!("wschaos run: the start instant passed {} ms ago; starting now", late.duration().as_millis());
-        }
-    }
-    Some(Some(at))
-}
-
-/// Says `ready` on stdout and reads `start MS` from stdin, on a thread of its own so that a signal is
-/// heard meanwhile (`None` when stdin ends or says anything else).
-async fn barrier() -> Option<SystemTime> {
-    use std::io::{BufRead, Write};
-    let (done, said) = tokio::sync::oneshot::channel();
-    let reading = std::thread::Builder::new().name("start-barrier".into()).spawn(move || {
-        let mut stdout = std::io::stdout().lock();
-        if stdout.write_all(b"ready\n").and_then(|()| stdout.flush()).is_err() {
-            return;
-        }
-        let mut line = String::new();
-        if std::io::stdin().lock().read_line(&mut line).is_ok() {
-            done.send(line).ok();
-        }
-    });
-    reading.ok()?;
-    let line = said.await.ok()?;
-    let ms: u64 = line.trim().strip_prefix("start ")?.parse().ok()?;
-    Some(UNIX_EPOCH + Duration::from_millis(ms))
-}
-
 async fn execute(
     scenario: &Scenario,
     people: &[ClientPlan],
@@ -345,7 +252,7 @@ async fn execute(
     let run_cancel = CancellationToken::new();
     let drops_before = upstream.is_mock().then(crate::os::listen_drops).flatten();
     let (events, events_rx) = mpsc::channel(65_536);
-    let Some(planned) = wait_for_start(stop, gate).await else {
+    let Some(planned) = wait_for_start(stop, gate).await? else {
         return Ok(None);
     };
     let start = Instant::now();

@@ -1,6 +1,7 @@
 //! `wschaos run SCENARIO --processes N`: one run as N shard processes of this binary on this machine,
-//! against one mock process, merged into the run directory. The parent starts the mock (as a child mock
-//! is started), then the shards (`--shard I/N --target … --control …`, each writing `shard-I/` inside the
+//! against one mock process or several alike replicas (seeded alike and started together, shard I on
+//! replica I mod M), merged into the run directory. The parent starts the mocks (as a child mock is
+//! started), then the shards (`--shard I/N --target … --control …`, each writing `shard-I/` inside the
 //! run directory), waits until every shard has drawn its population and is ready, tells them all one start
 //! instant (the barrier), waits for them to end (Ctrl-C and SIGTERM are passed on: each shard writes what it
 //! measured), stops the mock and merges (`wschaos merge`'s own code).
@@ -17,6 +18,7 @@ use crate::cli::RunArgs;
 use crate::commands::process::{Outcome, StopSignals, UsageError};
 use crate::mock::process::MockProcess;
 use crate::scenario::Scenario;
+use crate::scenario::cost::FD_MARGIN;
 
 /// How long a shard may take to draw its population and connect its control client before it is ready.
 const READY_WITHIN: Duration = Duration::from_secs(300);
@@ -27,34 +29,80 @@ const START_MARGIN: Duration = Duration::from_millis(500);
 /// How long past the run's length the shards may take to stop and write their directories.
 const STOP_WITHIN: Duration = Duration::from_secs(120);
 
-/// Runs the scenario as `count` shards and merges them into `out`.
+/// The mock replicas a run of `count` shard processes needs: as many as asked, or as few as hold every
+/// client socket; refused when the mocks or the shards cannot hold them (`open_files`: one process's
+/// limit).
+pub(super) fn replicas(
+    scenario: &Scenario,
+    (count, asked): (u32, Option<u32>),
+    open_files: Option<u64>,
+) -> Result<u32> {
+    let sockets = crate::scenario::cost::cost(scenario).sockets_at_least;
+    let per_process = open_files.map_or(u64::MAX, |limit| limit.saturating_sub(FD_MARGIN).max(1));
+    let needed = u32::try_from(sockets.div_ceil(per_process).max(1)).unwrap_or(u32::MAX);
+    let replicas = asked.unwrap_or(needed);
+    let refuse =
+        |why: String| Err(UsageError(format!("scenario '{}' as --processes {count}: {why}", scenario.name)).into());
+    if replicas < needed {
+        return refuse(format!(
+            "its clients hold {sockets} sockets and a mock process may hold {per_process}: it needs at least {needed} \
+             mock processes (--mock-processes {needed}, the default)"
+        ));
+    }
+    if count < needed {
+        return refuse(format!(
+            "its clients hold {sockets} sockets and a shard process may hold {per_process}: run at least {needed} \
+             processes"
+        ));
+    }
+    if replicas > count {
+        return refuse(format!(
+            "each of the {replicas} mock processes needs a shard: run at least {replicas} processes"
+        ));
+    }
+    Ok(replicas)
+}
+
+/// Runs the scenario as `count` shards against `replicas` mocks and merges them into `out`.
 pub(super) async fn run(
     args: &RunArgs,
     scenario: &Scenario,
-    count: u32,
+    (count, replicas): (u32, u32),
     out: &Path,
     stop: &mut StopSignals,
 ) -> Result<(crate::summary::RunSummary, Outcome)> {
-    let mock = MockProcess::spawn(&scenario.mock_raw, scenario.seed, out).await?;
+    let mut mocks = Vec::with_capacity(replicas as usize);
+    for replica in 0..replicas {
+        let dir = if replicas == 1 { out.to_owned() } else { out.join(format!("mock-{replica}")) };
+        mocks.push(MockProcess::spawn(&scenario.mock_raw, scenario.seed, &dir).await?);
+    }
     let dirs: Vec<PathBuf> = (0..count).map(|i| out.join(format!("shard-{i}"))).collect();
     let mut shards = Vec::with_capacity(dirs.len());
     for (index, dir) in dirs.iter().enumerate() {
-        shards.push(spawn_shard(args, (index as u32, count), &mock, dir)?);
+        let mock = &mocks[index % mocks.len()];
+        shards.push(spawn_shard(args, (index as u32, count, replicas), mock, dir)?);
     }
     let started = start_together(&mut shards, stop).await;
     if let Err(e) = started {
         terminate_all(&mut shards).await;
-        mock.stop().await.ok();
+        stop_mocks(mocks).await.ok();
         return Err(e);
     }
     let ended = wait_all(&mut shards, scenario.duration + STOP_WITHIN, stop).await;
-    mock.stop().await.context("stopping the mock process")?;
+    stop_mocks(mocks).await?;
     let failed: Vec<String> =
         ended.iter().enumerate().filter(|(_, code)| !matches!(code, Some(0 | 1 | 3 | 130))).map(describe).collect();
     if !failed.is_empty() {
         return Err(anyhow!("shard(s) {} failed; see their messages above", failed.join(", ")));
     }
     super::super::merge::merge(&dirs, out, args.baseline.as_deref())
+}
+
+async fn stop_mocks(mocks: Vec<MockProcess>) -> Result<()> {
+    for mock in mocks {
+        mock.stop().await.context("stopping a mock process")?;
+    }
+    Ok(())
 }
 
 fn describe((index, code): (usize, &Option<i32>)) -> String {
@@ -65,7 +113,12 @@ fn describe((index, code): (usize, &Option<i32>)) -> String {
 }
 
 /// A shard process: its stdout read for `ready`, its stdin for `start MS`, its stderr the parent's.
-fn spawn_shard(args: &RunArgs, (index, count): (u32, u32), mock: &MockProcess, dir: &Path) -> Result<Child> {
+fn spawn_shard(
+    args: &RunArgs,
+    (index, count, replicas): (u32, u32, u32),
+    mock: &MockProcess,
+    dir: &Path,
+) -> Result<Child> {
     let exe = std::env::current_exe().context("could not find the wschaos executable")?;
     let mut command = Command::new(exe);
     command
@@ -73,6 +126,7 @@ fn spawn_shard(args: &RunArgs, (index, count): (u32, u32), mock: &MockProcess, d
         .arg(&args.scenario)
         .args(["--shard", &format!("{index}/{count}"), "--start-on-stdin", "--quiet"])
         .args(["--target", &format!("ws://{}", mock.addr()), "--control", &mock.control().to_string()])
+        .args(["--replicas", &replicas.to_string()])
         .arg("--out")
         .arg(dir);
     if let Some(seed) = args.seed {
@@ -85,6 +139,7 @@ fn spawn_shard(args: &RunArgs, (index, count): (u32, u32), mock: &MockProcess, d
         command.args(["--threads", &threads.to_string()]);
     }
     command
+        .env_remove("WSCHAOS_CONTROL_TOKEN")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -157,5 +212,37 @@ async fn wait_all(shards: &mut [Child], limit: Duration, stop: &mut StopSignals)
 async fn terminate_all(shards: &mut [Child]) {
     for shard in shards.iter_mut() {
         shard.kill().await.ok();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config_file::SourceFile;
+    use crate::scenario::cost::MachineLimits;
+
+    fn legacy(clients: u32) -> Scenario {
+        let text = format!(
+            "name = \"n\"\nduration = \"10s\"\n[workload]\nclients = {clients}\nsubscribers-per-client = 1\n\
+             ramp-up = \"1s\"\n[cohorts]\nmanagers = [\"legacy\"]\n"
+        );
+        let source = SourceFile { path: "n.toml".into(), text };
+        crate::scenario::from_source(&source, &MachineLimits::default()).unwrap()
+    }
+
+    #[test]
+    fn as_few_mock_replicas_as_hold_every_socket_and_a_shard_for_each() {
+        let limit = Some(20_000);
+        // 100,000 sockets (and the canaries') over 20,000 less the margin per process: 6 mocks.
+        assert_eq!(replicas(&legacy(100_000), (6, None), limit).unwrap(), 6);
+        assert_eq!(replicas(&legacy(1_000), (4, None), limit).unwrap(), 1);
+        assert_eq!(replicas(&legacy(1_000), (4, Some(2)), limit).unwrap(), 2);
+        let too_few = replicas(&legacy(100_000), (6, Some(3)), limit).unwrap_err().to_string();
+        assert!(too_few.contains("at least 6 mock processes"), "{too_few}");
+        let few_shards = replicas(&legacy(100_000), (4, None), limit).unwrap_err().to_string();
+        assert!(few_shards.contains("run at least 6 processes"), "{few_shards}");
+        let idle = replicas(&legacy(1_000), (2, Some(3)), limit).unwrap_err().to_string();
+        assert!(idle.contains("each of the 3 mock processes needs a shard"), "{idle}");
+        assert_eq!(replicas(&legacy(100_000), (1, None), None).unwrap(), 1, "an unknown limit refuses nothing");
     }
 }

@@ -17,7 +17,7 @@ use crate::commands::process::{UsageError, raise_open_file_limit};
 use crate::load::placement::client_sockets;
 use crate::load::population::ClientPlan;
 use crate::mock::MockServer;
-use crate::mock::process::MockProcess;
+use crate::mock::process::{ControlApi, MockProcess};
 use crate::mock::stats::MockSnapshot;
 use crate::record::freshness::{Freshness, Resolver};
 use crate::scenario::Scenario;
@@ -34,8 +34,8 @@ pub(super) enum Upstream {
     Shared {
         /// The WebSocket address.
         addr: SocketAddr,
-        /// The control API's address.
-        control: SocketAddr,
+        /// Its control API.
+        control: ControlApi,
         /// Whether this run applies the fault plan (shard 0).
         faults: bool,
     },
@@ -46,7 +46,7 @@ pub(super) enum Upstream {
 /// Reads the mock's open connections during the run.
 pub(super) enum Probe {
     Embedded(MockServer),
-    Child(SocketAddr),
+    Child(ControlApi),
     Nothing,
 }
 
@@ -54,7 +54,7 @@ impl Probe {
     async fn open_connections(&self) -> Option<u64> {
         match self {
             Probe::Embedded(mock) => Some(mock.open_connections()),
-            Probe::Child(control) => crate::mock::process::connections_open(*control).await.ok(),
+            Probe::Child(control) => crate::mock::process::connections_open(control).await.ok(),
             Probe::Nothing => None,
         }
     }
@@ -84,10 +84,10 @@ impl Upstream {
     }
 
     /// The control API of a mock in another process.
-    fn control(&self) -> Option<SocketAddr> {
+    pub(super) fn control(&self) -> Option<ControlApi> {
         match self {
-            Upstream::Child(p) => Some(p.control()),
-            Upstream::Shared { control, .. } => Some(*control),
+            Upstream::Child(p) => Some(ControlApi::at(p.control())),
+            Upstream::Shared { control, .. } => Some(control.clone()),
             Upstream::Embedded(_) | Upstream::External(_) => None,
         }
     }
@@ -117,8 +117,8 @@ impl Upstream {
     pub(super) fn probe(&self) -> Probe {
         match self {
             Upstream::Embedded(m) => Probe::Embedded(m.clone()),
-            Upstream::Child(p) => Probe::Child(p.control()),
-            Upstream::Shared { control, .. } => Probe::Child(*control),
+            Upstream::Child(p) => Probe::Child(ControlApi::at(p.control())),
+            Upstream::Shared { control, .. } => Probe::Child(control.clone()),
             Upstream::External(_) => Probe::Nothing,
         }
     }
@@ -128,8 +128,8 @@ impl Upstream {
         let plan = FaultPlan::build(&scenario.faults, scenario.seed, scenario.duration);
         match self {
             Upstream::Embedded(mock) => mock.run_plan(&scenario.faults, &plan, start),
-            Upstream::Child(process) => child_faults(process.control(), scenario, plan, start, cancel),
-            Upstream::Shared { control, faults: true, .. } => child_faults(*control, scenario, plan, start, cancel),
+            Upstream::Child(process) => child_faults(&ControlApi::at(process.control()), scenario, plan, start, cancel),
+            Upstream::Shared { control, faults: true, .. } => child_faults(control, scenario, plan, start, cancel),
             Upstream::Shared { faults: false, .. } => {}
             Upstream::External(_) if !plan.occurrences.is_empty() => {
                 eprintln!(
@@ -160,7 +160,7 @@ impl Upstream {
                 (snapshot, offset)
             }
             Upstream::Shared { control, .. } => {
-                let snapshot = match crate::mock::process::snapshot_of(control).await {
+                let snapshot = match crate::mock::process::snapshot_of(&control).await {
                     Ok(snapshot) => Some(snapshot),
                     Err(e) => {
                         tracing::warn!("reading the shared mock's counters: {e:#}");
@@ -180,15 +180,21 @@ const MIRROR_EVERY: Duration = Duration::from_millis(20);
 
 /// Posts each occurrence of the plan to a child mock's control API at its time, as the order the plan
 /// decided (the same orders an embedded mock carries out).
-fn child_faults(control: SocketAddr, scenario: &Scenario, plan: FaultPlan, start: Instant, cancel: &CancellationToken) {
+fn child_faults(
+    control: &ControlApi,
+    scenario: &Scenario,
+    plan: FaultPlan,
+    start: Instant,
+    cancel: &CancellationToken,
+) {
     for (at, order) in crate::chaos::inject::orders(&scenario.faults, &plan, start) {
-        let cancel = cancel.clone();
+        let (cancel, control) = (cancel.clone(), control.clone());
         tokio::spawn(async move {
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep_until(at) => {}
             }
-            if let Err(e) = crate::mock::process::order_fault(control, &order).await {
+            if let Err(e) = crate::mock::process::order_fault(&control, &order).await {
                 tracing::warn!("could not inject a fault into the mock process: {e:#}");
             }
         });
@@ -251,7 +257,7 @@ pub(super) struct Target {
     /// `--target`.
     pub(super) addr: SocketAddr,
     /// `--control`: the control API of the mock behind it, shared by several runs.
-    pub(super) control: Option<SocketAddr>,
+    pub(super) control: Option<ControlApi>,
     /// Whether this run applies the fault plan through it (no other shard does).
     pub(super) faults: bool,
 }
@@ -261,10 +267,14 @@ pub(super) struct Target {
 pub(super) fn resolve_target(args: &RunArgs) -> Result<Option<Target>> {
     let Some(addr) = resolve_target_addr(args)? else { return Ok(None) };
     let control = match &args.control {
-        Some(text) => Some(resolve_control(text, args.allow_remote)?),
+        Some(text) => {
+            let addr = resolve_control(text, args.allow_remote)?;
+            Some(ControlApi { addr, token: args.control_token.clone() })
+        }
         None => None,
     };
-    let faults = args.shard.is_none_or(|s| s.applies_faults());
+    // The first shard on each replica applies the plan to it (shard 0 of a run with one mock).
+    let faults = args.shard.is_none_or(|s| s.index < args.replicas);
     Ok(Some(Target { addr, control, faults }))
 }
 
