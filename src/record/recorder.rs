@@ -88,6 +88,36 @@ impl Default for Stretch {
 
 /// Seconds still open for samples: a socket hands its latencies over up to a flush interval late, so the
 /// last few seconds stay open and are summarised into their [`Second`] once later samples are past them.
+/// One second's [`Stretch`], compact: kept for every second that had samples.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct EncodedSecond {
+    /// Which second of the run.
+    second: usize,
+    /// Its latency distribution's V2 encoding.
+    #[serde(with = "crate::vocab::serialize::base64_bytes")]
+    latency: Vec<u8>,
+    /// Its staleness distribution's V2 encoding.
+    #[serde(with = "crate::vocab::serialize::base64_bytes")]
+    staleness: Vec<u8>,
+}
+
+impl EncodedSecond {
+    fn of(second: usize, stretch: &Stretch) -> EncodedSecond {
+        use crate::vocab::serialize::histogram::encode;
+        EncodedSecond { second, latency: encode(&stretch.latency), staleness: encode(&stretch.staleness) }
+    }
+
+    /// The stretch again (an empty one for bytes that are no encoding).
+    fn decoded(&self) -> Stretch {
+        use crate::vocab::serialize::histogram::decode;
+        let empty = Stretch::default();
+        Stretch {
+            latency: decode(&self.latency).unwrap_or(empty.latency),
+            staleness: decode(&self.staleness).unwrap_or(empty.staleness),
+        }
+    }
+}
+
 const OPEN_SECONDS: usize = 3;
 
 /// Everything recorded about one cohort.
@@ -181,6 +211,10 @@ pub struct CohortRecord {
     /// The seconds still open, by second.
     #[serde(skip)]
     open_seconds: BTreeMap<usize, Stretch>,
+    /// Each second's latency and staleness distributions, compact (their HdrHistogram V2 encodings): what
+    /// lets the shards of a run add their seconds exactly.
+    #[serde(default)]
+    second_stretches: Vec<EncodedSecond>,
     /// Per fault window of the plan (in plan order), and outside every window.
     pub windows: Vec<Stretch>,
     /// Outside every fault window.
@@ -229,6 +263,7 @@ impl Default for CohortRecord {
             max_attempts_per_ip_5m: 0,
             per_client: HashMap::new(),
             open_seconds: BTreeMap::new(),
+            second_stretches: Vec::new(),
             windows: Vec::new(),
             outside: Stretch::default(),
         }
@@ -381,6 +416,14 @@ impl CohortRecord {
     }
 
     fn summarise_second(&mut self, index: usize, stretch: &Stretch) {
+        if !stretch.latency.is_empty() || !stretch.staleness.is_empty() {
+            self.second_stretches.push(EncodedSecond::of(index, stretch));
+        }
+        self.write_quantiles(index, stretch);
+    }
+
+    /// Writes a second's latency and staleness quantiles into its row of the series.
+    fn write_quantiles(&mut self, index: usize, stretch: &Stretch) {
         let quantiles = |h: &Histogram<u64>| {
             if h.is_empty() {
                 (0, 0, 0)

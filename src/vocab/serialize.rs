@@ -49,6 +49,21 @@ pub mod histogram {
     use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
     use serde::de::Error as _;
 
+    /// A histogram's V2 encoding.
+    pub fn encode(h: &Histogram<u64>) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        // Writing into a Vec fails only for a histogram the encoding cannot describe (none of ours).
+        if V2Serializer::new().serialize(h, &mut bytes).is_err() {
+            bytes.clear();
+        }
+        bytes
+    }
+
+    /// A histogram from its V2 encoding (`None` for bytes that are not one).
+    pub fn decode(bytes: &[u8]) -> Option<Histogram<u64>> {
+        Deserializer::new().deserialize(&mut std::io::Cursor::new(bytes)).ok()
+    }
+
     /// The V2 encoding, in base64.
     pub fn serialize<S: serde::Serializer>(h: &Histogram<u64>, s: S) -> Result<S::Ok, S::Error> {
         let mut bytes = Vec::new();
@@ -63,5 +78,23 @@ pub mod histogram {
         Deserializer::new()
             .deserialize(&mut std::io::Cursor::new(bytes))
             .map_err(|e| D::Error::custom(format!("not an HdrHistogram V2 encoding: {e:?}")))
+    }
+}
+
+/// Bytes serialised as one base64 string.
+pub mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::de::Error as _;
+
+    /// The bytes in base64.
+    pub fn serialize<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    /// The bytes of a base64 string.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        STANDARD.decode(text).map_err(|e| D::Error::custom(format!("not base64: {e}")))
     }
 }

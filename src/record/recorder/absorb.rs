@@ -1,17 +1,16 @@
 //! Adding one shard's records into another's, as if one recorder had received both shards' events:
 //! histograms added exactly (HdrHistogram adds bucket by bucket), counts summed, per-second and 100 ms series
 //! added element by element (each shard counts from its own start, and the shards of a run start at one
-//! instant), per-client windows joined (a client is in one shard). Three figures cannot be rebuilt from the
-//! shards' records and are bounded instead, on the side a criterion errs safely on: a high-water mark is the
-//! sum of the shards' (their peaks may not coincide, so the merged run's own was at most that), and a
-//! second's latency and staleness percentiles are the highest of the shards' for that second (the run's and
-//! every fault window's percentiles are exact).
+//! instant), per-client windows joined (a client is in one shard), each second's latency and staleness
+//! distributions added and its percentiles read again. One kind of figure cannot be rebuilt from the shards'
+//! records and is bounded instead, on the side a criterion errs safely on: a high-water mark is the sum of
+//! the shards' (their peaks may not coincide, so the merged run's own was at most that).
 
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use super::{CohortRecord, Recording, Second, Stretch};
+use super::{CohortRecord, EncodedSecond, Recording, Second, Stretch};
 
 /// Adds `other` into `into`: both have the same bounds (every histogram of a kind is made alike), so
 /// nothing is clipped.
@@ -74,6 +73,7 @@ impl CohortRecord {
         self.absorb_histograms(other);
         self.absorb_counts(other);
         self.absorb_series(other);
+        self.absorb_seconds(other);
         self.absorb_events(other);
         self.open += other.open;
         self.open_high_water += other.open_high_water;
@@ -155,6 +155,19 @@ impl CohortRecord {
         }
     }
 
+    /// Each second's distributions added, and its percentiles read from the sum (a second's percentiles of
+    /// records without their distributions stay the highest of the shards').
+    fn absorb_seconds(&mut self, other: &CohortRecord) {
+        let mut by_second: BTreeMap<usize, Stretch> = BTreeMap::new();
+        for encoded in self.second_stretches.iter().chain(&other.second_stretches) {
+            by_second.entry(encoded.second).or_default().absorb(&encoded.decoded());
+        }
+        self.second_stretches = by_second.iter().map(|(second, stretch)| EncodedSecond::of(*second, stretch)).collect();
+        for (second, stretch) in &by_second {
+            self.write_quantiles(*second, stretch);
+        }
+    }
+
     fn absorb_events(&mut self, other: &CohortRecord) {
         self.recoveries.extend(other.recoveries.iter().copied());
         self.recoveries.sort_unstable();
@@ -191,8 +204,14 @@ mod tests {
         r.attempts.insert("connected".into(), delivered / 10);
         r.streams.insert("btcusdt@trade".into(), StreamTally { delivered, gaps: 1, ..StreamTally::default() });
         r.attempts_fine = seconds.to_vec();
-        r.seconds =
-            seconds.iter().map(|d| Second { delivered: *d, latency_p99_us: *d * 10, ..Second::default() }).collect();
+        r.seconds = seconds.iter().map(|d| Second { delivered: *d, ..Second::default() }).collect();
+        for second in 0..seconds.len() {
+            let mut stretch = Stretch::default();
+            for l in latencies {
+                stretch.latency.record(*l * (second as u64 + 1)).unwrap();
+            }
+            r.summarise_second(second, &stretch);
+        }
         r.open_high_water = 3;
         r.max_attempts_per_ip_5m = delivered / 100;
         r.per_client.insert(delivered as u32, [std::time::Duration::from_secs(1)].into());
@@ -218,9 +237,13 @@ mod tests {
         assert_eq!(a.attempts_fine, [11, 22, 3]);
         let delivered: Vec<u64> = a.seconds.iter().map(|s| s.delivered).collect();
         assert_eq!(delivered, [11, 22, 3]);
-        // Per-second percentiles: the highest of the shards'; high-water marks: the sum (an upper bound).
-        let p99: Vec<u64> = a.seconds.iter().map(|s| s.latency_p99_us).collect();
-        assert_eq!(p99, [100, 200, 30]);
+        // Each second's percentiles, from the shards' distributions of that second added: second 0 holds
+        // the ten values, whose median is 300; second 2 only the first shard's four, doubled and tripled.
+        let coarse = Stretch::default().latency;
+        let h = |v| coarse.highest_equivalent(v);
+        let p50: Vec<u64> = a.seconds.iter().map(|s| s.latency_p50_us).collect();
+        assert_eq!(p50, [h(300), h(600), h(600)]);
+        // High-water marks: the sum (an upper bound).
         assert_eq!(a.open_high_water, 6);
         assert_eq!(a.max_attempts_per_ip_5m, 6);
         let mut clients: Vec<u32> = a.clients().collect();
