@@ -207,14 +207,32 @@ fn assumptions(scenario: &Scenario, recorded: &Recorded) -> Vec<Assumption> {
     scenario.assumptions.iter().filter(|a| ran.contains(&a.manager)).cloned().collect()
 }
 
+/// How far apart the shards of a merged run may start (ms) and still be one run: their seconds are added
+/// index by index, and one instant starts the fault windows of all.
+const SHARDS_APART_MS: u64 = 1_000;
+
 /// A merged run's rig with its shards' own checks: lagged when any shard's was (a shard's lag is not
-/// averaged away by the others').
+/// averaged away by the others'), or when the shards did not start together at one planned instant.
 fn with_shards(mut rig: RigSummary, shards: &[ShardRun], scenario: &Scenario) -> RigSummary {
     if shards.is_empty() {
         return rig;
     }
     let lagged: Vec<String> = shards.iter().filter(|s| s.rig_lagged).map(|s| s.index.to_string()).collect();
     let worst = shards.iter().map(|s| s.lag_p99_us).max().unwrap_or(0);
+    let apart = shards.iter().map(|s| s.start_offset_ms).max().unwrap_or(0);
+    let planned: std::collections::BTreeSet<Option<u64>> = shards.iter().map(|s| s.start_at_unix_ms).collect();
+    let together = shards.len() < 2 || (apart <= SHARDS_APART_MS && planned.len() == 1 && !planned.contains(&None));
+    let mut notes = Vec::new();
+    if !lagged.is_empty() {
+        notes.push(format!("shard(s) {} lagged", lagged.join(", ")));
+    }
+    if !together {
+        notes.push(format!(
+            "the shards did not start together ({apart} ms apart, {} start instant(s) planned): each one's \
+             seconds and fault windows are not the others'",
+            planned.len()
+        ));
+    }
     rig.parts.push(RigPart {
         part: "shards".into(),
         what: "each shard's own rig check (its scheduler, canaries and the shared mock as it saw them); the \
@@ -224,11 +242,11 @@ fn with_shards(mut rig: RigSummary, shards: &[ShardRun], scenario: &Scenario) ->
         threshold_us: scenario.harness.saturation_lag.as_micros() as u64,
         samples: shards.len() as u64,
         measured: true,
-        lagged: !lagged.is_empty(),
-        note: if lagged.is_empty() { String::new() } else { format!("shard(s) {} lagged", lagged.join(", ")) },
+        lagged: !notes.is_empty(),
+        note: notes.join("; "),
         ..RigPart::default()
     });
-    if !lagged.is_empty() {
+    if !notes.is_empty() {
         rig.lagged = true;
         rig.lagging.push("shards".into());
     }

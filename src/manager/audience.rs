@@ -191,6 +191,11 @@ impl Audience {
         self.lock().streams.values().map(|s| s.subscribers).sum()
     }
 
+    /// Whether subscriptions ended that the accounting has not settled yet.
+    pub(crate) fn has_departed(&self) -> bool {
+        !self.lock().departed.is_empty()
+    }
+
     /// The subscriptions that ended since the last call.
     pub(crate) fn take_departed(&self) -> Vec<Departed> {
         std::mem::take(&mut self.lock().departed)

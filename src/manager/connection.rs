@@ -362,7 +362,7 @@ async fn session(
             }
             () = &mut flush => {
                 state.flush(ctx, audience).await;
-                let every = if state.holds_nothing() { IDLE_FLUSH_EVERY } else { FLUSH_EVERY };
+                let every = if state.holds_nothing() && !audience.has_departed() { IDLE_FLUSH_EVERY } else { FLUSH_EVERY };
                 flush.as_mut().reset(state.last_flush + every);
             }
             message = ws.next() => {

@@ -215,6 +215,18 @@ async fn read_banner(stdout: tokio::process::ChildStdout) -> Result<(SocketAddr,
     bail!("the mock process ended before printing its addresses")
 }
 
+/// A control API that answered, but not with a 2xx: it will not change its mind on its own.
+#[derive(Debug, thiserror::Error)]
+#[error("{request} answered {status}: {body}")]
+pub struct Refused {
+    /// Method and path.
+    pub request: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// The body of the answer.
+    pub body: String,
+}
+
 /// One HTTP/1.1 request to the control API; the body of a 2xx answer.
 async fn request(control: &ControlApi, method: &str, path: &str, body: &str) -> Result<String> {
     let addr = control.addr;
@@ -237,7 +249,7 @@ async fn request(control: &ControlApi, method: &str, path: &str, body: &str) -> 
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     if !(200..300).contains(&status) {
-        bail!("{method} {path} answered {status}: {body}");
+        return Err(Refused { request: format!("{method} {path}"), status, body: body.to_owned() }.into());
     }
     Ok(body.to_owned())
 }

@@ -86,8 +86,6 @@ impl Default for Stretch {
     }
 }
 
-/// Seconds still open for samples: a socket hands its latencies over up to a flush interval late, so the
-/// last few seconds stay open and are summarised into their [`Second`] once later samples are past them.
 /// One second's [`Stretch`], compact: kept for every second that had samples.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct EncodedSecond {
@@ -118,6 +116,8 @@ impl EncodedSecond {
     }
 }
 
+/// Seconds still open for samples: a socket hands its latencies over up to a flush interval late, so the
+/// last few seconds stay open and are summarised into their [`Second`] once later samples are past them.
 const OPEN_SECONDS: usize = 3;
 
 /// Everything recorded about one cohort.

@@ -17,7 +17,7 @@ use crate::run_dir::fs;
 pub const FILE: &str = "records.json";
 
 /// The layout's version: a merge refuses records of another.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The scenario a shard ran, as its file said it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,9 +110,12 @@ pub fn parse(bytes: &[u8]) -> Result<ShardRecords> {
     serde_json::from_slice(bytes).context("not a wschaos records file")
 }
 
-/// Writes `records.json` into the run directory `dir`.
+/// Writes `records.json` into the run directory `dir`, whole or not at all (written beside it, then
+/// renamed: a merge waiting for it never reads half of it).
 pub fn write(dir: &Path, facts: &ShardFacts, recorded: &Recorded) -> Result<()> {
-    fs::write(&dir.join(FILE), render(facts, recorded)?)
+    let partial = dir.join(format!("{FILE}.partial"));
+    fs::write(&partial, render(facts, recorded)?)?;
+    std::fs::rename(&partial, dir.join(FILE)).with_context(|| format!("could not write '{}'", dir.join(FILE).display()))
 }
 
 /// Reads the `records.json` of the run directory `dir`.

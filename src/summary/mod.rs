@@ -430,6 +430,10 @@ pub struct ShardRun {
     pub started_unix_ms: u64,
     /// Its start after the earliest shard's (ms): how far its clients and the fault windows were apart.
     pub start_offset_ms: u64,
+    /// The instant it was to start at (`--start-at`, a barrier's or its parent's), Unix ms; `None` when it
+    /// started on its own.
+    #[serde(default)]
+    pub start_at_unix_ms: Option<u64>,
     /// Its run length (ms).
     pub elapsed_ms: u64,
     /// Its scheduler's lag, p99 (µs).

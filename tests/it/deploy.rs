@@ -78,7 +78,7 @@ fn words(line: &str, index: u32) -> Vec<String> {
     let line = line
         .replace("\"$JOB_COMPLETION_INDEX", &index.to_string())
         .replace("$JOB_COMPLETION_INDEX", &index.to_string());
-    let command = line.split(';').next().unwrap();
+    let command = line.split(" & ").next().unwrap().split(';').next().unwrap();
     command.split_whitespace().map(|w| w.trim_matches('"').to_owned()).filter(|w| w != "exec").collect()
 }
 
@@ -116,12 +116,21 @@ fn the_manifests_for_n_shards_hold_together_and_run_the_binary_s_own_command_lin
     wschaos::Cli::try_parse_from(std::iter::once("wschaos".to_owned()).chain(args)).unwrap();
 
     // The shards: an Indexed Job of N pods, pod I running shard I/N against the Service.
-    let job = find(&docs, "Job", "wschaos-shards");
+    let job = find(&docs, "Job", "wschaos-shards-ci-run");
     check_references(job, &defined);
     assert_eq!(job["spec"]["completionMode"], "Indexed");
     assert_eq!(job["spec"]["completions"].as_u64(), Some(u64::from(shards)));
     assert_eq!(job["spec"]["parallelism"].as_u64(), Some(u64::from(shards)));
     let line = text(&pod(job)["containers"][0]["args"][0]);
+    assert!(
+        line.contains("[ -f \"/runs/ci-run/shard-$JOB_COMPLETION_INDEX/records.json\" ]"),
+        "a shard succeeds once it wrote its records: {line}"
+    );
+    assert!(line.contains("trap 'kill -TERM"), "the shell passes SIGTERM on: {line}");
+    assert_eq!(
+        mock["spec"]["template"]["metadata"]["annotations"]["wschaos/run"], "ci-run",
+        "a new run restarts the mock"
+    );
     for index in [0, shards - 1] {
         let cli = wschaos::Cli::try_parse_from(words(line, index)).unwrap_or_else(|e| panic!("{line}: {e}"));
         let wschaos::cli::Command::Run(run) = cli.command else { panic!("{line}: not a run") };
@@ -133,7 +142,7 @@ fn the_manifests_for_n_shards_hold_together_and_run_the_binary_s_own_command_lin
     }
 
     // The merge: it waits for N shards' records and merges them into the run's directory.
-    let merge = find(&docs, "Job", "wschaos-merge");
+    let merge = find(&docs, "Job", "wschaos-merge-ci-run");
     check_references(merge, &defined);
     let wait = text(&pod(merge)["initContainers"][0]["args"][0]);
     assert!(wait.contains("/runs/ci-run/shard-*/records.json") && wait.contains(&format!("-ge {shards}")), "{wait}");

@@ -346,3 +346,21 @@ fn shards_that_meet_at_the_mock_s_barrier_start_at_one_instant() {
     assert!(matches!(merge.status.code(), Some(0 | 1 | 3)), "{}", String::from_utf8_lossy(&merge.stderr));
     assert_eq!(summary(&merged)["faults"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn a_shard_refuses_what_would_measure_the_rig_before_anything_starts() {
+    let scenario = scratch_file("shards-off-loopback.toml", SCENARIO);
+    // Off loopback (nothing is sent: the refusal comes first), a per-address connect limit would refuse a
+    // shard's clients as one.
+    let remote = ["--target", "ws://10.1.2.3:9443", "--control", "10.1.2.3:9444", "--allow-remote", "--shard", "0/2"];
+    let output = wschaos_binary().arg("run").arg(&scenario).args(remote).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("limits.connect-attempts") && stderr.contains("\"off\""), "{stderr}");
+    // A barrier is one mock's: replicas would each hold one.
+    let replicas = ["--target", "ws://127.0.0.1:9", "--control", "127.0.0.1:9", "--shard", "1/4", "--replicas", "2"];
+    let output = wschaos_binary().arg("run").arg(&scenario).args(replicas).arg("--barrier").output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--barrier with --replicas 2"), "{stderr}");
+}

@@ -116,25 +116,39 @@ pub(super) fn combine(mut inputs: Vec<ShardInput>) -> Merged {
     let (scenario, seed) = (first.facts.scenario.clone(), first.facts.seed);
     let duration = Duration::from_millis(first.facts.duration_ms);
     let (mock_offset_ms, started_unix_ms) = (first.facts.mock_offset_ms, first.facts.started_unix_ms);
-    let recorded = combined(inputs.into_iter().map(|i| i.records.recorded).collect());
+    let server_open = fleet_open(&inputs);
+    let mut recorded = combined(inputs.into_iter().map(|i| i.records.recorded).collect());
+    recorded.server_open = server_open;
     Merged { scenario, seed, duration, recorded, snapshot, mock_offset_ms, started_unix_ms, shards, sources_bound }
 }
 
-/// The shared mock's counters as read last by one of its shards; with replicas, each replica's so read,
-/// added. `None` when any replica's could not be read.
+/// The shared mock's counters as read last (the longest uptime: they are cumulative) by one of its shards;
+/// with replicas, each replica's so read, added. `None` when no shard of some replica read them.
 fn fleet_snapshot(inputs: &[ShardInput]) -> Option<MockSnapshot> {
     let replicas = inputs[0].records.facts.replicas.max(1);
-    let end = |i: &&ShardInput| i.records.facts.started_unix_ms + i.records.recorded.elapsed.as_millis() as u64;
     let mut fleet: Option<MockSnapshot> = None;
     for replica in 0..replicas {
         let on_it = inputs.iter().filter(|i| i.records.facts.shard.index % replicas == replica);
-        let latest = on_it.max_by_key(end)?.records.facts.snapshot.as_ref()?;
+        let latest = on_it.filter_map(|i| i.records.facts.snapshot.as_ref()).max_by_key(|s| s.uptime_ms)?;
         match &mut fleet {
             Some(fleet) => fleet.absorb_replica(latest),
             None => fleet = Some(latest.clone()),
         }
     }
     fleet
+}
+
+/// The mock's open connections each second: what the shards of one replica sampled (the highest), the
+/// replicas' added.
+fn fleet_open(inputs: &[ShardInput]) -> Vec<u64> {
+    let replicas = inputs[0].records.facts.replicas.max(1);
+    let per_replica: Vec<Vec<u64>> = (0..replicas)
+        .map(|replica| {
+            let on_it = inputs.iter().filter(|i| i.records.facts.shard.index % replicas == replica);
+            highest_each(on_it.map(|i| &i.records.recorded.server_open[..]))
+        })
+        .collect();
+    summed_each(per_replica.iter().map(|s| &s[..]))
 }
 
 fn shard_runs(inputs: &[ShardInput]) -> Vec<ShardRun> {
@@ -148,6 +162,7 @@ fn shard_runs(inputs: &[ShardInput]) -> Vec<ShardRun> {
                 clients: recorded.plans.iter().map(|p| u64::from(p.clients)).sum(),
                 started_unix_ms: facts.started_unix_ms,
                 start_offset_ms: facts.started_unix_ms - earliest,
+                start_at_unix_ms: facts.start_at_unix_ms,
                 elapsed_ms: recorded.elapsed.as_millis() as u64,
                 lag_p99_us: recorded.health.lag.value_at_quantile(0.99),
                 canary_p99_us: recorded.canary.as_ref().map(|c| c.latency.value_at_quantile(0.99)),
@@ -168,7 +183,7 @@ fn combined(shards: Vec<Recorded>) -> Recorded {
         health: worst_health(&shards),
         canary: worst_canary(&shards),
         listen_drops: shards.iter().filter_map(|s| s.listen_drops).max(),
-        server_open: highest_each(shards.iter().map(|s| &s.server_open[..])),
+        server_open: Vec::new(),
         elapsed: shards.iter().map(|s| s.elapsed).max().unwrap_or_default(),
         interrupted: shards.iter().any(|s| s.interrupted),
         plans: added_plans(&shards),

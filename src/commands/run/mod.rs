@@ -62,6 +62,7 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     external::check_upstream(&scenario, target.is_some(), args.mock_process || scenario.harness.mock_in_own_process)?;
     if let Some(shard) = args.shard {
         check_shardable(&scenario, &shard.to_string())?;
+        check_shard_upstream(&scenario, &args, target.as_ref())?;
     }
     if let Some(count) = args.processes {
         check_shardable(&scenario, &format!("{count} processes"))?;
@@ -69,7 +70,14 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
         let open_files = crate::commands::process::machine_limits().open_files;
         let replicas = processes::replicas(&scenario, (count, args.mock_processes), open_files)?;
         let out = args.out.clone().unwrap_or_else(|| default_run_dir(&scenario.name));
-        let (summary, outcome) = processes::run(&args, &scenario, (count, replicas), &out, &mut stop).await?;
+        let ran = processes::run(&args, &scenario, (count, replicas), &out, &mut stop).await;
+        let (summary, outcome) = match ran {
+            Err(e) if e.is::<processes::Interrupted>() => {
+                eprintln!("wschaos run: {e}");
+                return Ok(Outcome::Interrupted);
+            }
+            ran => ran?,
+        };
         crate::report::files::append_step_summary(&summary)?;
         print_result((args.json, args.quiet), outcome, &summary, &out)?;
         return Ok(outcome);
@@ -150,7 +158,10 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
         records_json::write(&out, &facts, &execution)?;
     }
     crate::report::files::write_reports(&out)?;
-    crate::report::files::append_step_summary(&summary)?;
+    if args.shard.is_none() {
+        // A shard's verdicts judge its slice alone: the merge's go to the step summary.
+        crate::report::files::append_step_summary(&summary)?;
+    }
     if mock_failed {
         eprintln!("wschaos run: the mock's counters could not be read (did the mock die?); the run is not trustworthy");
     }
@@ -181,6 +192,30 @@ pub(super) fn print_result(
     dir: &std::path::Path,
 ) -> Result<()> {
     console::print_result(Mode::from_flags(json, quiet), outcome, summary, dir)
+}
+
+/// A shard's upstream: a barrier is on one mock (replicas each have their own), and off loopback every client
+/// connects from this host's one address, which a per-address connect limit would throttle as a whole.
+fn check_shard_upstream(scenario: &Scenario, args: &RunArgs, target: Option<&upstream::Target>) -> Result<()> {
+    if args.barrier && args.replicas > 1 {
+        return Err(UsageError(format!(
+            "--barrier with --replicas {}: each replica would hold a barrier of its own that only its shards reach; \
+             start the shards with --start-at, or with --processes",
+            args.replicas
+        ))
+        .into());
+    }
+    let remote = target.is_some_and(|t| !t.addr.ip().is_loopback());
+    if remote && scenario.mock.limits.connect_attempts.is_some() {
+        return Err(UsageError(format!(
+            "scenario '{}' runs off loopback, where all of a shard's clients connect from one address, but its mock \
+             limits connection attempts per address (limits.connect-attempts): the limit would refuse the clients \
+             as one, not the manager; set `connect-attempts = \"off\"` under [mock.limits]",
+            scenario.name
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// Subscriptions from which drawing the population takes long enough to say so.

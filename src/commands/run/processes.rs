@@ -40,7 +40,11 @@ pub(super) fn replicas(
     let sockets = crate::scenario::cost::cost(scenario).sockets_at_least;
     let per_process = open_files.map_or(u64::MAX, |limit| limit.saturating_sub(FD_MARGIN).max(1));
     let needed = u32::try_from(sockets.div_ceil(per_process).max(1)).unwrap_or(u32::MAX);
-    let replicas = asked.unwrap_or(needed);
+    // Shard I is on replica I mod M: the busiest replica serves ceil(N / M) shards' sockets, each shard
+    // about its share (its hash draws a little over it: 5 % spare).
+    let busiest = |m: u32| u64::from(count.div_ceil(m.max(1))) * (sockets.div_ceil(u64::from(count)) * 21 / 20);
+    let balanced = (needed..=count).find(|m| busiest(*m) <= per_process);
+    let replicas = asked.or(balanced).unwrap_or(needed);
     let refuse =
         |why: String| Err(UsageError(format!("scenario '{}' as --processes {count}: {why}", scenario.name)).into());
     if replicas < needed {
@@ -58,6 +62,14 @@ pub(super) fn replicas(
     if replicas > count {
         return refuse(format!(
             "each of the {replicas} mock processes needs a shard: run at least {replicas} processes"
+        ));
+    }
+    if busiest(replicas) > per_process {
+        return refuse(format!(
+            "shard I connects to mock I mod {replicas}, so one mock serves {} shards, about {} sockets, and a mock \
+             process may hold {per_process}: run a multiple of {replicas} processes, or more mock processes",
+            count.div_ceil(replicas),
+            busiest(replicas)
         ));
     }
     Ok(replicas)
@@ -148,6 +160,11 @@ fn spawn_shard(
         .with_context(|| format!("could not start shard {index}/{count}"))
 }
 
+/// Ctrl-C or SIGTERM while the shards were starting: nothing was measured.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted while the shards were starting; nothing was measured")]
+pub(super) struct Interrupted;
+
 /// Waits until every shard said `ready`, then tells them all one start instant.
 async fn start_together(shards: &mut [Child], stop: &mut StopSignals) -> Result<()> {
     let ready = async {
@@ -167,7 +184,7 @@ async fn start_together(shards: &mut [Child], stop: &mut StopSignals) -> Result<
         done = tokio::time::timeout(READY_WITHIN, ready) => {
             done.map_err(|_| anyhow!("the shards were not ready within {} s", READY_WITHIN.as_secs()))??
         }
-        _ = stop.recv() => return Err(UsageError("interrupted while the shards were starting".into()).into()),
+        _ = stop.recv() => return Err(Interrupted.into()),
     }
     let at = SystemTime::now() + START_MARGIN;
     let ms = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
@@ -244,5 +261,9 @@ mod tests {
         let idle = replicas(&legacy(1_000), (2, Some(3)), limit).unwrap_err().to_string();
         assert!(idle.contains("each of the 3 mock processes needs a shard"), "{idle}");
         assert_eq!(replicas(&legacy(100_000), (1, None), None).unwrap(), 1, "an unknown limit refuses nothing");
+        // 7 shards on 6 mocks would put two shards on mock 0: 7 mocks, one each.
+        assert_eq!(replicas(&legacy(100_000), (7, None), limit).unwrap(), 7);
+        let unbalanced = replicas(&legacy(100_000), (7, Some(6)), limit).unwrap_err().to_string();
+        assert!(unbalanced.contains("one mock serves 2 shards"), "{unbalanced}");
     }
 }

@@ -98,20 +98,33 @@ async fn parent() -> Option<SystemTime> {
 }
 
 /// Arrives at the mock's barrier and asks again every [`POLL_EVERY`] until it names the start, at most
-/// [`BARRIER_WITHIN`].
+/// [`BARRIER_WITHIN`]; a mock not answering yet (its pod still starting) is asked again too.
 async fn at_the_barrier(control: &ControlApi, shard: Shard) -> Result<SystemTime> {
     let arrival = Arrival { party: shard.index, parties: shard.count, lead_ms: BARRIER_LEAD.as_millis() as u64 };
     let polls = BARRIER_WITHIN.as_millis() / POLL_EVERY.as_millis();
+    let mut unreachable = None;
     for _ in 0..polls {
-        let state = crate::mock::process::arrive(control, &arrival)
-            .await
-            .with_context(|| format!("shard {shard} could not reach the start barrier at {}", control.addr))?;
-        if let Some(ms) = state.start_unix_ms {
-            return Ok(UNIX_EPOCH + Duration::from_millis(ms));
+        match crate::mock::process::arrive(control, &arrival).await {
+            Ok(state) => {
+                if let Some(ms) = state.start_unix_ms {
+                    return Ok(UNIX_EPOCH + Duration::from_millis(ms));
+                }
+                unreachable = None;
+            }
+            // A refusal (another run's barrier, a wrong token) is final; a mock not up yet is not.
+            Err(e) if e.is::<crate::mock::process::Refused>() => {
+                return Err(e).with_context(|| format!("shard {shard} at the start barrier of {}", control.addr));
+            }
+            Err(e) => unreachable = Some(e),
         }
         tokio::time::sleep(POLL_EVERY).await;
     }
-    Err(anyhow!("shard {shard}: not every shard reached the start barrier within {} s", BARRIER_WITHIN.as_secs()))
+    let why = unreachable.map_or_else(|| "not every shard arrived".to_owned(), |e| format!("{e:#}"));
+    Err(anyhow!(
+        "shard {shard}: no start from the barrier at {} within {} s: {why}",
+        control.addr,
+        BARRIER_WITHIN.as_secs()
+    ))
 }
 
 /// `work`, unless Ctrl-C or SIGTERM comes first (`None`).
