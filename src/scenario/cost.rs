@@ -107,7 +107,8 @@ pub fn check(cost: &Cost, limits: &MachineLimits) -> Vec<KeyIssue> {
             "workload.clients",
             format!(
                 "the scenario's clients hold {figures} (legacy: one per subscription; the mock then runs in its own \
-                 process), but one process may open {open_files} files (the hard limit, `ulimit -Hn`); reduce \
+                 process), but one process may open {open_files} files (the hard limit, `ulimit -Hn`); run it as \
+                 shards (`wschaos run --processes N`, or `--shard I/N` against a shared mock), reduce \
                  workload.clients, workload.subscribers-per-client or workload.streams-per-subscriber, or raise \
                  the hard limit"
             ),

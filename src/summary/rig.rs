@@ -71,6 +71,8 @@ impl RigSummary {
             .filter(|p| p.lagged)
             .map(|p| match p.dropped {
                 Some(n) => format!("{} dropped {n} connection attempts (each waited on a SYN retry)", p.part),
+                // A part judged on more than its p99 (the shards of a merged run) says why in its note.
+                None if p.p99_us <= p.threshold_us && !p.note.is_empty() => format!("{}: {}", p.part, p.note),
                 None => format!("{} p99 {:.1} ms > {:.1} ms", p.part, ms(p.p99_us), ms(p.threshold_us)),
             })
             .collect();
@@ -241,4 +243,28 @@ fn scheduler_part(health: &Health, threshold_us: u64) -> RigPart {
         measured: !health.lag.is_empty(),
         ..RigPart::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_part_judged_on_more_than_its_p99_says_why() {
+        let part = |name: &str, p99_us, threshold_us, note: &str| RigPart {
+            part: name.into(),
+            p99_us,
+            threshold_us,
+            measured: true,
+            lagged: true,
+            note: note.into(),
+            ..RigPart::default()
+        };
+        let rig = RigSummary {
+            lagged: true,
+            parts: vec![part("canary", 9_000, 5_000, ""), part("shards", 2_000, 25_000, "shard(s) 3 lagged")],
+            ..RigSummary::default()
+        };
+        assert_eq!(rig.cause(), "the rig lagged: canary p99 9.0 ms > 5.0 ms, shards: shard(s) 3 lagged");
+    }
 }
