@@ -337,6 +337,10 @@ async fn session(
     loop {
         tokio::select! {
             () = &mut stopped => {
+                // What reached the socket before the stop is the manager's: read what is there now (a
+                // loaded harness may be behind the socket), then stop reading.
+                drain_readable(ctx, &mut ws, audience, state).await;
+                state.stopped_reading = Some(crate::mock::time::now_micros());
                 close_quietly(&mut ws).await;
                 return None;
             }
@@ -389,6 +393,19 @@ async fn session(
                     wake_flush(flush.as_mut(), state.last_flush);
                 }
             }
+        }
+    }
+}
+
+/// Frames read at most when a stopped session drains what already reached its socket.
+const DRAIN_AT_STOP: usize = 4_096;
+
+/// Handles the frames a socket already holds (as many as [`DRAIN_AT_STOP`]), without waiting for more.
+async fn drain_readable(ctx: &RunContext, ws: &mut Socket, audience: &Audience, state: &mut Reading) {
+    for _ in 0..DRAIN_AT_STOP {
+        let Some(message) = futures_util::FutureExt::now_or_never(ws.next()) else { return };
+        if on_frame(ctx, ws, message, audience, state).await.is_some() {
+            return;
         }
     }
 }

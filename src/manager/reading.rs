@@ -75,6 +75,9 @@ pub(crate) struct Reading {
     pub outage: Option<(Instant, u32)>,
     /// Market messages read over every session of the upstream (responses and malformed text apart).
     pub market_messages: u64,
+    /// When the last session stopped reading because the run told it to (µs since the epoch): what was
+    /// published after that, less the settle time, was never owed.
+    pub stopped_reading: Option<Micros>,
     tap: Option<Arc<Tap>>,
 }
 
@@ -90,6 +93,7 @@ impl Reading {
             last_flush: Instant::now(),
             outage: None,
             market_messages: 0,
+            stopped_reading: None,
             tap,
         }
     }
@@ -126,15 +130,17 @@ impl Reading {
     }
 
     /// Ends the accounting when the upstream stops or gives up: the subscriptions that ended earlier at the
-    /// time they ended, the others now; what was published up to the settle cut-off and never arrived is
-    /// lost, every subscription's longest time without data is reported, and the batch goes to the recorder.
+    /// time they ended, the others when reading stopped (now, unless a session stopped reading earlier: a
+    /// loaded process may come to this seconds after its socket closed, and what was published meanwhile
+    /// could not arrive); what was published up to the settle cut-off and never arrived is lost, every
+    /// subscription's longest time without data is reported, and the batch goes to the recorder.
     pub async fn close(&mut self, ctx: &RunContext, audience: &Audience) {
         if !ctx.record_lag.is_zero() && self.streams.values().any(|s| !s.pending.is_empty()) {
             // Messages still waiting for a mirrored record: give the mirror the time it may lag.
             tokio::time::sleep(ctx.record_lag).await;
         }
         self.settle_departed(ctx, audience);
-        let now = now_micros();
+        let now = self.stopped_reading.take().unwrap_or_else(now_micros);
         for (name, heard, watch) in audience.owed() {
             self.end_subscription(ctx, &name, heard, watch.as_deref(), now);
         }
