@@ -111,6 +111,13 @@ struct Api {
     barrier: std::sync::Mutex<Barrier>,
 }
 
+impl Api {
+    /// The start barrier (a panic elsewhere while it was held leaves it as it was: still usable).
+    fn barrier(&self) -> std::sync::MutexGuard<'_, Barrier> {
+        self.barrier.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// The routes, behind the token check and the body limit; HTTP framing (chunked bodies, keep-alive,
 /// limits, malformed requests) is hyper's.
 fn router(api: Arc<Api>) -> Router {
@@ -192,38 +199,30 @@ async fn reset_faults(State(api): State<Arc<Api>>) -> Reply {
 /// `POST /barrier`: a shard of a run arrives at its start barrier; the answer names the start once every
 /// shard has arrived.
 async fn arrive(State(api): State<Arc<Api>>, body: Result<Bytes, BytesRejection>) -> Reply {
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => return Reply::error(rejection.status().as_u16(), &rejection.body_text()),
-    };
-    let arrival: Arrival = match serde_json::from_slice(&body) {
+    let arrival: Arrival = match json_body(body, "an arrival ({party, parties, lead_ms})") {
         Ok(arrival) => arrival,
-        Err(e) => return Reply::error(400, &format!("the body is not an arrival ({{party, parties, lead_ms}}): {e}")),
+        Err(reply) => return reply,
     };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    let arrived = api.barrier.lock().map(|mut b| b.arrive(arrival, now));
-    match arrived {
-        Ok(Ok(state)) => Reply::json(200, &serde_json::json!(state)),
-        Ok(Err(why)) => Reply::error(409, &why),
-        Err(_) => Reply::error(500, "the barrier's lock is poisoned"),
+    match api.barrier().arrive(arrival, now) {
+        Ok(state) => Reply::json(200, &serde_json::json!(state)),
+        Err(why) => Reply::error(409, &why),
     }
 }
 
 async fn barrier_state(State(api): State<Arc<Api>>) -> Reply {
-    match api.barrier.lock() {
-        Ok(b) => Reply::json(200, &serde_json::json!(b.state())),
-        Err(_) => Reply::error(500, "the barrier's lock is poisoned"),
-    }
+    Reply::json(200, &serde_json::json!(api.barrier().state()))
 }
 
 async fn reset_barrier(State(api): State<Arc<Api>>) -> Reply {
-    match api.barrier.lock() {
-        Ok(mut b) => {
-            *b = Barrier::default();
-            Reply(204, "application/json", String::new())
-        }
-        Err(_) => Reply::error(500, "the barrier's lock is poisoned"),
-    }
+    *api.barrier() = Barrier::default();
+    Reply(204, "application/json", String::new())
+}
+
+/// A request's JSON body as a `T`; the answer to send instead when it is none (`what` names a `T`).
+fn json_body<T: serde::de::DeserializeOwned>(body: Result<Bytes, BytesRejection>, what: &str) -> Result<T, Reply> {
+    let body = body.map_err(|rejection| Reply::error(rejection.status().as_u16(), &rejection.body_text()))?;
+    serde_json::from_slice(&body).map_err(|e| Reply::error(400, &format!("the body is not {what}: {e}")))
 }
 
 async fn health(State(api): State<Arc<Api>>) -> Reply {
@@ -265,14 +264,10 @@ fn query_number(query: Option<&str>, name: &str) -> Option<u64> {
 }
 
 async fn add_fault(State(api): State<Arc<Api>>, uri: Uri, body: Result<Bytes, BytesRejection>) -> Reply {
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => return Reply::error(rejection.status().as_u16(), &rejection.body_text()),
-    };
     let seed = query_number(uri.query(), "seed");
-    let raw: RawFault = match serde_json::from_slice(&body) {
+    let raw: RawFault = match json_body(body, "a fault") {
         Ok(raw) => raw,
-        Err(e) => return Reply::error(400, &format!("the body is not a fault: {e}")),
+        Err(reply) => return reply,
     };
     let fault = match Fault::from_raw(&raw, "fault") {
         Ok(fault) => fault,
@@ -297,13 +292,9 @@ async fn add_fault(State(api): State<Arc<Api>>, uri: Uri, body: Result<Bytes, By
 /// `POST /fault-orders`: a fault exactly as a harness's plan decided it (kind, selection, seed, window),
 /// carried out now. What a run in another process posts; people post [`RawFault`]s to `/faults`.
 async fn add_order(State(api): State<Arc<Api>>, body: Result<Bytes, BytesRejection>) -> Reply {
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => return Reply::error(rejection.status().as_u16(), &rejection.body_text()),
-    };
-    let order: FaultOrder = match serde_json::from_slice(&body) {
+    let order: FaultOrder = match json_body(body, "a fault order") {
         Ok(order) => order,
-        Err(e) => return Reply::error(400, &format!("the body is not a fault order: {e}")),
+        Err(reply) => return reply,
     };
     let problems = order.problems();
     if !problems.is_empty() {

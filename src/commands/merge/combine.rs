@@ -117,8 +117,7 @@ pub(super) fn combine(mut inputs: Vec<ShardInput>) -> Merged {
     let duration = Duration::from_millis(first.facts.duration_ms);
     let (mock_offset_ms, started_unix_ms) = (first.facts.mock_offset_ms, first.facts.started_unix_ms);
     let server_open = fleet_open(&inputs);
-    let mut recorded = combined(inputs.into_iter().map(|i| i.records.recorded).collect());
-    recorded.server_open = server_open;
+    let recorded = combined(inputs.into_iter().map(|i| i.records.recorded).collect(), server_open);
     Merged { scenario, seed, duration, recorded, snapshot, mock_offset_ms, started_unix_ms, shards, sources_bound }
 }
 
@@ -172,8 +171,8 @@ fn shard_runs(inputs: &[ShardInput]) -> Vec<ShardRun> {
         .collect()
 }
 
-/// The shards' records as one run's.
-fn combined(shards: Vec<Recorded>) -> Recorded {
+/// The shards' records as one run's, with the mock's open connections each second.
+fn combined(shards: Vec<Recorded>, server_open: Vec<u64>) -> Recorded {
     let mut recording = Recording::default();
     for shard in &shards {
         recording.absorb(&shard.recording);
@@ -183,7 +182,7 @@ fn combined(shards: Vec<Recorded>) -> Recorded {
         health: worst_health(&shards),
         canary: worst_canary(&shards),
         listen_drops: shards.iter().filter_map(|s| s.listen_drops).max(),
-        server_open: Vec::new(),
+        server_open,
         elapsed: shards.iter().map(|s| s.elapsed).max().unwrap_or_default(),
         interrupted: shards.iter().any(|s| s.interrupted),
         plans: added_plans(&shards),
@@ -191,32 +190,28 @@ fn combined(shards: Vec<Recorded>) -> Recorded {
     }
 }
 
-/// Each element's highest value across the series.
-fn highest_each<'a>(series: impl Iterator<Item = &'a [u64]>) -> Vec<u64> {
+/// The series combined element by element with `combine`, the shorter ones padded with zeros.
+fn each<'a>(series: impl Iterator<Item = &'a [u64]>, combine: fn(u64, u64) -> u64) -> Vec<u64> {
     let mut out: Vec<u64> = Vec::new();
     for s in series {
         if out.len() < s.len() {
             out.resize(s.len(), 0);
         }
         for (a, b) in out.iter_mut().zip(s) {
-            *a = (*a).max(*b);
+            *a = combine(*a, *b);
         }
     }
     out
 }
 
+/// Each element's highest value across the series.
+fn highest_each<'a>(series: impl Iterator<Item = &'a [u64]>) -> Vec<u64> {
+    each(series, u64::max)
+}
+
 /// Each element's sum across the series.
 fn summed_each<'a>(series: impl Iterator<Item = &'a [u64]>) -> Vec<u64> {
-    let mut out: Vec<u64> = Vec::new();
-    for s in series {
-        if out.len() < s.len() {
-            out.resize(s.len(), 0);
-        }
-        for (a, b) in out.iter_mut().zip(s) {
-            *a += b;
-        }
-    }
-    out
+    each(series, u64::saturating_add)
 }
 
 /// The lag of the shard whose scheduler lagged most, each second's highest; memory and CPU summed.
