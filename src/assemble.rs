@@ -42,9 +42,8 @@ pub struct Recorded {
     pub interrupted: bool,
     /// Each cohort's planned size, in cohort order.
     pub plans: Vec<CohortPlan>,
-    /// The rehearsal controller's record, for a rehearsal (not in a shard's records: a rehearsal is not
-    /// sharded).
-    #[serde(skip)]
+    /// The rehearsal controller's record, for a rehearsal.
+    #[serde(default)]
     pub rehearsed: Option<RehearsalRecord>,
 }
 

@@ -180,6 +180,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "R", requires = "shard", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub replicas: u32,
+    /// With --shard, in a rollout rehearsal: the control API (host:port) where the run's shards pool each
+    /// step's figures, so that every shard decides the step on the whole population's (`POST /steps`). By
+    /// default --control; with --replicas, every shard must name the same one (replica 0's).
+    #[arg(long, value_name = "ADDR", requires = "shard")]
+    pub pool: Option<String>,
     /// With --shard: start when every shard of the run has arrived at the start barrier of the mock behind
     /// --control (its `POST /barrier`): for shards no one parent starts, such as the pods of a Kubernetes
     /// Job. The mock names the start 2 s after the last arrival.

@@ -35,12 +35,17 @@ use tokio::time::Instant;
 use crate::chaos::barrier::{Arrival, Barrier};
 use crate::chaos::fault::{Fault, RawFault};
 use crate::chaos::metrics;
+use crate::chaos::step_board::{Posting, StepBoard};
 use crate::mock::MockServer;
 use crate::mock::faults::FaultOrder;
 use crate::vocab::seed::derive;
 
-/// Largest request body accepted (413 past it).
-const MAX_BODY: usize = 64 * 1024;
+/// How long `POST /steps` holds its answer for the other shards' figures.
+const STEP_HOLD: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Largest request body accepted (413 past it): a rehearsal step's figures (three histograms and a pair of
+/// counts per second of the step) are the largest bodies.
+const MAX_BODY: usize = 1024 * 1024;
 
 /// How long requests still open when the mock stops may take to finish.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -80,7 +85,14 @@ impl ControlServer {
         let listener = TcpListener::bind(addr).await.map_err(|source| ControlError::Bind { addr, source })?;
         let bound = listener.local_addr().map_err(|source| ControlError::Bind { addr, source })?;
         let cancel = mock.cancel_token();
-        let api = Arc::new(Api { mock: mock.clone(), token, injected: AtomicU32::new(0), barrier: Default::default() });
+        let api = Arc::new(Api {
+            mock: mock.clone(),
+            token,
+            injected: AtomicU32::new(0),
+            barrier: Default::default(),
+            steps: Default::default(),
+            steps_pooled: tokio::sync::Notify::new(),
+        });
         mock.spawn(async move {
             let served = axum::serve(listener, router(api)).with_graceful_shutdown(cancel.clone().cancelled_owned());
             // A client that never finishes its request must not hold the mock's shutdown.
@@ -109,12 +121,20 @@ struct Api {
     token: Option<String>,
     injected: AtomicU32,
     barrier: std::sync::Mutex<Barrier>,
+    steps: std::sync::Mutex<StepBoard>,
+    /// Told whenever a step of the board has every shard's figures.
+    steps_pooled: tokio::sync::Notify,
 }
 
 impl Api {
     /// The start barrier (a panic elsewhere while it was held leaves it as it was: still usable).
     fn barrier(&self) -> std::sync::MutexGuard<'_, Barrier> {
         self.barrier.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The rehearsal steps' board (usable after a panic elsewhere, as the barrier).
+    fn steps(&self) -> std::sync::MutexGuard<'_, StepBoard> {
+        self.steps.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -132,6 +152,7 @@ fn router(api: Arc<Api>) -> Router {
         .route("/publications", get(publications))
         .route("/metrics", get(prometheus))
         .route("/barrier", get(barrier_state).post(arrive).delete(reset_barrier))
+        .route("/steps", post(post_step))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(api.clone(), authorize))
@@ -178,7 +199,7 @@ async fn not_found() -> Reply {
     Reply::error(
         404,
         "no such endpoint; see GET /faults, POST /faults, DELETE /faults/N, POST /reset, GET /metrics, GET /stats, \
-         POST /stats/reset, GET /health, GET /publications, GET|POST|DELETE /barrier",
+         POST /stats/reset, GET /health, GET /publications, GET|POST|DELETE /barrier, POST /steps",
     )
 }
 
@@ -208,6 +229,34 @@ async fn arrive(State(api): State<Arc<Api>>, body: Result<Bytes, BytesRejection>
         Ok(state) => Reply::json(200, &serde_json::json!(state)),
         Err(why) => Reply::error(409, &why),
     }
+}
+
+/// `POST /steps`: a shard of a sharded rehearsal posts its figures of a step; the answer carries every
+/// shard's once all have posted, and waits for them up to [`STEP_HOLD`] (the shard then posts again), so
+/// that every shard hears as soon as the last one posted.
+async fn post_step(State(api): State<Arc<Api>>, body: Result<Bytes, BytesRejection>) -> Reply {
+    let posting: Posting = match json_body(body, "a posting ({run, step, party, parties, contribution})") {
+        Ok(posting) => posting,
+        Err(reply) => return reply,
+    };
+    let (run, step) = (posting.run.clone(), posting.step);
+    let held = tokio::time::Instant::now() + STEP_HOLD;
+    // Listening before posting: the last shard's posting cannot be missed in between.
+    let mut pooled = std::pin::pin!(api.steps_pooled.notified());
+    pooled.as_mut().enable();
+    let mut state = match api.steps().post(posting) {
+        Ok(state) => state,
+        Err(why) => return Reply::error(409, &why),
+    };
+    if state.all.is_some() {
+        api.steps_pooled.notify_waiters();
+    }
+    while state.all.is_none() && tokio::time::timeout_at(held, pooled.as_mut()).await.is_ok() {
+        pooled.set(api.steps_pooled.notified());
+        pooled.as_mut().enable();
+        state = api.steps().state(&run, step);
+    }
+    Reply::json(200, &serde_json::json!(state))
 }
 
 async fn barrier_state(State(api): State<Arc<Api>>) -> Reply {

@@ -13,6 +13,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::chaos::barrier::{Arrival, BarrierState};
+use crate::chaos::step_board::{Posting, StepState};
 use crate::mock::config::RawMockConfig;
 use crate::mock::faults::FaultOrder;
 use crate::mock::stats::MockSnapshot;
@@ -188,6 +189,13 @@ async fn fetch_publications(
 pub async fn arrive(control: &ControlApi, arrival: &Arrival) -> Result<BarrierState> {
     let body = request(control, "POST", "/barrier", &serde_json::to_string(arrival)?).await?;
     serde_json::from_str(&body).context("unexpected /barrier answer")
+}
+
+/// Posts a shard's figures of a rehearsal step to the board of the mock behind `control`; where the step
+/// stands.
+pub async fn post_step(control: &ControlApi, posting: &Posting) -> Result<StepState> {
+    let body = request(control, "POST", "/steps", &serde_json::to_string(posting)?).await?;
+    serde_json::from_str(&body).context("unexpected /steps answer")
 }
 
 /// Has the mock behind the control API at `control` carry out a fault now, as already decided.

@@ -86,7 +86,46 @@ impl Default for HandoverTotals {
     }
 }
 
+impl StepCounts {
+    /// Adds another shard's counts of the same step and cohort.
+    pub fn absorb(&mut self, other: &StepCounts) {
+        self.attempts += other.attempts;
+        self.connected += other.connected;
+        self.give_up_subscribers += other.give_up_subscribers;
+        self.errors += other.errors;
+        self.fallbacks += other.fallbacks;
+        add_histogram(&mut self.latency, &other.latency);
+        if self.failed_by_second.len() < other.failed_by_second.len() {
+            self.failed_by_second.resize(other.failed_by_second.len(), (0, 0));
+        }
+        for (into, (attempts, failed)) in self.failed_by_second.iter_mut().zip(&other.failed_by_second) {
+            into.0 += attempts;
+            into.1 += failed;
+        }
+    }
+}
+
+/// Adds `other` into `into`; both have the bounds of [`latency_histogram`], so nothing is out of range.
+fn add_histogram(into: &mut Histogram<u64>, other: &Histogram<u64>) {
+    if into.add(other).is_err() {
+        tracing::warn!("a step histogram could not be added: its bounds differ");
+    }
+}
+
 impl HandoverTotals {
+    /// Adds another shard's handovers of the same step.
+    pub fn absorb(&mut self, other: &HandoverTotals) {
+        self.clients += other.clients;
+        self.clients_preserved += other.clients_preserved;
+        self.subscriptions += other.subscriptions;
+        self.subscriptions_preserved += other.subscriptions_preserved;
+        self.lost += other.lost;
+        self.duplicated += other.duplicated;
+        add_histogram(&mut self.without_data, &other.without_data);
+        add_histogram(&mut self.took, &other.took);
+        self.last_done = self.last_done.max(other.last_done);
+    }
+
     fn add(&mut self, report: &HandoverReport) {
         self.clients += 1;
         self.clients_preserved += u64::from(report.preserved == report.subscriptions);
@@ -103,12 +142,20 @@ impl HandoverTotals {
 }
 
 /// A step's figures for one cohort, as the controller asks for them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StepFigures {
     /// The cohort's counts in the step.
     pub counts: StepCounts,
     /// The step's handovers.
     pub handovers: HandoverTotals,
+}
+
+impl StepFigures {
+    /// Adds another shard's figures of the same step and cohort.
+    pub fn absorb(&mut self, other: &StepFigures) {
+        self.counts.absorb(&other.counts);
+        self.handovers.absorb(&other.handovers);
+    }
 }
 
 /// The controller's question: step `step`'s figures for `cohort`.
@@ -144,6 +191,24 @@ impl StepLog {
             handovers: vec![HandoverTotals::default(); n],
             rollback: HandoverTotals::default(),
         }
+    }
+
+    /// Adds another shard's log of the same run, step by step and cohort by cohort (an empty log takes
+    /// the other's).
+    pub fn absorb(&mut self, other: &StepLog) {
+        if self.starts.is_empty() && self.counts.is_empty() {
+            self.clone_from(other);
+            return;
+        }
+        for (into, step) in self.counts.iter_mut().zip(&other.counts) {
+            for (into, cohort) in into.iter_mut().zip(step) {
+                into.absorb(cohort);
+            }
+        }
+        for (into, step) in self.handovers.iter_mut().zip(&other.handovers) {
+            into.absorb(step);
+        }
+        self.rollback.absorb(&other.rollback);
     }
 
     fn step_of(&self, at: Duration) -> Option<usize> {

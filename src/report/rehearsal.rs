@@ -220,7 +220,14 @@ pub fn outcome(rollout: &RolloutSummary) -> Outcome {
             step_name(rollout, index),
             o.triggers.join("; ")
         ),
-        None => format!("Not completed: {reached} of {} steps reached, no trigger fired", rollout.steps.len()),
+        None => match &o.unpooled {
+            Some((index, why)) => format!(
+                "Not measurable: the shards could not pool the figures of {} ({why}); {reached} of {} steps reached",
+                step_name(rollout, *index),
+                rollout.steps.len()
+            ),
+            None => format!("Not completed: {reached} of {} steps reached, no trigger fired", rollout.steps.len()),
+        },
     };
     let expected = match o.expected {
         Expectation::Complete => "Expected to complete",
@@ -311,6 +318,7 @@ pub(crate) mod tests {
                 recovery_ms: Some(412),
                 rollback_moves: vec![RollbackMove { at_ms: 14_000, share: 0.0 }],
                 rollback_unfinished: false,
+                unpooled: None,
                 expected: Expectation::Complete,
                 as_expected: false,
             },
@@ -384,6 +392,7 @@ pub(crate) mod tests {
             recovery_ms: None,
             rollback_moves: Vec::new(),
             rollback_unfinished: false,
+            unpooled: None,
             expected: Expectation::Complete,
             as_expected: true,
         };

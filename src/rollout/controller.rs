@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -16,6 +18,7 @@ use crate::record::event::{CohortId, HandoverPhase};
 use crate::record::steps::{StepFigures, StepQuery};
 use crate::rollout::evaluate::{Exposure, StepJudgement, judge_step};
 use crate::rollout::plan::{RollbackMode, RollbackSteps, RolloutPlan, Step};
+use crate::rollout::pool::{Contribution, StepPool};
 
 /// Where the traffic should be: the share of clients on the new manager, and the move it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,18 +40,20 @@ impl Target {
 }
 
 /// One judged step.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JudgedStep {
     /// The step.
     pub step: Step,
-    /// Who was on the new manager.
+    /// Who was on the new manager (every shard's, in a sharded run).
     pub clients_on_new: u32,
-    /// What the triggers read, and what fired.
+    /// What the triggers read, and what fired (on every shard's figures, in a sharded run).
     pub judgement: StepJudgement,
+    /// What this process measured of the step: a shard's contribution to the pool.
+    pub own: Contribution,
 }
 
 /// What a rehearsal did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RehearsalRecord {
     /// Steps judged, in order (fewer than planned when a rollback stopped it or the run was cut short).
     pub steps: Vec<JudgedStep>,
@@ -61,10 +66,13 @@ pub struct RehearsalRecord {
     pub rollback_moves: Vec<(Duration, f64)>,
     /// Whether the performed rollback reached 0 before the run ended.
     pub rolled_back: bool,
+    /// The step whose figures the shards of a sharded rehearsal could not pool, and why: stepping stopped
+    /// there, with nothing decided on it.
+    #[serde(default)]
+    pub unpooled: Option<(usize, String)>,
 }
 
 /// What the controller drives and reads.
-#[derive(Debug)]
 pub struct Controls {
     /// The target every rehearsal client follows.
     pub targets: watch::Sender<Target>,
@@ -78,6 +86,8 @@ pub struct Controls {
     pub start: Instant,
     /// Stops the rehearsal early.
     pub cancel: CancellationToken,
+    /// Where the shards of a sharded rehearsal pool each step's figures (`None` in one process).
+    pub pool: Option<Arc<dyn StepPool>>,
 }
 
 async fn figures(controls: &Controls, step: usize) -> Option<StepFigures> {
@@ -113,10 +123,19 @@ pub async fn run(plan: &RolloutPlan, controls: Controls) -> RehearsalRecord {
             break;
         }
         let Some(figures) = figures(&controls, step.index).await else { break };
-        let exposure = controls.exposures.get(step.index).copied().unwrap_or(Exposure { clients: 0, subscriptions: 0 });
-        let judgement = judge_step(&plan.triggers, &figures, exposure);
+        let exposure = controls.exposures.get(step.index).copied().unwrap_or_default();
+        let own = Contribution { figures, exposure };
+        let whole = match pooled(&controls, step.index, &own).await {
+            Some(Ok(whole)) => whole,
+            Some(Err(why)) => {
+                record.unpooled = Some((step.index, why));
+                break;
+            }
+            None => break,
+        };
+        let judgement = judge_step(&plan.triggers, &whole.figures, whole.exposure);
         let fired = !judgement.fired.is_empty();
-        record.steps.push(JudgedStep { step: *step, clients_on_new: exposure.clients, judgement });
+        record.steps.push(JudgedStep { step: *step, clients_on_new: whole.exposure.clients, judgement, own });
         if fired && record.first_rollback.is_none() {
             record.first_rollback = Some(step.index);
             if plan.rollback == RollbackMode::Perform {
@@ -127,6 +146,16 @@ pub async fn run(plan: &RolloutPlan, controls: Controls) -> RehearsalRecord {
         }
     }
     record
+}
+
+/// The whole population's step: this process's own figures, or in a sharded rehearsal every shard's added;
+/// why not when the shards' could not be pooled, `None` when the run was cancelled first.
+async fn pooled(controls: &Controls, step: usize, own: &Contribution) -> Option<Result<Contribution, String>> {
+    let Some(pool) = &controls.pool else { return Some(Ok(own.clone())) };
+    tokio::select! {
+        _ = controls.cancel.cancelled() => None,
+        all = pool.pool(step, own) => Some(all.map(|all| Contribution::pooled(&all))),
+    }
 }
 
 /// Moves the clients back from `share`: at once, or one rollback step every `every` until 0, unless the run

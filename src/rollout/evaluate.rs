@@ -2,17 +2,27 @@
 //! p95 latency, connection success, fallbacks and health checks within the step, and the subscriptions its
 //! handovers preserved. Pure: the step's figures in, the figures and the triggers that fired out.
 
+use serde::{Deserialize, Serialize};
+
 use crate::record::steps::StepFigures;
 use crate::rollout::plan::Triggers;
 pub use crate::summary::rollout::{Fired, StepJudgement};
 
 /// Who is on the new manager during the step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exposure {
     /// Clients on the new manager.
     pub clients: u32,
     /// Their subscriptions.
     pub subscriptions: u64,
+}
+
+impl Exposure {
+    /// Adds another shard's clients on the new manager.
+    pub fn absorb(&mut self, other: Exposure) {
+        self.clients += other.clients;
+        self.subscriptions += other.subscriptions;
+    }
 }
 
 fn percent(part: f64, whole: f64) -> Option<f64> {

@@ -84,7 +84,7 @@ pub struct Triggers {
 }
 
 /// One step of a rehearsal, on the run's clock.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     /// Position (0-based).
     pub index: usize,

@@ -22,6 +22,7 @@ use crate::rollout::controller::{self, Controls, RehearsalRecord, Target};
 use crate::rollout::evaluate::Exposure;
 use crate::rollout::handover::{self, Running, Switch};
 use crate::rollout::plan::{HandoverOrder, RolloutPlan};
+use crate::rollout::pool::StepPool;
 
 /// The two cohorts of a rehearsal: legacy and the new manager, the models' or the two sides of an external
 /// migration layer (`<name>-legacy`, then `<name>`).
@@ -78,13 +79,14 @@ pub fn exposures(plan: &RolloutPlan, people: &[ClientPlan]) -> Vec<Exposure> {
 }
 
 /// Starts the clients on legacy and the controller that moves them (a client in `hosts` through its
-/// host's migration layer); the controller's record comes from the returned handle once the run is
-/// cancelled.
+/// host's migration layer), judging each step on `exposures` and the recorder's figures (with every other
+/// shard's, through `pool`, in a sharded run); the controller's record comes from the returned handle once
+/// the run is cancelled.
 pub fn start(
     drive: &DriveContext,
     (placements, hosts): (Vec<Placement>, &Hosts),
     plan: &RolloutPlan,
-    exposures: Vec<Exposure>,
+    (exposures, pool): (Vec<Exposure>, Option<Arc<dyn StepPool>>),
     (queries, start, cancel): (mpsc::Sender<StepQuery>, Instant, CancellationToken),
 ) -> (JoinSet<()>, JoinHandle<RehearsalRecord>) {
     let (targets, following) = watch::channel(Target { share: 0.0, phase: None });
@@ -96,7 +98,7 @@ pub fn start(
         pinned: plan.pinned.clone(),
     };
     let clients = start_rehearsal(drive, placements, hosts, &rehearsal);
-    let controls = Controls { targets, queries, new_cohort: 1, exposures, start, cancel };
+    let controls = Controls { targets, queries, new_cohort: 1, exposures, start, cancel, pool };
     let plan = plan.clone();
     let controller = tokio::spawn(async move { controller::run(&plan, controls).await });
     (clients, controller)

@@ -34,14 +34,7 @@ fn trigger_text(judgement: &StepJudgement) -> Vec<String> {
 fn total(log: &StepLog) -> HandoverTotals {
     let mut all = HandoverTotals::default();
     for step in &log.handovers {
-        all.clients += step.clients;
-        all.clients_preserved += step.clients_preserved;
-        all.subscriptions += step.subscriptions;
-        all.subscriptions_preserved += step.subscriptions_preserved;
-        all.lost += step.lost;
-        all.duplicated += step.duplicated;
-        all.without_data.add(&step.without_data).unwrap_or_default();
-        all.took.add(&step.took).unwrap_or_default();
+        all.absorb(step);
     }
     all
 }
@@ -96,6 +89,7 @@ pub fn summarize(plan: &RolloutPlan, record: &RehearsalRecord, log: &StepLog) ->
                 .map(|(at, share)| RollbackMove { at_ms: at.as_millis() as u64, share: *share })
                 .collect(),
             rollback_unfinished: record.rolled_back_at.is_some() && !record.rolled_back,
+            unpooled: record.unpooled.clone(),
             expected: plan.expect,
             as_expected,
         },
@@ -125,6 +119,7 @@ mod tests {
             step: plan.steps[index],
             clients_on_new: 5,
             judgement: StepJudgement { fired, ..Default::default() },
+            own: Default::default(),
         }
     }
 

@@ -32,10 +32,12 @@ fn step_verdict(rollout: &RolloutSummary, step: &StepSummary) -> Verdict {
             step.share * 100.0
         ),
     };
-    let measure = match &step.judgement {
-        None => Measure::NotApplicable("the run ended before this step was judged"),
-        Some(j) if j.fired.is_empty() => Measure::Noted(0.0, "completed".to_owned()),
-        Some(j) => {
+    let unpooled = rollout.outcome.unpooled.as_ref().filter(|(k, _)| *k == step.index);
+    let measure = match (&step.judgement, unpooled) {
+        (None, Some((_, why))) => Measure::NotMeasurable(format!("the shards' figures were not pooled: {why}")),
+        (None, None) => Measure::NotApplicable("the run ended before this step was judged"),
+        (Some(j), _) if j.fired.is_empty() => Measure::Noted(0.0, "completed".to_owned()),
+        (Some(j), _) => {
             let fired: Vec<String> =
                 j.fired.iter().map(|f| format!("{} {} {} vs {}", f.trigger, f.measured, f.unit, f.threshold)).collect();
             Measure::Noted(j.fired.len() as f64, format!("would roll back: {}", fired.join("; ")))
@@ -80,6 +82,14 @@ pub fn rollout_verdicts(rollout: &RolloutSummary) -> Vec<Verdict> {
         ),
         (Some(s), _) => format!("would roll back at step {}: {}", s + 1, o.triggers.join("; ")),
     };
-    verdicts.push(judged.verdict(Measure::Noted(step, note), true));
+    let measure = match &o.unpooled {
+        // A rollback before the step that could not be pooled is an outcome; without one there is none.
+        Some((k, why)) if o.rollback_step.is_none() => Measure::NotMeasurable(format!(
+            "stepping stopped at step {}, whose figures the shards did not pool: {why}",
+            k + 1
+        )),
+        _ => Measure::Noted(step, note),
+    };
+    verdicts.push(judged.verdict(measure, true));
     verdicts
 }

@@ -17,7 +17,7 @@ use crate::run_dir::fs;
 pub const FILE: &str = "records.json";
 
 /// The layout's version: a merge refuses records of another.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// The scenario a shard ran, as its file said it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

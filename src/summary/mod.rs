@@ -568,10 +568,20 @@ impl RunSummary {
             .find_map(|c| c.external.as_ref().and_then(|e| e.lag_cause()).map(|cause| format!("{}: {cause}", c.name)))
     }
 
-    /// Why some timed verdicts of the run are not measurable: the rig's cause when it lagged, else the
-    /// first external cohort's whose processes could not keep up (`None` when everything kept up).
+    /// Why some verdicts of the run are not measurable: the rig's cause when it lagged, else the first
+    /// external cohort's whose processes could not keep up, else a sharded rehearsal's step whose figures
+    /// the shards did not pool (`None` when everything kept up).
     pub fn not_measurable_cause(&self) -> Option<String> {
-        if self.rig_lagged() { Some(self.rig_cause()) } else { self.external_lag_cause() }
+        if self.rig_lagged() {
+            return Some(self.rig_cause());
+        }
+        self.external_lag_cause().or_else(|| self.unpooled_cause())
+    }
+
+    /// Why a sharded rehearsal stopped stepping unjudged: the step whose figures the shards did not pool.
+    pub fn unpooled_cause(&self) -> Option<String> {
+        let (step, why) = self.rollout.as_ref()?.outcome.unpooled.as_ref()?;
+        Some(format!("the shards did not pool the figures of rehearsal step {}: {why}", step + 1))
     }
 
     /// A cohort by name.

@@ -174,6 +174,10 @@ pub struct RolloutOutcome {
     /// manager).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rollback_unfinished: bool,
+    /// The step (0-based) whose figures the shards of a sharded rehearsal could not pool, and why: stepping
+    /// stopped there, so the run cannot tell how the rehearsal would have ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpooled: Option<(usize, String)>,
     /// The outcome the scenario expected.
     pub expected: Expectation,
     /// Whether the outcome is the expected one.

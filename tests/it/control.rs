@@ -214,3 +214,37 @@ async fn counters_reset_on_request_and_upgrades_are_counted_per_100_ms() {
     assert_eq!(trade["subscribers"], 1, "what is open stays counted: {trade}");
     assert!(after["counters_since_ms"].as_u64().unwrap() <= after["uptime_ms"].as_u64().unwrap());
 }
+
+/// Posts shard `party`'s figures of step 0 (of two shards) until the answer carries every shard's, as a
+/// shard does: a held answer ends with them, or after the hold without (bounded: 5 postings).
+async fn pooled(addr: SocketAddr, party: u32) -> (u16, String) {
+    let posting =
+        serde_json::json!({ "run": "r:1:0", "step": 0, "party": party, "parties": 2, "contribution": { "n": party } });
+    let mut answer = (0, String::new());
+    for _ in 0..5 {
+        let (status, _, body) = http(addr, "POST", "/steps", &posting.to_string(), "").await;
+        answer = (status, body);
+        if status != 200 || !answer.1.contains("\"all\":null") {
+            break;
+        }
+    }
+    answer
+}
+
+#[tokio::test]
+async fn a_rehearsal_step_s_posting_is_answered_with_every_shard_s_figures_once_all_are_in() {
+    let server = start(fast_config()).await;
+    let addr = control(&server, None).await;
+    // Whichever comes first is held until the other has posted; both then carry both, in shard order.
+    let first = tokio::spawn(pooled(addr, 0));
+    let second = pooled(addr, 1).await;
+    for (status, body) in [first.await.unwrap(), second] {
+        assert_eq!(status, 200, "{body}");
+        let state: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(state["all"], serde_json::json!([{ "n": 0 }, { "n": 1 }]), "{body}");
+    }
+    let other = serde_json::json!({ "run": "r:1:0", "step": 0, "party": 0, "parties": 3, "contribution": 0 });
+    let (status, _, body) = http(addr, "POST", "/steps", &other.to_string(), "").await;
+    assert_eq!(status, 409, "another shard count is another run's: {body}");
+    server.shutdown().await;
+}

@@ -363,4 +363,153 @@ fn a_shard_refuses_what_would_measure_the_rig_before_anything_starts() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--barrier with --replicas 2"), "{stderr}");
+    // A rehearsal's shards step together on one board: they need a start they agree on, and one board
+    // named when replicas each hold their own.
+    let rehearsal = scratch_file("shards-rehearsal-refused.toml", REHEARSAL);
+    let shard = ["--target", "ws://127.0.0.1:9", "--control", "127.0.0.1:9", "--shard", "1/4"];
+    let output = wschaos_binary().arg("run").arg(&rehearsal).args(shard).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--start-at or --barrier"), "{stderr}");
+    let output = wschaos_binary()
+        .arg("run")
+        .arg(&rehearsal)
+        .args(shard)
+        .args(["--barrier", "--replicas", "2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--barrier with --replicas 2"), "{stderr}");
+    let output = wschaos_binary()
+        .arg("run")
+        .arg(&rehearsal)
+        .args(shard)
+        .args(["--start-at", "0", "--replicas", "2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("name one for every shard with --pool"), "{stderr}");
+}
+
+/// A rehearsal of 12 clients whose second step meets a 2 s refusal of every handshake: connection success
+/// falls under its trigger there, on the whole population as on each shard's part of it.
+const REHEARSAL: &str = r#"
+name = "sharded-rehearsal"
+duration = "13s"
+seed = 9
+
+[workload]
+clients = 12
+subscribers-per-client = 5
+ramp-up = "1s"
+kinds = { trade = 1, bookTicker = 1 }
+popularity-exponent = 0.0
+
+[mock.feed]
+symbols = ["btcusdt"]
+orders-per-second = 100.0
+
+[harness]
+saturation-lag = "1s"
+latency-floor = "100ms"
+
+[criteria.connection-reduction]
+enabled = false
+[criteria.error-rate]
+enabled = false
+[criteria.connection-success]
+enabled = false
+[criteria.subscription-preservation]
+enabled = false
+[criteria.connection-preservation]
+enabled = false
+
+[rollout]
+steps = [0.5, 1.0]
+warmup = "1s"
+hold = "4s"
+handover-deadline = "3s"
+triggers = { connection-success = 95.0 }
+rollback = "perform"
+expect = "rollback"
+
+[[faults]]
+kind = "reject-handshakes"
+step = 2
+at = "0s"
+duration = "2s"
+status = 503
+"#;
+
+fn rollout_statuses(summary: &Value) -> Vec<(String, String)> {
+    statuses(summary).into_iter().filter(|v| v.0.starts_with("rollout-")).map(|v| (v.0, v.2)).collect()
+}
+
+#[test]
+fn a_rehearsal_s_shards_decide_each_step_on_every_shard_s_figures() {
+    let dir = scratch_dir("shards-rehearsal");
+    let twin = crate::support::run_scenario("shards-rehearsal-twin", REHEARSAL, &[]);
+    let scenario = scratch_file("shards-rehearsal/rehearsal.toml", REHEARSAL);
+    let out = dir.join("run");
+    let child = wschaos_binary()
+        .arg("run")
+        .arg(&scenario)
+        .args(["--processes", "2", "--quiet", "--out"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let code = finished(child, "the rehearsal as 2 processes");
+    let merged = summary(&out);
+    let shards: Vec<Value> = (0..2).map(|i| summary(&out.join(format!("shard-{i}")))).collect();
+    let twin = &twin.summary;
+
+    // The twin's outcome: rolled back at the second step, by its trigger, the clients moved back.
+    for (what, s) in [("merged", &merged), ("twin", twin), ("shard 0", &shards[0]), ("shard 1", &shards[1])] {
+        let outcome = &s["rollout"]["outcome"];
+        assert_eq!(outcome["rollback_step"], 1, "{what}: {outcome}");
+        assert_eq!(outcome["performed"], true, "{what}");
+        assert!(outcome["triggers"][0].as_str().unwrap().starts_with("connection-success"), "{what}: {outcome}");
+    }
+    // Each shard judged the whole population's step (every shard's clients on the new manager, and the
+    // figures of all), which is what the merge judges again from the shards' contributions and the twin
+    // judged in one process.
+    let steps = |s: &Value| s["rollout"]["steps"].as_array().unwrap().clone();
+    for (k, step) in steps(&merged).iter().enumerate() {
+        assert_eq!(step["clients_on_new"], steps(twin)[k]["clients_on_new"], "step {k}");
+        for (i, shard) in shards.iter().enumerate() {
+            assert_eq!(steps(shard)[k]["clients_on_new"], step["clients_on_new"], "shard {i}, step {k}");
+            assert_eq!(steps(shard)[k]["judgement"], step["judgement"], "shard {i}, step {k}");
+        }
+    }
+    let rolled_back = |s: &Value| s["rollout"]["rollback_handover"]["clients"].as_u64().unwrap();
+    assert!(shards.iter().all(|s| rolled_back(s) > 0), "both shards moved their clients back");
+    assert_eq!(rolled_back(&merged), rolled_back(&shards[0]) + rolled_back(&shards[1]));
+    assert_eq!(rollout_statuses(&merged), rollout_statuses(twin));
+    assert!(crate::support::passed_as_measurable(Some(code), &merged), "{code}: {}", merged["verdicts"]);
+}
+
+#[test]
+fn a_rehearsal_shard_whose_partner_never_posts_stops_stepping_not_measurable() {
+    // Shard 0 of 2 runs alone: its first step's figures are never pooled, so nothing is decided on them.
+    let dir = scratch_dir("shards-rehearsal-alone");
+    let text = REHEARSAL.replace("duration = \"13s\"", "duration = \"20s\"").replace("hold = \"4s\"", "hold = \"2s\"");
+    let scenario = scratch_file("shards-rehearsal-alone/rehearsal.toml", &text);
+    let mock = shared_mock_with(&["--scenario".as_ref(), scenario.as_os_str()], None);
+    let start_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64 + 1_000;
+    let extra = ["--shard".to_owned(), "0/2".to_owned(), "--start-at".to_owned(), start_at.to_string()];
+    let code = finished(run_child(&scenario, &dir.join("shard-0"), &mock, &extra), "shard 0 alone");
+    let alone = summary(&dir.join("shard-0"));
+    let outcome = &alone["rollout"]["outcome"];
+    assert_eq!(outcome["unpooled"][0], 0, "{outcome}");
+    assert!(outcome["unpooled"][1].as_str().unwrap().contains("1 of 2 shards' figures in"), "{outcome}");
+    let status = |id: &str| crate::support::verdict(&alone, id, "wsmanager")["status"].clone();
+    assert_eq!(
+        (status("rollout-step-1"), status("rollout-outcome")),
+        ("not-measurable".into(), "not-measurable".into())
+    );
+    assert_eq!(code, 3, "a rehearsal the shards could not judge is no pass");
 }

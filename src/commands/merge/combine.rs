@@ -16,6 +16,7 @@ use crate::mock::stats::MockSnapshot;
 use crate::record::canary::CanaryRecord;
 use crate::record::recorder::Recording;
 use crate::record::selfcheck::Health;
+use crate::rollout::controller::RehearsalRecord;
 use crate::run_dir::records_json::{ScenarioText, ShardRecords};
 use crate::summary::{CohortPlan, ShardRun};
 
@@ -48,6 +49,9 @@ pub(super) struct Merged {
     pub(super) shards: Vec<ShardRun>,
     /// Every shard's clients connected from addresses of their own.
     pub(super) sources_bound: bool,
+    /// Each shard's rehearsal record, in index order (empty outside a rehearsal): judged again by the merge,
+    /// which knows the plan.
+    pub(super) rehearsals: Vec<RehearsalRecord>,
 }
 
 /// Why the given directories are not the shards of one run, every reason at once (empty when they are).
@@ -117,8 +121,21 @@ pub(super) fn combine(mut inputs: Vec<ShardInput>) -> Merged {
     let duration = Duration::from_millis(first.facts.duration_ms);
     let (mock_offset_ms, started_unix_ms) = (first.facts.mock_offset_ms, first.facts.started_unix_ms);
     let server_open = fleet_open(&inputs);
-    let recorded = combined(inputs.into_iter().map(|i| i.records.recorded).collect(), server_open);
-    Merged { scenario, seed, duration, recorded, snapshot, mock_offset_ms, started_unix_ms, shards, sources_bound }
+    let mut records: Vec<Recorded> = inputs.into_iter().map(|i| i.records.recorded).collect();
+    let rehearsals = records.iter_mut().filter_map(|r| r.rehearsed.take()).collect();
+    let recorded = combined(records, server_open);
+    Merged {
+        scenario,
+        seed,
+        duration,
+        recorded,
+        snapshot,
+        mock_offset_ms,
+        started_unix_ms,
+        shards,
+        sources_bound,
+        rehearsals,
+    }
 }
 
 /// The shared mock's counters as read last (the longest uptime: they are cumulative) by one of its shards;

@@ -53,7 +53,17 @@ pub(super) fn merge(dirs: &[PathBuf], out: &Path, baseline: Option<&Path>) -> Re
         shards: merged.shards.clone(),
         sources_bound: merged.sources_bound,
     };
-    let recorded = &merged.recorded;
+    let mut recorded = merged.recorded;
+    if let Some(plan) = &scenario.rollout.plan {
+        if merged.rehearsals.len() != merged.shards.len() {
+            let (kept, count) = (merged.rehearsals.len(), merged.shards.len());
+            return Err(UsageError(format!("{kept} of the {count} shards kept a rehearsal record")).into());
+        }
+        let rehearsed = crate::rollout::merged::merge_records(plan, &merged.rehearsals)
+            .map_err(|why| UsageError(format!("the shards' rehearsal records do not agree: {why}")))?;
+        recorded.rehearsed = Some(rehearsed);
+    }
+    let recorded = &recorded;
     let summary = crate::assemble::summary(&scenario, recorded, facts);
     let canary_seconds = recorded.canary.as_ref().map_or(&[][..], |c| &c.p99_per_second[..]);
     let seconds = RigSeconds { lag: &recorded.health.lag_p99_per_second, canary: canary_seconds };

@@ -3,13 +3,14 @@
 
 mod console;
 mod external;
+mod pool;
 mod processes;
 mod start;
 mod upstream;
 
 use console::{Console, Mode};
 use start::{StartGate, until_stopped, wait_for_start};
-use upstream::{Upstream, open_upstream, resolve_target, sample_server};
+use upstream::{Upstream, control_api, open_upstream, resolve_target, sample_server};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,7 +29,9 @@ use crate::config_file::SourceFile;
 use crate::load::driver::{self, DriveContext};
 use crate::load::placement;
 use crate::load::population::{ClientPlan, StreamDraw, population};
+use crate::load::shard::Shard;
 use crate::manager::audience::RunContext;
+use crate::mock::process::ControlApi;
 use crate::mock::stats::MockSnapshot;
 use crate::record::canary;
 use crate::record::progress::{Progress, RigReceivers};
@@ -112,7 +115,8 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     // are then nobody's in particular.
     let sources_bound = upstream.addr().ip().is_loopback();
     let gate = StartGate::of(&args, upstream.control());
-    let executed = execute(&scenario, &people, upstream, (&mut stop, gate), &console).await?;
+    let pooling = step_pool(&args, &scenario, upstream.control())?;
+    let executed = execute(&scenario, &people, upstream, (&mut stop, gate, pooling), &console).await?;
     let Some((execution, finished)) = executed else {
         return Ok(interrupted_at_start_up());
     };
@@ -170,18 +174,30 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     Ok(outcome)
 }
 
-/// A rehearsal's controller moves clients on what it measures of the whole population: refuses a shard of
-/// one, whose controller would judge its slice alone.
+/// A rehearsal through an external migration layer has external cohorts, which are not sharded.
 fn check_shardable(scenario: &Scenario, how: &str) -> Result<()> {
-    if scenario.rollout.plan.is_some() {
+    if let Some(layer) = scenario.rollout.plan.as_ref().and_then(|p| p.external.as_ref()) {
         return Err(UsageError(format!(
-            "scenario '{}' is a rollout rehearsal, whose controller decides each step on the whole \
-             population: it cannot run as {how}; run it in one process",
-            scenario.name
+            "scenario '{}' rehearses through the external migration layer '{}', whose processes are not \
+             sharded: it cannot run as {how}; run it in one process",
+            scenario.name, layer.name
         ))
         .into());
     }
     Ok(())
+}
+
+/// Where a shard of a rehearsal pools each step's figures with the other shards (`--pool`, else
+/// `--control`); `None` outside a sharded rehearsal.
+fn step_pool(args: &RunArgs, scenario: &Scenario, control: Option<ControlApi>) -> Result<Option<(ControlApi, Shard)>> {
+    let Some(shard) = args.shard.filter(|s| s.count > 1 && scenario.rollout.plan.is_some()) else {
+        return Ok(None);
+    };
+    let control = match &args.pool {
+        Some(text) => control_api(args, "--pool", text)?,
+        None => control.ok_or_else(|| UsageError("a shard of a rehearsal needs --control or --pool".into()))?,
+    };
+    Ok(Some((control, shard)))
 }
 
 /// Prints the result of a run written elsewhere than by `run` (a merge of shards) as `run` prints its own.
@@ -205,6 +221,9 @@ fn check_shard_upstream(scenario: &Scenario, args: &RunArgs, target: Option<&ups
         ))
         .into());
     }
+    if scenario.rollout.plan.is_some() && args.shard.is_some_and(|s| s.count > 1) {
+        check_rehearsal_shard(args)?;
+    }
     let remote = target.is_some_and(|t| !t.addr.ip().is_loopback());
     if remote && scenario.mock.limits.connect_attempts.is_some() {
         return Err(UsageError(format!(
@@ -212,6 +231,28 @@ fn check_shard_upstream(scenario: &Scenario, args: &RunArgs, target: Option<&ups
              limits connection attempts per address (limits.connect-attempts): the limit would refuse the clients \
              as one, not the manager; set `connect-attempts = \"off\"` under [mock.limits]",
             scenario.name
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// A rehearsal's shards step together and pool each step's figures on one board: they need one planned start
+/// and, with replicas (each holding a board of its own), one board named.
+fn check_rehearsal_shard(args: &RunArgs) -> Result<()> {
+    if args.start_at.is_none() && !args.start_on_stdin && !args.barrier {
+        return Err(UsageError(
+            "a shard of a rollout rehearsal steps with the other shards: start them together with --start-at \
+             or --barrier (or run them with --processes)"
+                .into(),
+        )
+        .into());
+    }
+    if args.replicas > 1 && args.pool.is_none() {
+        return Err(UsageError(format!(
+            "a shard of a rollout rehearsal against {} mock replicas: each replica holds a board of its own; name \
+             one for every shard with --pool (replica 0's control API)",
+            args.replicas
         ))
         .into());
     }
@@ -262,7 +303,7 @@ async fn execute(
     scenario: &Scenario,
     people: &[ClientPlan],
     upstream: Upstream,
-    (stop, gate): (&mut StopSignals, StartGate),
+    (stop, gate, pooling): (&mut StopSignals, StartGate, Option<(ControlApi, Shard)>),
     console: &Console,
 ) -> Result<Option<(Recorded, Finished)>> {
     let symbols: Vec<String> = scenario.mock.feed.symbols.iter().map(|s| s.name.clone()).collect();
@@ -292,6 +333,11 @@ async fn execute(
     };
     let start = Instant::now();
     let started_unix_ms = unix_ms(SystemTime::now());
+    // The shards of one rehearsal name their board alike: the scenario, the seed and the start they agreed on.
+    let pool = pooling.map(|(control, shard)| {
+        let run = format!("{}:{}:{}", scenario.name, scenario.seed, planned.map_or(0, unix_ms));
+        Arc::new(pool::MockBoard { control, run, shard }) as Arc<dyn crate::rollout::pool::StepPool>
+    });
     // A child mock's record is mirrored until every client has ended its accounting.
     let mirror_stop = CancellationToken::new();
     let (freshness, record_lag) = upstream.freshness(&symbols, &mirror_stop);
@@ -350,7 +396,7 @@ async fn execute(
                 &drive,
                 (placements, &hosts),
                 plan,
-                exposures,
+                (exposures, pool),
                 (queries, start, run_cancel.clone()),
             );
             (clients, Some(controller))

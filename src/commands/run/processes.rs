@@ -92,7 +92,12 @@ pub(super) async fn run(
     let mut shards = Vec::with_capacity(dirs.len());
     for (index, dir) in dirs.iter().enumerate() {
         let mock = &mocks[index % mocks.len()];
-        shards.push(spawn_shard(args, (index as u32, count, replicas), mock, dir)?);
+        let mut shard = shard_command(args, (index as u32, count, replicas), mock, dir)?;
+        if scenario.rollout.plan.is_some() {
+            // A rehearsal's shards pool each step's figures on one board: replica 0's.
+            shard.args(["--pool", &mocks[0].control().to_string()]);
+        }
+        shards.push(shard.spawn().with_context(|| format!("could not start shard {index}/{count}"))?);
     }
     let started = start_together(&mut shards, stop).await;
     if let Err(e) = started {
@@ -124,13 +129,13 @@ fn describe((index, code): (usize, &Option<i32>)) -> String {
     }
 }
 
-/// A shard process: its stdout read for `ready`, its stdin for `start MS`, its stderr the parent's.
-fn spawn_shard(
+/// A shard process to start: its stdout read for `ready`, its stdin for `start MS`, its stderr the parent's.
+fn shard_command(
     args: &RunArgs,
     (index, count, replicas): (u32, u32, u32),
     mock: &MockProcess,
     dir: &Path,
-) -> Result<Child> {
+) -> Result<Command> {
     let exe = std::env::current_exe().context("could not find the wschaos executable")?;
     let mut command = Command::new(exe);
     command
@@ -155,9 +160,8 @@ fn spawn_shard(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("could not start shard {index}/{count}"))
+        .kill_on_drop(true);
+    Ok(command)
 }
 
 /// Ctrl-C or SIGTERM while the shards were starting: nothing was measured.

@@ -267,10 +267,7 @@ pub(super) struct Target {
 pub(super) fn resolve_target(args: &RunArgs) -> Result<Option<Target>> {
     let Some(addr) = resolve_target_addr(args)? else { return Ok(None) };
     let control = match &args.control {
-        Some(text) => {
-            let addr = resolve_control(text, args.allow_remote)?;
-            Some(ControlApi { addr, token: args.control_token.clone() })
-        }
+        Some(text) => Some(control_api(args, "--control", text)?),
         None => None,
     };
     // The first shard on each replica applies the plan to it (shard 0 of a run with one mock).
@@ -278,16 +275,18 @@ pub(super) fn resolve_target(args: &RunArgs) -> Result<Option<Target>> {
     Ok(Some(Target { addr, control, faults }))
 }
 
-fn resolve_control(text: &str, allow_remote: bool) -> Result<SocketAddr> {
+/// The control API `text` names (the value of `flag`), with the run's token: on loopback unless remote
+/// targets are allowed.
+pub(super) fn control_api(args: &RunArgs, flag: &str, text: &str) -> Result<ControlApi> {
     let host_port = text.strip_prefix("http://").unwrap_or(text).trim_end_matches('/');
     let addr = std::net::ToSocketAddrs::to_socket_addrs(host_port)
-        .map_err(|e| UsageError(format!("--control {text}: {e}; write host:port, e.g. 127.0.0.1:9444")))?
+        .map_err(|e| UsageError(format!("{flag} {text}: {e}; write host:port, e.g. 127.0.0.1:9444")))?
         .next()
-        .ok_or_else(|| UsageError(format!("--control {text}: no address")))?;
-    if !addr.ip().is_loopback() && !allow_remote {
-        return Err(UsageError(format!("--control {text} is not on loopback; pass --allow-remote")).into());
+        .ok_or_else(|| UsageError(format!("{flag} {text}: no address")))?;
+    if !addr.ip().is_loopback() && !args.allow_remote {
+        return Err(UsageError(format!("{flag} {text} is not on loopback; pass --allow-remote")).into());
     }
-    Ok(addr)
+    Ok(ControlApi { addr, token: args.control_token.clone() })
 }
 
 /// The upstream address for `--target`, refusing non-loopback (unless allowed) and Binance's own hosts

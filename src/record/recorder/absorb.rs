@@ -177,8 +177,9 @@ impl CohortRecord {
 }
 
 impl Recording {
-    /// Adds another shard's recording of the same run, cohort by cohort (rehearsal steps are not sharded).
+    /// Adds another shard's recording of the same run, cohort by cohort and rehearsal step by step.
     pub fn absorb(&mut self, other: &Recording) {
+        self.steps.absorb(&other.steps);
         if self.cohorts.len() < other.cohorts.len() {
             self.cohorts.resize_with(other.cohorts.len(), CohortRecord::default);
         }
