@@ -29,6 +29,16 @@ pub enum Measure {
         /// What the interval was drawn from.
         note: String,
     },
+    /// A value known only between two bounds (a merged run's high-water marks: the shards' peaks may not
+    /// have coincided): it passes when both ends pass, fails when both fail, and is not measurable between.
+    Bounded {
+        /// The least it can be.
+        low: f64,
+        /// The most it can be.
+        high: f64,
+        /// Why it is bounded.
+        note: String,
+    },
     /// No finite value, and a failure all the same (a change from a zero baseline).
     Exceeded(String),
     /// Nothing to judge, and why.
@@ -190,10 +200,7 @@ pub fn cohort(id: &str, c: &CohortSummary, summary: &RunSummary) -> Measure {
         "reconnection-success" | "subscription-preservation" | "recovery-time" => recovery(id, c),
         "per-ip-connect-budget" => Measure::Value(c.attempts.max_per_ip_5m as f64),
         "fallback-rate" => value(percent(c.attempts.fallbacks as f64, f64::from(c.clients)), "no clients"),
-        "connections-per-stream" => value(
-            (c.streams.high_water > 0).then(|| c.connections.high_water as f64 / c.streams.high_water as f64),
-            "no streams",
-        ),
+        "connections-per-stream" => connections_per_stream(c),
         // A loaded rig smears a reconnect storm: its peak is the rig's as much as the manager's.
         "peak-connect-rate" => timed(c.attempts.peak_retries_per_second as f64, c, summary),
         "connection-leaks" => Measure::Value(c.connections.open_at_end.max(0) as f64),
@@ -215,13 +222,45 @@ fn rehearsal(id: &str, summary: &RunSummary) -> Measure {
     }
 }
 
-fn connection_reduction(new: &CohortSummary, legacy: &CohortSummary) -> Measure {
-    let per =
-        |c: &CohortSummary| (c.subscriptions > 0).then(|| c.connections.high_water as f64 / c.subscriptions as f64);
-    match (per(new), per(legacy)) {
-        (Some(n), Some(l)) if l > 0.0 => Measure::Value(100.0 * (1.0 - n / l)),
-        _ => Measure::NotApplicable("no subscriptions to compare"),
+/// Why a figure read from a merged run's high-water marks is known only between bounds.
+pub const MERGED_PEAKS: &str = "a merged run's high-water marks: the shards' peaks may not have coincided";
+
+/// A cohort's most connections and most streams at once, each as (least, most): equal outside merged runs.
+fn marks(c: &CohortSummary) -> ((f64, f64), (f64, f64)) {
+    let connections = (c.connections.high_water_low.unwrap_or(c.connections.high_water), c.connections.high_water);
+    let streams = (c.streams.high_water_low.unwrap_or(c.streams.high_water), c.streams.high_water);
+    ((connections.0 as f64, connections.1 as f64), (streams.0 as f64, streams.1 as f64))
+}
+
+/// `low` and `high` as one value when they are one, else bounded.
+fn between(low: f64, high: f64) -> Measure {
+    if (high - low).abs() < 1e-9 {
+        Measure::Value(high)
+    } else {
+        Measure::Bounded { low, high, note: MERGED_PEAKS.to_owned() }
     }
+}
+
+fn connections_per_stream(c: &CohortSummary) -> Measure {
+    let ((c_low, c_high), (s_low, s_high)) = marks(c);
+    if s_low <= 0.0 {
+        return Measure::NotApplicable("no streams");
+    }
+    between(c_low / s_high, c_high / s_low)
+}
+
+fn connection_reduction(new: &CohortSummary, legacy: &CohortSummary) -> Measure {
+    if new.subscriptions == 0 || legacy.subscriptions == 0 {
+        return Measure::NotApplicable("no subscriptions to compare");
+    }
+    let ((n_low, n_high), _) = marks(new);
+    let ((l_low, l_high), _) = marks(legacy);
+    let (n, l) = (new.subscriptions as f64, legacy.subscriptions as f64);
+    if l_low <= 0.0 {
+        return Measure::NotApplicable("no subscriptions to compare");
+    }
+    let reduction = |new_mark: f64, legacy_mark: f64| 100.0 * (1.0 - (new_mark / n) / (legacy_mark / l));
+    between(reduction(n_high, l_low), reduction(n_low, l_high))
 }
 
 fn latency_regression(new: &CohortSummary, reference: Reference<'_>, floor: Duration, seed: u64) -> Measure {

@@ -56,6 +56,10 @@ impl Judged<'_> {
                 interval = Some([round3(low), round3(high)]);
                 (measured, status, note)
             }
+            Measure::Bounded { low, high, note } => {
+                interval = Some([round3(low), round3(high)]);
+                self.judge_bounds((low, high), note)
+            }
             Measure::Exceeded(why) => (None, Status::Fail, why),
             Measure::NotApplicable(why) => (None, Status::NotApplicable, why.to_owned()),
             Measure::NotMeasurable(why) => (None, Status::NotMeasurable, why.to_owned()),
@@ -79,6 +83,23 @@ impl Judged<'_> {
         let v = round3(v);
         let status = if meets(self.comparison, v, self.threshold) { Status::Pass } else { Status::Fail };
         (Some(v), status, note)
+    }
+
+    /// A bounded value passes on its unfavourable end and fails on its favourable one; between, the run
+    /// cannot tell.
+    fn judge_bounds(&self, (low, high): (f64, f64), note: String) -> (Option<f64>, Status, String) {
+        let (favourable, unfavourable) = match self.comparison {
+            Comparison::Below | Comparison::AtMost => (low, high),
+            Comparison::Above | Comparison::AtLeast => (high, low),
+        };
+        let (low, high) = (round3(low), round3(high));
+        if meets(self.comparison, round3(unfavourable), self.threshold) {
+            (Some(round3(unfavourable)), Status::Pass, format!("between {low} and {high}, {note}"))
+        } else if !meets(self.comparison, round3(favourable), self.threshold) {
+            (Some(round3(favourable)), Status::Fail, format!("between {low} and {high}, {note}"))
+        } else {
+            (None, Status::NotMeasurable, format!("between {low} and {high}, either side of the threshold: {note}"))
+        }
     }
 
     /// A comparative value fails only when its interval's favourable end fails as well: a difference that
@@ -329,6 +350,27 @@ mod judging {
     use crate::criteria::baseline::Baseline;
     use crate::criteria::custom::RawThreshold;
     use crate::summary::{CohortSummary, HarnessSummary, RunInfo};
+
+    #[test]
+    fn a_bounded_value_passes_or_fails_only_on_both_ends() {
+        let judged = |low: f64, high: f64| {
+            let j = Judged {
+                criterion: "connections-per-stream".into(),
+                cohort: Some("wsmanager"),
+                comparison: Comparison::AtMost,
+                threshold: 1.0,
+                unit: "connections".into(),
+                source: String::new(),
+            };
+            j.verdict(Measure::Bounded { low, high, note: "merged".into() }, true)
+        };
+        let pass = judged(0.5, 1.0);
+        assert_eq!((pass.status, pass.measured, pass.interval), (Status::Pass, Some(1.0), Some([0.5, 1.0])));
+        assert_eq!((judged(1.2, 2.0).status, judged(1.2, 2.0).measured), (Status::Fail, Some(1.2)));
+        let unsure = judged(0.9, 1.5);
+        assert_eq!((unsure.status, unsure.measured), (Status::NotMeasurable, None));
+        assert!(unsure.note.starts_with("between 0.9 and 1.5, either side"), "{}", unsure.note);
+    }
 
     fn cohort(manager: ManagerKind, p95_us: u64, high_water: i64) -> CohortSummary {
         let mut c = CohortSummary::empty(manager);

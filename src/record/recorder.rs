@@ -42,6 +42,15 @@ pub struct Second {
     pub ended: u64,
     /// Client-side open connections at the end of the second.
     pub open: i64,
+    /// Most client-side connections open at once within the second.
+    #[serde(default)]
+    pub open_peak: i64,
+    /// WSManager streams active at the end of the second.
+    #[serde(default)]
+    pub streams: i64,
+    /// Most WSManager streams active at once within the second (0 only when none was, and none changed).
+    #[serde(default)]
+    pub streams_peak: i64,
     /// Messages delivered to subscribers.
     pub delivered: u64,
     /// Sequence ids missing.
@@ -199,6 +208,14 @@ pub struct CohortRecord {
     pub open: i64,
     /// Most connections open at once.
     pub open_high_water: i64,
+    /// In a merged run: the least the most connections open at once can have been (the most the shards'
+    /// end-of-second counts add to), `open_high_water` being the most (see
+    /// [`Recording::bound_peaks`]).
+    #[serde(default)]
+    pub open_high_water_low: Option<i64>,
+    /// In a merged run: the same lower bound of WSManager's most active streams.
+    #[serde(default)]
+    pub streams_high_water_low: Option<i64>,
     /// Attempts per 100 ms.
     pub attempts_fine: Vec<u64>,
     /// Reconnect attempts per 100 ms.
@@ -257,6 +274,8 @@ impl Default for CohortRecord {
             stream_events: (0, 0, 0),
             open: 0,
             open_high_water: 0,
+            open_high_water_low: None,
+            streams_high_water_low: None,
             attempts_fine: Vec::new(),
             retries_fine: Vec::new(),
             seconds: Vec::new(),
@@ -291,7 +310,16 @@ impl CohortRecord {
         let open = self.open;
         let second = slot(&mut self.seconds, at.as_secs() as usize);
         second.open = open;
+        second.open_peak = second.open_peak.max(open);
         second
+    }
+
+    /// Notes WSManager's active streams in the second of `at`, before a change and after it.
+    fn streams_second(&mut self, at: Duration) {
+        let active = self.active_streams.0;
+        let second = slot(&mut self.seconds, at.as_secs() as usize);
+        second.streams = active;
+        second.streams_peak = second.streams_peak.max(active);
     }
 
     fn attempt(
@@ -445,12 +473,22 @@ impl CohortRecord {
         if self.seconds.len() < length {
             self.seconds.resize(length, Second::default());
         }
-        let mut open = 0;
+        let (mut open, mut streams) = (0, 0);
         for second in &mut self.seconds {
+            // A second starts with the count the one before ended with.
+            second.open_peak = second.open_peak.max(open);
             if second.attempts + second.ended > 0 || second.open != 0 {
                 open = second.open;
             } else {
                 second.open = open;
+            }
+            second.open_peak = second.open_peak.max(open);
+            let changed = second.streams_peak > 0;
+            second.streams_peak = second.streams_peak.max(streams);
+            if changed {
+                streams = second.streams;
+            } else {
+                second.streams = streams;
             }
         }
     }
@@ -585,6 +623,8 @@ fn apply(cohorts: &mut [CohortRecord], event: Event, now: Duration, windows: &[(
         Event::Ended { cohort: id, at, end, subscriptions } => {
             if let Some(c) = cohort(cohorts, id) {
                 *c.ends.entry(end.label()).or_default() += 1;
+                // The second's peak counts the connection until it ended.
+                c.second(at);
                 c.open -= 1;
                 c.second(at).ended += 1;
                 if end != crate::record::event::ConnectionEnd::Local {
@@ -629,8 +669,11 @@ fn apply(cohorts: &mut [CohortRecord], event: Event, now: Duration, windows: &[(
                     (false, false) => c.stream_events.1 += 1,
                     (false, true) => c.stream_events.2 += 1,
                 }
+                // The recorder's clock places it: a stream event carries no time of its own.
+                c.streams_second(now);
                 c.active_streams.0 += if created { 1 } else { -1 };
                 c.active_streams.1 = c.active_streams.1.max(c.active_streams.0);
+                c.streams_second(now);
             }
         }
         Event::Deliveries(sample) => {
@@ -717,6 +760,8 @@ mod tests {
         assert_eq!((c.open, c.open_high_water), (2, 3));
         assert_eq!(c.seconds.len(), 3);
         assert_eq!((c.seconds[0].open, c.seconds[1].open, c.seconds[2].open), (2, 2, 2));
+        let peaks: Vec<i64> = c.seconds.iter().map(|s| s.open_peak).collect();
+        assert_eq!(peaks, [2, 3, 2], "the third connection was open for 100 ms of second 1");
         assert_eq!(c.max_attempts_per_ip_5m, 4);
         assert_eq!(c.subscriptions_dropped, 4);
         assert_eq!(c.latency.len(), 2, "one latency per subscriber that got the message, nothing invented");

@@ -79,6 +79,8 @@ pub fn cohort_summary(
         .filter(|(s, _)| !in_fault(faults, *s, recovery_grace))
         .map(|(_, r)| r)
         .collect();
+    // A cohort without WSManager's stream events serves the streams it planned.
+    let planned_streams = if record.stream_events.0 == 0 { distinct_streams } else { 0 };
     let quiet_retries: u64 = quiet.iter().map(|s| s.retries).sum();
     let retry_rate = if quiet.is_empty() || clients == 0 {
         0.0
@@ -134,6 +136,7 @@ pub fn cohort_summary(
         connections: Connections {
             open_at_end: record.open,
             high_water: record.open_high_water,
+            high_water_low: record.open_high_water_low,
             ends: record.ends.clone(),
             subscriptions_dropped: record.subscriptions_dropped,
             subscriptions_recovered: record.subscriptions_recovered,
@@ -168,11 +171,8 @@ pub fn cohort_summary(
             created: record.stream_events.0,
             cleaned_up: record.stream_events.1,
             idle_cleaned_up: record.stream_events.2,
-            high_water: (record.active_streams.1.max(0) as u64).max(if record.stream_events.0 == 0 {
-                distinct_streams
-            } else {
-                0
-            }),
+            high_water: (record.active_streams.1.max(0) as u64).max(planned_streams),
+            high_water_low: record.streams_high_water_low.map(|low| (low.max(0) as u64).max(planned_streams)),
         },
         errors: record.errors.clone(),
         external: None,

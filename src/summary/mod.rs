@@ -64,8 +64,12 @@ pub struct Attempts {
 pub struct Connections {
     /// Open when the run ended.
     pub open_at_end: i64,
-    /// Most open at once.
+    /// Most open at once (in a merged run, the most it can have been).
     pub high_water: i64,
+    /// In a merged run: the least the most open at once can have been (the shards' peaks may not have
+    /// coincided; `high_water` is then an upper bound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high_water_low: Option<i64>,
     /// How connections ended (`close-1001`, `abnormal-1006`, `silent`, `local`, …).
     pub ends: BTreeMap<String, u64>,
     /// Subscriptions carried by connections that dropped.
@@ -237,8 +241,12 @@ pub struct Streams {
     pub cleaned_up: u64,
     /// Closed by the idle sweep.
     pub idle_cleaned_up: u64,
-    /// Most streams served at once (WSManager's own count; the planned distinct streams otherwise).
+    /// Most streams served at once (WSManager's own count; the planned distinct streams otherwise; in a
+    /// merged run, the most it can have been).
     pub high_water: u64,
+    /// In a merged run: the least WSManager's most streams at once can have been.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high_water_low: Option<u64>,
 }
 
 /// One cohort's figures.
@@ -575,7 +583,18 @@ impl RunSummary {
         if self.rig_lagged() {
             return Some(self.rig_cause());
         }
-        self.external_lag_cause().or_else(|| self.unpooled_cause())
+        self.external_lag_cause().or_else(|| self.unpooled_cause()).or_else(|| self.unresolved_peaks_cause())
+    }
+
+    /// Why a gating verdict read from a merged run's high-water marks cannot tell: its bounds lie either side
+    /// of the threshold.
+    pub fn unresolved_peaks_cause(&self) -> Option<String> {
+        let marks = ["connections-per-stream", "connection-reduction"];
+        let v = self
+            .verdicts
+            .iter()
+            .find(|v| v.gates && v.status == verdict::Status::NotMeasurable && marks.contains(&v.criterion.as_str()))?;
+        Some(format!("{} of {}: {}", v.criterion, v.cohort.as_deref().unwrap_or("the run"), v.note))
     }
 
     /// Why a sharded rehearsal stopped stepping unjudged: the step whose figures the shards did not pool.

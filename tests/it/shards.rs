@@ -218,6 +218,11 @@ fn two_shards_merged_judge_as_the_unsharded_run_does() {
             assert_eq!(m[key], t[key], "{name}.{key}");
         }
         assert_eq!(m["attempts"]["connected"], t["attempts"]["connected"], "{name}: sockets opened");
+        // The shards' peaks bracket the merged run's: the twin's, a steady population's, lies between.
+        let c = &m["connections"];
+        let (low, high) = (c["high_water_low"].as_i64().unwrap(), c["high_water"].as_i64().unwrap());
+        let twin_peak = t["connections"]["high_water"].as_i64().unwrap();
+        assert!(low <= twin_peak && twin_peak <= high, "{name}: {low} <= {twin_peak} <= {high}");
         let d = &m["delivery"];
         let (published, delivered, lost) = (d["published"].as_u64(), d["delivered"].as_u64(), d["lost"].as_u64());
         assert_eq!(published, Some(delivered.unwrap() + lost.unwrap()), "{name}: published = delivered + lost");

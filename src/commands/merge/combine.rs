@@ -194,6 +194,7 @@ fn combined(shards: Vec<Recorded>, server_open: Vec<u64>) -> Recorded {
     for shard in &shards {
         recording.absorb(&shard.recording);
     }
+    recording.bound_peaks(&shards.iter().map(|s| &s.recording).collect::<Vec<_>>());
     Recorded {
         recording,
         health: worst_health(&shards),

@@ -3,8 +3,9 @@
 //! added element by element (each shard counts from its own start, and the shards of a run start at one
 //! instant), per-client windows joined (a client is in one shard), each second's latency and staleness
 //! distributions added and its percentiles read again. One kind of figure cannot be rebuilt from the shards'
-//! records and is bounded instead, on the side a criterion errs safely on: a high-water mark is the sum of
-//! the shards' (their peaks may not coincide, so the merged run's own was at most that).
+//! records and is bounded instead: a high-water mark (connections, WSManager's streams), whose shards' peaks
+//! may not coincide. [`Recording::bound_peaks`] brackets it from each shard's per-second peaks and
+//! end-of-second counts, and the criteria that read it judge both ends.
 
 use std::collections::BTreeMap;
 
@@ -54,6 +55,9 @@ impl Second {
         self.errors += other.errors;
         self.ended += other.ended;
         self.open += other.open;
+        self.open_peak += other.open_peak;
+        self.streams += other.streams;
+        self.streams_peak += other.streams_peak;
         self.delivered += other.delivered;
         self.gaps += other.gaps;
         self.detections += other.detections;
@@ -176,7 +180,41 @@ impl CohortRecord {
     }
 }
 
+/// One figure of a second.
+type Reading = fn(&Second) -> i64;
+
+/// The most a quantity of the shards can have added to at once, and the least: `peak(s)` and `end(s)` are a
+/// shard's most within second `s` and its count at the end of it. A shard's second `s` may be another's
+/// `s ± 1` (they start within a second of each other, or the merge says the rig lagged), so the upper bound
+/// adds each shard's most over three seconds; the lower one is the most the end-of-second counts add to.
+fn bounds(shards: &[&CohortRecord], (peak, end): (Reading, Reading), sum: i64) -> (i64, i64) {
+    let seconds = shards.iter().map(|s| s.seconds.len()).max().unwrap_or(0);
+    let (mut low, mut high) = (0, 0);
+    for k in 0..seconds {
+        let near =
+            |r: &CohortRecord| r.seconds.get(k.saturating_sub(1)..(k + 2).min(r.seconds.len()))?.iter().map(peak).max();
+        high = high.max(shards.iter().filter_map(|r| near(r)).sum::<i64>());
+        low = low.max(shards.iter().filter_map(|r| r.seconds.get(k).map(end)).sum::<i64>());
+    }
+    // Without per-second records (none were kept) only the sum of the shards' own marks bounds it.
+    let high = if seconds == 0 { sum } else { high.min(sum) };
+    (low.min(high), high)
+}
+
 impl Recording {
+    /// After every shard's recording is absorbed: each cohort's high-water marks (connections, WSManager's
+    /// streams) bracketed from the shards' per-second records, `open_high_water` and the streams' mark the
+    /// upper bound, `*_low` the lower one.
+    pub fn bound_peaks(&mut self, shards: &[&Recording]) {
+        for (index, merged) in self.cohorts.iter_mut().enumerate() {
+            let records: Vec<&CohortRecord> = shards.iter().filter_map(|s| s.cohorts.get(index)).collect();
+            let (low, high) = bounds(&records, (|s| s.open_peak, |s| s.open), merged.open_high_water);
+            (merged.open_high_water, merged.open_high_water_low) = (high, Some(low));
+            let (low, high) = bounds(&records, (|s| s.streams_peak, |s| s.streams), merged.active_streams.1);
+            (merged.active_streams.1, merged.streams_high_water_low) = (high, Some(low));
+        }
+    }
+
     /// Adds another shard's recording of the same run, cohort by cohort and rehearsal step by step.
     pub fn absorb(&mut self, other: &Recording) {
         self.steps.absorb(&other.steps);
@@ -244,12 +282,47 @@ mod tests {
         let h = |v| coarse.highest_equivalent(v);
         let p50: Vec<u64> = a.seconds.iter().map(|s| s.latency_p50_us).collect();
         assert_eq!(p50, [h(300), h(600), h(600)]);
-        // High-water marks: the sum (an upper bound).
+        // High-water marks: the sum (an upper bound, until bracketed).
         assert_eq!(a.open_high_water, 6);
         assert_eq!(a.max_attempts_per_ip_5m, 6);
         let mut clients: Vec<u32> = a.clients().collect();
         clients.sort_unstable();
         assert_eq!(clients, [40, 600]);
+    }
+
+    /// A shard whose connections open (`(peak, end)` per second).
+    fn held(seconds: &[(i64, i64)]) -> Recording {
+        let r = CohortRecord {
+            seconds: seconds
+                .iter()
+                .map(|(peak, end)| Second { open_peak: *peak, open: *end, ..Second::default() })
+                .collect(),
+            open_high_water: seconds.iter().map(|s| s.0).max().unwrap_or(0),
+            ..CohortRecord::default()
+        };
+        Recording { cohorts: vec![r], ..Recording::default() }
+    }
+
+    #[test]
+    fn high_water_marks_are_bracketed_from_each_second() {
+        // Hand-computed: shard a peaks at 10 in second 1, shard b at 10 in second 5; each holds 2 otherwise.
+        let a = held(&[(2, 2), (10, 2), (2, 2), (2, 2), (2, 2), (2, 2), (2, 2)]);
+        let b = held(&[(2, 2), (2, 2), (2, 2), (2, 2), (2, 2), (10, 2), (2, 2)]);
+        let mut merged = Recording::default();
+        merged.absorb(&a);
+        merged.absorb(&b);
+        assert_eq!(merged.cohorts[0].open_high_water, 20, "the sum of the marks, before bracketing");
+        merged.bound_peaks(&[&a, &b]);
+        let c = &merged.cohorts[0];
+        // At most one shard's peak and the other's most within a second of it: 10 + 2; at least 2 + 2.
+        assert_eq!((c.open_high_water_low, c.open_high_water), (Some(4), 12));
+        // Peaks a second apart (a shard started later) still count together.
+        let late = held(&[(2, 2), (2, 2), (10, 10), (2, 2)]);
+        let mut merged = Recording::default();
+        merged.absorb(&a);
+        merged.absorb(&late);
+        merged.bound_peaks(&[&a, &late]);
+        assert_eq!((merged.cohorts[0].open_high_water_low, merged.cohorts[0].open_high_water), (Some(12), 20));
     }
 
     #[test]
