@@ -97,6 +97,7 @@ struct Tallies {
 #[derive(Debug)]
 pub struct MockStats {
     started: Instant,
+    instance: String,
     /// Milliseconds of uptime at the last reset of the counters, and how many resets there were.
     reset: Mutex<(u64, u64)>,
     open: AtomicU64,
@@ -115,6 +116,10 @@ pub struct MockStats {
 /// back by a harness driving a mock in another process).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MockSnapshot {
+    /// Which mock this is: different for every mock started (process id, start time and a random part), so
+    /// that the shards of a run can tell whether they read one mock's counters or several.
+    #[serde(default)]
+    pub instance: String,
     /// Milliseconds since the mock started.
     pub uptime_ms: u64,
     /// Connections open now.
@@ -171,6 +176,15 @@ pub struct MockSnapshot {
     pub faults: Vec<FaultRecord>,
 }
 
+/// A name for a mock started now, unlike any other's: its process, the time and a random part (the standard
+/// library's per-process hash keys, so no seed is drawn from).
+fn instance_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let unix_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    format!("{:x}-{unix_ms:x}-{:08x}", std::process::id(), random as u32)
+}
+
 impl MockSnapshot {
     /// The figures of one stream, by name.
     pub fn stream(&self, name: &str) -> Option<&StreamStats> {
@@ -183,6 +197,7 @@ impl MockStats {
     pub fn new() -> Self {
         MockStats {
             started: Instant::now(),
+            instance: instance_id(),
             reset: Mutex::new((0, 0)),
             open: AtomicU64::new(0),
             high_water: AtomicU64::new(0),
@@ -321,6 +336,7 @@ impl MockStats {
                 add_counts(&mut total, counts);
             }
             MockSnapshot {
+                instance: self.instance.clone(),
                 uptime_ms: self.started.elapsed().as_millis() as u64,
                 connections_open: self.open.load(Ordering::Relaxed),
                 connections_high_water: self.high_water.load(Ordering::Relaxed),

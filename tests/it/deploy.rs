@@ -164,3 +164,46 @@ fn render_refuses_a_shard_count_that_is_no_number() {
         assert!(String::from_utf8_lossy(&output.stderr).contains("SHARDS must be a number"), "{bad}");
     }
 }
+
+/// Runs a manifest's shell line (Kubernetes passes it to `sh -c`, `$$` being its escape of `$`) with the
+/// run's directory at `runs` and a stand-in `wschaos` (`fake`, a shell script) first on the PATH.
+fn run_line(line: &str, runs: &std::path::Path, fake: &str, index: u32) -> std::process::Output {
+    let bin = runs.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let exe = bin.join("wschaos");
+    std::fs::write(&exe, format!("#!/bin/sh\n{fake}\n")).unwrap();
+    std::fs::set_permissions(&exe, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let line = line.replace("/runs/ci-run", &runs.display().to_string()).replace("$$", "$");
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(line)
+        .env("PATH", path)
+        .env("JOB_COMPLETION_INDEX", index.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    crate::support::wait_bounded(child, std::time::Duration::from_secs(60))
+}
+
+#[test]
+fn a_shard_that_fails_ends_the_merge_s_wait_and_one_that_measured_succeeds() {
+    let docs = render(2, "scenarios/smoke.toml");
+    let shard = text(&pod(find(&docs, "Job", "wschaos-shards-ci-run"))["containers"][0]["args"][0]).to_owned();
+    let wait = text(&pod(find(&docs, "Job", "wschaos-merge-ci-run"))["initContainers"][0]["args"][0]).to_owned();
+    let runs = crate::support::scratch_dir("deploy-shard-scripts");
+    // Shard 0 measured (its records written) and its criteria failed: the pod succeeds all the same.
+    let measured = r#"out=""; while [ $# -gt 0 ]; do [ "$1" = --out ] && out="$2"; shift; done
+mkdir -p "$out" && echo '{}' > "$out/records.json"; exit 1"#;
+    assert_eq!(run_line(&shard, &runs, measured, 0).status.code(), Some(0));
+    assert!(runs.join("shard-0/records.json").is_file() && !runs.join("shard-0.failed").exists());
+    // Shard 1 never reached its mock: the pod fails with its code, and leaves the mark.
+    assert_eq!(run_line(&shard, &runs, "exit 4", 1).status.code(), Some(4));
+    assert_eq!(std::fs::read_to_string(runs.join("shard-1.failed")).unwrap().trim(), "4");
+    // The merge's wait ends at once (not after its 2 hours) and fails, naming the shard.
+    let waited = run_line(&wait, &runs, "exit 0", 0);
+    let said = String::from_utf8_lossy(&waited.stdout);
+    assert_eq!(waited.status.code(), Some(2), "{said}");
+    assert!(said.contains("shard-1.failed: the shard exited 4"), "{said}");
+}

@@ -270,6 +270,19 @@ fn a_merge_refuses_what_is_not_every_shard_of_one_run() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("shard 0/2 is given 2 times") && stderr.contains("1/2 missing"), "{stderr}");
+    // Shard 1 pointed at another mock than shard 0's: their counters would add up as one mock's.
+    let other_mock = shared_mock(&config);
+    let stray = dir.join("shard-1");
+    finished(run_child(&scenario, &stray, &other_mock, &["--shard".into(), "1/2".into()]), "shard 1");
+    let output =
+        wschaos_binary().arg("merge").arg(&shard).arg(&stray).arg("--out").arg(dir.join("m")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("shards 0 and 1 were to run against one mock")
+            || stderr.contains("shards 1 and 0 were to run against one mock"),
+        "{stderr}"
+    );
     let plain = dir.join("plain");
     finished(run_child(&scenario, &plain, &mock, &[]), "an unsharded run");
     let output = wschaos_binary().arg("merge").arg(&plain).arg("--out").arg(dir.join("m")).output().unwrap();

@@ -84,9 +84,44 @@ pub(super) fn problems(inputs: &[ShardInput]) -> Vec<String> {
         }
     }
     problems.extend(coverage_problems(inputs, f.shard.count));
+    problems.extend(mock_problems(inputs));
     for input in inputs {
         if input.records.recorded.plans.iter().any(|p| p.external) {
             problems.push(format!("{} has external cohorts, which are not sharded", input.dir.display()));
+        }
+    }
+    problems
+}
+
+/// The shards of one replica read one mock's counters, those of different replicas different mocks' (a
+/// shard pointed at another mock than it was told, or replicas that are one mock, would add up wrongly).
+fn mock_problems(inputs: &[ShardInput]) -> Vec<String> {
+    let replicas = inputs[0].records.facts.replicas.max(1);
+    let mut seen: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for input in inputs {
+        let facts = &input.records.facts;
+        let Some(instance) = facts.snapshot.as_ref().map(|s| s.instance.as_str()).filter(|i| !i.is_empty()) else {
+            continue;
+        };
+        let (index, replica) = (facts.shard.index, facts.shard.index % replicas);
+        match seen.get(instance) {
+            Some((other, r)) if *r != replica => problems.push(format!(
+                "shards {other} and {index} read the counters of one mock ({instance}) but were to run against \
+                 replicas {r} and {replica} of {replicas}"
+            )),
+            Some(_) => {}
+            None => {
+                let elsewhere = seen.iter().find(|(_, (_, r))| *r == replica);
+                if let Some((theirs, (other, _))) = elsewhere {
+                    problems.push(format!(
+                        "shards {other} and {index} were to run against one mock (replica {replica} of {replicas}) \
+                         but read the counters of two ({theirs} and {instance}): was every shard given the same \
+                         --target and --control?"
+                    ));
+                }
+                seen.insert(instance, (index, replica));
+            }
         }
     }
     problems

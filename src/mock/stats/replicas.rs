@@ -40,6 +40,7 @@ fn add_tenths(into: &mut Vec<TenthCounts>, other: &[TenthCounts]) {
 impl MockSnapshot {
     /// Adds another replica's counters into these.
     pub fn absorb_replica(&mut self, other: &MockSnapshot) {
+        self.instance = format!("{},{}", self.instance, other.instance);
         self.uptime_ms = self.uptime_ms.max(other.uptime_ms);
         self.connections_open += other.connections_open;
         // The replicas' peaks may not coincide: their sum bounds the fleet's from above.
