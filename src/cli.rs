@@ -220,7 +220,8 @@ pub struct RunArgs {
     /// the gate), "verdicts" (as in summary.json), "cohorts": {NAME: {"manager", "clients",
     /// "connections_high_water", "attempts", "reconnects", "peak_attempts_per_s", "peak_reconnects_per_s",
     /// "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "delivered", "gaps", "subscriptions_dropped",
-    /// "subscriptions_recovered"}}, "harness": {"lag_p99_ms", "saturated", "cpu_seconds", "max_rss_mib"}}.
+    /// "subscriptions_recovered"}}, "harness": {"lag_p99_ms", "saturated", "cpu_seconds", "max_rss_mib"},
+    /// "notifications": {"start", "result"} (the team's notification texts, ready to post)}.
     /// No result object when the run cannot start (exit 2 or 3, the error on stderr).
     #[arg(long, conflicts_with = "quiet", verbatim_doc_comment)]
     pub json: bool,

@@ -11,6 +11,12 @@ use crate::report::html::{self, InlineChart};
 use crate::run_dir::{RunDirectory, fs};
 use crate::summary::RunSummary;
 
+/// The notification of a run's start, ready to post.
+pub const NOTIFY_START: &str = "notify-start.txt";
+
+/// The notification of its result, ready to post.
+pub const NOTIFY_RESULT: &str = "notify-result.txt";
+
 /// A report rendered in memory: where it goes in the run directory, and its text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportFile {
@@ -20,9 +26,10 @@ pub struct ReportFile {
     pub text: String,
 }
 
-/// Renders the text reports: each chart as SVG, `report.md`, `junit.xml`, and `report.html` with the
-/// charts inline. No I/O.
-pub fn render_reports(summary: &RunSummary, charts: &[Chart]) -> Result<Vec<ReportFile>> {
+/// Renders the text reports of the run directory `dir`: each chart as SVG, `report.md`, `junit.xml`,
+/// `report.html` with the charts inline, and the notifications ready to post (`notify-start.txt`,
+/// `notify-result.txt`). No I/O.
+pub fn render_reports(summary: &RunSummary, charts: &[Chart], dir: &Path) -> Result<Vec<ReportFile>> {
     let mut files = Vec::new();
     let mut inline = Vec::new();
     for chart in charts {
@@ -33,6 +40,9 @@ pub fn render_reports(summary: &RunSummary, charts: &[Chart]) -> Result<Vec<Repo
     files.push(ReportFile { path: "report.md".into(), text: crate::report::markdown::render(summary) });
     files.push(ReportFile { path: "junit.xml".into(), text: crate::report::junit::render(summary) });
     files.push(ReportFile { path: "report.html".into(), text: html::render(summary, &inline)? });
+    let notes = crate::report::notify::render(summary, &dir.display().to_string());
+    files.push(ReportFile { path: NOTIFY_START.into(), text: notes.start });
+    files.push(ReportFile { path: NOTIFY_RESULT.into(), text: notes.result });
     Ok(files)
 }
 
@@ -41,7 +51,7 @@ pub fn write_rendered(dir: &Path, run: &RunDirectory) -> Result<()> {
     let charts = charts::all(run);
     let chart_dir = dir.join("charts");
     fs::create_dir(&chart_dir, "chart directory")?;
-    for file in render_reports(&run.summary, &charts)? {
+    for file in render_reports(&run.summary, &charts, dir)? {
         fs::write(&dir.join(&file.path), file.text)?;
     }
     for chart in &charts {

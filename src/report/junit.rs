@@ -1,82 +1,63 @@
 //! `junit.xml`: one test case per criterion per cohort, so CI systems show the gate the way they show
 //! tests. Failures carry the measured value and the threshold; not-applicable and disabled criteria are
 //! skipped; not-measurable ones are errors (the run could not judge them). A failing verdict that does not
-//! gate (the legacy cohort's, shown as the reference) is skipped with its figures, not a failure.
+//! gate (the legacy cohort's, shown as the reference) is skipped with its figures, not a failure. The XML is
+//! quick-junit's (nextest's writer), escaping included.
+
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::summary::RunSummary;
 use crate::summary::verdict::{Status, Verdict};
 
-/// Escapes text for XML attributes and content.
-pub fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn case(v: &Verdict) -> String {
-    let name = xml_escape(&format!("{} [{}]", v.criterion, v.cohort.as_deref().unwrap_or("harness")));
+/// A verdict's status as a test case's.
+fn status(v: &Verdict) -> TestCaseStatus {
     let unit = if v.unit.is_empty() { String::new() } else { format!(" {}", v.unit) };
     let measured = v.measured.map_or_else(|| "none".to_owned(), |m| format!("{m}{unit}"));
     let expected = format!("{} {}{unit}", v.comparison.symbol(), v.threshold);
-    let body = match v.status {
-        Status::Fail if !v.gates => format!(
-            "\n      <skipped message=\"{}\"/>\n    ",
-            xml_escape(&format!("reference only (does not gate): measured {measured}, expected {expected}"))
-        ),
-        Status::Pass => String::new(),
-        Status::Fail => format!(
-            "\n      <failure message=\"{}\" type=\"criterion\">measured {}, threshold {} (source: {})</failure>\n    ",
-            xml_escape(&format!("{} measured {measured}, expected {expected}", v.criterion)),
-            xml_escape(&measured),
-            xml_escape(&expected),
-            xml_escape(&v.source)
-        ),
+    match v.status {
+        Status::Pass => TestCaseStatus::success(),
+        Status::Fail if !v.gates => {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(format!("reference only (does not gate): measured {measured}, expected {expected}"));
+            status
+        }
+        Status::Fail => {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status
+                .set_message(format!("{} measured {measured}, expected {expected}", v.criterion))
+                .set_type("criterion")
+                .set_description(format!("measured {measured}, threshold {expected} (source: {})", v.source));
+            status
+        }
         Status::NotMeasurable => {
-            format!("\n      <error message=\"{}\" type=\"not-measurable\"/>\n    ", xml_escape(&v.note))
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+            status.set_message(v.note.as_str()).set_type("not-measurable");
+            status
         }
         Status::NotApplicable | Status::Disabled => {
-            format!("\n      <skipped message=\"{}\"/>\n    ", xml_escape(&v.note))
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(v.note.as_str());
+            status
         }
-    };
-    format!("    <testcase classname=\"wschaos.criteria\" name=\"{name}\">{body}</testcase>\n")
+    }
 }
 
 /// The JUnit XML of a run's verdicts.
 pub fn render(summary: &RunSummary) -> String {
-    let verdicts = &summary.verdicts;
-    let count = |s: Status| verdicts.iter().filter(|v| v.status == s && (v.gates || s != Status::Fail)).count();
-    let references = verdicts.iter().filter(|v| v.status == Status::Fail && !v.gates).count();
-    let skipped = count(Status::NotApplicable) + count(Status::Disabled) + references;
-    let name = xml_escape(summary.scenario["name"].as_str().unwrap_or("scenario"));
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    out.push_str(&format!(
-        "<testsuites name=\"wschaos\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{skipped}\">\n",
-        verdicts.len(),
-        count(Status::Fail),
-        count(Status::NotMeasurable)
-    ));
-    out.push_str(&format!(
-        "  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{skipped}\" time=\"{:.3}\">\n",
-        verdicts.len(),
-        count(Status::Fail),
-        count(Status::NotMeasurable),
-        summary.run.elapsed_ms as f64 / 1000.0
-    ));
-    for v in verdicts {
-        out.push_str(&case(v));
+    let mut suite = TestSuite::new(summary.scenario["name"].as_str().unwrap_or("scenario"));
+    suite.set_time(Duration::from_millis(summary.run.elapsed_ms));
+    for v in &summary.verdicts {
+        let name = format!("{} [{}]", v.criterion, v.cohort.as_deref().unwrap_or("harness"));
+        let mut case = TestCase::new(name, status(v));
+        case.set_classname("wschaos.criteria");
+        suite.add_test_case(case);
     }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    let mut report = Report::new("wschaos");
+    report.add_test_suite(suite);
+    // Strings and numbers only: writing them to memory cannot fail.
+    report.to_string().unwrap_or_else(|e| format!("<!-- junit.xml could not be written: {e} -->\n"))
 }
 
 #[cfg(test)]
@@ -84,7 +65,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_hostile_text() {
-        assert_eq!(xml_escape("<a href=\"x\">&'</a>\u{1}"), "&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;");
+    fn hostile_text_is_escaped_and_counts_follow_the_statuses() {
+        let mut summary = crate::summary::sample::two_cohorts(false, "");
+        summary.verdicts.truncate(1);
+        summary.verdicts[0].status = Status::NotMeasurable;
+        summary.verdicts[0].note = "<a href=\"x\">&'</a>\u{1}".into();
+        let xml = render(&summary);
+        assert!(xml.contains("&lt;a href=&quot;x&quot;&gt;&amp;"), "{xml}");
+        assert!(!xml.contains("<a href"), "{xml}");
+        assert!(xml.contains("errors=\"1\""), "{xml}");
     }
 }

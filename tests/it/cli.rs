@@ -364,6 +364,23 @@ fn json_prints_a_progress_object_each_second_then_the_result_with_the_exit_code(
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(result["verdicts"], summary["verdicts"]);
     assert!(result["cohorts"]["wsmanager"]["delivered"].as_u64().unwrap() > 0, "{result}");
+    // The team's notifications, ready to post, in the run directory and in the result alike.
+    let start = std::fs::read_to_string(out.join("notify-start.txt")).unwrap();
+    let end = std::fs::read_to_string(out.join("notify-result.txt")).unwrap();
+    assert_eq!(
+        (result["notifications"]["start"].as_str(), result["notifications"]["result"].as_str()),
+        (Some(&start[..]), Some(&end[..]))
+    );
+    assert!(
+        start.starts_with("🚀 WSManager Migration 'console-json' Starting\n") && start.contains("Duration: 3s\n"),
+        "{start}"
+    );
+    let expected = match output.status.code() {
+        Some(0) => "✅ WSManager Migration 'console-json' Complete",
+        Some(1) => "⚠️ WSManager Migration Rollback Initiated",
+        _ => "⏸ WSManager Migration 'console-json' Not Judged",
+    };
+    assert!(end.starts_with(expected), "{end}");
 }
 
 #[test]

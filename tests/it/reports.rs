@@ -278,7 +278,7 @@ fn hostile_scenario_strings_are_escaped_in_every_format() {
         assert!(!html.to_lowercase().contains(raw), "the HTML contains {raw}");
     }
     assert!(html.contains(
-        "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=&quot;alert(2)&quot;&gt; &amp; &#39;q&#39;"
+        "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=&quot;alert(2)&quot;&gt; &amp; &#x27;q&#x27;"
     ));
     assert!(html.contains("ws&lt;b&gt;&amp;&quot;m&quot;|"), "the cohort's name, escaped");
     assert!(html.contains("<tr class=\"rollback\">") && html.contains("legacy fails: reference"));

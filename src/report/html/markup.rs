@@ -2,20 +2,10 @@
 
 use std::fmt::Display;
 
-/// Escapes text for HTML content and attribute values.
+/// Escapes text for HTML content and quoted attribute values (`&`, `<`, `>`, `"` and `'`), with the
+/// html-escape crate.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    html_escape::encode_quoted_attribute(text).into_owned()
 }
 
 /// A table cell of text.

@@ -333,6 +333,8 @@ struct RunResult<'a> {
     #[serde(serialize_with = "crate::vocab::serialize::as_map")]
     cohorts: Vec<(&'a str, CohortResult)>,
     harness: HarnessResult,
+    /// The team's notifications of the run, ready to post (as in `notify-start.txt` and `notify-result.txt`).
+    notifications: crate::report::notify::Notifications,
 }
 
 /// The `{"type":"result"}` object as one line of JSON.
@@ -358,6 +360,7 @@ pub(super) fn result_json(outcome: Outcome, summary: &RunSummary, run_dir: &Path
             cpu_seconds: h.cpu_seconds,
             max_rss_mib: (h.max_rss_kib as f64 / 1024.0 * 10.0).round() / 10.0,
         },
+        notifications: crate::report::notify::render(summary, &run_dir.display().to_string()),
     };
     serde_json::to_string(&result)
 }
