@@ -279,7 +279,7 @@ async fn health(State(api): State<Arc<Api>>) -> Reply {
 }
 
 async fn prometheus(State(api): State<Arc<Api>>) -> Reply {
-    Reply(200, "text/plain; version=0.0.4", metrics::render(&api.mock.snapshot()))
+    Reply(200, metrics::CONTENT_TYPE, metrics::render(&api.mock.snapshot()))
 }
 
 async fn stats(State(api): State<Arc<Api>>) -> Reply {

@@ -127,7 +127,8 @@ async fn metrics_and_stats_expose_the_mock_counters() {
     assert!(connect_from(&server, "/ws", "127.0.0.1".parse().unwrap()).await.is_err());
     let (status, head, metrics) = http(api, "GET", "/metrics", "", "").await;
     assert_eq!(status, 200);
-    assert!(head.contains("text/plain; version=0.0.4"));
+    assert!(head.contains("application/openmetrics-text; version=1.0.0"), "{head}");
+    assert!(metrics.ends_with("# EOF\n"), "{metrics}");
     for line in [
         "wschaos_mock_connections_open 1",
         "wschaos_mock_upgrades_accepted_total 1",
