@@ -233,7 +233,7 @@ async fn arrive(State(api): State<Arc<Api>>, body: Result<Bytes, BytesRejection>
 
 /// `POST /steps`: a shard of a sharded rehearsal posts its figures of a step; the answer carries every
 /// shard's once all have posted, and waits for them up to [`STEP_HOLD`] (the shard then posts again), so
-/// that every shard hears as soon as the last one posted.
+/// that every shard hears as soon as the last one posted; a step the board closed says so.
 async fn post_step(State(api): State<Arc<Api>>, body: Result<Bytes, BytesRejection>) -> Reply {
     let posting: Posting = match json_body(body, "a posting ({run, step, party, parties, contribution})") {
         Ok(posting) => posting,
@@ -244,17 +244,18 @@ async fn post_step(State(api): State<Arc<Api>>, body: Result<Bytes, BytesRejecti
     // Listening before posting: the last shard's posting cannot be missed in between.
     let mut pooled = std::pin::pin!(api.steps_pooled.notified());
     pooled.as_mut().enable();
-    let mut state = match api.steps().post(posting) {
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let mut state = match api.steps().post(posting, now()) {
         Ok(state) => state,
         Err(why) => return Reply::error(409, &why),
     };
     if state.all.is_some() {
         api.steps_pooled.notify_waiters();
     }
-    while state.all.is_none() && tokio::time::timeout_at(held, pooled.as_mut()).await.is_ok() {
+    while state.all.is_none() && !state.closed && tokio::time::timeout_at(held, pooled.as_mut()).await.is_ok() {
         pooled.set(api.steps_pooled.notified());
         pooled.as_mut().enable();
-        state = api.steps().state(&run, step);
+        state = api.steps().state(&run, step, now());
     }
     Reply::json(200, &serde_json::json!(state))
 }

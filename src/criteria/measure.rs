@@ -241,12 +241,17 @@ fn between(low: f64, high: f64) -> Measure {
     }
 }
 
+/// `part / whole`, infinite when `whole` is 0 (a bound the other end decides).
+fn ratio(part: f64, whole: f64) -> f64 {
+    if whole > 0.0 { part / whole } else { f64::INFINITY }
+}
+
 fn connections_per_stream(c: &CohortSummary) -> Measure {
     let ((c_low, c_high), (s_low, s_high)) = marks(c);
-    if s_low <= 0.0 {
+    if s_high <= 0.0 {
         return Measure::NotApplicable("no streams");
     }
-    between(c_low / s_high, c_high / s_low)
+    between(c_low / s_high, ratio(c_high, s_low))
 }
 
 fn connection_reduction(new: &CohortSummary, legacy: &CohortSummary) -> Measure {
@@ -256,10 +261,11 @@ fn connection_reduction(new: &CohortSummary, legacy: &CohortSummary) -> Measure 
     let ((n_low, n_high), _) = marks(new);
     let ((l_low, l_high), _) = marks(legacy);
     let (n, l) = (new.subscriptions as f64, legacy.subscriptions as f64);
-    if l_low <= 0.0 {
+    if l_high <= 0.0 {
         return Measure::NotApplicable("no subscriptions to compare");
     }
-    let reduction = |new_mark: f64, legacy_mark: f64| 100.0 * (1.0 - (new_mark / n) / (legacy_mark / l));
+    // A legacy mark that may have been 0 leaves the reduction unbounded below.
+    let reduction = |new_mark: f64, legacy_mark: f64| 100.0 * (1.0 - ratio(new_mark / n, legacy_mark / l));
     between(reduction(n_high, l_low), reduction(n_low, l_high))
 }
 
@@ -362,7 +368,12 @@ pub fn threshold(t: &Threshold, cohort: Option<&CohortSummary>, summary: &RunSum
         },
         (MetricScope::Cohort, None) => return Measure::NotApplicable("no such cohort in this run"),
     };
-    let found = serialized.ok().and_then(|v| lookup(&v, &t.path));
+    let serialized = serialized.ok();
+    let found = serialized.as_ref().and_then(|v| lookup(v, &t.path));
+    // A merged run's high-water mark is known between bounds: judged at both ends.
+    if let (Some(high), Some(low)) = (found, serialized.as_ref().and_then(|v| low_bound(v, &t.path))) {
+        return between(low, high);
+    }
     let measured = value(found, "the metric is not in this run's summary");
     if !(matches!(measured, Measure::Value(_)) && t.scope == MetricScope::Cohort && is_timed(&t.path)) {
         return measured;
@@ -374,6 +385,38 @@ pub fn threshold(t: &Threshold, cohort: Option<&CohortSummary>, summary: &RunSum
         Some(cause) => Measure::NotMeasurable(cause),
         None => measured,
     }
+}
+
+/// The lower bound a merged run gives beside a metric (`high_water_low` beside `high_water`), if any.
+fn low_bound(value: &serde_json::Value, path: &[String]) -> Option<f64> {
+    let (last, parent) = path.split_last()?;
+    let pointer: String = parent.iter().map(|p| format!("/{p}")).collect();
+    value.pointer(&format!("{pointer}/{last}_low"))?.as_f64()
+}
+
+/// A tolerance on a metric a merged run knows between bounds (on either side): the change at every pair of
+/// ends, judged at both of its own; `None` when neither side is bounded.
+fn bounded_tolerance(t: &Tolerance, new: &CohortSummary, baseline: &CohortSummary) -> Option<Measure> {
+    let ends = |c: &CohortSummary| {
+        let v = serde_json::to_value(c).ok()?;
+        let high = lookup(&v, &t.path)?;
+        Some((low_bound(&v, &t.path), high))
+    };
+    let ((now_low, now), (before_low, before)) = (ends(new)?, ends(baseline)?);
+    if now_low.is_none() && before_low.is_none() {
+        return None;
+    }
+    let mut changes = Vec::new();
+    for n in [now_low.unwrap_or(now), now] {
+        for b in [before_low.unwrap_or(before), before] {
+            match worse_by(t.worse, b, n) {
+                Ok(change) => changes.push(change),
+                Err(why) => return Some(Measure::NotMeasurable(format!("{why}, between bounds: {MERGED_PEAKS}"))),
+            }
+        }
+    }
+    let (low, high) = changes.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), c| (l.min(*c), h.max(*c)));
+    Some(between(low, high))
 }
 
 /// True for a cohort metric the rig's own delay can be in: a latency, staleness or time-without-data
@@ -404,6 +447,9 @@ pub fn tolerance(
 }
 
 fn tolerance_measured(t: &Tolerance, new: &CohortSummary, baseline: &CohortSummary, floor: Duration) -> Measure {
+    if let Some(bounded) = bounded_tolerance(t, new, baseline) {
+        return bounded;
+    }
     let read = |c: &CohortSummary| serde_json::to_value(c).ok().and_then(|v| lookup(&v, &t.path));
     let (Some(now), Some(before)) = (read(new), read(baseline)) else {
         return Measure::NotApplicable("the metric is not in both summaries");
@@ -433,5 +479,38 @@ fn tolerance_measured(t: &Tolerance, new: &CohortSummary, baseline: &CohortSumma
             }
         }
         Err(why) => Measure::Exceeded(why),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::criteria::Comparison;
+    use crate::criteria::custom::{MetricScope, Threshold};
+    use crate::manager::settings::ManagerKind;
+
+    #[test]
+    fn a_merged_run_s_bounded_marks_are_judged_between_their_ends() {
+        let mut summary = crate::summary::sample::two_cohorts(false, "");
+        let c = &mut summary.cohorts[1];
+        (c.connections.high_water, c.connections.high_water_low) = (12, Some(8));
+        (c.streams.high_water, c.streams.high_water_low) = (10, Some(10));
+        let c = summary.cohorts[1].clone();
+        let Measure::Bounded { low, high, .. } = connections_per_stream(&c) else { panic!("bounded") };
+        assert_eq!((low, high), (0.8, 1.2));
+        let t = Threshold {
+            name: "custom".into(),
+            scope: MetricScope::Cohort,
+            path: vec!["connections".into(), "high_water".into()],
+            cohort: Some(ManagerKind::Wsmanager),
+            comparison: Comparison::AtMost,
+            value: 10.0,
+            unit: String::new(),
+        };
+        let Measure::Bounded { low, high, .. } = threshold(&t, Some(&c), &summary) else { panic!("bounded") };
+        assert_eq!((low, high), (8.0, 12.0));
+        let unbounded = summary.cohorts[0].clone();
+        let exact = threshold(&t, Some(&unbounded), &summary);
+        assert!(matches!(exact, Measure::Value(v) if v == 20.0), "a run's own mark is exact: {exact:?}");
     }
 }

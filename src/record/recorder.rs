@@ -45,12 +45,24 @@ pub struct Second {
     /// Most client-side connections open at once within the second.
     #[serde(default)]
     pub open_peak: i64,
+    /// Fewest client-side connections open at once within the second (in the recorder's order of events).
+    #[serde(default)]
+    pub open_least: i64,
     /// WSManager streams active at the end of the second.
     #[serde(default)]
     pub streams: i64,
     /// Most WSManager streams active at once within the second (0 only when none was, and none changed).
     #[serde(default)]
     pub streams_peak: i64,
+    /// Fewest WSManager streams active at once within the second.
+    #[serde(default)]
+    pub streams_least: i64,
+    /// Whether a connection event fell in the second (while recording; not kept).
+    #[serde(skip)]
+    touched: bool,
+    /// Whether a stream event fell in it.
+    #[serde(skip)]
+    streams_touched: bool,
     /// Messages delivered to subscribers.
     pub delivered: u64,
     /// Sequence ids missing.
@@ -311,6 +323,8 @@ impl CohortRecord {
         let second = slot(&mut self.seconds, at.as_secs() as usize);
         second.open = open;
         second.open_peak = second.open_peak.max(open);
+        second.open_least = if second.touched { second.open_least.min(open) } else { open };
+        second.touched = true;
         second
     }
 
@@ -320,6 +334,8 @@ impl CohortRecord {
         let second = slot(&mut self.seconds, at.as_secs() as usize);
         second.streams = active;
         second.streams_peak = second.streams_peak.max(active);
+        second.streams_least = if second.streams_touched { second.streams_least.min(active) } else { active };
+        second.streams_touched = true;
     }
 
     fn attempt(
@@ -477,15 +493,16 @@ impl CohortRecord {
         for second in &mut self.seconds {
             // A second starts with the count the one before ended with.
             second.open_peak = second.open_peak.max(open);
+            second.open_least = if second.touched { second.open_least.min(open) } else { open };
             if second.attempts + second.ended > 0 || second.open != 0 {
                 open = second.open;
             } else {
                 second.open = open;
             }
             second.open_peak = second.open_peak.max(open);
-            let changed = second.streams_peak > 0;
             second.streams_peak = second.streams_peak.max(streams);
-            if changed {
+            second.streams_least = if second.streams_touched { second.streams_least.min(streams) } else { streams };
+            if second.streams_touched {
                 streams = second.streams;
             } else {
                 second.streams = streams;
@@ -762,6 +779,8 @@ mod tests {
         assert_eq!((c.seconds[0].open, c.seconds[1].open, c.seconds[2].open), (2, 2, 2));
         let peaks: Vec<i64> = c.seconds.iter().map(|s| s.open_peak).collect();
         assert_eq!(peaks, [2, 3, 2], "the third connection was open for 100 ms of second 1");
+        let least: Vec<i64> = c.seconds.iter().map(|s| s.open_least).collect();
+        assert_eq!(least, [0, 2, 2], "second 0 began with none open");
         assert_eq!(c.max_attempts_per_ip_5m, 4);
         assert_eq!(c.subscriptions_dropped, 4);
         assert_eq!(c.latency.len(), 2, "one latency per subscriber that got the message, nothing invented");

@@ -30,7 +30,11 @@ pub fn merge_records(plan: &RolloutPlan, shards: &[RehearsalRecord]) -> Result<R
             merged.first_rollback = Some(step.index);
         }
     }
-    if let Some(i) = shards.iter().position(|s| s.first_rollback.is_some_and(|k| Some(k) != merged.first_rollback)) {
+    // A rollback at a step some shard never judged (it was cancelled first, or the board closed it for the
+    // others) is the shorter shard's gap below, not a disagreement.
+    let disagrees =
+        |s: &RehearsalRecord| s.first_rollback.is_some_and(|k| k < judged && Some(k) != merged.first_rollback);
+    if let Some(i) = shards.iter().position(disagrees) {
         return Err(format!("shard {i} rolled back at another step than the shards' pooled figures say"));
     }
     let first = shards.iter().filter(|s| s.rolled_back_at.is_some()).min_by_key(|s| s.rolled_back_at);
@@ -40,6 +44,11 @@ pub fn merge_records(plan: &RolloutPlan, shards: &[RehearsalRecord]) -> Result<R
         merged.rolled_back = shards.iter().filter(|s| s.rolled_back_at.is_some()).all(|s| s.rolled_back);
     }
     merged.unpooled = shards.iter().find_map(|s| s.unpooled.clone());
+    if let Some(i) = shards.iter().position(|s| s.steps.len() > judged).filter(|_| merged.unpooled.is_none()) {
+        let shorter = shards.iter().position(|s| s.steps.len() == judged).unwrap_or(0);
+        let why = format!("shard {shorter} did not judge step {} (shard {i} did): it ended first", judged + 1);
+        merged.unpooled = Some((judged, why));
+    }
     Ok(merged)
 }
 

@@ -599,7 +599,9 @@ impl RunSummary {
 
     /// Why a sharded rehearsal stopped stepping unjudged: the step whose figures the shards did not pool.
     pub fn unpooled_cause(&self) -> Option<String> {
-        let (step, why) = self.rollout.as_ref()?.outcome.unpooled.as_ref()?;
+        let outcome = &self.rollout.as_ref()?.outcome;
+        // A rollback before the step that could not be pooled is an outcome all the same.
+        let (step, why) = outcome.unpooled.as_ref().filter(|_| outcome.rollback_step.is_none())?;
         Some(format!("the shards did not pool the figures of rehearsal step {}: {why}", step + 1))
     }
 

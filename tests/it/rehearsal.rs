@@ -80,7 +80,10 @@ fn a_fault_at_one_step_rolls_the_rehearsal_back_at_that_step_with_its_trigger() 
 
 #[test]
 fn break_before_make_shows_the_data_gap_it_causes() {
-    let (code, summary, stderr) = rehearse("gap", "handover = \"break-before-make\"", "");
+    // Every handshake takes 300 ms, so the gap between the old socket and the new holds about 30 trades
+    // of the 100 a second: none lost would be chance only on a loopback handshake of a few ms.
+    let slow = "[[faults]]\nkind = \"slow-handshake\"\nat = \"0s\"\nduration = \"1m\"\ndelay = \"300ms\"\n";
+    let (code, summary, stderr) = rehearse("gap", "handover = \"break-before-make\"", slow);
     let total = &summary["rollout"]["total"];
     assert_eq!(
         total["subscriptions_preserved"], total["subscriptions"],

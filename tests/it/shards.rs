@@ -443,6 +443,8 @@ enabled = false
 enabled = false
 [criteria.connection-preservation]
 enabled = false
+[criteria.connections-per-stream]
+enabled = false
 
 [rollout]
 steps = [0.5, 1.0]

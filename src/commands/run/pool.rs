@@ -1,7 +1,8 @@
 //! A sharded rehearsal's step pool on a mock's board (`POST /steps` of its control API, which holds its
 //! answer a few seconds for the other shards' figures): the shard posts its contribution, and again until
-//! every shard's is in, at most [`POOL_WITHIN`] (a shard that died or never started leaves the others' step
-//! unjudged, and their rehearsal stops there). A mock not answering is asked again after [`RETRY_AFTER`].
+//! every shard's is in or the board closed the step (a shard that died or never started leaves the
+//! others' step unjudged, and their rehearsal stops there: the board decides, so every shard hears the
+//! same). A mock not answering is asked again after [`RETRY_AFTER`], at most [`POOL_WITHIN`].
 
 use std::time::Duration;
 
@@ -13,9 +14,9 @@ use crate::rollout::pool::{Contribution, Pooling, StepPool};
 /// How long a shard waits before asking a mock that did not answer again.
 const RETRY_AFTER: Duration = Duration::from_millis(500);
 
-/// How long a shard waits for the others' figures of a step: the shards started together and judge the
-/// step at one instant, so a shard whose figures are not in by then has died or fallen far behind.
-const POOL_WITHIN: Duration = Duration::from_secs(10);
+/// How long a shard asks a board that does not answer: past the board's own closing of a step
+/// ([`crate::chaos::step_board::CLOSE_AFTER_MS`]), so that only an unreachable mock ends it.
+const POOL_WITHIN: Duration = Duration::from_secs(30);
 
 /// The board of the mock behind `control`, for shard `shard` of the run named `run`.
 pub(super) struct MockBoard {
@@ -45,6 +46,13 @@ impl MockBoard {
             match post_step(&self.control, &posting).await {
                 Ok(state) => match state.all {
                     Some(all) => return all.into_iter().map(read_contribution).collect(),
+                    None if state.closed => {
+                        let (posted, parties) = (state.posted, state.parties);
+                        return Err(format!(
+                            "{posted} of {parties} shards' figures in when the board at {} closed the step",
+                            self.control.addr
+                        ));
+                    }
                     None => waiting = format!("{} of {} shards' figures in", state.posted, state.parties),
                 },
                 Err(e) if e.is::<Refused>() => return Err(format!("{} refused them: {e:#}", self.control.addr)),

@@ -56,8 +56,10 @@ impl Second {
         self.ended += other.ended;
         self.open += other.open;
         self.open_peak += other.open_peak;
+        self.open_least += other.open_least;
         self.streams += other.streams;
         self.streams_peak += other.streams_peak;
+        self.streams_least += other.streams_least;
         self.delivered += other.delivered;
         self.gaps += other.gaps;
         self.detections += other.detections;
@@ -183,18 +185,24 @@ impl CohortRecord {
 /// One figure of a second.
 type Reading = fn(&Second) -> i64;
 
-/// The most a quantity of the shards can have added to at once, and the least: `peak(s)` and `end(s)` are a
-/// shard's most within second `s` and its count at the end of it. A shard's second `s` may be another's
-/// `s ± 1` (they start within a second of each other, or the merge says the rig lagged), so the upper bound
-/// adds each shard's most over three seconds; the lower one is the most the end-of-second counts add to.
-fn bounds(shards: &[&CohortRecord], (peak, end): (Reading, Reading), sum: i64) -> (i64, i64) {
+/// The most a quantity of the shards can have added to at once, and the least its most can have been:
+/// `peak(s)` and `least(s)` are a shard's most and fewest within second `s`, `marks` the sum of the
+/// shards' own high-water marks and the largest of them. At any one instant a shard is in its second `s`,
+/// `s - 1` or `s + 1` of another's (they start within a second of each other, or the merge says the rig
+/// lagged), so the fleet held at most the sum of each shard's most over those three seconds and at least
+/// the sum of each shard's fewest over them; its peak was at least the most that lower figure reaches, and
+/// at least any one shard's own mark.
+fn bounds(shards: &[&CohortRecord], (peak, least): (Reading, Reading), marks: (i64, i64)) -> (i64, i64) {
+    let (sum, largest) = marks;
     let seconds = shards.iter().map(|s| s.seconds.len()).max().unwrap_or(0);
-    let (mut low, mut high) = (0, 0);
+    let (mut low, mut high) = (largest, 0);
     for k in 0..seconds {
-        let near =
-            |r: &CohortRecord| r.seconds.get(k.saturating_sub(1)..(k + 2).min(r.seconds.len()))?.iter().map(peak).max();
-        high = high.max(shards.iter().filter_map(|r| near(r)).sum::<i64>());
-        low = low.max(shards.iter().filter_map(|r| r.seconds.get(k).map(end)).sum::<i64>());
+        let near = |r: &&CohortRecord| -> Option<(i64, i64)> {
+            let window = r.seconds.get(k.saturating_sub(1)..(k + 2).min(r.seconds.len()))?;
+            Some((window.iter().map(peak).max()?, window.iter().map(least).min()?))
+        };
+        high = high.max(shards.iter().filter_map(near).map(|(most, _)| most).sum::<i64>());
+        low = low.max(shards.iter().filter_map(near).map(|(_, fewest)| fewest).sum::<i64>());
     }
     // Without per-second records (none were kept) only the sum of the shards' own marks bounds it.
     let high = if seconds == 0 { sum } else { high.min(sum) };
@@ -208,9 +216,13 @@ impl Recording {
     pub fn bound_peaks(&mut self, shards: &[&Recording]) {
         for (index, merged) in self.cohorts.iter_mut().enumerate() {
             let records: Vec<&CohortRecord> = shards.iter().filter_map(|s| s.cohorts.get(index)).collect();
-            let (low, high) = bounds(&records, (|s| s.open_peak, |s| s.open), merged.open_high_water);
+            let largest = records.iter().map(|r| r.open_high_water).max().unwrap_or(0);
+            let marks = (merged.open_high_water, largest);
+            let (low, high) = bounds(&records, (|s| s.open_peak, |s| s.open_least), marks);
             (merged.open_high_water, merged.open_high_water_low) = (high, Some(low));
-            let (low, high) = bounds(&records, (|s| s.streams_peak, |s| s.streams), merged.active_streams.1);
+            let largest = records.iter().map(|r| r.active_streams.1).max().unwrap_or(0);
+            let marks = (merged.active_streams.1, largest);
+            let (low, high) = bounds(&records, (|s| s.streams_peak, |s| s.streams_least), marks);
             (merged.active_streams.1, merged.streams_high_water_low) = (high, Some(low));
         }
     }
@@ -290,12 +302,12 @@ mod tests {
         assert_eq!(clients, [40, 600]);
     }
 
-    /// A shard whose connections open (`(peak, end)` per second).
+    /// A shard's connections open (`(most, fewest)` per second).
     fn held(seconds: &[(i64, i64)]) -> Recording {
         let r = CohortRecord {
             seconds: seconds
                 .iter()
-                .map(|(peak, end)| Second { open_peak: *peak, open: *end, ..Second::default() })
+                .map(|(peak, least)| Second { open_peak: *peak, open_least: *least, open: *least, ..Second::default() })
                 .collect(),
             open_high_water: seconds.iter().map(|s| s.0).max().unwrap_or(0),
             ..CohortRecord::default()
@@ -314,15 +326,23 @@ mod tests {
         assert_eq!(merged.cohorts[0].open_high_water, 20, "the sum of the marks, before bracketing");
         merged.bound_peaks(&[&a, &b]);
         let c = &merged.cohorts[0];
-        // At most one shard's peak and the other's most within a second of it: 10 + 2; at least 2 + 2.
-        assert_eq!((c.open_high_water_low, c.open_high_water), (Some(4), 12));
+        // At most one shard's peak and the other's most within a second of it: 10 + 2; at least one shard's
+        // own 10 (the fewest add to 2 + 2 only).
+        assert_eq!((c.open_high_water_low, c.open_high_water), (Some(10), 12));
         // Peaks a second apart (a shard started later) still count together.
         let late = held(&[(2, 2), (2, 2), (10, 10), (2, 2)]);
         let mut merged = Recording::default();
         merged.absorb(&a);
         merged.absorb(&late);
         merged.bound_peaks(&[&a, &late]);
-        assert_eq!((merged.cohorts[0].open_high_water_low, merged.cohorts[0].open_high_water), (Some(12), 20));
+        assert_eq!((merged.cohorts[0].open_high_water_low, merged.cohorts[0].open_high_water), (Some(10), 20));
+        // A steady population's bounds meet: each shard holds 16 throughout.
+        let steady = held(&[(16, 16); 5]);
+        let mut merged = Recording::default();
+        merged.absorb(&steady);
+        merged.absorb(&steady);
+        merged.bound_peaks(&[&steady, &steady]);
+        assert_eq!((merged.cohorts[0].open_high_water_low, merged.cohorts[0].open_high_water), (Some(32), 32));
     }
 
     #[test]
