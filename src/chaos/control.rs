@@ -240,7 +240,7 @@ async fn post_step(State(api): State<Arc<Api>>, body: Result<Bytes, BytesRejecti
         Err(reply) => return reply,
     };
     let (run, step) = (posting.run.clone(), posting.step);
-    let held = tokio::time::Instant::now() + STEP_HOLD;
+    let started = tokio::time::Instant::now();
     // Listening before posting: the last shard's posting cannot be missed in between.
     let mut pooled = std::pin::pin!(api.steps_pooled.notified());
     pooled.as_mut().enable();
@@ -252,10 +252,17 @@ async fn post_step(State(api): State<Arc<Api>>, body: Result<Bytes, BytesRejecti
     if state.all.is_some() {
         api.steps_pooled.notify_waiters();
     }
-    while state.all.is_none() && !state.closed && tokio::time::timeout_at(held, pooled.as_mut()).await.is_ok() {
+    // Held until every shard is in, the hold is over, or the step closes (then it answers that at once).
+    let closes = state.closes_in_ms.map_or(STEP_HOLD, |ms| std::time::Duration::from_millis(ms + 1));
+    let held = started + STEP_HOLD.min(closes);
+    while state.all.is_none() && !state.closed {
+        let woken = tokio::time::timeout_at(held, pooled.as_mut()).await.is_ok();
         pooled.set(api.steps_pooled.notified());
         pooled.as_mut().enable();
         state = api.steps().state(&run, step, now());
+        if !woken {
+            break;
+        }
     }
     Reply::json(200, &serde_json::json!(state))
 }

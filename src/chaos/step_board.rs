@@ -45,6 +45,9 @@ pub struct StepState {
     /// The step closed before every shard had posted: it is decided on nothing.
     #[serde(default)]
     pub closed: bool,
+    /// Until the step closes, if it is still waiting for some shard (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closes_in_ms: Option<u64>,
 }
 
 /// One step: when it was first posted to, and each shard's contribution.
@@ -104,7 +107,7 @@ impl StepBoard {
     /// Where step `step` of the run named `run` stands at `now_ms` (nothing posted to it, if the board does
     /// not know it).
     pub fn state(&self, run: &str, step: usize, now_ms: u64) -> StepState {
-        let empty = |parties| StepState { parties, posted: 0, all: None, closed: false };
+        let empty = |parties| StepState { parties, posted: 0, all: None, closed: false, closes_in_ms: None };
         match self.runs.iter().find(|(n, _)| n == run) {
             Some((_, r)) => r.steps.get(&step).map_or(empty(r.parties), |s| state(r.parties, s, now_ms)),
             None => empty(0),
@@ -135,7 +138,9 @@ fn closed(parties: u32, step: &Step, now_ms: u64) -> bool {
 fn state(parties: u32, step: &Step, now_ms: u64) -> StepState {
     let complete = step.contributions.len() as u32 == parties;
     let all = complete.then(|| step.contributions.values().cloned().collect());
-    StepState { parties, posted: step.contributions.len() as u32, all, closed: closed(parties, step, now_ms) }
+    let closed = closed(parties, step, now_ms);
+    let closes_in_ms = (!complete && !closed).then(|| (step.first_ms + CLOSE_AFTER_MS).saturating_sub(now_ms));
+    StepState { parties, posted: step.contributions.len() as u32, all, closed, closes_in_ms }
 }
 
 #[cfg(test)]
@@ -167,6 +172,7 @@ mod tests {
     fn a_step_late_shards_miss_is_closed_for_every_shard() {
         let mut board = StepBoard::default();
         board.post(posting("r", 0, 0, 10), 1_000).unwrap();
+        assert_eq!(board.state("r", 0, 4_000).closes_in_ms, Some(CLOSE_AFTER_MS - 3_000));
         let late = board.post(posting("r", 0, 1, 11), 1_000 + CLOSE_AFTER_MS).unwrap();
         assert_eq!((late.all, late.closed, late.posted), (None, true, 1), "the late shard's figures are not taken");
         assert!(
