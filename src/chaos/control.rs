@@ -217,6 +217,11 @@ async fn reset_faults(State(api): State<Arc<Api>>) -> Reply {
     Reply::json(200, &serde_json::json!({ "ended": active }))
 }
 
+/// Milliseconds since the Unix epoch: the barrier's and the board's clock.
+fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
 /// `POST /barrier`: a shard of a run arrives at its start barrier; the answer names the start once every
 /// shard has arrived.
 async fn arrive(State(api): State<Arc<Api>>, body: Result<Bytes, BytesRejection>) -> Reply {
@@ -224,8 +229,7 @@ async fn arrive(State(api): State<Arc<Api>>, body: Result<Bytes, BytesRejection>
         Ok(arrival) => arrival,
         Err(reply) => return reply,
     };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    match api.barrier().arrive(arrival, now) {
+    match api.barrier().arrive(arrival, unix_now_ms()) {
         Ok(state) => Reply::json(200, &serde_json::json!(state)),
         Err(why) => Reply::error(409, &why),
     }
@@ -244,8 +248,7 @@ async fn post_step(State(api): State<Arc<Api>>, body: Result<Bytes, BytesRejecti
     // Listening before posting: the last shard's posting cannot be missed in between.
     let mut pooled = std::pin::pin!(api.steps_pooled.notified());
     pooled.as_mut().enable();
-    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    let mut state = match api.steps().post(posting, now()) {
+    let mut state = match api.steps().post(posting, unix_now_ms()) {
         Ok(state) => state,
         Err(why) => return Reply::error(409, &why),
     };
@@ -259,7 +262,7 @@ async fn post_step(State(api): State<Arc<Api>>, body: Result<Bytes, BytesRejecti
         let woken = tokio::time::timeout_at(held, pooled.as_mut()).await.is_ok();
         pooled.set(api.steps_pooled.notified());
         pooled.as_mut().enable();
-        state = api.steps().state(&run, step, now());
+        state = api.steps().state(&run, step, unix_now_ms());
         if !woken {
             break;
         }

@@ -307,3 +307,14 @@ pub const LATENCY_MAX_US: u64 = 3_600_000_000;
 pub fn latency_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, LATENCY_MAX_US, 3).expect("constant histogram bounds are valid")
 }
+
+/// Adds `other` into `into` (another shard's histogram of the same kind): both have the same bounds
+/// (every histogram of a kind is made alike), so nothing is clipped.
+pub fn add_histogram(into: &mut Histogram<u64>, other: &Histogram<u64>) {
+    if into.add(other).is_err() {
+        // Only a histogram of other bounds gets here: its values are clamped rather than lost.
+        for v in other.iter_recorded() {
+            into.saturating_record_n(v.value_iterated_to(), v.count_at_value());
+        }
+    }
+}

@@ -9,7 +9,9 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
-use crate::record::event::{AttemptOutcome, CohortId, Event, HandoverPhase, HandoverReport, latency_histogram};
+use crate::record::event::{
+    AttemptOutcome, CohortId, Event, HandoverPhase, HandoverReport, add_histogram, latency_histogram,
+};
 
 /// One cohort's counts within one step.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,13 +104,6 @@ impl StepCounts {
             into.0 += attempts;
             into.1 += failed;
         }
-    }
-}
-
-/// Adds `other` into `into`; both have the bounds of [`latency_histogram`], so nothing is out of range.
-fn add_histogram(into: &mut Histogram<u64>, other: &Histogram<u64>) {
-    if into.add(other).is_err() {
-        tracing::warn!("a step histogram could not be added: its bounds differ");
     }
 }
 

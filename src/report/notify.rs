@@ -72,7 +72,7 @@ fn traffic(summary: &RunSummary) -> String {
 }
 
 /// The starting notification.
-pub fn start(summary: &RunSummary, run_dir: &str) -> String {
+fn start(summary: &RunSummary, run_dir: &str) -> String {
     let planned = summary.scenario["duration"].as_u64().unwrap_or(summary.run.elapsed_ms);
     let duration = humantime::format_duration(std::time::Duration::from_millis(planned));
     let started_s = summary.run.started_unix_ms / 1000;

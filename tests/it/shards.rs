@@ -137,6 +137,29 @@ fn finished(child: Child, what: &str) -> i32 {
     code
 }
 
+/// Runs `scenario` as 2 shard processes merged into `out` (`wschaos run --processes 2`); its exit code.
+fn run_as_processes(scenario: &Path, out: &Path, what: &str) -> i32 {
+    let child = wschaos_binary()
+        .arg("run")
+        .arg(scenario)
+        .args(["--processes", "2", "--quiet", "--out"])
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    finished(child, what)
+}
+
+/// `wschaos run scenario args…`, which must be refused as a usage error (exit 2) before anything starts;
+/// what it said.
+fn refused(scenario: &Path, args: &[&str]) -> String {
+    let output = wschaos_binary().arg("run").arg(scenario).args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    stderr
+}
+
 fn summary(dir: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
 }
@@ -296,16 +319,7 @@ fn processes_run_the_shards_and_merge_them_into_the_run_directory() {
     let dir = scratch_dir("shards-processes");
     let scenario = scratch_file("shards-processes/sharded.toml", SCENARIO);
     let out = dir.join("run");
-    let child = wschaos_binary()
-        .arg("run")
-        .arg(&scenario)
-        .args(["--processes", "2", "--quiet", "--out"])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let code = finished(child, "the run of 2 processes");
+    let code = run_as_processes(&scenario, &out, "the run of 2 processes");
     let merged = summary(&out);
     assert_eq!(merged["run"]["shards"].as_array().unwrap().len(), 2);
     assert!(out.join("shard-0/records.json").is_file() && out.join("shard-1/records.json").is_file());
@@ -371,43 +385,20 @@ fn a_shard_refuses_what_would_measure_the_rig_before_anything_starts() {
     // Off loopback (nothing is sent: the refusal comes first), a per-address connect limit would refuse a
     // shard's clients as one.
     let remote = ["--target", "ws://10.1.2.3:9443", "--control", "10.1.2.3:9444", "--allow-remote", "--shard", "0/2"];
-    let output = wschaos_binary().arg("run").arg(&scenario).args(remote).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = refused(&scenario, &remote);
     assert!(stderr.contains("limits.connect-attempts") && stderr.contains("\"off\""), "{stderr}");
     // A barrier is one mock's: replicas would each hold one.
-    let replicas = ["--target", "ws://127.0.0.1:9", "--control", "127.0.0.1:9", "--shard", "1/4", "--replicas", "2"];
-    let output = wschaos_binary().arg("run").arg(&scenario).args(replicas).arg("--barrier").output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let shard = ["--target", "ws://127.0.0.1:9", "--control", "127.0.0.1:9", "--shard", "1/4"];
+    let stderr = refused(&scenario, &[&shard[..], &["--replicas", "2", "--barrier"]].concat());
     assert!(stderr.contains("--barrier with --replicas 2"), "{stderr}");
     // A rehearsal's shards step together on one board: they need a start they agree on, and one board
     // named when replicas each hold their own.
     let rehearsal = scratch_file("shards-rehearsal-refused.toml", REHEARSAL);
-    let shard = ["--target", "ws://127.0.0.1:9", "--control", "127.0.0.1:9", "--shard", "1/4"];
-    let output = wschaos_binary().arg("run").arg(&rehearsal).args(shard).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = refused(&rehearsal, &shard);
     assert!(stderr.contains("--start-at or --barrier"), "{stderr}");
-    let output = wschaos_binary()
-        .arg("run")
-        .arg(&rehearsal)
-        .args(shard)
-        .args(["--barrier", "--replicas", "2"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = refused(&rehearsal, &[&shard[..], &["--barrier", "--replicas", "2"]].concat());
     assert!(stderr.contains("--barrier with --replicas 2"), "{stderr}");
-    let output = wschaos_binary()
-        .arg("run")
-        .arg(&rehearsal)
-        .args(shard)
-        .args(["--start-at", "0", "--replicas", "2"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = refused(&rehearsal, &[&shard[..], &["--start-at", "0", "--replicas", "2"]].concat());
     assert!(stderr.contains("name one for every shard with --pool"), "{stderr}");
 }
 
@@ -473,16 +464,7 @@ fn a_rehearsal_s_shards_decide_each_step_on_every_shard_s_figures() {
     let twin = crate::support::run_scenario("shards-rehearsal-twin", REHEARSAL, &[]);
     let scenario = scratch_file("shards-rehearsal/rehearsal.toml", REHEARSAL);
     let out = dir.join("run");
-    let child = wschaos_binary()
-        .arg("run")
-        .arg(&scenario)
-        .args(["--processes", "2", "--quiet", "--out"])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let code = finished(child, "the rehearsal as 2 processes");
+    let code = run_as_processes(&scenario, &out, "the rehearsal as 2 processes");
     let merged = summary(&out);
     let shards: Vec<Value> = (0..2).map(|i| summary(&out.join(format!("shard-{i}")))).collect();
     let twin = &twin.summary;

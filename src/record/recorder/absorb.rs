@@ -9,20 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use hdrhistogram::Histogram;
-
 use super::{CohortRecord, EncodedSecond, Recording, Second, Stretch};
-
-/// Adds `other` into `into`: both have the same bounds (every histogram of a kind is made alike), so
-/// nothing is clipped.
-fn add_histogram(into: &mut Histogram<u64>, other: &Histogram<u64>) {
-    if into.add(other).is_err() {
-        // Only a histogram of other bounds gets here: its values are clamped rather than lost.
-        for v in other.iter_recorded() {
-            into.saturating_record_n(v.value_iterated_to(), v.count_at_value());
-        }
-    }
-}
+use crate::record::event::add_histogram;
 
 fn add_counts(into: &mut BTreeMap<String, u64>, other: &BTreeMap<String, u64>) {
     for (key, count) in other {
@@ -201,8 +189,9 @@ fn bounds(shards: &[&CohortRecord], (peak, least): (Reading, Reading), marks: (i
             let window = r.seconds.get(k.saturating_sub(1)..(k + 2).min(r.seconds.len()))?;
             Some((window.iter().map(peak).max()?, window.iter().map(least).min()?))
         };
-        high = high.max(shards.iter().filter_map(near).map(|(most, _)| most).sum::<i64>());
-        low = low.max(shards.iter().filter_map(near).map(|(_, fewest)| fewest).sum::<i64>());
+        let (most, fewest) =
+            shards.iter().filter_map(near).fold((0, 0), |(m, f), (most, fewest)| (m + most, f + fewest));
+        (high, low) = (high.max(most), low.max(fewest));
     }
     // Without per-second records (none were kept) only the sum of the shards' own marks bounds it.
     let high = if seconds == 0 { sum } else { high.min(sum) };
