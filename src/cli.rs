@@ -194,6 +194,15 @@ pub struct RunArgs {
     /// the parent writes on stdin (`start MS`): the shards' start barrier.
     #[arg(long, hide = true, requires = "shard")]
     pub start_on_stdin: bool,
+    /// Serve the run's live figures for Prometheus (OpenMetrics text at `GET /metrics`) on this address
+    /// while it runs: per cohort the seeds' `ws_manager_*` metrics, deliveries, gaps, attempts, give-ups,
+    /// latency and staleness histograms; the rig's delay, the fault windows in force, a rehearsal's step.
+    /// Port 0 picks a free port (printed on stderr). Loopback only, unless --metrics-token is set.
+    #[arg(long, value_name = "ADDR", conflicts_with = "processes")]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// Require `Authorization: Bearer TOKEN` on --metrics (needed to serve it beyond loopback).
+    #[arg(long, env = "WSCHAOS_METRICS_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Allow a --target that is not on loopback.
     #[arg(long)]
     pub allow_remote: bool,

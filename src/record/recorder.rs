@@ -16,7 +16,7 @@ mod absorb;
 use crate::mock::time::now_micros;
 use crate::record::event::{CohortId, DeliverySample, Event, StreamTally, latency_histogram};
 use crate::record::freshness::Freshness;
-use crate::record::progress::{CohortProgress, PROGRESS_EVERY, Progress};
+use crate::record::progress::{Buckets, CohortProgress, PROGRESS_EVERY, Progress};
 use crate::record::steps::{StepLog, StepQuery};
 
 /// Events taken from the channel at once: fewer wake-ups under load, and the progress tick is checked
@@ -730,6 +730,14 @@ fn progress_of(record: &CohortRecord) -> CohortProgress {
         reconnects: record.reconnects,
         delivered: record.delivered,
         gaps: record.gaps,
+        open_high_water: record.open_high_water,
+        connected: record.attempts.get("connected").copied().unwrap_or(0),
+        errors: record.errors.values().sum(),
+        gave_up: (record.gave_up, record.gave_up_subscribers),
+        streams: (record.stream_events.0, record.stream_events.1 + record.stream_events.2),
+        active_streams: record.active_streams.0,
+        latency: Buckets::of(&record.latency),
+        staleness: Buckets::of(&record.staleness),
     }
 }
 
@@ -797,13 +805,32 @@ mod tests {
     #[test]
     fn publishing_copies_the_running_totals_and_notifies() {
         let (tx, mut rx) = watch::channel(Progress::start(1));
-        let mut record = CohortRecord { open: 3, reconnects: 2, delivered: 900, gaps: 1, ..Default::default() };
+        let mut record = CohortRecord {
+            open: 3,
+            open_high_water: 5,
+            reconnects: 2,
+            delivered: 900,
+            gaps: 1,
+            gave_up: 1,
+            gave_up_subscribers: 4,
+            stream_events: (7, 2, 1),
+            active_streams: (4, 6),
+            ..Default::default()
+        };
         record.attempts.insert("connected".into(), 4);
         record.attempts.insert("http-429".into(), 2);
+        record.errors.insert("protocol".into(), 3);
+        record.latency.record_n(40_000, 9).unwrap();
+        record.staleness.record(300_000).unwrap();
         publish_progress(&tx, &[record], Duration::from_secs(2));
         assert!(rx.has_changed().unwrap());
         let seen = rx.borrow_and_update().clone();
-        let expected = CohortProgress { open: 3, attempts: 6, reconnects: 2, delivered: 900, gaps: 1 };
-        assert_eq!(seen, Progress { at: Duration::from_secs(2), cohorts: vec![expected] });
+        let c = &seen.cohorts[0];
+        assert_eq!(seen.at, Duration::from_secs(2));
+        assert_eq!((c.open, c.open_high_water, c.attempts, c.connected, c.reconnects), (3, 5, 6, 4, 2));
+        assert_eq!((c.delivered, c.gaps, c.errors, c.gave_up), (900, 1, 3, (1, 4)));
+        assert_eq!((c.streams, c.active_streams), ((7, 3), 4), "cleanups by reference count and idle alike");
+        assert_eq!((c.latency.count, c.latency.at_or_under[4], c.latency.at_or_under[5]), (9, 0, 9), "40 ms");
+        assert_eq!((c.staleness.count, c.staleness.at_or_under[7], c.staleness.at_or_under[8]), (1, 0, 1));
     }
 }

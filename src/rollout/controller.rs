@@ -30,6 +30,9 @@ pub struct Target {
 }
 
 impl Target {
+    /// Before the first step: every client on legacy but the listed ones.
+    pub const BEFORE: Target = Target { share: 0.0, phase: None };
+
     /// Whether client `id` runs the new manager now: a forced-legacy client never does, a listed one does
     /// from the start (002's testing mode) until a rollback reaches 0 (the migration disabled: every client on
     /// legacy), and the others when their stable hash bucket falls under the share.

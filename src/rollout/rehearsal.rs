@@ -80,16 +80,17 @@ pub fn exposures(plan: &RolloutPlan, people: &[ClientPlan]) -> Vec<Exposure> {
 
 /// Starts the clients on legacy and the controller that moves them (a client in `hosts` through its
 /// host's migration layer), judging each step on `exposures` and the recorder's figures (with every other
-/// shard's, through `pool`, in a sharded run); the controller's record comes from the returned handle once
-/// the run is cancelled.
+/// shard's, through `pool`, in a sharded run), moving `targets` (which starts where the clients are to
+/// start: see [`Target::BEFORE`]); the controller's record comes from the returned handle once the run is
+/// cancelled.
 pub fn start(
     drive: &DriveContext,
     (placements, hosts): (Vec<Placement>, &Hosts),
     plan: &RolloutPlan,
-    (exposures, pool): (Vec<Exposure>, Option<Arc<dyn StepPool>>),
+    (exposures, pool, targets): (Vec<Exposure>, Option<Arc<dyn StepPool>>, watch::Sender<Target>),
     (queries, start, cancel): (mpsc::Sender<StepQuery>, Instant, CancellationToken),
 ) -> (JoinSet<()>, JoinHandle<RehearsalRecord>) {
-    let (targets, following) = watch::channel(Target { share: 0.0, phase: None });
+    let following = targets.subscribe();
     let rehearsal = Rehearsal {
         targets: following,
         cohorts: [(ManagerKind::Legacy, 0), (plan.new_manager, 1)],

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod adapters;
+mod browser;
 mod chaos;
 mod cli;
 mod compare;
@@ -17,6 +18,7 @@ mod gate;
 mod harness;
 mod hostile;
 mod layering;
+mod monitoring;
 mod real_clients;
 mod rehearsal;
 mod reports;

@@ -3,12 +3,15 @@
 
 mod console;
 mod external;
+mod metrics;
+mod planned_faults;
 mod pool;
 mod processes;
 mod start;
 mod upstream;
 
 use console::{Console, Mode};
+use metrics::{LiveMetrics, MetricsListener};
 use start::{StartGate, until_stopped, wait_for_start};
 use upstream::{Upstream, control_api, open_upstream, resolve_target, sample_server};
 
@@ -89,6 +92,10 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
         Some(path) => Some(baseline_json::read(path).map_err(|e| UsageError(format!("{e:#}")))?),
         None => None,
     };
+    let metrics = match args.metrics {
+        Some(addr) => Some(bind_metrics(addr, &args).await?),
+        None => None,
+    };
     let out = args.out.clone().unwrap_or_else(|| default_run_dir(&scenario.name));
     let own_process = args.mock_process || scenario.harness.mock_in_own_process;
     let w = &scenario.workload;
@@ -116,7 +123,7 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     let sources_bound = upstream.addr().ip().is_loopback();
     let gate = StartGate::of(&args, upstream.control());
     let pooling = step_pool(&args, &scenario, upstream.control())?;
-    let executed = execute(&scenario, &people, upstream, (&mut stop, gate, pooling), &console).await?;
+    let executed = execute(&scenario, &people, upstream, (&mut stop, gate, pooling, metrics), &console).await?;
     let Some((execution, finished)) = executed else {
         return Ok(interrupted_at_start_up());
     };
@@ -303,7 +310,7 @@ async fn execute(
     scenario: &Scenario,
     people: &[ClientPlan],
     upstream: Upstream,
-    (stop, gate, pooling): (&mut StopSignals, StartGate, Option<(ControlApi, Shard)>),
+    (stop, gate, pooling, metrics): (&mut StopSignals, StartGate, Option<(ControlApi, Shard)>, Option<LiveMetrics>),
     console: &Console,
 ) -> Result<Option<(Recorded, Finished)>> {
     let symbols: Vec<String> = scenario.mock.feed.symbols.iter().map(|s| s.name.clone()).collect();
@@ -374,7 +381,19 @@ async fn execute(
         tokio::spawn(canary::run(upstream.addr(), scenario.harness.canaries, run_cancel.clone(), canary_p99))
     });
     let names = cohorts.iter().map(|c| c.name.clone()).collect();
-    let live = console.spawn_live(names, progress_rx, RigReceivers { lag: lag_rx, canary: canary_rx });
+    let rig = RigReceivers { lag: lag_rx, canary: canary_rx };
+    let live = console.spawn_live(names, progress_rx.clone(), rig.clone());
+    let (targets, _) = watch::channel(crate::rollout::controller::Target::BEFORE);
+    let metrics_stop = CancellationToken::new();
+    let exposition = metrics.map(|live_metrics| {
+        let following = plan.map(|p| metrics::Following {
+            targets: targets.subscribe(),
+            clients: clients_and_subscriptions(people),
+            pinned: p.pinned.clone(),
+        });
+        let setup = live_metrics.setup(scenario, &plans, console.planned_faults());
+        live_metrics.serve(setup, (progress_rx, rig), following, metrics_stop.clone())
+    });
     let sampler = tokio::spawn(sample_server(upstream.probe(), health_cancel.clone()));
     // In a rehearsal the processes' migration layers move their clients between the legacy cohort (0) and theirs.
     let legacy_side = plan.map(|_| 0);
@@ -396,7 +415,7 @@ async fn execute(
                 &drive,
                 (placements, &hosts),
                 plan,
-                (exposures, pool),
+                (exposures, pool, targets),
                 (queries, start, run_cancel.clone()),
             );
             (clients, Some(controller))
@@ -428,6 +447,11 @@ async fn execute(
     };
     drop(ctx);
     let recording = recorder.await.context("the recorder failed")?;
+    // The recorder's last publication is final: a scrape from here on reads the run's own figures.
+    metrics_stop.cancel();
+    if let Some(served) = exposition {
+        served.await.context("the metrics endpoint failed")?;
+    }
     if let Some(live) = live {
         live.await.context("the live display failed")?;
     }
@@ -443,6 +467,19 @@ async fn execute(
     let execution =
         Recorded { recording, health, canary, listen_drops, server_open, elapsed, interrupted, plans, rehearsed };
     Ok(Some((execution, Finished { snapshot, offset_ms, started_unix_ms, start_at_unix_ms: planned.map(unix_ms) })))
+}
+
+/// Every client's id and subscriptions.
+fn clients_and_subscriptions(people: &[ClientPlan]) -> Vec<(u32, u64)> {
+    people.iter().map(|p| (p.id, p.subscribers.iter().map(|s| s.streams.len() as u64).sum())).collect()
+}
+
+/// Binds `--metrics` (before anything of the run starts) and says where it serves.
+async fn bind_metrics(addr: std::net::SocketAddr, args: &RunArgs) -> Result<LiveMetrics> {
+    let listener = MetricsListener::bind(addr, args.metrics_token.clone()).await?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    eprintln!("wschaos run: metrics on http://{bound}/metrics");
+    Ok(LiveMetrics { listener, shard: args.shard.map(|s| s.to_string()).unwrap_or_default() })
 }
 
 /// `reports/<name>-<UTC timestamp>`.

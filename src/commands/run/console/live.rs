@@ -6,61 +6,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::chaos::fault::Fault;
-use crate::chaos::plan::FaultPlan;
+use crate::commands::run::planned_faults::PlannedFault;
 use crate::record::progress::{CohortProgress, Progress};
-
-/// How long an instant fault (a disconnect without stagger, a corrupt burst) stays on the display.
-pub(super) const INSTANT_SHOWN_FOR: Duration = Duration::from_secs(1);
 
 /// Rates are computed over at least this long.
 pub(super) const MIN_RATE_INTERVAL: Duration = Duration::from_millis(500);
-
-/// One occurrence of the scenario's fault plan, as the display names it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub(super) struct PlannedFault {
-    /// The fault's kind (`disconnect`, `outage`, …).
-    pub kind: &'static str,
-    /// The fault's `name` in the scenario, if it has one.
-    pub name: Option<String>,
-    /// When it starts (seconds into the run).
-    #[serde(rename = "start_s", serialize_with = "seconds")]
-    pub start: Duration,
-    /// When its window ends (equal to the start for instant faults).
-    #[serde(rename = "end_s", serialize_with = "seconds")]
-    pub end: Duration,
-}
-
-impl PlannedFault {
-    /// Every occurrence of `plan`, in start order.
-    pub fn all(faults: &[Fault], plan: &FaultPlan) -> Vec<PlannedFault> {
-        plan.occurrences
-            .iter()
-            .filter_map(|o| {
-                let fault = faults.get(o.fault)?;
-                Some(PlannedFault {
-                    kind: fault.kind.name().as_str(),
-                    name: fault.name.clone(),
-                    start: o.start,
-                    end: o.end,
-                })
-            })
-            .collect()
-    }
-
-    /// In force at `t`: inside its window, or within [`INSTANT_SHOWN_FOR`] of its start.
-    fn active_at(&self, t: Duration) -> bool {
-        self.start <= t && t < self.end.max(self.start + INSTANT_SHOWN_FOR)
-    }
-
-    /// `disconnect "drop-half"`, or the kind alone.
-    pub fn label(&self) -> String {
-        match &self.name {
-            Some(name) => format!("{} {name:?}", self.kind),
-            None => self.kind.to_owned(),
-        }
-    }
-}
 
 /// What stays fixed for the whole run.
 #[derive(Debug, Clone)]
@@ -206,6 +156,7 @@ pub(super) fn figures<'a>(setup: &'a LiveSetup, before: &Progress, now: &Progres
 pub(crate) mod tests {
     use super::*;
     use crate::chaos::fault::{RawFault, validate_all};
+    use crate::chaos::plan::FaultPlan;
 
     const S: fn(u64) -> Duration = Duration::from_secs;
 
@@ -232,7 +183,7 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn totals(open: i64, attempts: u64, reconnects: u64, delivered: u64) -> CohortProgress {
-        CohortProgress { open, attempts, reconnects, delivered, gaps: 2 }
+        CohortProgress { open, attempts, reconnects, delivered, gaps: 2, ..CohortProgress::default() }
     }
 
     #[test]

@@ -26,7 +26,8 @@ use crate::record::progress::{Progress, RigReceivers};
 use crate::scenario::Scenario;
 use crate::summary::RunSummary;
 
-use live::{LiveFigures, LiveSetup, PlannedFault};
+use crate::commands::run::planned_faults::PlannedFault;
+use live::{LiveFigures, LiveSetup};
 use text::PlainSchedule;
 
 /// Who reads the console.
@@ -84,6 +85,11 @@ impl Console {
             rig_threshold_us: scenario.harness.rig_delay.as_micros() as u64,
         };
         Console { mode, setup }
+    }
+
+    /// The fault plan's occurrences as the console shows them (none when the upstream does not apply them).
+    pub(super) fn planned_faults(&self) -> Vec<PlannedFault> {
+        self.setup.faults.clone()
     }
 
     /// The start line (human mode only).

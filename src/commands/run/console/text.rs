@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use super::live::{CohortFigures, LiveFigures, Phase, PlannedFault};
+use super::live::{CohortFigures, LiveFigures, Phase};
+use crate::commands::run::planned_faults::PlannedFault;
 
 /// A plain progress line is printed at least this often when stderr is not a terminal.
 pub(super) const PLAIN_EVERY: Duration = Duration::from_secs(5);
