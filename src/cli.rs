@@ -197,10 +197,16 @@ pub struct RunArgs {
     /// Serve the run's live figures for Prometheus (OpenMetrics text at `GET /metrics`) on this address
     /// while it runs: per cohort the seeds' `ws_manager_*` metrics, deliveries, gaps, attempts, give-ups,
     /// latency and staleness histograms; the rig's delay, the fault windows in force, a rehearsal's step.
-    /// Port 0 picks a free port (printed on stderr). Loopback only, unless --metrics-token is set.
+    /// Port 0 picks a free port (printed on stderr); 503 until the clients start. Loopback only, unless
+    /// --metrics-token is set.
     #[arg(long, value_name = "ADDR", conflicts_with = "processes")]
     pub metrics: Option<std::net::SocketAddr>,
-    /// Require `Authorization: Bearer TOKEN` on --metrics (needed to serve it beyond loopback).
+    /// After the run, keep serving --metrics this long (e.g. 30s, a scrape interval or two), so that a last
+    /// scrape reads the final figures; Ctrl-C ends it. Default: stop with the run.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "metrics")]
+    pub metrics_linger: Option<crate::config_file::HumanDuration>,
+    /// Require `Authorization: Bearer TOKEN` on --metrics (needed to serve it beyond loopback; sent in the
+    /// clear over HTTP, so keep it to a trusted network).
     #[arg(long, env = "WSCHAOS_METRICS_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
     /// Allow a --target that is not on loopback.

@@ -50,7 +50,8 @@ pub const BUCKET_BOUNDS_US: [u64; 13] = [
 ];
 
 /// A distribution reduced to Prometheus histogram buckets: how many values lie at or under each bound of
-/// [`BUCKET_BOUNDS_US`], to the histogram's precision (3 significant digits), their count and sum.
+/// [`BUCKET_BOUNDS_US`], to the histogram's precision (3 significant digits: a value is placed by the top of
+/// its HdrHistogram range, so one within 0.1 % under a bound may count above it), their count and sum.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Buckets {
     /// Values at or under each bound (cumulative).

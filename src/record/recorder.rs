@@ -722,7 +722,8 @@ fn publish_progress(sender: &watch::Sender<Progress>, records: &[CohortRecord], 
     });
 }
 
-/// The running totals of one cohort's record (reads a handful of counters, scans nothing large).
+/// The running totals of one cohort's record: a handful of counters, and the latency and staleness
+/// distributions reduced to buckets (one pass over each histogram's recorded values, thousands at most).
 fn progress_of(record: &CohortRecord) -> CohortProgress {
     CohortProgress {
         open: record.open,

@@ -41,8 +41,22 @@ struct Watched {
 /// The rehearsal, run once for this file's tests and scraped every 200 ms while it runs (at most 400
 /// scrapes: 80 s for a run of 14).
 fn watched() -> &'static Watched {
-    static WATCHED: OnceLock<Watched> = OnceLock::new();
-    WATCHED.get_or_init(|| {
+    static WATCHED: OnceLock<Result<Watched, String>> = OnceLock::new();
+    // Run once even when it fails: each test then reports the one failure, none runs it again.
+    let watched = WATCHED.get_or_init(|| {
+        std::panic::catch_unwind(watch_the_rehearsal).map_err(|panic| {
+            let text = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()));
+            text.unwrap_or_default()
+        })
+    });
+    watched.as_ref().unwrap_or_else(|e| panic!("the watched rehearsal failed: {e}"))
+}
+
+fn watch_the_rehearsal() -> Watched {
+    {
         let (mut child, addr, out) = start("monitoring-rehearsal", REHEARSAL, &[]);
         let (mut scrapes, mut last_text) = (Vec::new(), String::new());
         for _ in 0..400 {
@@ -59,7 +73,7 @@ fn watched() -> &'static Watched {
         assert!(output.status.code().is_some(), "the run ended");
         let summary: Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
         Watched { scrapes, last_text, summary }
-    })
+    }
 }
 
 /// Starts `scenario` with `--metrics 127.0.0.1:0` and `args`: the child, the address it printed, its run
@@ -73,6 +87,7 @@ fn start(name: &str, scenario: &str, args: &[&str]) -> (Child, SocketAddr, std::
         .arg(&scenario)
         .args(["--quiet", "--metrics", "127.0.0.1:0"])
         .args(args)
+        .env_remove("WSCHAOS_METRICS_TOKEN")
         .arg("--out")
         .arg(&out)
         .stdout(Stdio::null())
@@ -148,7 +163,7 @@ const MOVING: [(&str, &[&str]); 16] = [
     ("wschaos_delivery_latency_seconds_bucket", &["le=\"+Inf\""]),
     ("wschaos_staleness_seconds_count", &["cohort=\"legacy\""]),
     ("wschaos_rig_delay_p99_seconds", &["figure=\"scheduler-lag\""]),
-    ("wschaos_fault_window_active", &["kind=\"latency\""]),
+    ("wschaos_fault_active", &["kind=\"latency\""]),
     ("wschaos_faults_started_total", &[]),
     ("wschaos_rehearsal_step", &[]),
     ("wschaos_rehearsal_share_ratio", &[]),
@@ -170,6 +185,11 @@ const PRESENT: [&str; 9] = [
 #[test]
 fn a_rehearsal_scraped_mid_run_shows_every_listed_series_present_and_moving() {
     let watched = watched();
+    let outcome = &watched.summary["rollout"]["outcome"];
+    assert_eq!(
+        outcome["rollback_step"], 1,
+        "the rehearsal rolled back at its second step, which the give-ups and cleanups below need: {outcome}"
+    );
     let scrapes = &watched.scrapes;
     assert!(scrapes.len() >= 5, "scraped while it ran: {} scrapes", scrapes.len());
     let last = scrapes.last().unwrap();
@@ -303,21 +323,23 @@ fn the_grafana_dashboard_queries_only_series_the_endpoint_exposes() {
         assert!(titles.iter().any(|t| t.contains(wanted)), "a panel on {wanted}: {titles:?}");
     }
     let annotations = dashboard["annotations"]["list"].as_array().unwrap();
-    assert!(annotations.iter().any(|a| a["expr"].as_str().is_some_and(|e| e.contains("wschaos_fault_window_active"))));
+    assert!(annotations.iter().any(|a| a["expr"].as_str().is_some_and(|e| e.contains("wschaos_fault_active"))));
     // Prometheus's own parser on every query (the dashboard's variable given its "All" value), where the
     // machine has promtool: each as a recording rule of a scratch rules file.
     let rules: String = exprs
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            format!(
-                "      - record: dashboard:query{i}\n        expr: {}\n",
-                serde_json::json!(e.replace("$cohort", ".*"))
-            )
+            format!("      - record: dashboard:query{i}\n        expr: {}\n", serde_json::json!(grafana_variables(e)))
         })
         .collect();
     let file = scratch_file("dashboard-queries.yaml", &format!("groups:\n  - name: dashboard\n    rules:\n{rules}"));
     promtool(&["check", "rules"], &file);
+}
+
+/// A dashboard query as Grafana sends it: its variables given values (every cohort, a minute's range).
+fn grafana_variables(expr: &str) -> String {
+    expr.replace("$__rate_interval", "1m").replace("$__interval", "1m").replace("$cohort", ".*")
 }
 
 /// `promtool ARGS FILE`, which must succeed; said and skipped where the machine has no promtool.
@@ -403,19 +425,86 @@ fn the_endpoint_refuses_a_non_loopback_address_without_a_token_before_anything_s
     assert!(!scratch_path("monitoring-remote").join("summary.json").exists(), "nothing ran");
 }
 
+/// `GET /metrics` with `token` until it answers other than 503 (the run not started yet): at most 600
+/// tries, 50 ms apart.
+fn get_started(addr: SocketAddr, token: Option<&str>) -> (u16, String) {
+    (0..600)
+        .find_map(|_| {
+            let answer = get(addr, "/metrics", token).filter(|(status, _)| *status != 503);
+            if answer.is_none() {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            answer
+        })
+        .expect("an answer once the run started")
+}
+
 #[test]
-fn with_a_token_the_endpoint_answers_only_requests_that_carry_it() {
+fn with_a_token_the_endpoint_answers_only_requests_that_carry_it_and_lingers_with_the_final_figures() {
     let scenario = "duration = \"4s\"\n[workload]\nclients = 2\n[mock.feed]\nsymbols = [\"btcusdt\"]\n";
-    let (child, addr, _) = start("monitoring-token", scenario, &["--metrics-token", "s3cret"]);
+    let args = ["--metrics-token", "s3cret", "--metrics-linger", "5m"];
+    let (child, addr, out) = start("monitoring-token", scenario, &args);
     let refused = get(addr, "/metrics", None).expect("an answer");
     let wrong = get(addr, "/metrics", Some("guess")).expect("an answer");
-    let served = get(addr, "/metrics", Some("s3cret")).expect("an answer");
+    let served = get_started(addr, Some("s3cret"));
     let elsewhere = get(addr, "/nothing", Some("s3cret")).expect("an answer");
-    let output = wait_bounded(child, Duration::from_secs(60));
     assert_eq!((refused.0, wrong.0), (401, 401), "{refused:?}");
     assert!(refused.1.contains("Authorization: Bearer"), "the fix is named: {}", refused.1);
     assert_eq!(served.0, 200);
     assert!(served.1.contains("wschaos_run_info{scenario=\"monitoring-token\""), "{}", served.1);
     assert_eq!(elsewhere.0, 404);
-    assert!(output.status.code().is_some());
+    // Once the run directory is written, the linger serves the final figures: the summary's own.
+    let summary = out.join("summary.json");
+    let written = (0..1200).any(|_| {
+        summary.exists() || {
+            std::thread::sleep(Duration::from_millis(50));
+            false
+        }
+    });
+    assert!(written, "the run ended within 60 s");
+    let (status, last) = get(addr, "/metrics", Some("s3cret")).expect("served through the linger");
+    let summary: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    let cohorts = summary["cohorts"].as_array().unwrap();
+    let delivered: f64 = cohorts.iter().map(|c| c["delivery"]["delivered"].as_f64().unwrap()).sum();
+    let final_figure = total(&parse(&last), "wschaos_deliveries_total", &[]);
+    // Ctrl-C ends the linger; the run's own exit code stands.
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let output = wait_bounded(child, Duration::from_secs(30));
+    assert_eq!(status, 200);
+    assert!(delivered > 0.0 && final_figure == delivered, "final scrape {final_figure}, summary {delivered}");
+    assert!(matches!(output.status.code(), Some(0 | 1 | 3)), "the run's outcome, not 130: {:?}", output.status);
+}
+
+/// The Prometheus project's Python parser (prometheus_client's strict OpenMetrics reader, installed by
+/// `tests/clients/setup.sh`) reads the run's endpoint and the mock's: a reader that is not prometheus-client
+/// the crate.
+#[tokio::test]
+#[ignore = "needs the Python prometheus-client: run tests/clients/setup.sh first"]
+async fn real_client_the_prometheus_python_parser_reads_the_run_and_mock_metrics() {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/client-venv/bin/python");
+    assert!(python.exists(), "{} is missing: run tests/clients/setup.sh", python.display());
+    let run_text = tokio::task::spawn_blocking(|| watched().last_text.clone()).await.unwrap();
+    let run = scratch_file("openmetrics-run.txt", &run_text);
+    let server = crate::support::start(crate::support::lively_feed_config()).await;
+    let control = wschaos::chaos::control::ControlServer::start("127.0.0.1:0".parse().unwrap(), None, server.clone())
+        .await
+        .unwrap()
+        .local_addr();
+    let _client = crate::support::connect(&server, "/ws/btcusdt@trade").await;
+    let mock_text = tokio::task::spawn_blocking(move || get(control, "/metrics", None)).await.unwrap();
+    let (status, mock_text) = mock_text.expect("the mock's /metrics answers");
+    assert_eq!(status, 200);
+    let mock = scratch_file("openmetrics-mock.txt", &mock_text);
+    let script = repo_path("tests/clients/openmetrics_check.py");
+    let output = std::process::Command::new(python).arg(script).arg(&run).arg(&mock).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&output.stderr));
+    let read: Value = serde_json::from_str(&stdout).unwrap();
+    let families = |path: &std::path::Path| read[path.to_str().unwrap()].as_object().unwrap().clone();
+    let (run, mock) = (families(&run), families(&mock));
+    assert_eq!(run["ws_manager_active_connections"], "gauge");
+    assert_eq!(run["ws_manager_retry_count"], "counter", "the parser names a counter without _total");
+    assert_eq!(run["wschaos_delivery_latency_seconds"], "histogram");
+    assert_eq!(run["wschaos_run"], "info");
+    assert!(mock.keys().all(|name| name.starts_with("wschaos_mock_")) && mock.len() >= 8, "{mock:?}");
 }

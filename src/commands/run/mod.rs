@@ -11,7 +11,7 @@ mod start;
 mod upstream;
 
 use console::{Console, Mode};
-use metrics::{LiveMetrics, MetricsListener};
+use metrics::LiveMetrics;
 use start::{StartGate, until_stopped, wait_for_start};
 use upstream::{Upstream, control_api, open_upstream, resolve_target, sample_server};
 
@@ -123,7 +123,8 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     let sources_bound = upstream.addr().ip().is_loopback();
     let gate = StartGate::of(&args, upstream.control());
     let pooling = step_pool(&args, &scenario, upstream.control())?;
-    let executed = execute(&scenario, &people, upstream, (&mut stop, gate, pooling, metrics), &console).await?;
+    let executed =
+        execute(&scenario, &people, upstream, (&mut stop, gate, pooling, metrics.as_ref()), &console).await?;
     let Some((execution, finished)) = executed else {
         return Ok(interrupted_at_start_up());
     };
@@ -178,6 +179,12 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     }
     let outcome = Outcome::of(&summary, execution.interrupted, mock_failed);
     console.finish(outcome, &summary, &out)?;
+    if let Some(metrics) = metrics {
+        // The recorder's last publication is what a scrape reads from its end on, for the linger.
+        let linger =
+            if execution.interrupted { Duration::ZERO } else { args.metrics_linger.map_or(Duration::ZERO, |d| d.0) };
+        metrics.finish(linger, &mut stop).await;
+    }
     Ok(outcome)
 }
 
@@ -310,7 +317,7 @@ async fn execute(
     scenario: &Scenario,
     people: &[ClientPlan],
     upstream: Upstream,
-    (stop, gate, pooling, metrics): (&mut StopSignals, StartGate, Option<(ControlApi, Shard)>, Option<LiveMetrics>),
+    (stop, gate, pooling, metrics): (&mut StopSignals, StartGate, Option<(ControlApi, Shard)>, Option<&LiveMetrics>),
     console: &Console,
 ) -> Result<Option<(Recorded, Finished)>> {
     let symbols: Vec<String> = scenario.mock.feed.symbols.iter().map(|s| s.name.clone()).collect();
@@ -384,16 +391,14 @@ async fn execute(
     let rig = RigReceivers { lag: lag_rx, canary: canary_rx };
     let live = console.spawn_live(names, progress_rx.clone(), rig.clone());
     let (targets, _) = watch::channel(crate::rollout::controller::Target::BEFORE);
-    let metrics_stop = CancellationToken::new();
-    let exposition = metrics.map(|live_metrics| {
+    if let Some(metrics) = metrics {
         let following = plan.map(|p| metrics::Following {
             targets: targets.subscribe(),
             clients: clients_and_subscriptions(people),
             pinned: p.pinned.clone(),
         });
-        let setup = live_metrics.setup(scenario, &plans, console.planned_faults());
-        live_metrics.serve(setup, (progress_rx, rig), following, metrics_stop.clone())
-    });
+        metrics.feed(metrics.setup(scenario, &plans, console.planned_faults()), (progress_rx, rig), following);
+    }
     let sampler = tokio::spawn(sample_server(upstream.probe(), health_cancel.clone()));
     // In a rehearsal the processes' migration layers move their clients between the legacy cohort (0) and theirs.
     let legacy_side = plan.map(|_| 0);
@@ -447,11 +452,6 @@ async fn execute(
     };
     drop(ctx);
     let recording = recorder.await.context("the recorder failed")?;
-    // The recorder's last publication is final: a scrape from here on reads the run's own figures.
-    metrics_stop.cancel();
-    if let Some(served) = exposition {
-        served.await.context("the metrics endpoint failed")?;
-    }
     if let Some(live) = live {
         live.await.context("the live display failed")?;
     }
@@ -474,12 +474,12 @@ fn clients_and_subscriptions(people: &[ClientPlan]) -> Vec<(u32, u64)> {
     people.iter().map(|p| (p.id, p.subscribers.iter().map(|s| s.streams.len() as u64).sum())).collect()
 }
 
-/// Binds `--metrics` (before anything of the run starts) and says where it serves.
+/// Serves `--metrics` (bound before anything of the run starts) and says where.
 async fn bind_metrics(addr: std::net::SocketAddr, args: &RunArgs) -> Result<LiveMetrics> {
-    let listener = MetricsListener::bind(addr, args.metrics_token.clone()).await?;
-    let bound = listener.local_addr().unwrap_or(addr);
-    eprintln!("wschaos run: metrics on http://{bound}/metrics");
-    Ok(LiveMetrics { listener, shard: args.shard.map(|s| s.to_string()).unwrap_or_default() })
+    let shard = args.shard.map(|s| s.to_string()).unwrap_or_default();
+    let metrics = LiveMetrics::start(addr, args.metrics_token.clone(), shard).await?;
+    eprintln!("wschaos run: metrics on http://{}/metrics", metrics.local_addr());
+    Ok(metrics)
 }
 
 /// `reports/<name>-<UTC timestamp>`.

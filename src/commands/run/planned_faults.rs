@@ -14,6 +14,9 @@ pub const INSTANT_SHOWN_FOR: Duration = Duration::from_secs(1);
 /// One occurrence of the scenario's fault plan, as the display names it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlannedFault {
+    /// Its fault's position in the scenario's `[[faults]]` (one fault may occur many times).
+    #[serde(skip)]
+    pub fault: usize,
     /// The fault's kind (`disconnect`, `outage`, …).
     pub kind: &'static str,
     /// The fault's `name` in the scenario, if it has one.
@@ -34,6 +37,7 @@ impl PlannedFault {
             .filter_map(|o| {
                 let fault = faults.get(o.fault)?;
                 Some(PlannedFault {
+                    fault: o.fault,
                     kind: fault.kind.name().as_str(),
                     name: fault.name.clone(),
                     start: o.start,

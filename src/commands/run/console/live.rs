@@ -161,7 +161,7 @@ pub(crate) mod tests {
     const S: fn(u64) -> Duration = Duration::from_secs;
 
     pub(crate) fn planned(kind: &'static str, name: Option<&str>, start: u64, end: u64) -> PlannedFault {
-        PlannedFault { kind, name: name.map(str::to_owned), start: S(start), end: S(end) }
+        PlannedFault { fault: 0, kind, name: name.map(str::to_owned), start: S(start), end: S(end) }
     }
 
     pub(crate) fn setup() -> LiveSetup {
@@ -252,7 +252,7 @@ pub(crate) mod tests {
             all,
             [
                 planned("disconnect", Some("drop"), 5, 5),
-                planned("stall", None, 8, 12),
+                PlannedFault { fault: 1, ..planned("stall", None, 8, 12) },
                 planned("disconnect", Some("drop"), 25, 25)
             ]
         );

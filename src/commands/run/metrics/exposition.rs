@@ -6,7 +6,7 @@
 //! table) as the harness measures them for every cohort's manager, then the `wschaos_*` figures the reports
 //! are built from: connection attempts by outcome, deliveries, gaps, give-ups, the error rate's parts,
 //! and delivery latency and staleness as histograms. For the run: the rig's own delay against its
-//! thresholds, the fault windows of the plan (1 while in force), and a rehearsal's step and share.
+//! thresholds, the scenario's faults (1 while one of their planned windows is in force), and a rehearsal's step and share.
 //!
 //! Pure: renders a view.
 
@@ -322,23 +322,29 @@ fn rig(registry: &mut Registry, view: &Exposed<'_>) {
     registry.register_with_unit("wschaos_rig_delay_threshold", help, Unit::Seconds, threshold);
 }
 
-/// Every occurrence of the fault plan: in force now (1) or not (0), and the ones started so far by kind.
+/// The scenario's faults as the plan applies them: each in force now (1, while one of its occurrences is)
+/// or not (0), one series per `[[faults]]` entry however often it occurs; and the occurrences started so
+/// far, by kind. The plan's, as the mock applies it on its schedule.
 fn faults(registry: &mut Registry, view: &Exposed<'_>) {
     let t = view.progress.at;
     let (windows, started) = (Labelled::<Gauge>::default(), Labelled::<Counter>::default());
-    for (i, fault) in view.setup.faults.iter().enumerate() {
+    for occurrence in &view.setup.faults {
         let labels = vec![
-            ("window".to_owned(), i.to_string()),
-            ("kind".to_owned(), fault.kind.to_owned()),
-            ("name".to_owned(), fault.name.clone().unwrap_or_default()),
+            ("fault".to_owned(), occurrence.fault.to_string()),
+            ("kind".to_owned(), occurrence.kind.to_owned()),
+            ("name".to_owned(), occurrence.name.clone().unwrap_or_default()),
         ];
-        windows.get_or_create(&labels).set(i64::from(fault.active_at(t)));
-        let kind = started.get_or_create(&vec![("kind".to_owned(), fault.kind.to_owned())]);
-        kind.inc_by(u64::from(fault.start <= t));
+        let in_force = windows.get_or_create(&labels);
+        if occurrence.active_at(t) {
+            in_force.set(1);
+        }
+        let kind = started.get_or_create(&vec![("kind".to_owned(), occurrence.kind.to_owned())]);
+        kind.inc_by(u64::from(occurrence.start <= t));
     }
-    let help = "Each window of the fault plan: 1 while in force (an instant fault for a second), 0 otherwise";
-    registry.register("wschaos_fault_window_active", help, windows);
-    registry.register("wschaos_faults_started", "Fault occurrences started so far, by kind", started);
+    let help = "Each fault of the scenario: 1 while one of its planned windows is in force (an instant fault for \
+                a second), 0 otherwise";
+    registry.register("wschaos_fault_active", help, windows);
+    registry.register("wschaos_faults_started", "Planned fault occurrences started so far, by kind", started);
 }
 
 /// A rehearsal's step, its target share and whether it rolled back.
@@ -374,6 +380,7 @@ mod tests {
             duration: Duration::from_secs(60),
             cohorts: vec![plan("legacy", ManagerKind::Legacy), plan("wsmanager", ManagerKind::Wsmanager)],
             faults: vec![PlannedFault {
+                fault: 0,
                 kind: "outage",
                 name: Some("cut".into()),
                 start: Duration::from_secs(10),
@@ -438,7 +445,7 @@ mod tests {
             let progress = Progress { at: Duration::from_secs(s), cohorts: Vec::new() };
             render(&Exposed { setup: &setup, progress: &progress, rig_us: (0, 0), rehearsal: None })
         };
-        let window = "wschaos_fault_window_active{window=\"0\",kind=\"outage\",name=\"cut\"}";
+        let window = "wschaos_fault_active{fault=\"0\",kind=\"outage\",name=\"cut\"}";
         assert!(
             at(9).contains(&format!("{window} 0\n"))
                 && at(9).contains("wschaos_faults_started_total{kind=\"outage\"} 0")
@@ -449,6 +456,14 @@ mod tests {
                 && at(20).contains("wschaos_faults_started_total{kind=\"outage\"} 1")
         );
         assert!(!at(15).contains("wschaos_rehearsal_"), "no rehearsal, no rehearsal series");
+        // A fault that occurs again and again is one series, in force in any of its windows.
+        let again =
+            PlannedFault { start: Duration::from_secs(30), end: Duration::from_secs(31), ..setup.faults[0].clone() };
+        let setup = RunSetup { faults: vec![setup.faults[0].clone(), again], ..setup.clone() };
+        let progress = Progress { at: Duration::from_secs(30), cohorts: Vec::new() };
+        let text = render(&Exposed { setup: &setup, progress: &progress, rig_us: (0, 0), rehearsal: None });
+        assert_eq!(series(&text, "wschaos_fault_active"), [format!("{window} 1").as_str()]);
+        assert!(text.contains("wschaos_faults_started_total{kind=\"outage\"} 2"));
         assert!(at(15).contains("wschaos_rig_delay_threshold_seconds{figure=\"canary-latency\"} 0.005"));
     }
 

@@ -10,7 +10,7 @@
 pub(super) mod exposition;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::commands::process::UsageError;
+use crate::commands::process::{StopSignals, UsageError};
 use crate::commands::run::planned_faults::PlannedFault;
 use crate::load::placement::Pinned;
 use crate::load::population::CohortPlan;
@@ -33,15 +33,42 @@ use crate::rollout::controller::Target;
 use crate::scenario::Scenario;
 use exposition::{CONTENT_TYPE, Exposed, RehearsalNow, RunSetup};
 
-/// The bound address of `--metrics`, not yet serving.
-pub(super) struct MetricsListener {
-    listener: TcpListener,
+/// `--metrics` for one run: served from the moment it is bound (503 until the run has started), fed the
+/// run's sources once they exist, stopped after the run (and its linger).
+pub(super) struct LiveMetrics {
+    served: Arc<Served>,
+    addr: SocketAddr,
+    shard: String,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+    follower: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What a scrape reads: nothing before the run starts, its sources after.
+struct Served {
+    sources: OnceLock<Sources>,
     token: Option<String>,
 }
 
-impl MetricsListener {
-    /// Binds `addr`; off loopback only with a token.
-    pub(super) async fn bind(addr: SocketAddr, token: Option<String>) -> Result<MetricsListener, UsageError> {
+/// The run's sources.
+struct Sources {
+    setup: RunSetup,
+    progress: watch::Receiver<Progress>,
+    rig: RigReceivers,
+    rehearsal: Option<Arc<Mutex<RehearsalNow>>>,
+}
+
+impl LiveMetrics {
+    /// Binds `addr` (off loopback only with a non-empty token) and serves it at once, for shard `shard`
+    /// (`I/N`, empty for a whole run).
+    pub(super) async fn start(
+        addr: SocketAddr,
+        token: Option<String>,
+        shard: String,
+    ) -> Result<LiveMetrics, UsageError> {
+        if token.as_deref() == Some("") {
+            return Err(UsageError("--metrics-token is empty: give a token, or leave it out on loopback".into()));
+        }
         if !addr.ip().is_loopback() && token.is_none() {
             return Err(UsageError(format!(
                 "--metrics {addr} is not a loopback address; set a token (--metrics-token or \
@@ -51,45 +78,18 @@ impl MetricsListener {
         let listener = TcpListener::bind(addr).await.map_err(|e| {
             UsageError(format!("--metrics {addr}: could not listen there: {e}; pick a free port (0 for any)"))
         })?;
-        Ok(MetricsListener { listener, token })
+        let bound = listener.local_addr().unwrap_or(addr);
+        let served = Arc::new(Served { sources: OnceLock::new(), token });
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(serve(listener, served.clone(), stop.clone()));
+        Ok(LiveMetrics { served, addr: bound, shard, stop, task, follower: Mutex::new(None) })
     }
 
     /// The bound address.
-    pub(super) fn local_addr(&self) -> Option<SocketAddr> {
-        self.listener.local_addr().ok()
+    pub(super) fn local_addr(&self) -> SocketAddr {
+        self.addr
     }
 
-    /// Serves `sources` until `stop` is cancelled.
-    pub(super) fn serve(self, sources: Sources, stop: CancellationToken) -> JoinHandle<()> {
-        let MetricsListener { listener, token } = self;
-        let state = Arc::new(Served { sources, token });
-        tokio::spawn(async move {
-            let app = Router::new()
-                .route("/metrics", get(scrape))
-                .fallback(|| async { (StatusCode::NOT_FOUND, "the run's metrics are at /metrics\n") })
-                .layer(middleware::from_fn_with_state(state.clone(), authorize))
-                .with_state(state);
-            let served = axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
-            // A scrape that never finishes must not hold the run's end.
-            tokio::select! {
-                served = served => if let Err(e) = served {
-                    tracing::warn!("the run's metrics endpoint stopped: {e}");
-                },
-                () = async { stop.cancelled().await; tokio::time::sleep(std::time::Duration::from_secs(1)).await } => {}
-            }
-        })
-    }
-}
-
-/// `--metrics` for one run: the bound listener and the shard it serves (`I/N`, empty for a whole run).
-pub(super) struct LiveMetrics {
-    /// The bound address.
-    pub listener: MetricsListener,
-    /// The shard's `I/N`, or empty.
-    pub shard: String,
-}
-
-impl LiveMetrics {
     /// What stays fixed for the run of `scenario` with cohorts `plans`, applying `faults`.
     pub(super) fn setup(&self, scenario: &Scenario, plans: &[CohortPlan], faults: Vec<PlannedFault>) -> RunSetup {
         RunSetup {
@@ -105,47 +105,63 @@ impl LiveMetrics {
         }
     }
 
-    /// Serves the run's figures until `stop`; a rehearsal's standing follows its targets (with the run's
-    /// client ids and the pinned ones).
-    pub(super) fn serve(
-        self,
+    /// From now on scrapes read the run: `setup`, the recorder's totals, the rig's self-checks and, in a
+    /// rehearsal, where its target stands (followed with the run's clients and the pinned ones).
+    pub(super) fn feed(
+        &self,
         setup: RunSetup,
         (progress, rig): (watch::Receiver<Progress>, RigReceivers),
         following: Option<Following>,
-        stop: CancellationToken,
-    ) -> JoinHandle<()> {
+    ) {
         let (rehearsal, follower) = following.map(follow_rehearsal).unzip();
-        let served = self.listener.serve(Sources { setup, progress, rig, rehearsal }, stop);
-        tokio::spawn(async move {
-            if let Err(e) = served.await {
-                tracing::warn!("the run's metrics endpoint failed: {e}");
+        if self.served.sources.set(Sources { setup, progress, rig, rehearsal }).is_err() {
+            tracing::warn!("the run's metrics were fed twice: the first sources stay");
+        }
+        *self.follower.lock().unwrap_or_else(|p| p.into_inner()) = follower;
+    }
+
+    /// Ends the endpoint once the run is over: after `linger` (so that a last scrape reads the final
+    /// figures), or at once on Ctrl-C / SIGTERM.
+    pub(super) async fn finish(self, linger: std::time::Duration, stop: &mut StopSignals) {
+        if !linger.is_zero() {
+            eprintln!("wschaos run: serving the final metrics for {linger:?} more (Ctrl-C ends it)");
+            tokio::select! {
+                () = tokio::time::sleep(linger) => {}
+                () = stop.recv() => {}
             }
-            if let Some(follower) = follower {
-                follower.abort();
-            }
-        })
+        }
+        self.stop.cancel();
+        if let Some(follower) = self.follower.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            follower.abort();
+        }
+        if let Err(e) = self.task.await {
+            tracing::warn!("the run's metrics endpoint failed: {e}");
+        }
     }
 }
 
-/// What a scrape reads.
-pub(super) struct Sources {
-    /// What stays fixed.
-    pub setup: RunSetup,
-    /// The recorder's running totals.
-    pub progress: watch::Receiver<Progress>,
-    /// The rig's self-checks.
-    pub rig: RigReceivers,
-    /// A rehearsal's standing, kept by [`follow_rehearsal`].
-    pub rehearsal: Option<Arc<Mutex<RehearsalNow>>>,
-}
-
-struct Served {
-    sources: Sources,
-    token: Option<String>,
+/// Serves `/metrics` on `listener` until `stop`; a scrape that never finishes does not hold the run's end
+/// for more than a second.
+async fn serve(listener: TcpListener, served: Arc<Served>, stop: CancellationToken) {
+    let app = Router::new()
+        .route("/metrics", get(scrape))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "the run's metrics are at /metrics\n") })
+        .layer(middleware::from_fn_with_state(served.clone(), authorize))
+        .with_state(served);
+    let serving = axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
+    tokio::select! {
+        served = serving => if let Err(e) = served {
+            tracing::warn!("the run's metrics endpoint stopped: {e}");
+        },
+        () = async { stop.cancelled().await; tokio::time::sleep(std::time::Duration::from_secs(1)).await } => {}
+    }
 }
 
 async fn scrape(State(served): State<Arc<Served>>) -> Response {
-    let s = &served.sources;
+    let Some(s) = served.sources.get() else {
+        let wait = "the run has not started yet: its metrics appear when its clients start\n";
+        return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], wait).into_response();
+    };
     let progress = s.progress.borrow().clone();
     let rig_us = (*s.rig.lag.borrow(), *s.rig.canary.borrow());
     let rehearsal = s.rehearsal.as_ref().map(|now| *now.lock().unwrap_or_else(|p| p.into_inner()));
@@ -159,13 +175,18 @@ async fn authorize(State(served): State<Arc<Served>>, headers: HeaderMap, reques
         return next.run(request).await;
     };
     let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    if sent == Some(token.as_str()) {
+    if sent.is_some_and(|sent| same(sent.as_bytes(), token.as_bytes())) {
         return next.run(request).await;
     }
     let mut response =
         (StatusCode::UNAUTHORIZED, "missing or wrong token: send Authorization: Bearer <token>\n").into_response();
     response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
     response
+}
+
+/// Whether two tokens are equal, in a time that does not tell how much of a guess was right.
+fn same(sent: &[u8], token: &[u8]) -> bool {
+    sent.len() == token.len() && sent.iter().zip(token).fold(0u8, |differ, (a, b)| differ | (a ^ b)) == 0
 }
 
 /// What a rehearsal's standing follows: the controller's targets, the run's clients (id, subscriptions)
