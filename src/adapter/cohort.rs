@@ -343,7 +343,7 @@ impl ProcessTask {
                     _ => self.account(cohort).dropped(client, &streams, at, legacy_side),
                 };
                 let at = Duration::from_micros(at.saturating_sub(self.start));
-                self.ctx.report(Event::Ended { cohort, at, end, subscriptions }).await;
+                self.ctx.report(Event::Ended { cohort, client, at, end, subscriptions }).await;
             }
         }
     }

@@ -170,6 +170,7 @@ pub async fn run(
                 abandon(&ctx, &spec, state.outage.take()).await;
                 let end = Event::Ended {
                     cohort: spec.cohort,
+                    client: spec.client,
                     at: ctx.now(),
                     end: ConnectionEnd::Local,
                     subscriptions: audience.total(),
@@ -182,8 +183,15 @@ pub async fn run(
                 // subscriptions are counted as dropped once.
                 let newly_dropped = if state.outage.is_none() { audience.total() } else { 0 };
                 state.outage.get_or_insert((Instant::now(), newly_dropped));
-                ctx.report(Event::Ended { cohort: spec.cohort, at: ctx.now(), end, subscriptions: newly_dropped })
-                    .await;
+                let at = ctx.now();
+                ctx.report(Event::Ended {
+                    cohort: spec.cohort,
+                    client: spec.client,
+                    at,
+                    end,
+                    subscriptions: newly_dropped,
+                })
+                .await;
             }
         }
     }

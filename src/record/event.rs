@@ -234,6 +234,8 @@ pub enum Event {
     /// A connection ended.
     Ended {
         cohort: CohortId,
+        /// Source address index of the client whose connection it was.
+        client: u32,
         at: Duration,
         end: ConnectionEnd,
         /// Subscriptions it carried.

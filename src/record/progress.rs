@@ -27,6 +27,8 @@ pub struct CohortProgress {
     pub gaps: u64,
     /// Most connections open at once so far.
     pub open_high_water: i64,
+    /// The most connections one client (manager instance) of the cohort holds open now.
+    pub busiest_client_open: u32,
     /// Connection attempts that connected.
     pub connected: u64,
     /// Errors reported so far (protocol errors, unrecoverable stream errors), every kind.

@@ -237,6 +237,9 @@ pub struct CohortRecord {
     /// Largest number of attempts one client made within any 5 minutes.
     pub max_attempts_per_ip_5m: u64,
     per_client: HashMap<u32, VecDeque<Duration>>,
+    /// Connections open now per client that holds any (a manager instance's own count).
+    #[serde(skip)]
+    open_per_client: HashMap<u32, u32>,
     /// The seconds still open, by second.
     #[serde(skip)]
     open_seconds: BTreeMap<usize, Stretch>,
@@ -293,6 +296,7 @@ impl Default for CohortRecord {
             seconds: Vec::new(),
             max_attempts_per_ip_5m: 0,
             per_client: HashMap::new(),
+            open_per_client: HashMap::new(),
             open_seconds: BTreeMap::new(),
             second_stretches: Vec::new(),
             windows: Vec::new(),
@@ -338,6 +342,21 @@ impl CohortRecord {
         second.streams_touched = true;
     }
 
+    /// One connection of `client` ended.
+    fn closed_by(&mut self, client: u32) {
+        if let std::collections::hash_map::Entry::Occupied(mut open) = self.open_per_client.entry(client) {
+            *open.get_mut() -= 1;
+            if *open.get() == 0 {
+                open.remove();
+            }
+        }
+    }
+
+    /// The most connections one client (manager instance) holds open now.
+    pub fn busiest_client_open(&self) -> u32 {
+        self.open_per_client.values().copied().max().unwrap_or(0)
+    }
+
     fn attempt(
         &mut self,
         client: u32,
@@ -358,6 +377,7 @@ impl CohortRecord {
             self.connect_time.saturating_record(micros(took));
             self.open += 1;
             self.open_high_water = self.open_high_water.max(self.open);
+            *self.open_per_client.entry(client).or_default() += 1;
         }
         let second = self.second(at);
         second.attempts += 1;
@@ -637,8 +657,9 @@ fn apply(cohorts: &mut [CohortRecord], event: Event, now: Duration, windows: &[(
                 c.attempt(client, at, outcome.label(), connected, took, retry);
             }
         }
-        Event::Ended { cohort: id, at, end, subscriptions } => {
+        Event::Ended { cohort: id, client, at, end, subscriptions } => {
             if let Some(c) = cohort(cohorts, id) {
+                c.closed_by(client);
                 *c.ends.entry(end.label()).or_default() += 1;
                 // The second's peak counts the connection until it ended.
                 c.second(at);
@@ -732,6 +753,7 @@ fn progress_of(record: &CohortRecord) -> CohortProgress {
         delivered: record.delivered,
         gaps: record.gaps,
         open_high_water: record.open_high_water,
+        busiest_client_open: record.busiest_client_open(),
         connected: record.attempts.get("connected").copied().unwrap_or(0),
         errors: record.errors.values().sum(),
         gave_up: (record.gave_up, record.gave_up_subscribers),
@@ -760,7 +782,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        tx.send(Event::Ended { cohort: 1, at: ms(1600), end: ConnectionEnd::Abnormal, subscriptions: 4 })
+        tx.send(Event::Ended { cohort: 1, client: 7, at: ms(1600), end: ConnectionEnd::Abnormal, subscriptions: 4 })
             .await
             .unwrap();
         let sample = DeliverySample {
@@ -801,6 +823,36 @@ mod tests {
         assert_eq!(c.seconds[1].latency_p50_us / 1000, 5, "the second it was received in");
         assert_eq!(c.outside.latency.len(), 2, "no fault windows: all outside");
         assert_eq!(recording.cohorts[0].attempts.len(), 0);
+    }
+
+    #[test]
+    fn the_busiest_client_is_the_one_holding_most_connections_now() {
+        let mut cohorts = vec![CohortRecord::default()];
+        let attempt = |client| Event::Attempt {
+            cohort: 0,
+            client,
+            at: Duration::from_millis(10),
+            outcome: AttemptOutcome::Connected,
+            took: Duration::from_millis(1),
+            retry: false,
+            waited: Duration::ZERO,
+        };
+        let ended = |client| Event::Ended {
+            cohort: 0,
+            client,
+            at: Duration::from_millis(20),
+            end: ConnectionEnd::Abnormal,
+            subscriptions: 1,
+        };
+        for client in [7, 7, 7, 8] {
+            apply(&mut cohorts, attempt(client), Duration::ZERO, &[]);
+        }
+        assert_eq!(cohorts[0].busiest_client_open(), 3, "client 7 holds three sockets");
+        for event in [ended(7), ended(7), ended(9)] {
+            apply(&mut cohorts, event, Duration::ZERO, &[]);
+        }
+        assert_eq!(cohorts[0].busiest_client_open(), 1, "one each now; an unknown client's end changes nothing");
+        assert_eq!(progress_of(&cohorts[0]).busiest_client_open, 1);
     }
 
     #[test]

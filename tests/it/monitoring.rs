@@ -170,7 +170,8 @@ const MOVING: [(&str, &[&str]); 16] = [
 ];
 
 /// Present in every scrape once the recorder has published, though they need not move here.
-const PRESENT: [&str; 9] = [
+const PRESENT: [&str; 10] = [
+    "wschaos_instance_connections_max",
     "wschaos_gaps_total",
     "wschaos_give_up_subscribers_total",
     "wschaos_errors_total",
@@ -229,6 +230,12 @@ fn the_live_counters_agree_with_the_run_summary_and_never_go_back() {
             }
         }
     }
+    // By hand: legacy opens a socket per subscription, so its busiest instance held all of one client's.
+    let legacy = cohort("legacy");
+    let per_client = legacy["subscriptions"].as_f64().unwrap() / legacy["clients"].as_f64().unwrap();
+    let busiest = |s: &Scrape| total(s, "wschaos_instance_connections_max", &["cohort=\"legacy\""]);
+    let most = watched.scrapes.iter().map(busiest).fold(0.0, f64::max);
+    assert_eq!(most, per_client, "legacy's busiest instance: a socket for each of its subscriptions");
     let rolled_back = watched.scrapes.iter().any(|s| total(s, "wschaos_rehearsal_rolled_back", &[]) == 1.0);
     let expected = watched.summary["rollout"]["outcome"]["performed"] == true;
     assert!(!expected || rolled_back, "the rollback showed: {}", watched.summary["rollout"]["outcome"]);

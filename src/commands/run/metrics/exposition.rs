@@ -195,6 +195,9 @@ fn manager_metrics(registry: &mut Registry, view: &Exposed<'_>) {
 }
 
 fn harness_counts(registry: &mut Registry, view: &Exposed<'_>) {
+    let busiest =
+        ("wschaos_instance_connections_max", "The most connections one manager instance of the cohort holds now");
+    cohort_gauge(registry, busiest, view, |c| i64::from(c.busiest_client_open));
     cohort_gauge(registry, ("wschaos_active_streams", "WSManager streams active now"), view, |c| c.active_streams);
     clients(registry, view);
     let subscriptions = Labelled::<Gauge>::default();
@@ -403,7 +406,8 @@ mod tests {
         at_or_under[0] = 3;
         at_or_under[1..5].fill(3);
         let latency = Buckets { at_or_under, count: 6, sum_us: 12_500_000 };
-        let wsmanager = CohortProgress { latency, open: 3, reconnects: 2, ..CohortProgress::default() };
+        let wsmanager =
+            CohortProgress { latency, open: 3, busiest_client_open: 2, reconnects: 2, ..CohortProgress::default() };
         let progress = Progress { at: Duration::from_secs(15), cohorts: vec![CohortProgress::default(), wsmanager] };
         let setup = setup();
         let text = render(&Exposed { setup: &setup, progress: &progress, rig_us: (1_500, 0), rehearsal: None });
@@ -428,6 +432,8 @@ mod tests {
             ws("ws_manager_active_connections{"),
             ["ws_manager_active_connections{cohort=\"wsmanager\",manager=\"wsmanager\"} 3"]
         );
+        let busiest = "wschaos_instance_connections_max{cohort=\"wsmanager\",manager=\"wsmanager\"} 2";
+        assert_eq!(ws("wschaos_instance_connections_max"), [busiest]);
         assert_eq!(
             ws("ws_manager_retry_count_total"),
             ["ws_manager_retry_count_total{cohort=\"wsmanager\",manager=\"wsmanager\"} 2"]
