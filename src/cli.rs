@@ -199,7 +199,8 @@ pub struct RunArgs {
     /// latency and staleness histograms; the rig's delay, the fault windows in force, a rehearsal's step.
     /// Port 0 picks a free port (printed on stderr); 503 until the clients start. Loopback only, unless
     /// --metrics-token is set.
-    #[arg(long, value_name = "ADDR", conflicts_with = "processes")]
+    /// With --processes, shard I serves the given port + I (each its own part; Prometheus adds them up).
+    #[arg(long, value_name = "ADDR")]
     pub metrics: Option<std::net::SocketAddr>,
     /// After the run, keep serving --metrics this long (e.g. 30s, a scrape interval or two), so that a last
     /// scrape reads the final figures; Ctrl-C ends it. Default: stop with the run.

@@ -130,25 +130,33 @@ fn run_child_with(scenario: &Path, out: &Path, mock: &SharedMock, extra: &[Strin
 }
 
 fn finished(child: Child, what: &str) -> i32 {
-    let output = wait_bounded(child, Duration::from_secs(120));
-    let code = output.status.code().unwrap_or(-1);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(matches!(code, 0 | 1 | 3), "{what} exited {code}: {stderr}");
-    code
+    finished_saying(child, what).0
 }
 
-/// Runs `scenario` as 2 shard processes merged into `out` (`wschaos run --processes 2`); its exit code.
-fn run_as_processes(scenario: &Path, out: &Path, what: &str) -> i32 {
+/// The exit code of a run that must end measured (0, 1 or 3), and what it said on stderr.
+fn finished_saying(child: Child, what: &str) -> (i32, String) {
+    let output = wait_bounded(child, Duration::from_secs(120));
+    let code = output.status.code().unwrap_or(-1);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(matches!(code, 0 | 1 | 3), "{what} exited {code}: {stderr}");
+    (code, stderr)
+}
+
+/// Runs `scenario` as 2 shard processes merged into `out` (`wschaos run --processes 2`) with `extra`
+/// arguments; its exit code and stderr.
+fn run_as_processes(scenario: &Path, out: &Path, what: &str, extra: &[&str]) -> (i32, String) {
     let child = wschaos_binary()
         .arg("run")
         .arg(scenario)
         .args(["--processes", "2", "--quiet", "--out"])
         .arg(out)
+        .args(extra)
+        .env_remove("WSCHAOS_METRICS_TOKEN")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    finished(child, what)
+    finished_saying(child, what)
 }
 
 /// `wschaos run scenario args…`, which must be refused as a usage error (exit 2) before anything starts;
@@ -319,7 +327,9 @@ fn processes_run_the_shards_and_merge_them_into_the_run_directory() {
     let dir = scratch_dir("shards-processes");
     let scenario = scratch_file("shards-processes/sharded.toml", SCENARIO);
     let out = dir.join("run");
-    let code = run_as_processes(&scenario, &out, "the run of 2 processes");
+    let (code, stderr) = run_as_processes(&scenario, &out, "the run of 2 processes", &["--metrics", "127.0.0.1:0"]);
+    // Each shard serves its own part of the run's metrics, and says where.
+    assert_eq!(stderr.matches("wschaos run: metrics on http://127.0.0.1:").count(), 2, "{stderr}");
     let merged = summary(&out);
     assert_eq!(merged["run"]["shards"].as_array().unwrap().len(), 2);
     assert!(out.join("shard-0/records.json").is_file() && out.join("shard-1/records.json").is_file());
@@ -400,6 +410,9 @@ fn a_shard_refuses_what_would_measure_the_rig_before_anything_starts() {
     assert!(stderr.contains("--barrier with --replicas 2"), "{stderr}");
     let stderr = refused(&rehearsal, &[&shard[..], &["--start-at", "0", "--replicas", "2"]].concat());
     assert!(stderr.contains("name one for every shard with --pool"), "{stderr}");
+    // Shard I of --processes serves --metrics on the port + I: none past 65535.
+    let stderr = refused(&scenario, &["--processes", "3", "--metrics", "127.0.0.1:65534"]);
+    assert!(stderr.contains("shard 2 would serve port 65536, past 65535"), "{stderr}");
 }
 
 /// A rehearsal of 12 clients whose second step meets a 2 s refusal of every handshake: connection success
@@ -464,7 +477,7 @@ fn a_rehearsal_s_shards_decide_each_step_on_every_shard_s_figures() {
     let twin = crate::support::run_scenario("shards-rehearsal-twin", REHEARSAL, &[]);
     let scenario = scratch_file("shards-rehearsal/rehearsal.toml", REHEARSAL);
     let out = dir.join("run");
-    let code = run_as_processes(&scenario, &out, "the rehearsal as 2 processes");
+    let (code, _) = run_as_processes(&scenario, &out, "the rehearsal as 2 processes", &[]);
     let merged = summary(&out);
     let shards: Vec<Value> = (0..2).map(|i| summary(&out.join(format!("shard-{i}")))).collect();
     let twin = &twin.summary;

@@ -72,6 +72,10 @@ pub async fn run(args: RunArgs) -> Result<Outcome> {
     }
     if let Some(count) = args.processes {
         check_shardable(&scenario, &format!("{count} processes"))?;
+        if let Some(addr) = args.metrics {
+            metrics::check_address(addr, args.metrics_token.as_deref())?;
+            metrics::shard_address(addr, count - 1)?;
+        }
         external::check_upstream(&scenario, true, false)?;
         let open_files = crate::commands::process::machine_limits().open_files;
         let replicas = processes::replicas(&scenario, (count, args.mock_processes), open_files)?;

@@ -105,7 +105,9 @@ pub(super) async fn run(
         stop_mocks(mocks).await.ok();
         return Err(e);
     }
-    let ended = wait_all(&mut shards, scenario.duration + STOP_WITHIN, stop).await;
+    // A shard serving --metrics lingers that long after its run.
+    let linger = args.metrics_linger.as_ref().map_or(Duration::ZERO, |d| d.0);
+    let ended = wait_all(&mut shards, scenario.duration + STOP_WITHIN + linger, stop).await;
     stop_mocks(mocks).await?;
     let failed: Vec<String> =
         ended.iter().enumerate().filter(|(_, code)| !matches!(code, Some(0 | 1 | 3 | 130))).map(describe).collect();
@@ -154,6 +156,17 @@ fn shard_command(
     }
     if let Some(threads) = args.threads {
         command.args(["--threads", &threads.to_string()]);
+    }
+    command.env_remove("WSCHAOS_METRICS_TOKEN");
+    if let Some(addr) = args.metrics {
+        command.args(["--metrics", &super::metrics::shard_address(addr, index)?.to_string()]);
+        if let Some(linger) = &args.metrics_linger {
+            command.args(["--metrics-linger", &format!("{}ms", linger.0.as_millis())]);
+        }
+        // Through the environment, not the command line that every user of the machine can read.
+        if let Some(token) = &args.metrics_token {
+            command.env("WSCHAOS_METRICS_TOKEN", token);
+        }
     }
     command
         .env_remove("WSCHAOS_CONTROL_TOKEN")

@@ -66,15 +66,7 @@ impl LiveMetrics {
         token: Option<String>,
         shard: String,
     ) -> Result<LiveMetrics, UsageError> {
-        if token.as_deref() == Some("") {
-            return Err(UsageError("--metrics-token is empty: give a token, or leave it out on loopback".into()));
-        }
-        if !addr.ip().is_loopback() && token.is_none() {
-            return Err(UsageError(format!(
-                "--metrics {addr} is not a loopback address; set a token (--metrics-token or \
-                 WSCHAOS_METRICS_TOKEN) to serve the run's metrics beyond this machine"
-            )));
-        }
+        check_address(addr, token.as_deref())?;
         let listener = TcpListener::bind(addr).await.map_err(|e| {
             UsageError(format!("--metrics {addr}: could not listen there: {e}; pick a free port (0 for any)"))
         })?;
@@ -138,6 +130,36 @@ impl LiveMetrics {
             tracing::warn!("the run's metrics endpoint failed: {e}");
         }
     }
+}
+
+/// Whether `--metrics addr` may serve with `token`: off loopback only with one, and never an empty one.
+pub(super) fn check_address(addr: SocketAddr, token: Option<&str>) -> Result<(), UsageError> {
+    if token == Some("") {
+        return Err(UsageError("--metrics-token is empty: give a token, or leave it out on loopback".into()));
+    }
+    if !addr.ip().is_loopback() && token.is_none() {
+        return Err(UsageError(format!(
+            "--metrics {addr} is not a loopback address; set a token (--metrics-token or \
+             WSCHAOS_METRICS_TOKEN) to serve the run's metrics beyond this machine"
+        )));
+    }
+    Ok(())
+}
+
+/// The `--metrics` address of shard `index` of a run of `--processes`: the port after `addr`'s by the
+/// shard's index (each shard serves its own part), or any free port when `addr`'s is 0.
+pub(super) fn shard_address(addr: SocketAddr, index: u32) -> Result<SocketAddr, UsageError> {
+    if addr.port() == 0 {
+        return Ok(addr);
+    }
+    let port = u16::try_from(u32::from(addr.port()) + index).map_err(|_| {
+        UsageError(format!(
+            "--metrics {addr} with --processes: shard {index} would serve port {}, past 65535; pick a lower port \
+             (shard I serves the given port + I)",
+            u32::from(addr.port()) + index
+        ))
+    })?;
+    Ok(SocketAddr::new(addr.ip(), port))
 }
 
 /// Serves `/metrics` on `listener` until `stop`; a scrape that never finishes does not hold the run's end
