@@ -139,7 +139,15 @@ fn the_manifests_for_n_shards_hold_together_and_run_the_binary_s_own_command_lin
         assert_eq!(run.target.as_deref(), Some("ws://wschaos-mock:9443"));
         assert_eq!(run.control.as_deref(), Some("wschaos-mock:9444"));
         assert_eq!(run.out.unwrap().display().to_string(), format!("/runs/ci-run/shard-{index}"));
+        assert_eq!(run.metrics, Some("0.0.0.0:9464".parse().unwrap()), "each shard serves its metrics");
     }
+    // Off loopback the endpoint needs its token: the run's, from the Secret; the port is named for scraping.
+    let container = &pod(job)["containers"][0];
+    let env = container["env"].as_sequence().unwrap();
+    let token = env.iter().find(|e| e["name"] == "WSCHAOS_METRICS_TOKEN").expect("the metrics token");
+    assert_eq!(token["valueFrom"]["secretKeyRef"]["name"], "wschaos-control");
+    assert_eq!(container["ports"][0]["containerPort"].as_u64(), Some(9464));
+    assert_eq!(job["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"], "9464");
 
     // The merge: it waits for N shards' records and merges them into the run's directory.
     let merge = find(&docs, "Job", "wschaos-merge-ci-run");

@@ -413,6 +413,7 @@ fn the_alerting_rules_use_the_seeds_thresholds_and_only_exposed_series() {
     // rules parse, and their unit tests fire each alert at the seeds' levels and not below.
     promtool(&["check", "rules"], &path);
     promtool(&["test", "rules"], &repo_path("monitoring/alerts.test.yaml"));
+    promtool(&["check", "config"], &repo_path("monitoring/prometheus.yml"));
 }
 
 #[test]
