@@ -199,7 +199,8 @@ pub struct RunArgs {
     /// latency and staleness histograms; the rig's delay, the fault windows in force, a rehearsal's step.
     /// Port 0 picks a free port (printed on stderr); 503 until the clients start. Loopback only, unless
     /// --metrics-token is set.
-    /// With --processes, shard I serves the given port + I (each its own part; Prometheus adds them up).
+    /// With --processes, shard I serves the given port + I (any free port each with port 0), its own part:
+    /// scrape every shard.
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<std::net::SocketAddr>,
     /// After the run, keep serving --metrics this long (e.g. 30s, a scrape interval or two), so that a last

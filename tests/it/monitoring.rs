@@ -433,6 +433,18 @@ fn the_endpoint_refuses_a_non_loopback_address_without_a_token_before_anything_s
     assert!(!scratch_path("monitoring-remote").join("summary.json").exists(), "nothing ran");
 }
 
+/// A child process killed when dropped (a failed test's).
+struct Guard(Option<Child>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
+}
+
 /// `GET /metrics` with `token` until it answers other than 503 (the run not started yet): at most 600
 /// tries, 50 ms apart.
 fn get_started(addr: SocketAddr, token: Option<&str>) -> (u16, String) {
@@ -452,6 +464,8 @@ fn with_a_token_the_endpoint_answers_only_requests_that_carry_it_and_lingers_wit
     let scenario = "duration = \"4s\"\n[workload]\nclients = 2\n[mock.feed]\nsymbols = [\"btcusdt\"]\n";
     let args = ["--metrics-token", "s3cret", "--metrics-linger", "5m"];
     let (child, addr, out) = start("monitoring-token", scenario, &args);
+    // Killed if the test fails before it ends the linger, which would hold the child for minutes.
+    let mut child = Guard(Some(child));
     let refused = get(addr, "/metrics", None).expect("an answer");
     let wrong = get(addr, "/metrics", Some("guess")).expect("an answer");
     let served = get_started(addr, Some("s3cret"));
@@ -461,21 +475,22 @@ fn with_a_token_the_endpoint_answers_only_requests_that_carry_it_and_lingers_wit
     assert_eq!(served.0, 200);
     assert!(served.1.contains("wschaos_run_info{scenario=\"monitoring-token\""), "{}", served.1);
     assert_eq!(elsewhere.0, 404);
-    // Once the run directory is written, the linger serves the final figures: the summary's own.
-    let summary = out.join("summary.json");
+    // Once the run directory is written (its report after its summary), the linger serves the final
+    // figures: the summary's own.
     let written = (0..1200).any(|_| {
-        summary.exists() || {
+        out.join("report.html").exists() || {
             std::thread::sleep(Duration::from_millis(50));
             false
         }
     });
-    assert!(written, "the run ended within 60 s");
+    assert!(written, "the run wrote its directory within 60 s");
     let (status, last) = get(addr, "/metrics", Some("s3cret")).expect("served through the linger");
-    let summary: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    let summary: Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     let cohorts = summary["cohorts"].as_array().unwrap();
     let delivered: f64 = cohorts.iter().map(|c| c["delivery"]["delivered"].as_f64().unwrap()).sum();
     let final_figure = total(&parse(&last), "wschaos_deliveries_total", &[]);
     // Ctrl-C ends the linger; the run's own exit code stands.
+    let child = child.0.take().unwrap();
     std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let output = wait_bounded(child, Duration::from_secs(30));
     assert_eq!(status, 200);

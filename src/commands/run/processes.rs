@@ -107,7 +107,7 @@ pub(super) async fn run(
     }
     // A shard serving --metrics lingers that long after its run.
     let linger = args.metrics_linger.as_ref().map_or(Duration::ZERO, |d| d.0);
-    let ended = wait_all(&mut shards, scenario.duration + STOP_WITHIN + linger, stop).await;
+    let ended = wait_all(&mut shards, scenario.duration.saturating_add(STOP_WITHIN).saturating_add(linger), stop).await;
     stop_mocks(mocks).await?;
     let failed: Vec<String> =
         ended.iter().enumerate().filter(|(_, code)| !matches!(code, Some(0 | 1 | 3 | 130))).map(describe).collect();
@@ -235,7 +235,7 @@ async fn wait_all(shards: &mut [Child], limit: Duration, stop: &mut StopSignals)
                 }
             }
             _ = &mut deadline => {
-                eprintln!("wschaos run: the shards did not stop within {} s of the run's end", STOP_WITHIN.as_secs());
+                eprintln!("wschaos run: the shards did not stop within {:?} of the run's start", limit);
                 return vec![None; count];
             }
         }

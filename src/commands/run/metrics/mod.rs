@@ -5,7 +5,7 @@
 //!
 //! The address is bound before anything of the run starts (a refusal is a usage error, exit 2); it listens
 //! on loopback unless a token is set, and with a token every request must carry `Authorization: Bearer`.
-//! It serves until the run's figures are final.
+//! It serves until the run has written its directory, then for `--metrics-linger` (Ctrl-C ends it).
 
 pub(super) mod exposition;
 
