@@ -186,8 +186,8 @@ async fn authorize(State(api): State<Arc<Api>>, headers: HeaderMap, request: Req
     let Some(token) = &api.token else {
         return next.run(request).await;
     };
-    let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    if sent == Some(token.as_str()) {
+    let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(crate::vocab::token::bearer);
+    if sent.is_some_and(|sent| crate::vocab::token::matches(sent, token)) {
         return next.run(request).await;
     }
     let mut response = Reply::error(401, "missing or wrong token: send Authorization: Bearer <token>").into_response();

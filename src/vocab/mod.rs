@@ -3,3 +3,4 @@
 pub mod calendar;
 pub mod seed;
 pub mod serialize;
+pub mod token;

@@ -196,19 +196,14 @@ async fn authorize(State(served): State<Arc<Served>>, headers: HeaderMap, reques
     let Some(token) = &served.token else {
         return next.run(request).await;
     };
-    let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    if sent.is_some_and(|sent| same(sent.as_bytes(), token.as_bytes())) {
+    let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(crate::vocab::token::bearer);
+    if sent.is_some_and(|sent| crate::vocab::token::matches(sent, token)) {
         return next.run(request).await;
     }
     let mut response =
         (StatusCode::UNAUTHORIZED, "missing or wrong token: send Authorization: Bearer <token>\n").into_response();
     response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
     response
-}
-
-/// Whether two tokens are equal, in a time that does not tell how much of a guess was right.
-fn same(sent: &[u8], token: &[u8]) -> bool {
-    sent.len() == token.len() && sent.iter().zip(token).fold(0u8, |differ, (a, b)| differ | (a ^ b)) == 0
 }
 
 /// What a rehearsal's standing follows: the controller's targets, the run's clients (id, subscriptions)
