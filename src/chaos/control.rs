@@ -186,13 +186,11 @@ async fn authorize(State(api): State<Arc<Api>>, headers: HeaderMap, request: Req
     let Some(token) = &api.token else {
         return next.run(request).await;
     };
-    let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(crate::vocab::token::bearer);
-    if sent.is_some_and(|sent| crate::vocab::token::matches(sent, token)) {
+    if crate::vocab::token::carries(&headers, token) {
         return next.run(request).await;
     }
-    let mut response = Reply::error(401, "missing or wrong token: send Authorization: Bearer <token>").into_response();
-    response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-    response
+    let refused = Reply::error(401, "missing or wrong token: send Authorization: Bearer <token>").into_response();
+    crate::vocab::token::challenged(refused)
 }
 
 async fn not_found() -> Reply {

@@ -125,7 +125,7 @@ fn sockets(cohorts: &Cohorts, unified_max_streams: u32, people: &[ClientPlan], e
         if m.is_external() && !external {
             return 0;
         }
-        let subscriptions = client.subscribers.iter().map(|s| s.streams.len() as u64).sum::<u64>();
+        let subscriptions = client.subscriptions();
         let distinct = client.subscribers.iter().flat_map(|s| s.streams.iter()).collect::<HashSet<_>>().len() as u64;
         match m.kind {
             ManagerKind::Legacy => subscriptions,

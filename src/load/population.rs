@@ -32,6 +32,13 @@ pub struct ClientPlan {
     pub subscribers: Vec<SubscriberPlan>,
 }
 
+impl ClientPlan {
+    /// The subscriptions its subscribers make at start (one per stream of each).
+    pub fn subscriptions(&self) -> u64 {
+        self.subscribers.iter().map(|s| s.streams.len() as u64).sum()
+    }
+}
+
 /// Draws stream names from the workload's popularity and kind mix.
 #[derive(Debug, Clone)]
 pub struct StreamDraw {

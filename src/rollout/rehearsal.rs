@@ -72,7 +72,7 @@ pub fn exposures(plan: &RolloutPlan, people: &[ClientPlan]) -> Vec<Exposure> {
             let moved = people.iter().filter(|p| plan.pinned.on_new(p.id, step.share));
             moved.fold(Exposure { clients: 0, subscriptions: 0 }, |e, p| Exposure {
                 clients: e.clients + 1,
-                subscriptions: e.subscriptions + p.subscribers.iter().map(|s| s.streams.len() as u64).sum::<u64>(),
+                subscriptions: e.subscriptions + p.subscriptions(),
             })
         })
         .collect()

@@ -475,7 +475,7 @@ async fn execute(
 
 /// Every client's id and subscriptions.
 fn clients_and_subscriptions(people: &[ClientPlan]) -> Vec<(u32, u64)> {
-    people.iter().map(|p| (p.id, p.subscribers.iter().map(|s| s.streams.len() as u64).sum())).collect()
+    people.iter().map(|p| (p.id, p.subscriptions())).collect()
 }
 
 /// Serves `--metrics` (bound before anything of the run starts) and says where.

@@ -199,17 +199,7 @@ fn harness_counts(registry: &mut Registry, view: &Exposed<'_>) {
         ("wschaos_instance_connections_max", "The most connections one manager instance of the cohort holds now");
     cohort_gauge(registry, busiest, view, |c| i64::from(c.busiest_client_open));
     cohort_gauge(registry, ("wschaos_active_streams", "WSManager streams active now"), view, |c| c.active_streams);
-    clients(registry, view);
-    let subscriptions = Labelled::<Gauge>::default();
-    for (i, plan) in view.setup.cohorts.iter().enumerate() {
-        let made = match view.rehearsal {
-            Some(now) => now.subscriptions.get(i).copied().unwrap_or(0),
-            None => plan.subscriptions,
-        };
-        subscriptions.get_or_create(&cohort_labels(plan)).set(i64::try_from(made).unwrap_or(i64::MAX));
-    }
-    let help = "Subscriptions the cohort's subscribers make at start (in a rehearsal, where its target places them)";
-    registry.register("wschaos_subscriptions", help, subscriptions);
+    placement(registry, view);
     let attempts = Labelled::<Counter>::default();
     for (plan, c) in cohorts(view) {
         for (outcome, n) in [("connected", c.connected), ("failed", c.attempts.saturating_sub(c.connected))] {
@@ -231,17 +221,21 @@ fn harness_counts(registry: &mut Registry, view: &Exposed<'_>) {
     operations(registry, view);
 }
 
-/// Manager instances per cohort: as planned, or in a rehearsal where its target places them now.
-fn clients(registry: &mut Registry, view: &Exposed<'_>) {
-    let family = Labelled::<Gauge>::default();
+/// Manager instances and their subscriptions per cohort: as planned, or in a rehearsal where its target
+/// places them now.
+fn placement(registry: &mut Registry, view: &Exposed<'_>) {
+    let (clients, subscriptions) = (Labelled::<Gauge>::default(), Labelled::<Gauge>::default());
     for (i, plan) in view.setup.cohorts.iter().enumerate() {
-        let clients = match view.rehearsal {
-            Some(now) => now.clients.get(i).copied().unwrap_or(0),
-            None => plan.clients,
+        let (placed, made) = match view.rehearsal {
+            Some(now) => (now.clients.get(i).copied().unwrap_or(0), now.subscriptions.get(i).copied().unwrap_or(0)),
+            None => (plan.clients, plan.subscriptions),
         };
-        family.get_or_create(&cohort_labels(plan)).set(i64::from(clients));
+        clients.get_or_create(&cohort_labels(plan)).set(i64::from(placed));
+        subscriptions.get_or_create(&cohort_labels(plan)).set(i64::try_from(made).unwrap_or(i64::MAX));
     }
-    registry.register("wschaos_clients", "Manager instances (simulated clients) the cohort runs", family);
+    registry.register("wschaos_clients", "Manager instances (simulated clients) the cohort runs", clients);
+    let help = "Subscriptions the cohort's subscribers make at start (in a rehearsal, where its target places them)";
+    registry.register("wschaos_subscriptions", help, subscriptions);
 }
 
 /// The error rate's parts, as the `error-rate` criterion counts them: failed operations (attempts that did

@@ -196,14 +196,11 @@ async fn authorize(State(served): State<Arc<Served>>, headers: HeaderMap, reques
     let Some(token) = &served.token else {
         return next.run(request).await;
     };
-    let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(crate::vocab::token::bearer);
-    if sent.is_some_and(|sent| crate::vocab::token::matches(sent, token)) {
+    if crate::vocab::token::carries(&headers, token) {
         return next.run(request).await;
     }
-    let mut response =
-        (StatusCode::UNAUTHORIZED, "missing or wrong token: send Authorization: Bearer <token>\n").into_response();
-    response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-    response
+    let refused = (StatusCode::UNAUTHORIZED, "missing or wrong token: send Authorization: Bearer <token>\n");
+    crate::vocab::token::challenged(refused.into_response())
 }
 
 /// What a rehearsal's standing follows: the controller's targets, the run's clients (id, subscriptions)
